@@ -1,0 +1,202 @@
+// Package auth is the contract between alchemy and the clouds it signs in
+// to: the Provider interface every auth provider implements, the registry of
+// providers, resolved Credentials that carry their source and expiry, and the
+// Session that wraps every provider call with the interactive mutex, the
+// profile store and the non-interactive checks. Providers live in
+// subpackages; this package imports none of them.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/alchemy-go/alchemy/internal/envfile"
+	"github.com/alchemy-go/alchemy/internal/iostreams"
+	"github.com/alchemy-go/alchemy/internal/profile"
+	"github.com/alchemy-go/alchemy/internal/prompt"
+)
+
+// Method is one way a provider can authenticate.
+type Method struct {
+	ID    string
+	Label string
+	Hint  string
+	// Available is false for methods listed in the menu but not built yet.
+	Unavailable bool
+}
+
+// Source says where resolved credentials came from.
+type Source struct {
+	Type    string // "oauth", "stored", "env", "sso", "gh-cli"
+	Details string // e.g. the SSO profile or the env variable
+}
+
+func (s Source) String() string {
+	if s.Details == "" {
+		return s.Type
+	}
+	return s.Type + " - " + s.Details
+}
+
+// Field is one display line of resolved credentials. Value is already
+// redacted where it is a secret; Width pads "key:" so a provider's lines align.
+type Field struct {
+	Key   string
+	Value string
+	Width int
+}
+
+// Credentials are resolved, usable credentials of one provider.
+type Credentials interface {
+	// Source says where they came from.
+	Source() Source
+	// Expires is the expiry time, and false when they do not expire.
+	Expires() (time.Time, bool)
+	// Fields are the display lines at time now, secrets redacted. The
+	// renderer adds the source line.
+	Fields(now time.Time) []Field
+}
+
+// Context is what a provider method may use. Providers never read os.Getenv,
+// write files outside Store, or prompt outside Prompt.
+type Context struct {
+	Profile string
+	Store   *profile.Store
+	Env     envfile.Source
+	IO      *iostreams.IOStreams
+	Prompt  prompt.Prompter
+	HTTP    *http.Client
+	// Interactive is false when nobody can answer prompts; providers must
+	// then take everything from Env.
+	Interactive bool
+	Now         func() time.Time
+}
+
+// WithSecrets runs fn under the profile's cross-process lock.
+func (c *Context) WithSecrets(ctx context.Context, fn func(*profile.Tx) error) error {
+	return c.Store.WithProfile(ctx, c.Profile, fn)
+}
+
+// ReadSecret reads one of the profile's secret documents without the lock.
+func (c *Context) ReadSecret(key string, v any) (bool, error) {
+	return c.Store.ReadSecret(c.Profile, key, v)
+}
+
+// Provider is an auth provider: Cloudflare, AWS, GitHub, ...
+type Provider interface {
+	// Name is the key in profiles.json ("Cloudflare").
+	Name() string
+	// Methods lists the auth methods in menu order.
+	Methods() []Method
+	// Configure sets up method (asking for it when empty), captures and
+	// stores its secrets, and returns the entry to persist in profiles.json.
+	Configure(ctx context.Context, c *Context, method string) (profile.Entry, error)
+	// Login re-establishes the secrets of a configured entry (refresh, or ask
+	// again when they are missing).
+	Login(ctx context.Context, c *Context, e profile.Entry) error
+	// Logout removes or revokes the entry's secrets.
+	Logout(ctx context.Context, c *Context, e profile.Entry) error
+	// Read resolves usable credentials without prompting.
+	Read(ctx context.Context, c *Context, e profile.Entry) (Credentials, error)
+	// SecretKeys names the credential files the entry's method owns.
+	SecretKeys(e profile.Entry) []string
+}
+
+// Registry holds providers in registration order.
+type Registry struct {
+	providers []Provider
+}
+
+// NewRegistry returns a registry of ps.
+func NewRegistry(ps ...Provider) *Registry { return &Registry{providers: ps} }
+
+// All returns the providers in registration order.
+func (r *Registry) All() []Provider { return r.providers }
+
+// Get finds a provider by name, case-insensitively, so that
+// --provider cloudflare works; names in files stay case-sensitive.
+func (r *Registry) Get(name string) (Provider, error) {
+	for _, p := range r.providers {
+		if strings.EqualFold(p.Name(), name) {
+			return p, nil
+		}
+	}
+	names := make([]string, len(r.providers))
+	for i, p := range r.providers {
+		names[i] = p.Name()
+	}
+	sort.Strings(names)
+	return nil, fmt.Errorf("unknown provider '%s': choose one of %s", name, strings.Join(names, ", "))
+}
+
+// MethodFor finds a method of p by id.
+func MethodFor(p Provider, id string) (Method, error) {
+	var ids []string
+	for _, m := range p.Methods() {
+		if m.ID == id {
+			if m.Unavailable {
+				return m, &NotAvailableError{What: fmt.Sprintf("the %s method '%s'", p.Name(), id)}
+			}
+			return m, nil
+		}
+		ids = append(ids, m.ID)
+	}
+	return Method{}, fmt.Errorf("unknown %s method '%s': choose one of %s", p.Name(), id, strings.Join(ids, ", "))
+}
+
+// NotAvailableError marks something listed but not built yet.
+type NotAvailableError struct{ What string }
+
+func (e *NotAvailableError) Error() string {
+	return e.What + " is not yet available in this version of alchemy"
+}
+
+// Error is a provider failure with a message fit for the user.
+type Error struct {
+	Message string
+	Cause   error
+}
+
+func (e *Error) Error() string {
+	if e.Cause == nil {
+		return e.Message
+	}
+	return e.Message + ": " + e.Cause.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Errorf builds an *Error.
+func Errorf(format string, args ...any) error { return &Error{Message: fmt.Sprintf(format, args...)} }
+
+// IsCancelled reports whether err comes from a cancelled prompt.
+func IsCancelled(err error) bool { return errors.Is(err, prompt.ErrCancelled) }
+
+// ChooseMethod asks which of p's methods to use. Methods not built yet are
+// shown but refused with a clear message.
+func ChooseMethod(ctx context.Context, c *Context, p Provider) (string, error) {
+	var opts []prompt.Option
+	initial := ""
+	for _, m := range p.Methods() {
+		hint := m.Hint
+		if m.Unavailable {
+			hint = "not yet available"
+		} else if initial == "" {
+			initial = m.ID
+		}
+		opts = append(opts, prompt.Option{Value: m.ID, Label: m.Label, Hint: hint})
+	}
+	id, err := c.Prompt.Select(ctx, p.Name()+" authentication method", opts, initial)
+	if err != nil {
+		return "", err
+	}
+	if _, err := MethodFor(p, id); err != nil {
+		return "", err
+	}
+	return id, nil
+}

@@ -1,0 +1,293 @@
+// Package aws is the AWS auth provider: access keys stored in the profile
+// (checked with STS GetCallerIdentity before they are saved) or taken from
+// the environment. (SSO is listed in the menu and arrives in its own change.)
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/display"
+	"github.com/alchemy-go/alchemy/internal/envfile"
+	"github.com/alchemy-go/alchemy/internal/profile"
+	"github.com/alchemy-go/alchemy/internal/prompt"
+)
+
+// Name is the provider's key in profiles.json.
+const Name = "AWS"
+
+const storedKey = "aws"
+
+// DefaultRegion is offered when nothing else names a region.
+const DefaultRegion = "us-east-1"
+
+// Provider implements auth.Provider for AWS.
+type Provider struct{}
+
+var _ auth.Provider = Provider{}
+
+func (Provider) Name() string { return Name }
+
+func (Provider) Methods() []auth.Method {
+	return []auth.Method{
+		{ID: "sso", Label: "SSO", Hint: "aws sso login — credentials loaded from AWS SSO cache", Unavailable: true},
+		{ID: "env", Label: "Environment Variables", Hint: "AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY"},
+		{ID: "stored", Label: "Stored", Hint: "stored in ~/.alchemy/credentials"},
+	}
+}
+
+// Entry is the AWS entry of profiles.json.
+type Entry struct {
+	Method     string `json:"method"`
+	SSOProfile string `json:"ssoProfile,omitempty"`
+}
+
+// Stored is credentials/<profile>/aws.json. SessionToken is "" when absent,
+// as the TypeScript tool writes it.
+type Stored struct {
+	AccountID       string `json:"accountId"`
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey"`
+	SessionToken    string `json:"sessionToken"`
+	Region          string `json:"region"`
+}
+
+// Credentials are resolved AWS credentials.
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	Region          string
+	// AccountID is "" until STS has answered once.
+	AccountID string
+	source    auth.Source
+}
+
+func (c *Credentials) Source() auth.Source        { return c.source }
+func (c *Credentials) Expires() (time.Time, bool) { return time.Time{}, false }
+
+func (c *Credentials) Fields(time.Time) []auth.Field {
+	const w = len("secretAccessKey:")
+	f := []auth.Field{
+		{Key: "accessKeyId", Value: display.Redact(c.AccessKeyID, 4), Width: w},
+		{Key: "secretAccessKey", Value: display.Redact(c.SecretAccessKey, 4), Width: w},
+	}
+	if c.SessionToken != "" {
+		f = append(f, auth.Field{Key: "sessionToken", Value: display.Redact(c.SessionToken, 4), Width: w})
+	}
+	if c.Region != "" {
+		f = append(f, auth.Field{Key: "region", Value: c.Region, Width: w})
+	}
+	return f
+}
+
+func (Provider) SecretKeys(e profile.Entry) []string {
+	if e.Method() == "stored" {
+		return []string{storedKey}
+	}
+	return nil
+}
+
+func (p Provider) Configure(ctx context.Context, c *auth.Context, method string) (profile.Entry, error) {
+	if method == "" {
+		var err error
+		if method, err = auth.ChooseMethod(ctx, c, p); err != nil {
+			return nil, err
+		}
+	}
+	switch method {
+	case "env":
+		if !c.Interactive {
+			if _, err := readEnv(c.Env); err != nil {
+				c.IO.Warn(fmt.Sprintf("AWS: %s; the profile will use them once they are set.", err))
+			}
+		}
+		return profile.NewEntry(Entry{Method: "env"})
+	case "stored":
+		if err := captureStored(ctx, c); err != nil {
+			return nil, err
+		}
+		return profile.NewEntry(Entry{Method: "stored"})
+	}
+	_, err := auth.MethodFor(p, method)
+	return nil, err
+}
+
+func captureStored(ctx context.Context, c *auth.Context) error {
+	var s *Stored
+	var err error
+	if c.Interactive {
+		s, err = promptStored(ctx, c)
+	} else {
+		s, err = storedFromEnv(c.Env)
+	}
+	if err != nil {
+		return err
+	}
+	id, err := callerIdentity(ctx, c, s)
+	switch {
+	case err == nil:
+		s.AccountID = id.Account
+	case IsRejected(err):
+		return auth.Errorf("AWS rejected these access keys (%v). Nothing was saved. Check them, then run `alchemy login --profile %s --provider AWS --configure` again", err, c.Profile)
+	case IsUnreachable(err):
+		c.IO.Warn(fmt.Sprintf("AWS: could not reach STS in %s to check the keys (%v); saving them unchecked. The account id is filled in on the next successful check.", s.Region, err))
+	default:
+		return auth.Errorf("AWS: could not check the access keys: %v", err)
+	}
+	if err := c.WithSecrets(ctx, func(tx *profile.Tx) error { return tx.WriteSecret(storedKey, s) }); err != nil {
+		return err
+	}
+	c.IO.Success("AWS credentials saved.")
+	return nil
+}
+
+func promptStored(ctx context.Context, c *auth.Context) (*Stored, error) {
+	s := &Stored{}
+	questions := []struct {
+		dst *string
+		in  prompt.Input
+	}{
+		{&s.AccessKeyID, prompt.Input{Title: "AWS Access Key ID", Required: true}},
+		{&s.SecretAccessKey, prompt.Input{Title: "AWS Secret Access Key", Secret: true, Required: true}},
+		{&s.SessionToken, prompt.Input{Title: "AWS Session Token (optional — press Enter to skip)", Placeholder: "(none)", Secret: true}},
+		{&s.Region, prompt.Input{Title: "AWS Region", Placeholder: DefaultRegion, Default: DefaultRegion}},
+	}
+	for _, q := range questions {
+		v, err := c.Prompt.Input(ctx, q.in)
+		if err != nil {
+			return nil, err
+		}
+		*q.dst = v
+	}
+	return s, nil
+}
+
+func storedFromEnv(env envfile.Source) (*Stored, error) {
+	creds, err := readEnvKeys(env)
+	if err != nil {
+		return nil, auth.Errorf("AWS: %s, then run this command again to store them", err)
+	}
+	region := envRegion(env)
+	if region == "" {
+		region = DefaultRegion
+	}
+	return &Stored{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, SessionToken: creds.SessionToken, Region: region}, nil
+}
+
+func (Provider) Login(ctx context.Context, c *auth.Context, e profile.Entry) error {
+	switch e.Method() {
+	case "env":
+		if _, err := readEnv(c.Env); err != nil {
+			return auth.Errorf("AWS: %s", err)
+		}
+		c.IO.Success("AWS: using credentials from environment variables.")
+		return nil
+	case "stored":
+		var s Stored
+		found, err := c.ReadSecret(storedKey, &s)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return captureStored(ctx, c)
+		}
+		id, err := callerIdentity(ctx, c, &s)
+		switch {
+		case IsRejected(err):
+			return auth.Errorf("AWS rejected the stored access keys (%v). Run `alchemy login --profile %s --provider AWS --configure` to store new ones", err, c.Profile)
+		case err != nil:
+			c.IO.Warn(fmt.Sprintf("AWS: could not check the stored access keys (%v).", err))
+			return nil
+		}
+		if s.AccountID != id.Account {
+			if err := rememberAccount(ctx, c, id.Account); err != nil {
+				return err
+			}
+		}
+		c.IO.Success(fmt.Sprintf("AWS: stored credentials are valid (account %s).", id.Account))
+		return nil
+	}
+	_, err := auth.MethodFor(Provider{}, e.Method())
+	return err
+}
+
+// rememberAccount fills in the account id of stored keys saved while STS was
+// unreachable. It re-reads under the lock so a concurrent re-configure wins.
+func rememberAccount(ctx context.Context, c *auth.Context, account string) error {
+	return c.WithSecrets(ctx, func(tx *profile.Tx) error {
+		var s Stored
+		if found, err := tx.ReadSecret(storedKey, &s); err != nil || !found {
+			return err
+		}
+		s.AccountID = account
+		return tx.WriteSecret(storedKey, &s)
+	})
+}
+
+func (Provider) Logout(ctx context.Context, c *auth.Context, e profile.Entry) error {
+	switch e.Method() {
+	case "stored":
+		if err := c.WithSecrets(ctx, func(tx *profile.Tx) error { return tx.DeleteSecret(storedKey) }); err != nil {
+			return err
+		}
+		c.IO.Success("AWS: stored credentials removed")
+	case "env":
+		c.IO.Info("AWS: credentials come from environment variables; nothing stored to remove.")
+	}
+	return nil
+}
+
+func (p Provider) Read(ctx context.Context, c *auth.Context, e profile.Entry) (auth.Credentials, error) {
+	switch e.Method() {
+	case "env":
+		return readEnv(c.Env)
+	case "stored":
+		var s Stored
+		found, err := c.ReadSecret(storedKey, &s)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, auth.Errorf("AWS stored credentials not found. Run: alchemy login --profile %s --configure", c.Profile)
+		}
+		return &Credentials{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken,
+			Region: s.Region, AccountID: s.AccountID, source: auth.Source{Type: "stored"}}, nil
+	}
+	_, err := auth.MethodFor(p, e.Method())
+	return nil, err
+}
+
+func readEnvKeys(env envfile.Source) (*Credentials, error) {
+	id, err := envfile.Required(env, "AWS_ACCESS_KEY_ID")
+	if err != nil {
+		return nil, err
+	}
+	secret, err := envfile.Required(env, "AWS_SECRET_ACCESS_KEY")
+	if err != nil {
+		return nil, err
+	}
+	return &Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: envfile.Get(env, "AWS_SESSION_TOKEN"),
+		AccountID: envfile.Get(env, "AWS_ACCOUNT_ID"), source: auth.Source{Type: "env"}}, nil
+}
+
+func readEnv(env envfile.Source) (*Credentials, error) {
+	creds, err := readEnvKeys(env)
+	if err != nil {
+		return nil, err
+	}
+	if creds.Region = envRegion(env); creds.Region == "" {
+		return nil, errors.New("AWS region not found. Set AWS_REGION or AWS_DEFAULT_REGION.")
+	}
+	return creds, nil
+}
+
+func envRegion(env envfile.Source) string {
+	if r := envfile.Get(env, "AWS_REGION"); r != "" {
+		return r
+	}
+	return envfile.Get(env, "AWS_DEFAULT_REGION")
+}

@@ -1,0 +1,95 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/envfile"
+)
+
+// Identity is what STS says about a set of keys.
+type Identity struct {
+	Account string
+	ARN     string
+}
+
+// stsTimeout bounds the check so a login on a bad network does not hang.
+const stsTimeout = 15 * time.Second
+
+// callerIdentity calls STS GetCallerIdentity with exactly these keys in
+// their region (the upstream tool once called it with no region at all).
+// The client is built from explicit options rather than the shared-config
+// loader: a stray AWS_PROFILE must not change which keys are checked, but
+// the SDK's endpoint variables (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL) still
+// redirect it, read through the same env source as everything else.
+func callerIdentity(ctx context.Context, c *auth.Context, s *Stored) (Identity, error) {
+	ctx, cancel := context.WithTimeout(ctx, stsTimeout)
+	defer cancel()
+	opts := sts.Options{
+		Region:           s.Region,
+		Credentials:      credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey, s.SessionToken),
+		RetryMaxAttempts: 2,
+	}
+	if c.HTTP != nil {
+		opts.HTTPClient = c.HTTP
+	}
+	if ep := endpoint(c.Env, "STS"); ep != "" {
+		opts.BaseEndpoint = awssdk.String(ep)
+	}
+	out, err := sts.New(opts).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{Account: awssdk.ToString(out.Account), ARN: awssdk.ToString(out.Arn)}, nil
+}
+
+// endpoint applies the SDK's endpoint variables for one service id.
+func endpoint(env envfile.Source, service string) string {
+	if envfile.Bool(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") {
+		return ""
+	}
+	if v := envfile.Get(env, "AWS_ENDPOINT_URL_"+service); v != "" {
+		return v
+	}
+	return envfile.Get(env, "AWS_ENDPOINT_URL")
+}
+
+var rejectedCodes = map[string]bool{
+	"InvalidClientTokenId": true, "SignatureDoesNotMatch": true, "ExpiredToken": true,
+	"AccessDenied": true, "UnrecognizedClientException": true, "InvalidAccessKeyId": true,
+	"AuthFailure": true, "IncompleteSignature": true, "MissingAuthenticationToken": true,
+}
+
+// IsRejected reports whether AWS refused the credentials themselves.
+func IsRejected(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && rejectedCodes[api.ErrorCode()]
+}
+
+// IsUnreachable reports whether the check could not be made: no network, a
+// timeout, or a server error.
+func IsUnreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ne net.Error
+	var send *smithyhttp.RequestSendError
+	if errors.As(err, &ne) || errors.As(err, &send) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var resp *smithyhttp.ResponseError
+	if errors.As(err, &resp) && resp.HTTPStatusCode() >= http.StatusInternalServerError {
+		return true
+	}
+	return false
+}

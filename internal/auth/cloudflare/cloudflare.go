@@ -1,0 +1,366 @@
+// Package cloudflare is the Cloudflare auth provider: an API token or a
+// global API key + email stored in the profile, or the same taken from the
+// environment. (OAuth is listed in the menu and arrives in its own change.)
+package cloudflare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/cloudflare/cfapi"
+	"github.com/alchemy-go/alchemy/internal/display"
+	"github.com/alchemy-go/alchemy/internal/envfile"
+	"github.com/alchemy-go/alchemy/internal/profile"
+	"github.com/alchemy-go/alchemy/internal/prompt"
+)
+
+// Name is the provider's key in profiles.json.
+const Name = "Cloudflare"
+
+const storedKey = "cf-stored"
+
+// Credential types of the stored method.
+const (
+	TypeAPIToken = "apiToken"
+	TypeAPIKey   = "apiKey"
+)
+
+// Provider implements auth.Provider for Cloudflare.
+type Provider struct{}
+
+var _ auth.Provider = Provider{}
+
+func (Provider) Name() string { return Name }
+
+func (Provider) Methods() []auth.Method {
+	return []auth.Method{
+		{ID: "oauth", Label: "OAuth", Hint: "recommended — browser-based login with automatic token refresh", Unavailable: true},
+		{ID: "env", Label: "Environment Variables", Hint: "CLOUDFLARE_API_TOKEN or CLOUDFLARE_API_KEY + CLOUDFLARE_EMAIL"},
+		{ID: "stored", Label: "API Token or API Key", Hint: "enter credentials interactively, stored in ~/.alchemy/credentials"},
+	}
+}
+
+// Entry is the Cloudflare entry of profiles.json.
+type Entry struct {
+	Method         string   `json:"method"`
+	CredentialType string   `json:"credentialType,omitempty"`
+	Scopes         []string `json:"scopes,omitempty"`
+	AccountID      string   `json:"accountId,omitempty"`
+}
+
+// Stored is credentials/<profile>/cf-stored.json.
+type Stored struct {
+	Type      string `json:"type"`
+	APIToken  string `json:"apiToken,omitempty"`
+	APIKey    string `json:"apiKey,omitempty"`
+	Email     string `json:"email,omitempty"`
+	AccountID string `json:"accountId"`
+}
+
+// Credentials are resolved Cloudflare credentials.
+type Credentials struct {
+	Type      string // TypeAPIToken, TypeAPIKey
+	APIToken  string
+	APIKey    string
+	Email     string
+	AccountID string
+	source    auth.Source
+}
+
+func (c *Credentials) Source() auth.Source        { return c.source }
+func (c *Credentials) Expires() (time.Time, bool) { return time.Time{}, false }
+
+func (c *Credentials) Fields(time.Time) []auth.Field {
+	if c.Type == TypeAPIKey {
+		return []auth.Field{
+			{Key: "apiKey", Value: display.Redact(c.APIKey, 4)},
+			{Key: "email", Value: display.Redact(c.Email, 4), Width: len("email:") + 1},
+			{Key: "accountId", Value: c.AccountID},
+		}
+	}
+	return []auth.Field{
+		{Key: "apiToken", Value: display.Redact(c.APIToken, 9)},
+		{Key: "accountId", Value: c.AccountID},
+	}
+}
+
+// APIAuth is the auth for the Cloudflare API client.
+func (c *Credentials) APIAuth() cfapi.Auth {
+	if c.Type == TypeAPIKey {
+		return cfapi.Auth{APIKey: c.APIKey, Email: c.Email}
+	}
+	return cfapi.Auth{APIToken: c.APIToken}
+}
+
+func (Provider) SecretKeys(e profile.Entry) []string {
+	if e.Method() == "stored" {
+		return []string{storedKey}
+	}
+	if e.Method() == "oauth" {
+		return []string{"cf-oauth"}
+	}
+	return nil
+}
+
+func (p Provider) Configure(ctx context.Context, c *auth.Context, method string) (profile.Entry, error) {
+	if method == "" {
+		var err error
+		method, err = auth.ChooseMethod(ctx, c, p)
+		if err != nil {
+			return nil, err
+		}
+	}
+	switch method {
+	case "env":
+		if !c.Interactive {
+			if _, err := readEnv(c.Env); err != nil {
+				c.IO.Warn(fmt.Sprintf("Cloudflare: %s; the profile will use them once they are set.", err))
+			}
+		}
+		return profile.NewEntry(Entry{Method: "env"})
+	case "stored":
+		s, err := p.captureStored(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		return profile.NewEntry(Entry{Method: "stored", CredentialType: s.Type})
+	}
+	_, err := auth.MethodFor(p, method)
+	return nil, err
+}
+
+// captureStored asks for (or, without a terminal, takes from the
+// environment) a token or key, checks it with the API and stores it.
+func (Provider) captureStored(ctx context.Context, c *auth.Context) (*Stored, error) {
+	var s *Stored
+	var err error
+	if c.Interactive {
+		s, err = promptStored(ctx, c)
+	} else {
+		s, err = storedFromEnv(c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := verify(ctx, c, s); err != nil {
+		return nil, err
+	}
+	if err := c.WithSecrets(ctx, func(tx *profile.Tx) error { return tx.WriteSecret(storedKey, s) }); err != nil {
+		return nil, err
+	}
+	c.IO.Success("Cloudflare: credentials saved.")
+	return s, nil
+}
+
+func promptStored(ctx context.Context, c *auth.Context) (*Stored, error) {
+	kind, err := c.Prompt.Select(ctx, "Cloudflare credential type", []prompt.Option{
+		{Value: TypeAPIToken, Label: "API Token", Hint: "recommended"},
+		{Value: TypeAPIKey, Label: "API Key + Email"},
+	}, TypeAPIToken)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stored{Type: kind}
+	if kind == TypeAPIToken {
+		s.APIToken, err = c.Prompt.Input(ctx, prompt.Input{Title: "Cloudflare API Token", Secret: true, Required: true})
+	} else {
+		// The upstream tool echoes the global key; it is the most powerful
+		// secret Cloudflare has, so it is masked here.
+		s.APIKey, err = c.Prompt.Input(ctx, prompt.Input{Title: "Cloudflare API Key", Secret: true, Required: true})
+		if err == nil {
+			s.Email, err = c.Prompt.Input(ctx, prompt.Input{Title: "Cloudflare Email", Required: true})
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	envAccount := envfile.Get(c.Env, "CLOUDFLARE_ACCOUNT_ID")
+	s.AccountID, err = c.Prompt.Input(ctx, prompt.Input{
+		Title:       "Cloudflare Account ID (Enter to skip)",
+		Placeholder: envAccount,
+		Default:     envAccount,
+		Validate: func(v string) error {
+			if !accountRE.MatchString(v) {
+				return errors.New("Expected a 32-character hex account ID (Workers & Pages → Account details)")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.AccountID = strings.ToLower(s.AccountID)
+	return s, nil
+}
+
+func storedFromEnv(c *auth.Context) (*Stored, error) {
+	creds, err := readEnv(c.Env)
+	var missing *envfile.MissingError
+	if errors.As(err, &missing) && missing.Name == "CLOUDFLARE_ACCOUNT_ID" {
+		// The account id may be left out of a stored profile; reads then
+		// fall back to CLOUDFLARE_ACCOUNT_ID.
+		creds, err = readEnvSecrets(c.Env)
+	}
+	if err != nil {
+		return nil, auth.Errorf("Cloudflare: %s, then run this command again to store them", err)
+	}
+	if creds.AccountID != "" {
+		if err := validAccount(creds.AccountID, "from the CLOUDFLARE_ACCOUNT_ID env var"); err != nil {
+			return nil, err
+		}
+	}
+	return &Stored{Type: creds.Type, APIToken: creds.APIToken, APIKey: creds.APIKey, Email: creds.Email, AccountID: strings.ToLower(creds.AccountID)}, nil
+}
+
+// verify asks Cloudflare whether it accepts the credential. A refusal stops
+// the save; an API that cannot be reached only warns, so a login on a plane
+// still works.
+func verify(ctx context.Context, c *auth.Context, s *Stored) error {
+	creds := &Credentials{Type: s.Type, APIToken: s.APIToken, APIKey: s.APIKey, Email: s.Email}
+	client := cfapi.New(envfile.Get(c.Env, "CLOUDFLARE_BASE_URL"), creds.APIAuth(), c.HTTP)
+	var err error
+	what := "API token"
+	if s.Type == TypeAPIKey {
+		what = "API key and email"
+		_, err = client.User(ctx)
+	} else {
+		_, err = client.VerifyToken(ctx)
+		if cfapi.IsRejected(err) && s.AccountID != "" {
+			// Account-owned tokens only verify against their account.
+			if _, aerr := client.VerifyAccountToken(ctx, s.AccountID); aerr == nil {
+				err = nil
+			}
+		}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case cfapi.IsRejected(err):
+		return auth.Errorf("Cloudflare rejected this %s (%v). Nothing was saved. Check it in the Cloudflare dashboard, then run `alchemy login --profile %s --provider Cloudflare --configure` again", what, err, c.Profile)
+	case cfapi.IsUnreachable(err):
+		c.IO.Warn(fmt.Sprintf("Cloudflare: could not reach the Cloudflare API to check the %s (%v); saving it unchecked.", what, err))
+		return nil
+	default:
+		return auth.Errorf("Cloudflare: could not check the %s: %v", what, err)
+	}
+}
+
+func (p Provider) Login(ctx context.Context, c *auth.Context, e profile.Entry) error {
+	switch e.Method() {
+	case "env":
+		_, err := readEnv(c.Env)
+		if err != nil {
+			return auth.Errorf("Cloudflare: %s", err)
+		}
+		c.IO.Success("Cloudflare: using credentials from environment variables.")
+		return nil
+	case "stored":
+		var s Stored
+		found, err := c.ReadSecret(storedKey, &s)
+		if err != nil {
+			return err
+		}
+		if !found {
+			_, err := p.captureStored(ctx, c)
+			return err
+		}
+		if err := verify(ctx, c, &s); err != nil {
+			return err
+		}
+		c.IO.Success("Cloudflare: stored credentials are valid.")
+		return nil
+	}
+	_, err := auth.MethodFor(p, e.Method())
+	return err
+}
+
+func (Provider) Logout(ctx context.Context, c *auth.Context, e profile.Entry) error {
+	switch e.Method() {
+	case "stored":
+		if err := c.WithSecrets(ctx, func(tx *profile.Tx) error { return tx.DeleteSecret(storedKey) }); err != nil {
+			return err
+		}
+		c.IO.Success("Cloudflare: stored credentials removed")
+	case "env":
+		c.IO.Info("Cloudflare: credentials come from environment variables; nothing stored to remove.")
+	}
+	return nil
+}
+
+func (p Provider) Read(ctx context.Context, c *auth.Context, e profile.Entry) (auth.Credentials, error) {
+	switch e.Method() {
+	case "env":
+		creds, err := readEnv(c.Env)
+		if err != nil {
+			return nil, err
+		}
+		if err := validAccount(creds.AccountID, "from the CLOUDFLARE_ACCOUNT_ID env var"); err != nil {
+			return nil, err
+		}
+		creds.AccountID = strings.ToLower(creds.AccountID)
+		return creds, nil
+	case "stored":
+		var s Stored
+		found, err := c.ReadSecret(storedKey, &s)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, auth.Errorf("Cloudflare stored credentials not found. Run: alchemy login --profile %s --configure", c.Profile)
+		}
+		account, source := s.AccountID, fmt.Sprintf("stored for profile '%s'", c.Profile)
+		if account == "" {
+			account, source = envfile.Get(c.Env, "CLOUDFLARE_ACCOUNT_ID"), "from the CLOUDFLARE_ACCOUNT_ID env var"
+		}
+		if err := validAccount(account, source); err != nil {
+			return nil, err
+		}
+		return &Credentials{Type: s.Type, APIToken: s.APIToken, APIKey: s.APIKey, Email: s.Email,
+			AccountID: strings.ToLower(account), source: auth.Source{Type: "stored"}}, nil
+	}
+	_, err := auth.MethodFor(p, e.Method())
+	return nil, err
+}
+
+var accountRE = regexp.MustCompile(`^(?i)[0-9a-f]{32}$`)
+
+func validAccount(id, source string) error {
+	if id == "" {
+		return auth.Errorf("Cloudflare account ID is missing (%s). Set CLOUDFLARE_ACCOUNT_ID or re-run 'alchemy login' and provide your account ID (found in the Cloudflare dashboard under Workers & Pages → Account details).", source)
+	}
+	if !accountRE.MatchString(id) {
+		return auth.Errorf("'%s' is not a valid Cloudflare account ID (%s) — expected 32 hex characters. Copy the account ID from the Cloudflare dashboard (Workers & Pages → Account details) into CLOUDFLARE_ACCOUNT_ID or re-run 'alchemy login'.", id, source)
+	}
+	return nil
+}
+
+// readEnv resolves the env method: the account id and a token, or a key and
+// email.
+func readEnv(env envfile.Source) (*Credentials, error) {
+	if _, err := envfile.Required(env, "CLOUDFLARE_ACCOUNT_ID"); err != nil {
+		return nil, err
+	}
+	creds, err := readEnvSecrets(env)
+	if err != nil {
+		return nil, err
+	}
+	creds.AccountID = envfile.Get(env, "CLOUDFLARE_ACCOUNT_ID")
+	return creds, nil
+}
+
+func readEnvSecrets(env envfile.Source) (*Credentials, error) {
+	src := auth.Source{Type: "env"}
+	if tok := envfile.Get(env, "CLOUDFLARE_API_TOKEN"); tok != "" {
+		return &Credentials{Type: TypeAPIToken, APIToken: tok, source: src}, nil
+	}
+	key, email := envfile.Get(env, "CLOUDFLARE_API_KEY"), envfile.Get(env, "CLOUDFLARE_EMAIL")
+	if key != "" && email != "" {
+		return &Credentials{Type: TypeAPIKey, APIKey: key, Email: email, source: src}, nil
+	}
+	return nil, auth.Errorf("Cloudflare env credentials not found. Set CLOUDFLARE_API_TOKEN or CLOUDFLARE_API_KEY + CLOUDFLARE_EMAIL.")
+}

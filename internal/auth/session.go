@@ -1,0 +1,118 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/alchemy-go/alchemy/internal/profile"
+	"github.com/alchemy-go/alchemy/internal/prompt"
+)
+
+// NotConfiguredError is returned when a provider needs setting up and nobody
+// can answer the questions. Its message names the command that fixes it.
+type NotConfiguredError struct {
+	Provider, Profile string
+	// Hint replaces the default remedy.
+	Hint string
+}
+
+func (e *NotConfiguredError) Error() string {
+	hint := e.Hint
+	if hint == "" {
+		hint = fmt.Sprintf("Run `alchemy login --profile %s` to configure it, or set CI=1 to use environment-variable credentials.", e.Profile)
+	}
+	return fmt.Sprintf("No credentials configured for '%s' in profile '%s', and this process is non-interactive so it can't be configured interactively. %s", e.Provider, e.Profile, hint)
+}
+
+// Configure runs p's configure step for the context's profile under the
+// interactive mutex, persists the returned entry, and removes the secrets of
+// the method it replaces. method "" asks for one.
+func Configure(ctx context.Context, c *Context, p Provider, method string) (profile.Entry, error) {
+	if method != "" {
+		if _, err := MethodFor(p, method); err != nil {
+			return nil, err
+		}
+	} else if !c.Interactive {
+		return nil, &NotConfiguredError{Provider: p.Name(), Profile: c.Profile, Hint: loginHint(c.Profile, p)}
+	}
+	var entry profile.Entry
+	err := prompt.Exclusive(func() error {
+		prev, err := currentEntry(c, p.Name())
+		if err != nil {
+			return err
+		}
+		entry, err = p.Configure(ctx, c, method)
+		if err != nil {
+			return err
+		}
+		if prev != nil {
+			if err := forgetReplaced(ctx, c, p, prev, entry); err != nil {
+				return err
+			}
+		}
+		return c.Store.SetEntry(ctx, c.Profile, p.Name(), entry)
+	})
+	return entry, err
+}
+
+// Login refreshes an already configured provider under the interactive mutex.
+func Login(ctx context.Context, c *Context, p Provider, e profile.Entry) error {
+	return prompt.Exclusive(func() error { return p.Login(ctx, c, e) })
+}
+
+// Logout runs p's logout for its entry.
+func Logout(ctx context.Context, c *Context, p Provider, e profile.Entry) error {
+	return prompt.Exclusive(func() error { return p.Logout(ctx, c, e) })
+}
+
+// loginHint is the remedy for a provider that needs configuring without a
+// terminal: the non-interactive form of login, with the variables it reads.
+func loginHint(profileName string, p Provider) string {
+	var ids []string
+	for _, m := range p.Methods() {
+		if !m.Unavailable {
+			ids = append(ids, m.ID)
+		}
+	}
+	return fmt.Sprintf("Run `alchemy login --profile %s --provider %s --method <%s>` to configure it from environment variables, or run `alchemy login --profile %s` in a terminal.", profileName, p.Name(), strings.Join(ids, "|"), profileName)
+}
+
+func currentEntry(c *Context, provider string) (profile.Entry, error) {
+	cfg, err := c.Store.Load()
+	var invalid *profile.InvalidError
+	if errors.As(err, &invalid) {
+		return nil, nil // Update backs the file up and starts a new one.
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Profiles[c.Profile][provider], nil
+}
+
+// forgetReplaced deletes the secret files the previous method owned and the
+// new one does not, so switching from an API token to OAuth leaves no token.
+func forgetReplaced(ctx context.Context, c *Context, p Provider, prev, next profile.Entry) error {
+	keep := map[string]bool{}
+	for _, k := range p.SecretKeys(next) {
+		keep[k] = true
+	}
+	var drop []string
+	for _, k := range p.SecretKeys(prev) {
+		if !keep[k] {
+			drop = append(drop, k)
+		}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	return c.WithSecrets(ctx, func(tx *profile.Tx) error {
+		for _, k := range drop {
+			if err := tx.DeleteSecret(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

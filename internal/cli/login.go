@@ -1,0 +1,226 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/profile"
+	"github.com/alchemy-go/alchemy/internal/prompt"
+)
+
+// LoginOptions are the inputs of `alchemy login`.
+type LoginOptions struct {
+	F         *Factory
+	Flags     ProfileFlags
+	Configure bool
+	Provider  string
+	Method    string
+	NoBrowser bool
+	Stack     string
+}
+
+// NewCmdLogin builds `alchemy login`.
+func NewCmdLogin(f *Factory, runF func(*LoginOptions) error) *cobra.Command {
+	opts := &LoginOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "login [stack]",
+		Short: "Sign in: configure a profile's providers, or refresh the ones already configured",
+		Long: `Sign in to the providers of a profile.
+
+A provider that is already configured is refreshed (its stored credentials are checked, or asked
+for again when missing). --configure runs the method choice again and removes the old method's
+secrets. --provider limits the run to one provider.
+
+Without a terminal, pass --provider and --method: the secrets are then read from the variables the
+provider's env method uses (CLOUDFLARE_API_TOKEN or CLOUDFLARE_API_KEY + CLOUDFLARE_EMAIL, and
+CLOUDFLARE_ACCOUNT_ID; AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION;
+GITHUB_ACCESS_TOKEN or GITHUB_TOKEN), checked against the provider's API, and stored.`,
+		Example: `  alchemy login
+  alchemy login --configure
+  alchemy login --profile prod --configure
+  CLOUDFLARE_API_TOKEN=... CLOUDFLARE_ACCOUNT_ID=... alchemy login --profile ci --provider Cloudflare --method stored`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Stack = args[0]
+			}
+			if opts.Method != "" && opts.Provider == "" {
+				return &ExitError{Code: ExitUsage, Err: errors.New("--method needs --provider: say which provider the method is for, e.g. `alchemy login --provider Cloudflare --method stored`")}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return loginRun(c.Context(), opts)
+		},
+	}
+	opts.Flags.register(cmd)
+	cmd.Flags().BoolVar(&opts.Configure, "configure", false, "Run the provider's interactive configure step before logging in")
+	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Only this provider (Cloudflare, AWS, GitHub)")
+	cmd.Flags().StringVar(&opts.Method, "method", "", "Use this auth method without asking (implies --configure for that provider)")
+	cmd.Flags().BoolVar(&opts.NoBrowser, "no-browser", false, "Do not open a browser; print the URL instead")
+	return cmd
+}
+
+func loginRun(ctx context.Context, opts *LoginOptions) error {
+	s, err := opts.F.session(&opts.Flags)
+	if err != nil {
+		return err
+	}
+	reg := opts.F.Registry()
+	cfg, err := loadForWrite(s.Store)
+	if err != nil {
+		return err
+	}
+	name := s.Sel.Name
+	existing := cfg.Profiles[name]
+
+	providers, err := loginProviders(ctx, opts, s.Auth, reg, existing)
+	if err != nil {
+		return err
+	}
+	for _, p := range providers {
+		entry, configured := existing[p.Name()]
+		if configured && !opts.Configure && opts.Method == "" {
+			if err := auth.Login(ctx, s.Auth, p, entry); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := auth.Configure(ctx, s.Auth, p, opts.Method); err != nil {
+			return err
+		}
+	}
+
+	cfg, err = s.Store.Load()
+	if err != nil {
+		return err
+	}
+	if p, ok := cfg.Profiles[name]; ok {
+		io := opts.F.IO
+		io.Printf("\n")
+		auth.RenderText(io.Out, io.ErrOut, name, auth.Describe(ctx, s.Auth, reg, p))
+	}
+	return nil
+}
+
+// loginProviders decides which providers a login walks: the one named by
+// --provider; else the ones the profile already has; else, for a new
+// profile, the ones the person picks. (With a stack file, the engine will
+// supply the stack's providers instead.)
+func loginProviders(ctx context.Context, opts *LoginOptions, c *auth.Context, reg *auth.Registry, existing profile.Profile) ([]auth.Provider, error) {
+	if opts.Provider != "" {
+		p, err := reg.Get(opts.Provider)
+		if err != nil {
+			return nil, &ExitError{Code: ExitUsage, Err: err}
+		}
+		return []auth.Provider{p}, nil
+	}
+	var ps []auth.Provider
+	for _, p := range reg.All() {
+		if _, ok := existing[p.Name()]; ok {
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) > 0 {
+		return ps, nil
+	}
+	var names []string
+	var options []prompt.Option
+	for _, p := range reg.All() {
+		names = append(names, p.Name())
+		options = append(options, prompt.Option{Value: p.Name(), Label: p.Name()})
+	}
+	if !c.Interactive {
+		return nil, fmt.Errorf("Profile '%s' has no providers configured, and this process is non-interactive so they can't be chosen interactively. Run `alchemy login --profile %s --provider <%s> --method <method>` to configure one from environment variables, or run `alchemy login --profile %s` in a terminal.", c.Profile, c.Profile, strings.Join(names, "|"), c.Profile)
+	}
+	var picked []string
+	err := prompt.Exclusive(func() error {
+		var err error
+		picked, err = c.Prompt.MultiSelect(ctx, fmt.Sprintf("Which providers should profile '%s' sign in to?", c.Profile), options, nil)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range picked {
+		p, err := reg.Get(n)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+// LogoutOptions are the inputs of `alchemy logout`.
+type LogoutOptions struct {
+	F        *Factory
+	Flags    ProfileFlags
+	Provider string
+}
+
+// NewCmdLogout builds `alchemy logout`.
+func NewCmdLogout(f *Factory, runF func(*LogoutOptions) error) *cobra.Command {
+	opts := &LogoutOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "logout",
+		Short: "Sign out: remove or revoke a profile's stored secrets (the method choice is kept)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return logoutRun(c.Context(), opts)
+		},
+	}
+	opts.Flags.register(cmd)
+	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Only this provider (Cloudflare, AWS, GitHub)")
+	return cmd
+}
+
+func logoutRun(ctx context.Context, opts *LogoutOptions) error {
+	s, err := opts.F.session(&opts.Flags)
+	if err != nil {
+		return err
+	}
+	cfg, err := s.Store.Load()
+	if err != nil {
+		return err
+	}
+	name := s.Sel.Name
+	p, ok := cfg.Profiles[name]
+	if !ok {
+		opts.F.IO.Printf("Profile '%s' not found. Nothing to log out of.\n", name)
+		return nil
+	}
+	reg := opts.F.Registry()
+	var targets []auth.Provider
+	if opts.Provider != "" {
+		prov, err := reg.Get(opts.Provider)
+		if err != nil {
+			return &ExitError{Code: ExitUsage, Err: err}
+		}
+		if _, ok := p[prov.Name()]; !ok {
+			opts.F.IO.Printf("%s is not configured in profile '%s'. Nothing to log out of.\n", prov.Name(), name)
+			return nil
+		}
+		targets = []auth.Provider{prov}
+	} else {
+		for _, prov := range reg.All() {
+			if _, ok := p[prov.Name()]; ok {
+				targets = append(targets, prov)
+			}
+		}
+	}
+	for _, prov := range targets {
+		if err := auth.Logout(ctx, s.Auth, prov, p[prov.Name()]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/alchemy-go/alchemy/internal/auth/bundled"
+	"github.com/alchemy-go/alchemy/internal/iostreams"
+)
+
+// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
+var Version = "dev"
+
+// NewRoot builds the command tree.
+func NewRoot(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "alchemy",
+		Short: "Infrastructure as Go code: plan, deploy and destroy stacks per stage, signed in through profiles",
+		Long: `alchemy deploys a stack written in Go (alchemy.run.go) to a stage, and signs in to each
+cloud through a profile: a named bundle of credentials in ~/.alchemy (or $ALCHEMY_HOME).
+
+The profile is --profile, else $ALCHEMY_PROFILE (from --env-file or ./.env first), else 'default'.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetIn(f.IO.In)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun `%s --help` for usage.", err, c.CommandPath())}
+	})
+	root.AddGroup(&cobra.Group{ID: "stack", Title: "Stack commands:"}, &cobra.Group{ID: "auth", Title: "Authentication:"})
+
+	for _, c := range []*cobra.Command{
+		newCmdNotYet("deploy [stack]", "Deploy the stack to a stage", "--stage S --profile P --env-file F --yes --adopt --json"),
+		newCmdNotYet("plan [stack]", "Show what a deploy would change, without changing anything", "--stage S --profile P --env-file F --detailed --json"),
+		newCmdNotYet("destroy [stack]", "Delete every resource of a stage", "--stage S --profile P --env-file F --yes"),
+		newCmdNotYet("dev [stack]", "Deploy, then watch and redeploy on every change", "--stage S --profile P --env-file F"),
+	} {
+		c.GroupID = "stack"
+		root.AddCommand(c)
+	}
+	state := &cobra.Command{Use: "state", Short: "Inspect and edit a stage's state", GroupID: "stack"}
+	state.AddCommand(
+		newCmdNotYet("list", "List the resources in a stage's state", ""),
+		newCmdNotYet("get <resource>", "Show one resource's state", ""),
+		newCmdNotYet("delete <resource>", "Forget a resource without deleting it", ""),
+	)
+	root.AddCommand(state)
+
+	login := NewCmdLogin(f, nil)
+	login.GroupID = "auth"
+	logout := NewCmdLogout(f, nil)
+	logout.GroupID = "auth"
+	prof := newCmdProfile(f)
+	prof.GroupID = "auth"
+	root.AddCommand(login, logout, prof, newCmdVersion(f))
+	return root
+}
+
+func newCmdVersion(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the alchemy version",
+		Args:  cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			f.IO.Printf("alchemy %s\n", Version)
+		},
+	}
+}
+
+// newCmdNotYet is a command of the product's surface that a later change
+// fills in. It is listed in --help and says plainly that it is not there yet.
+func newCmdNotYet(use, short, flags string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:                use,
+		Short:              short + " (not yet available)",
+		DisableFlagParsing: true,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("`%s` is not yet available in this version of alchemy.", c.CommandPath())}
+		},
+	}
+	if flags != "" {
+		cmd.Long = short + ".\n\nFlags (when available): " + flags
+	}
+	return cmd
+}
+
+// Main runs the CLI with the process's streams and returns the exit code.
+func Main() int {
+	io := iostreams.System()
+	f := &Factory{
+		IO:       io,
+		Registry: bundled.Registry,
+		HTTP:     &http.Client{Timeout: 60 * time.Second},
+		Now:      time.Now,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := NewRoot(f)
+	root.SetArgs(os.Args[1:])
+	return ExitCode(io, root.ExecuteContext(ctx))
+}

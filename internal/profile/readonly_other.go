@@ -1,0 +1,5 @@
+//go:build !unix
+
+package profile
+
+func isReadOnly(error) bool { return false }

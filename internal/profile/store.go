@@ -1,0 +1,258 @@
+// Package profile is alchemy's credential store: profiles.json (which auth
+// method each provider of each profile uses) and the secret files under
+// credentials/<profile>/, in the layout of the TypeScript tool so a user can
+// switch tools and keep their logins.
+//
+// Every write is atomic and every read-modify-write holds a cross-process
+// lock: "profiles" for profiles.json, "profile-credentials-<name>" for one
+// profile's secrets. When both are needed the profile lock is taken first.
+package profile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alchemy-go/alchemy/internal/atomicfile"
+	"github.com/alchemy-go/alchemy/internal/envfile"
+	"github.com/alchemy-go/alchemy/internal/lock"
+)
+
+// Store is one alchemy home directory.
+type Store struct {
+	root     string
+	lockOpts lock.Options
+	now      func() time.Time
+}
+
+// Root returns the home directory: $ALCHEMY_HOME, else ~/.alchemy.
+func Root(env envfile.Source) (string, error) {
+	if v := envfile.Get(env, "ALCHEMY_HOME"); v != "" {
+		return filepath.Abs(v)
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("cannot find your home directory (%v): set HOME, or ALCHEMY_HOME to the directory alchemy should keep profiles in", err)
+	}
+	return filepath.Join(home, ".alchemy"), nil
+}
+
+// New returns the store rooted at root. warn receives the store's warnings
+// (a backed-up file, a lock that is unavailable); nil discards them.
+func New(root string, warn func(string)) *Store {
+	if warn == nil {
+		warn = func(string) {}
+	}
+	return &Store{root: root, lockOpts: lock.Options{Warn: warn}, now: time.Now}
+}
+
+// SetLockOptions replaces the lock timings; tests shorten them.
+func (s *Store) SetLockOptions(o lock.Options) {
+	if o.Warn == nil {
+		o.Warn = s.lockOpts.Warn
+	}
+	s.lockOpts = o
+}
+
+func (s *Store) warn(msg string) { s.lockOpts.Warn(msg) }
+
+// Root is the home directory of this store.
+func (s *Store) Root() string { return s.root }
+
+// ConfigPath is the path of profiles.json.
+func (s *Store) ConfigPath() string { return filepath.Join(s.root, "profiles.json") }
+
+// CredentialsDir is the directory holding one profile's secrets.
+func (s *Store) CredentialsDir(profile string) string {
+	return filepath.Join(s.root, "credentials", profile)
+}
+
+// SecretPath is the file holding one secret document of a profile.
+func (s *Store) SecretPath(profile, key string) string {
+	return filepath.Join(s.CredentialsDir(profile), key+".json")
+}
+
+func (s *Store) lockDir() string { return filepath.Join(s.root, "lock") }
+
+// Load reads profiles.json. A missing file is an empty config; a file that is
+// corrupt, truncated or of an unknown version is an *InvalidError, never an
+// empty config.
+func (s *Store) Load() (*Config, error) {
+	data, err := os.ReadFile(s.ConfigPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Config{Profiles: map[string]Profile{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("could not read %s: %w", s.ConfigPath(), err)
+	}
+	return parseConfig(s.ConfigPath(), data)
+}
+
+// Update runs fn on the current config under the "profiles" lock and writes
+// the result atomically. An unusable file is first moved to a timestamped
+// backup, with a warning, so nothing the user had is lost.
+func (s *Store) Update(ctx context.Context, fn func(*Config) error) error {
+	l, err := lock.Acquire(ctx, s.lockDir(), "profiles", s.lockOpts)
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	cfg, err := s.Load()
+	var invalid *InvalidError
+	if errors.As(err, &invalid) {
+		backup, berr := s.backup(s.ConfigPath())
+		if berr != nil {
+			return fmt.Errorf("%w (and moving it aside failed: %v)", err, berr)
+		}
+		s.warn(fmt.Sprintf("%s could not be used (%s); moved it to %s and started a new one.", invalid.Path, invalid.Reason, backup))
+		cfg, err = &Config{Profiles: map[string]Profile{}}, nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := fn(cfg); err != nil {
+		return err
+	}
+	data, err := cfg.marshal()
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(s.ConfigPath(), data, 0o600); err != nil {
+		return writeError(s.ConfigPath(), err)
+	}
+	return nil
+}
+
+func (s *Store) backup(path string) (string, error) {
+	stamp := strings.NewReplacer(":", "-", ".", "-").Replace(s.now().UTC().Format("2006-01-02T15:04:05.000Z"))
+	dst := path + ".invalid-" + stamp + ".bak"
+	return dst, os.Rename(path, dst)
+}
+
+// SetEntry stores one provider's entry in a profile, creating the profile
+// when needed, and keeps the other providers and profiles as they are.
+func (s *Store) SetEntry(ctx context.Context, profile, provider string, e Entry) error {
+	if err := ValidateName(profile); err != nil {
+		return err
+	}
+	return s.Update(ctx, func(c *Config) error {
+		p := c.Profiles[profile]
+		if p == nil {
+			p = Profile{}
+			c.Profiles[profile] = p
+		}
+		p[provider] = Merge(p[provider], e)
+		return nil
+	})
+}
+
+// ReadSecret decodes credentials/<profile>/<key>.json into v. It reports
+// false, with no error, when the file does not exist.
+func (s *Store) ReadSecret(profile, key string, v any) (bool, error) {
+	if err := ValidateName(profile); err != nil {
+		return false, err
+	}
+	if err := validateKey(key); err != nil {
+		return false, err
+	}
+	path := s.SecretPath(profile, key)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("Could not read credentials at '%s': %v", path, unwrapPath(err))
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("Stored credentials at '%s' contain invalid JSON. Run `alchemy login --profile %s --configure` to store them again.", path, profile)
+	}
+	return true, nil
+}
+
+// WithProfile runs fn holding the profile's cross-process lock. Secrets are
+// only written through the *Tx it is given, so no write escapes the lock.
+func (s *Store) WithProfile(ctx context.Context, profile string, fn func(*Tx) error) error {
+	if err := ValidateName(profile); err != nil {
+		return err
+	}
+	l, err := lock.Acquire(ctx, s.lockDir(), "profile-credentials-"+profile, s.lockOpts)
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	return fn(&Tx{s: s, profile: profile})
+}
+
+// Tx is a profile's secrets while its lock is held.
+type Tx struct {
+	s       *Store
+	profile string
+}
+
+// ReadSecret is Store.ReadSecret for this profile.
+func (tx *Tx) ReadSecret(key string, v any) (bool, error) { return tx.s.ReadSecret(tx.profile, key, v) }
+
+// WriteSecret writes v as credentials/<profile>/<key>.json, mode 0600.
+func (tx *Tx) WriteSecret(key string, v any) error {
+	if err := validateKey(key); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := tx.s.SecretPath(tx.profile, key)
+	if err := atomicfile.MkdirPrivate(filepath.Dir(filepath.Dir(path))); err != nil {
+		return writeError(path, err)
+	}
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
+		return writeError(path, err)
+	}
+	return nil
+}
+
+// DeleteSecret removes one secret file; a missing file is not an error.
+func (tx *Tx) DeleteSecret(key string) error {
+	if err := validateKey(key); err != nil {
+		return err
+	}
+	path := tx.s.SecretPath(tx.profile, key)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("Could not delete credentials at '%s': %v", path, unwrapPath(err))
+	}
+	return nil
+}
+
+// DeleteAll removes the profile's whole credentials directory.
+func (tx *Tx) DeleteAll() error {
+	if err := os.RemoveAll(tx.s.CredentialsDir(tx.profile)); err != nil {
+		return fmt.Errorf("Could not delete credentials for profile '%s': %v", tx.profile, unwrapPath(err))
+	}
+	return nil
+}
+
+func writeError(path string, err error) error {
+	msg := fmt.Sprintf("Could not write %s: %v.", path, unwrapPath(err))
+	if errors.Is(err, fs.ErrPermission) || isReadOnly(err) {
+		msg += " The directory is not writable: fix its permissions, or set ALCHEMY_HOME to a writable directory."
+	}
+	return errors.New(msg)
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}

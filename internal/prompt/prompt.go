@@ -1,0 +1,187 @@
+// Package prompt is the one place alchemy asks a person something. Commands
+// and auth providers depend on the Prompter interface; the terminal
+// implementation uses charmbracelet/huh (arrow-key selects, masked secrets),
+// and when nobody can answer every prompt fails with ErrNonInteractive
+// instead of blocking.
+package prompt
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/charmbracelet/huh"
+
+	"github.com/alchemy-go/alchemy/internal/iostreams"
+)
+
+// ErrCancelled is returned when the person cancels a prompt (Ctrl-C, Esc).
+var ErrCancelled = errors.New("User cancelled prompt")
+
+// ErrNonInteractive is returned by every prompt when nobody can answer.
+var ErrNonInteractive = errors.New("cannot prompt: this process is non-interactive")
+
+// Option is one choice of a select.
+type Option struct {
+	Value string
+	Label string
+	Hint  string
+}
+
+// Input describes a free-text question.
+type Input struct {
+	Title       string
+	Placeholder string
+	// Default is returned when the answer is empty.
+	Default string
+	// Secret masks the answer as it is typed.
+	Secret bool
+	// Required refuses an empty answer (after Default) with "Required".
+	Required bool
+	Validate func(string) error
+}
+
+// Prompter asks questions.
+type Prompter interface {
+	Select(ctx context.Context, title string, options []Option, initial string) (string, error)
+	MultiSelect(ctx context.Context, title string, options []Option, initial []string) ([]string, error)
+	Input(ctx context.Context, in Input) (string, error)
+	Confirm(ctx context.Context, title string, initial bool) (bool, error)
+}
+
+// interactive serialises whole prompt flows across goroutines, so two
+// providers configuring at once never interleave their questions.
+var interactive sync.Mutex
+
+// Exclusive runs fn holding the process-wide interactive mutex.
+func Exclusive(fn func() error) error {
+	interactive.Lock()
+	defer interactive.Unlock()
+	return fn()
+}
+
+// New returns the terminal prompter when a person can answer, else one that
+// fails every prompt with ErrNonInteractive.
+func New(io *iostreams.IOStreams) Prompter {
+	if !io.CanPrompt() {
+		return NonInteractive{}
+	}
+	return &terminal{in: io.In, out: io.Out}
+}
+
+// NonInteractive fails every prompt.
+type NonInteractive struct{}
+
+func (NonInteractive) Select(context.Context, string, []Option, string) (string, error) {
+	return "", ErrNonInteractive
+}
+func (NonInteractive) MultiSelect(context.Context, string, []Option, []string) ([]string, error) {
+	return nil, ErrNonInteractive
+}
+func (NonInteractive) Input(context.Context, Input) (string, error) { return "", ErrNonInteractive }
+func (NonInteractive) Confirm(context.Context, string, bool) (bool, error) {
+	return false, ErrNonInteractive
+}
+
+type terminal struct {
+	in  io.Reader
+	out io.Writer
+}
+
+func (t *terminal) run(ctx context.Context, f huh.Field) error {
+	err := huh.NewForm(huh.NewGroup(f)).
+		WithInput(t.in).WithOutput(t.out).WithShowHelp(false).
+		RunWithContext(ctx)
+	if errors.Is(err, huh.ErrUserAborted) {
+		return ErrCancelled
+	}
+	return err
+}
+
+func label(o Option) string {
+	if o.Label == "" {
+		o.Label = o.Value
+	}
+	if o.Hint == "" {
+		return o.Label
+	}
+	return o.Label + " (" + o.Hint + ")"
+}
+
+func (t *terminal) Select(ctx context.Context, title string, options []Option, initial string) (string, error) {
+	opts := make([]huh.Option[string], len(options))
+	for i, o := range options {
+		opts[i] = huh.NewOption(label(o), o.Value).Selected(o.Value == initial)
+	}
+	v := initial
+	err := t.run(ctx, huh.NewSelect[string]().Title(title).Options(opts...).Value(&v))
+	return v, err
+}
+
+func (t *terminal) MultiSelect(ctx context.Context, title string, options []Option, initial []string) ([]string, error) {
+	selected := map[string]bool{}
+	for _, v := range initial {
+		selected[v] = true
+	}
+	opts := make([]huh.Option[string], len(options))
+	for i, o := range options {
+		opts[i] = huh.NewOption(label(o), o.Value).Selected(selected[o.Value])
+	}
+	v := append([]string(nil), initial...)
+	err := t.run(ctx, huh.NewMultiSelect[string]().Title(title).Options(opts...).Value(&v).
+		Validate(func(v []string) error {
+			if len(v) == 0 {
+				return errors.New("Select at least one")
+			}
+			return nil
+		}))
+	return v, err
+}
+
+func (t *terminal) Input(ctx context.Context, in Input) (string, error) {
+	var v string
+	field := huh.NewInput().Title(in.Title).Value(&v).Validate(func(s string) error {
+		return check(in, s)
+	})
+	if in.Placeholder != "" {
+		field = field.Placeholder(in.Placeholder)
+	}
+	if in.Secret {
+		field = field.EchoMode(huh.EchoModePassword)
+	}
+	if err := t.run(ctx, field); err != nil {
+		return "", err
+	}
+	return answer(in, v), nil
+}
+
+func (t *terminal) Confirm(ctx context.Context, title string, initial bool) (bool, error) {
+	v := initial
+	err := t.run(ctx, huh.NewConfirm().Title(title).Affirmative("Yes").Negative("No").Value(&v))
+	return v, err
+}
+
+func answer(in Input, v string) string {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return in.Default
+	}
+	return v
+}
+
+// check applies Required and Validate to the answer as it will be returned.
+func check(in Input, raw string) error {
+	v := answer(in, raw)
+	if v == "" {
+		if in.Required {
+			return errors.New("Required")
+		}
+		return nil
+	}
+	if in.Validate != nil {
+		return in.Validate(v)
+	}
+	return nil
+}
