@@ -165,26 +165,39 @@ func parseConfig(path string, data []byte) (*Config, error) {
 }
 
 // marshal writes the file the way the TypeScript tool does
-// (JSON.stringify(config, null, 2): two-space indent, no trailing newline).
+// (JSON.stringify(config, null, 2): two-space indent, "version" first, no
+// trailing newline). Unknown top-level keys follow, sorted.
 func (c *Config) marshal() ([]byte, error) {
-	top := make(map[string]any, len(c.extra)+2)
-	for k, v := range c.extra {
-		top[k] = v
-	}
-	top["version"] = Version
 	profiles := c.Profiles
 	if profiles == nil {
 		profiles = map[string]Profile{}
 	}
-	top["profiles"] = profiles
+	keys := make([]string, 0, len(c.extra))
+	for k := range c.extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(top); err != nil {
+	fmt.Fprintf(&buf, "{\n  \"version\": %d", Version)
+	field := func(k string, v any) error {
+		b, err := json.MarshalIndent(v, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		kb, _ := json.Marshal(k)
+		fmt.Fprintf(&buf, ",\n  %s: %s", kb, b)
+		return nil
+	}
+	if err := field("profiles", profiles); err != nil {
 		return nil, err
 	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	for _, k := range keys {
+		if err := field(k, c.extra[k]); err != nil {
+			return nil, err
+		}
+	}
+	buf.WriteString("\n}")
+	return buf.Bytes(), nil
 }
 
 func jsonProblem(data []byte, err error) string {
