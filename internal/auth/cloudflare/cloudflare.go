@@ -62,10 +62,23 @@ type Stored struct {
 	AccountID string `json:"accountId"`
 }
 
+// OAuth is credentials/<profile>/cf-oauth.json.
+type OAuth struct {
+	Type    string   `json:"type"`
+	Access  string   `json:"access"`
+	Refresh string   `json:"refresh"`
+	Expires int64    `json:"expires"` // epoch milliseconds
+	Scopes  []string `json:"scopes"`
+}
+
+const oauthKey = "cf-oauth"
+
 // Credentials are resolved Cloudflare credentials.
 type Credentials struct {
-	Type      string // TypeAPIToken, TypeAPIKey
-	APIToken  string
+	Type        string // TypeAPIToken, TypeAPIKey, "oauth"
+	AccessToken string
+	ExpiresAt   time.Time
+	APIToken    string
 	APIKey    string
 	Email     string
 	AccountID string
@@ -73,10 +86,17 @@ type Credentials struct {
 }
 
 func (c *Credentials) Source() auth.Source        { return c.source }
-func (c *Credentials) Expires() (time.Time, bool) { return time.Time{}, false }
+func (c *Credentials) Expires() (time.Time, bool) { return c.ExpiresAt, !c.ExpiresAt.IsZero() }
 
-func (c *Credentials) Fields(time.Time) []auth.Field {
-	if c.Type == TypeAPIKey {
+func (c *Credentials) Fields(now time.Time) []auth.Field {
+	switch c.Type {
+	case "oauth":
+		return []auth.Field{
+			{Key: "accessToken", Value: display.Redact(c.AccessToken, 4)},
+			{Key: "expires", Value: display.Expiry(c.ExpiresAt, now)},
+			{Key: "accountId", Value: c.AccountID},
+		}
+	case TypeAPIKey:
 		return []auth.Field{
 			{Key: "apiKey", Value: display.Redact(c.APIKey, 4)},
 			{Key: "email", Value: display.Redact(c.Email, 4), Width: len("email:") + 1},
@@ -91,8 +111,11 @@ func (c *Credentials) Fields(time.Time) []auth.Field {
 
 // APIAuth is the auth for the Cloudflare API client.
 func (c *Credentials) APIAuth() cfapi.Auth {
-	if c.Type == TypeAPIKey {
+	switch c.Type {
+	case TypeAPIKey:
 		return cfapi.Auth{APIKey: c.APIKey, Email: c.Email}
+	case "oauth":
+		return cfapi.Auth{OAuthToken: c.AccessToken}
 	}
 	return cfapi.Auth{APIToken: c.APIToken}
 }
@@ -102,7 +125,7 @@ func (Provider) SecretKeys(e profile.Entry) []string {
 		return []string{storedKey}
 	}
 	if e.Method() == "oauth" {
-		return []string{"cf-oauth"}
+		return []string{oauthKey}
 	}
 	return nil
 }
@@ -322,6 +345,26 @@ func (p Provider) Read(ctx context.Context, c *auth.Context, e profile.Entry) (a
 		}
 		return &Credentials{Type: s.Type, APIToken: s.APIToken, APIKey: s.APIKey, Email: s.Email,
 			AccountID: strings.ToLower(account), source: auth.Source{Type: "stored"}}, nil
+	case "oauth":
+		// Reading an OAuth grant written by this or the TypeScript tool; the
+		// refresh flow arrives with the OAuth method itself.
+		var o OAuth
+		found, err := c.ReadSecret(oauthKey, &o)
+		if err != nil {
+			return nil, err
+		}
+		if !found || o.Type != "oauth" {
+			return nil, auth.Errorf("Cloudflare OAuth credentials not found. Run: alchemy login --profile %s", c.Profile)
+		}
+		var cfg Entry
+		if err := e.Decode(&cfg); err != nil {
+			return nil, err
+		}
+		if err := validAccount(cfg.AccountID, fmt.Sprintf("configured for profile '%s'", c.Profile)); err != nil {
+			return nil, err
+		}
+		return &Credentials{Type: "oauth", AccessToken: o.Access, ExpiresAt: time.UnixMilli(o.Expires),
+			AccountID: strings.ToLower(cfg.AccountID), source: auth.Source{Type: "oauth"}}, nil
 	}
 	_, err := auth.MethodFor(p, e.Method())
 	return nil, err

@@ -1,0 +1,156 @@
+package cli_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/alchemy-go/alchemy/internal/cli"
+	cloudflarefake "github.com/alchemy-go/alchemy/internal/fakes/cloudflare"
+	githubfake "github.com/alchemy-go/alchemy/internal/fakes/github"
+	"github.com/alchemy-go/alchemy/internal/testpeers"
+)
+
+// TestMain lets the test binary act as the alchemy binary: inside scripts,
+// and when a PTY test execs it with ALCHEMY_CLI_MAIN=1.
+func TestMain(m *testing.M) {
+	if os.Getenv("ALCHEMY_CLI_MAIN") == "1" {
+		os.Exit(cli.Main())
+	}
+	testscript.Main(m, map[string]func(){
+		"alchemy": func() { os.Exit(cli.Main()) },
+	})
+}
+
+// Credentials the fakes accept. The scripts use the same literals.
+const (
+	cfAccount      = "0123456789abcdef0123456789abcdef"
+	cfOtherAccount = "fedcba9876543210fedcba9876543210"
+	cfToken        = "cf-valid-token-0001"
+	cfAccountToken = "cf-acct-token-0002"
+	cfGlobalKey    = "cf-global-key-0003"
+	cfEmail        = "dev@example.com"
+	ghToken        = "ghp_validtoken0001"
+)
+
+func TestScripts(t *testing.T) {
+	emulate := testpeers.Emulate(t)
+	tshome, err := filepath.Abs("../profile/testdata/v0-home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(e *testscript.Env) error {
+			cf := cloudflarefake.New()
+			cf.AddAccount(cfAccount, "Work")
+			cf.AddAccount(cfOtherAccount, "Personal")
+			cf.AddToken(cfToken, cloudflarefake.TokenOptions{UserEmail: cfEmail})
+			cf.AddToken(cfAccountToken, cloudflarefake.TokenOptions{AccountID: cfAccount})
+			cf.AddGlobalKey(cfEmail, cfGlobalKey, cfAccount)
+			cf.Start()
+			gh := githubfake.New()
+			gh.AddToken(ghToken, "octocat")
+			gh.Start()
+			e.Defer(cf.Close)
+			e.Defer(gh.Close)
+			e.Values["cf"], e.Values["gh"] = cf, gh
+
+			home := filepath.Join(e.WorkDir, "userhome")
+			e.Setenv("HOME", home)
+			e.Setenv("ALCHEMY_HOME", filepath.Join(home, ".alchemy"))
+			e.Setenv("CLOUDFLARE_BASE_URL", cf.URL())
+			e.Setenv("GITHUB_API_URL", gh.URL())
+			for k, v := range emulate.AWSEnv() {
+				e.Setenv(k, v)
+			}
+			e.Setenv("AWS_CONFIG_FILE", filepath.Join(home, ".aws", "config"))
+			e.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, ".aws", "credentials"))
+			e.Setenv("STS_URL", emulate.STSEndpoint())
+			e.Setenv("TSHOME", tshome)
+			// The directory testscript put the alchemy command in, for
+			// scripts that narrow PATH.
+			e.Setenv("TS_BIN", strings.Split(e.Getenv("PATH"), string(os.PathListSeparator))[0])
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"tshome":   cmdTSHome,
+			"requests": cmdRequests,
+			"perm":     cmdPerm,
+		},
+	})
+}
+
+// tshome copies the home written by the TypeScript tool (its own test
+// fixture) into $ALCHEMY_HOME.
+func cmdTSHome(ts *testscript.TestScript, neg bool, args []string) {
+	src := ts.Getenv("TSHOME")
+	dst := ts.Getenv("ALCHEMY_HOME")
+	ts.Check(filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o600)
+	}))
+}
+
+// requests cf|gh prints what the fake saw, one request a line:
+// "GET /user/tokens/verify token", and forgets it.
+func cmdRequests(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: requests cf|gh")
+	}
+	var lines []string
+	switch args[0] {
+	case "cf":
+		cf := ts.Value("cf").(*cloudflarefake.Server)
+		for _, r := range cf.Requests() {
+			lines = append(lines, fmt.Sprintf("%s %s %s", r.Method, r.Path, r.AuthKind))
+		}
+		cf.ResetRequests()
+	case "gh":
+		gh := ts.Value("gh").(*githubfake.Server)
+		for _, r := range gh.Requests() {
+			lines = append(lines, fmt.Sprintf("%s %s", r.Method, r.Path))
+		}
+	default:
+		ts.Fatalf("unknown fake %q", args[0])
+	}
+	fmt.Fprint(ts.Stdout(), strings.Join(lines, "\n")+"\n")
+}
+
+// perm MODE FILE... checks permission bits, e.g. perm 0600 $ALCHEMY_HOME/profiles.json
+func cmdPerm(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: perm MODE FILE...")
+	}
+	want, err := strconv.ParseUint(args[0], 8, 32)
+	ts.Check(err)
+	var bad []string
+	for _, f := range args[1:] {
+		fi, err := os.Stat(ts.MkAbs(f))
+		ts.Check(err)
+		if got := fi.Mode().Perm(); uint64(got) != want {
+			bad = append(bad, fmt.Sprintf("%s is %o", f, got))
+		}
+	}
+	sort.Strings(bad)
+	if (len(bad) > 0) != neg {
+		ts.Fatalf("want mode %o: %v", want, bad)
+	}
+}

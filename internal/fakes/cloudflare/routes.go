@@ -1,0 +1,85 @@
+package cloudflarefake
+
+import (
+	"io"
+	"net/http"
+	"strings"
+)
+
+// handlerFunc serves one endpoint. It runs with s.mu held and returns the
+// reply; the router writes it after unlocking.
+type handlerFunc func(c *call) reply
+
+// call is one authenticated request.
+type call struct {
+	s    *Server
+	r    *http.Request
+	p    *principal
+	body []byte
+}
+
+// registerRoutes is the route table: every endpoint the fake knows, with the
+// way it authenticates. Add new resources (KV, R2, Workers, D1, DNS) here;
+// account product endpoints use authService.
+func (s *Server) registerRoutes(mux *http.ServeMux) {
+	routes := []struct {
+		pattern string
+		style   authStyle
+		h       handlerFunc
+	}{
+		{"GET /user/tokens/verify", authVerify, s.verifyUserToken},
+		{"GET /accounts/{account_id}/tokens/verify", authVerify, s.verifyAccountToken},
+		{"GET /user", authGateway, s.getUser},
+		{"GET /accounts", authGateway, s.listAccounts},
+		{"GET /accounts/{account_id}", authGateway, s.getAccount},
+	}
+	for _, rt := range routes {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		mux.Handle(method+" "+APIPrefix+path, s.endpoint(rt.style, rt.h))
+	}
+	// Anything else, including a known path with another method.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		couldNotRoute(r.URL.Path).write(w)
+	})
+}
+
+// maxRequestBody bounds what the fake reads of a request body.
+const maxRequestBody = 64 << 20
+
+func (s *Server) endpoint(style authStyle, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
+		s.mu.Lock()
+		rep := s.dispatch(r, style, h, body)
+		s.mu.Unlock()
+		rep.write(w)
+	})
+}
+
+func (s *Server) dispatch(r *http.Request, style authStyle, h handlerFunc, body []byte) reply {
+	// Routing comes before authentication: an {account_id} that cannot be
+	// an account ID does not route, whatever the credential.
+	if id := r.PathValue("account_id"); id != "" && s.accounts[id] == nil && !isTag(id) {
+		return couldNotRoute(r.URL.Path)
+	}
+	p, refused := s.authenticate(r, style)
+	if refused != nil {
+		return *refused
+	}
+	return h(&call{s: s, r: r, p: p, body: body})
+}
+
+// isTag reports whether id has the shape of a Cloudflare identifier tag:
+// 32 lowercase hex digits.
+func isTag(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

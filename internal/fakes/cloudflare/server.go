@@ -1,0 +1,168 @@
+package cloudflarefake
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// APIPrefix is the path prefix of the v4 API; URL() ends with it.
+const APIPrefix = "/client/v4"
+
+// Request is one request the fake received. It never holds a secret.
+type Request struct {
+	Method string
+	// Path is relative to URL() (for example "/user/tokens/verify"); a
+	// request outside APIPrefix keeps its full path.
+	Path  string
+	Query string
+	// AuthKind is the credential style presented: "token" (an Authorization
+	// header), "key" (X-Auth-Email / X-Auth-Key) or "none".
+	AuthKind string
+	// Credential names the registered credential that was recognised: the
+	// token ID, or the global key's e-mail. Empty when not recognised.
+	Credential string
+}
+
+// Server is the fake. The zero value is not usable; call New.
+type Server struct {
+	mu sync.Mutex
+
+	srv     *httptest.Server
+	started bool
+	closed  bool
+
+	accounts     map[string]*account
+	accountOrder []string
+	users        map[string]*user // by e-mail
+	tokens       map[string]*token
+	keys         map[string]*globalKey // by e-mail
+	seq          int
+
+	down     int
+	requests []Request
+
+	now func() time.Time
+}
+
+// New returns a stopped, empty fake. Call Start (or URL) to serve.
+func New() *Server {
+	return &Server{
+		accounts: map[string]*account{},
+		users:    map[string]*user{},
+		tokens:   map[string]*token{},
+		keys:     map[string]*globalKey{},
+		now:      time.Now,
+	}
+}
+
+// Start serves the fake on 127.0.0.1 on a free port. It is idempotent, and a
+// no-op after Close.
+func (s *Server) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return
+	}
+	s.started = true
+	mux := http.NewServeMux()
+	s.registerRoutes(mux)
+	s.srv = httptest.NewServer(s.front(mux))
+}
+
+// Close stops the server. Afterwards URL still returns the old address, and
+// connections to it are refused, which is handy to test "unreachable".
+func (s *Server) Close() {
+	s.mu.Lock()
+	srv := s.srv
+	already := s.closed
+	s.closed = true
+	s.started = true // a closed fake does not restart
+	s.mu.Unlock()
+	if srv != nil && !already {
+		srv.Close()
+	}
+}
+
+// URL returns the API base URL including APIPrefix, for example
+// "http://127.0.0.1:41234/client/v4". It starts the server if needed.
+func (s *Server) URL() string {
+	s.Start()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv == nil {
+		return ""
+	}
+	return s.srv.URL + APIPrefix
+}
+
+// SetDown makes every request answer status (a 5xx) with an HTML error page,
+// until SetDown(0). Requests are still recorded.
+func (s *Server) SetDown(status int) {
+	if status != 0 && (status < 500 || status > 599) {
+		panic(fmt.Sprintf("cloudflarefake: SetDown(%d): want 0 or a 5xx status", status))
+	}
+	s.mu.Lock()
+	s.down = status
+	s.mu.Unlock()
+}
+
+// Requests returns a copy of the requests received so far, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// ResetRequests forgets the recorded requests.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	s.requests = nil
+	s.mu.Unlock()
+}
+
+// front records every request and applies SetDown before routing.
+func (s *Server) front(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		rec := Request{
+			Method:     r.Method,
+			Path:       apiPath(r.URL.Path),
+			Query:      r.URL.RawQuery,
+			AuthKind:   presentedKind(r),
+			Credential: s.credentialLabel(r),
+		}
+		s.requests = append(s.requests, rec)
+		down := s.down
+		s.mu.Unlock()
+
+		if down != 0 {
+			writeEdgeError(w, down)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeEdgeError answers like Cloudflare's edge when the origin API is
+// unavailable: an HTML page, not a JSON envelope.
+func writeEdgeError(w http.ResponseWriter, status int) {
+	text := fmt.Sprintf("%d %s", status, http.StatusText(status))
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<html>\r\n<head><title>%s</title></head>\r\n<body>\r\n<center><h1>%s</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n", text, text)
+}
+
+// apiPath strips APIPrefix from p when p is under it.
+func apiPath(p string) string {
+	if p == APIPrefix {
+		return "/"
+	}
+	if strings.HasPrefix(p, APIPrefix+"/") {
+		return strings.TrimPrefix(p, APIPrefix)
+	}
+	return p
+}

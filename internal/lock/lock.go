@@ -1,0 +1,492 @@
+// Package lock serialises alchemy's read-modify-write of profiles.json and its
+// credential writes across goroutines and across processes.
+//
+// The lock itself is a directory, <home>/lock/<key>.lock, created with a
+// plain mkdir. That is the on-disk protocol of the TypeScript alchemy tool:
+// mkdir is the atomic test-and-set, the holder refreshes the directory mtime
+// while it works, and anyone may reap a lock whose mtime has gone stale. Using
+// the same layout means a Go and a TypeScript process guarding the same key
+// exclude each other, which a private locking scheme could not do.
+//
+// mkdir alone cannot make reaping safe: "the lock is stale" and "remove it"
+// are two steps, and between them another process can reap the same stale
+// lock and take a fresh one, which the first process then deletes. So every
+// create-or-reap decision, and every release, happens while holding an
+// flock(2) on <home>/lock/.guard. The guard is held only for those few
+// syscalls (never while sleeping between attempts), and the kernel drops it
+// when its holder dies, so a process killed at any instant cannot wedge the
+// others. The TypeScript tool does not take the guard; it only reaps locks
+// whose mtime is stale, and a live holder keeps the mtime fresh.
+//
+// A crashed holder is normally recovered long before its mtime goes stale:
+// the owner file names its host and pid, and a lock whose owner is on this
+// host but no longer running is reaped at once.
+package lock
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options tunes Acquire. Zero fields take the defaults documented on each.
+type Options struct {
+	Stale     time.Duration    // a lock whose heartbeat is older than this is reaped; default 30s
+	Heartbeat time.Duration    // holder touches the lock this often; default 10s
+	Timeout   time.Duration    // give up waiting after this; default 120s
+	Poll      time.Duration    // wait between attempts; default 50ms
+	Warn      func(msg string) // warnings (read-only home, compromised lock); default writes "warning: <msg>\n" to os.Stderr
+}
+
+const (
+	// Defaults match the TypeScript tool. Stale stays well above Heartbeat
+	// because a saturated machine can starve the heartbeat for seconds.
+	defaultStale     = 30 * time.Second
+	defaultHeartbeat = 10 * time.Second
+	defaultTimeout   = 120 * time.Second
+	defaultPoll      = 50 * time.Millisecond
+
+	ownerFile = "owner"
+	guardFile = ".guard"
+)
+
+func (o Options) withDefaults() Options {
+	if o.Stale <= 0 {
+		o.Stale = defaultStale
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = defaultHeartbeat
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = defaultTimeout
+	}
+	if o.Poll <= 0 {
+		o.Poll = defaultPoll
+	}
+	if o.Warn == nil {
+		o.Warn = defaultWarn
+	}
+	return o
+}
+
+func defaultWarn(msg string) {
+	fmt.Fprintf(os.Stderr, "warning: %s\n", msg)
+}
+
+// TimeoutError reports that the lock at Path stayed held for the whole
+// Options.Timeout. The foreign lock is left in place: only its holder, or the
+// staleness rules, may remove it.
+type TimeoutError struct {
+	Path    string
+	Timeout time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("Timed out waiting for the alchemy auth lock '%s' — another alchemy process "+
+		"has held it for over %ds. If no other alchemy process is running, delete the lock file and retry.",
+		e.Path, int64(e.Timeout/time.Second))
+}
+
+// Lock is a held lock. A Lock obtained on a home where locking is impossible
+// is a no-op: it still holds the in-process mutex, but nothing on disk.
+type Lock struct {
+	dir   string
+	path  string
+	nonce string
+	noop  bool
+	warn  func(string)
+
+	unlockKey func()
+	stop      chan struct{}
+	done      chan struct{}
+
+	// warned keeps a compromised lock to a single warning, whether the
+	// heartbeat or Release notices first.
+	warned atomic.Bool
+
+	mu       sync.Mutex
+	released bool
+}
+
+// SanitizeKey replaces every character outside [A-Za-z0-9._-] with '_'.
+//
+// Keys come from profile names, which have been seen holding shell
+// placeholders such as ${ALCHEMY_PROFILE:-default}; those characters are
+// invalid in Windows file names, and '/' would escape the lock directory.
+// Characters beyond the Basic Multilingual Plane become two underscores
+// because the TypeScript tool replaces UTF-16 code units, and both tools
+// must derive the same directory name from the same key.
+func SanitizeKey(key string) string {
+	var b strings.Builder
+	b.Grow(len(key))
+	for _, r := range key {
+		switch {
+		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			b.WriteRune(r)
+		case r > 0xFFFF:
+			b.WriteString("__")
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// Path returns the on-disk lock directory for a key.
+func Path(dir, key string) string {
+	return filepath.Join(dir, SanitizeKey(key)+".lock")
+}
+
+// Acquire takes the lock named key in directory dir (dir is <home>/lock,
+// created 0700 if missing). It blocks until the lock is free, ctx is done, or
+// Options.Timeout passes; the latter returns a *TimeoutError.
+//
+// If the home is read-only or full, Acquire warns and returns a no-op Lock
+// rather than failing: a missed lock only risks a redundant credential
+// refresh, while refusing to run would make alchemy unusable there.
+func Acquire(ctx context.Context, dir, key string, opts Options) (*Lock, error) {
+	opts = opts.withDefaults()
+	lockPath := Path(dir, key)
+	deadline := time.Now().Add(opts.Timeout)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	unlockKey, err := lockKey(ctx, keyID(lockPath), deadline)
+	if err != nil {
+		if errors.Is(err, errKeyTimeout) {
+			return nil, &TimeoutError{Path: lockPath, Timeout: opts.Timeout}
+		}
+		return nil, err
+	}
+	l, err := acquireDir(ctx, dir, lockPath, deadline, opts)
+	if err != nil {
+		unlockKey()
+		return nil, err
+	}
+	l.unlockKey = unlockKey
+	if !l.noop {
+		l.stop = make(chan struct{})
+		l.done = make(chan struct{})
+		go l.heartbeat(opts.Heartbeat)
+	}
+	return l, nil
+}
+
+// Release releases the lock. It is safe on a nil *Lock, on a no-op Lock, and
+// when called more than once.
+//
+// The directory is removed only if its owner file still carries this lock's
+// nonce: if the lock was reaped and re-taken while we held it, the directory
+// now belongs to someone else, and removing it would let a third party in.
+func (l *Lock) Release() error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	if l.released {
+		l.mu.Unlock()
+		return nil
+	}
+	l.released = true
+	l.mu.Unlock()
+
+	if l.unlockKey != nil {
+		// Runs last so that same-process waiters find the directory gone.
+		defer l.unlockKey()
+	}
+	if l.noop {
+		return nil
+	}
+	// A beat landing after the removal would report a spurious compromise.
+	close(l.stop)
+	<-l.done
+	return l.removeIfOwned()
+}
+
+func (l *Lock) removeIfOwned() error {
+	unlock, gerr := lockGuard(l.dir)
+	if gerr == nil {
+		defer unlock()
+	}
+	// If the guard cannot be had now (it could at Acquire), still release:
+	// leaving the directory would block every other process until it goes
+	// stale, which is worse than the small window the owner check leaves.
+	o, err := readOwner(l.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		l.compromised(fmt.Sprintf("'%s' was removed before release", l.path))
+		return nil
+	case err != nil:
+		l.compromised(fmt.Sprintf("'%s' is no longer owned by this process (%v); leaving it in place", l.path, err))
+		return nil
+	case o.Nonce != l.nonce:
+		l.compromised(fmt.Sprintf("'%s' is now owned by pid %d on %q; leaving it in place", l.path, o.PID, o.Host))
+		return nil
+	}
+	if err := os.RemoveAll(l.path); err != nil {
+		return fmt.Errorf("release auth lock: %w", err)
+	}
+	return nil
+}
+
+func (l *Lock) compromised(reason string) {
+	if l.warned.CompareAndSwap(false, true) {
+		l.warn("auth lock compromised (continuing): " + reason)
+	}
+}
+
+// heartbeat keeps the directory mtime fresh so that nobody, including the
+// TypeScript tool, reaps a lock that is still in use.
+func (l *Lock) heartbeat(every time.Duration) {
+	defer close(l.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		}
+		if reason := l.touch(); reason != "" {
+			// Touching a directory we no longer own would keep someone
+			// else's lock, or a stale one, alive; stop for good.
+			l.compromised(reason)
+			return
+		}
+	}
+}
+
+func (l *Lock) touch() (compromised string) {
+	o, err := readOwner(l.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, serr := os.Stat(l.path); errors.Is(serr, fs.ErrNotExist) {
+			return fmt.Sprintf("'%s' disappeared", l.path)
+		}
+		return fmt.Sprintf("'%s' lost its owner file", l.path)
+	case errors.Is(err, errBadOwner):
+		return fmt.Sprintf("'%s' is no longer owned by this process (%v)", l.path, err)
+	case err != nil:
+		// A transient read failure proves nothing; try again next beat.
+		return ""
+	case o.Nonce != l.nonce:
+		return fmt.Sprintf("'%s' is now owned by pid %d on %q", l.path, o.PID, o.Host)
+	}
+	now := time.Now()
+	if err := os.Chtimes(l.path, now, now); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Sprintf("'%s' disappeared", l.path)
+	}
+	return ""
+}
+
+type attempt int
+
+const (
+	acquired attempt = iota
+	held             // a live foreign lock: wait and try again
+	retryNow         // a stale lock was reaped, or the lock dir recreated
+)
+
+func acquireDir(ctx context.Context, dir, lockPath string, deadline time.Time, opts Options) (*Lock, error) {
+	l := &Lock{dir: dir, path: lockPath, nonce: newNonce(), warn: opts.Warn}
+	unavailable := func(err error) bool {
+		code := unavailableCode(err)
+		if code == "" {
+			return false
+		}
+		opts.Warn(fmt.Sprintf("auth lock unavailable (%s at '%s') — continuing without cross-process locking", code, lockPath))
+		l.noop = true
+		return true
+	}
+
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		if unavailable(err) {
+			return l, nil
+		}
+		return nil, fmt.Errorf("create auth lock directory: %w", err)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		st, err := l.try(opts.Stale)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Someone removed the lock directory itself (e.g. wiped the
+			// home) since we created it.
+			err = os.MkdirAll(dir, 0o700)
+			st = retryNow
+		}
+		if err != nil {
+			if unavailable(err) {
+				return l, nil
+			}
+			return nil, fmt.Errorf("acquire auth lock '%s': %w", lockPath, err)
+		}
+		switch st {
+		case acquired:
+			return l, nil
+		case retryNow:
+			continue
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return nil, &TimeoutError{Path: lockPath, Timeout: opts.Timeout}
+		}
+		timer := time.NewTimer(min(wait, opts.Poll))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		case <-timer.C:
+		}
+	}
+}
+
+// try makes one create-or-reap decision under the guard.
+func (l *Lock) try(staleAfter time.Duration) (attempt, error) {
+	unlock, err := lockGuard(l.dir)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+
+	err = mkdirLock(l.path, 0o700)
+	if err == nil {
+		// The owner is written before the guard is dropped, so no other Go
+		// process ever judges our directory by the "no owner yet" rule.
+		if err := writeOwner(l.path, l.nonce); err != nil {
+			_ = os.RemoveAll(l.path)
+			return 0, err
+		}
+		return acquired, nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return 0, err
+	}
+	stale, gone, err := isStale(l.path, staleAfter)
+	switch {
+	case gone:
+		return retryNow, nil
+	case err != nil:
+		return 0, err
+	case !stale:
+		return held, nil
+	}
+	if err := os.RemoveAll(l.path); err != nil {
+		return 0, err
+	}
+	return retryNow, nil
+}
+
+// mkdirLock is a variable so tests can simulate a read-only or full home
+// even when running as root, where permissions do not stop writes.
+var mkdirLock = os.Mkdir
+
+// isStale applies the reaping rules to an existing lock directory.
+func isStale(lockPath string, staleAfter time.Duration) (stale, gone bool, err error) {
+	fi, err := os.Stat(lockPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, true, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	if time.Since(fi.ModTime()) > staleAfter {
+		return true, false, nil
+	}
+	// Without a readable owner of ours (a holder between mkdir and writing
+	// it, or a TypeScript holder's plain-text owner) only the mtime counts.
+	o, err := readOwner(lockPath)
+	if err != nil {
+		return false, false, nil
+	}
+	host := hostname()
+	if host != "" && o.Host == host && o.PID > 0 && processDead(o.PID) {
+		return true, false, nil
+	}
+	return false, false, nil
+}
+
+var hostname = sync.OnceValue(func() string {
+	h, _ := os.Hostname()
+	return h
+})
+
+func newNonce() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails; see crypto/rand.Read
+	return hex.EncodeToString(b[:])
+}
+
+// Same-key callers in one process wait on a channel rather than polling the
+// file system, and stay serialised even when the file lock is a no-op.
+type keySem struct {
+	ch   chan struct{}
+	refs int // holders plus waiters; the entry is dropped at zero
+}
+
+var (
+	keysMu sync.Mutex
+	keys   = map[string]*keySem{}
+)
+
+var errKeyTimeout = errors.New("timed out waiting for in-process lock")
+
+func keyID(lockPath string) string {
+	if abs, err := filepath.Abs(lockPath); err == nil {
+		return abs
+	}
+	return filepath.Clean(lockPath)
+}
+
+func lockKey(ctx context.Context, id string, deadline time.Time) (unlock func(), err error) {
+	keysMu.Lock()
+	s := keys[id]
+	if s == nil {
+		s = &keySem{ch: make(chan struct{}, 1)}
+		keys[id] = s
+	}
+	s.refs++
+	keysMu.Unlock()
+
+	drop := func() {
+		keysMu.Lock()
+		s.refs--
+		if s.refs == 0 {
+			delete(keys, id)
+		}
+		keysMu.Unlock()
+	}
+	unlock = func() {
+		<-s.ch
+		drop()
+	}
+
+	select {
+	case s.ch <- struct{}{}:
+		return unlock, nil
+	default:
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case s.ch <- struct{}{}:
+		return unlock, nil
+	case <-ctx.Done():
+		drop()
+		return nil, ctx.Err()
+	case <-timer.C:
+		drop()
+		return nil, errKeyTimeout
+	}
+}

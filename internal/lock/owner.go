@@ -1,0 +1,95 @@
+package lock
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// owner is the content of <lock>/owner. The nonce is what makes release and
+// heartbeat safe: pid and host can repeat, the nonce cannot.
+type owner struct {
+	PID        int    `json:"pid"`
+	Host       string `json:"host"`
+	Nonce      string `json:"nonce"`
+	AcquiredAt string `json:"acquiredAt"`
+}
+
+// errBadOwner marks an owner file that exists but is not one of ours, such
+// as the TypeScript tool's plain-text owner.
+var errBadOwner = errors.New("owner file is not an alchemy-go owner record")
+
+func readOwner(lockPath string) (owner, error) {
+	data, err := os.ReadFile(filepath.Join(lockPath, ownerFile))
+	if err != nil {
+		return owner{}, err
+	}
+	var o owner
+	if err := json.Unmarshal(data, &o); err != nil || o.Nonce == "" {
+		return owner{}, errBadOwner
+	}
+	return o, nil
+}
+
+// writeOwner publishes the owner record with a rename so that a reader never
+// sees a half-written file. There is no fsync: after a power loss an empty
+// or missing owner only means the lock is judged by its mtime, and a lock
+// needs no durability.
+func writeOwner(lockPath, nonce string) (err error) {
+	data, err := json.Marshal(owner{
+		PID:        os.Getpid(),
+		Host:       hostname(),
+		Nonce:      nonce,
+		AcquiredAt: time.Now().UTC().Format(time.RFC3339Nano),
+	})
+	if err != nil {
+		return err
+	}
+	// CreateTemp opens with mode 0600.
+	tmp, err := os.CreateTemp(lockPath, "."+ownerFile+"-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(lockPath, ownerFile))
+}
+
+// guardMu backs up the flock within this process: flock(2) excludes
+// separate opens of the same file, but where the library emulates it with
+// fcntl locks (AIX, Solaris) those are per process and would let our own
+// goroutines in together.
+var guardMu sync.Mutex
+
+// lockGuard takes the guard around one create-or-reap decision or release.
+// It blocks without honouring a context because every holder keeps it for a
+// few syscalls only. The .guard file is never deleted: a waiter blocked on
+// the old inode would otherwise be excluded from nothing.
+func lockGuard(dir string) (unlock func(), err error) {
+	guardMu.Lock()
+	g := flock.New(filepath.Join(dir, guardFile), flock.SetPermissions(0o600))
+	if err := g.Lock(); err != nil {
+		guardMu.Unlock()
+		return nil, fmt.Errorf("auth lock guard: %w", err)
+	}
+	return func() {
+		_ = g.Unlock()
+		guardMu.Unlock()
+	}, nil
+}
