@@ -41,6 +41,9 @@ const (
 
 func TestScripts(t *testing.T) {
 	emulate := testpeers.Emulate(t)
+	// emulate's STS accepts any key; the gate refuses keys that are neither
+	// this one nor issued by emulate's IAM, as real STS would.
+	sts := emulate.STSRejectingUnknownKeys(t, "AKIAIOSFODNN7EXAMPLE")
 	tshome, err := filepath.Abs("../profile/testdata/v0-home")
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +76,8 @@ func TestScripts(t *testing.T) {
 			}
 			e.Setenv("AWS_CONFIG_FILE", filepath.Join(home, ".aws", "config"))
 			e.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, ".aws", "credentials"))
-			e.Setenv("STS_URL", emulate.STSEndpoint())
+			e.Setenv("AWS_ENDPOINT_URL_STS", sts.Endpoint)
+			e.Setenv("STS_URL", sts.Endpoint)
 			e.Setenv("TSHOME", tshome)
 			// The directory testscript put the alchemy command in, for
 			// scripts that narrow PATH.

@@ -79,10 +79,10 @@ type Credentials struct {
 	AccessToken string
 	ExpiresAt   time.Time
 	APIToken    string
-	APIKey    string
-	Email     string
-	AccountID string
-	source    auth.Source
+	APIKey      string
+	Email       string
+	AccountID   string
+	source      auth.Source
 }
 
 func (c *Credentials) Source() auth.Source        { return c.source }

@@ -8,6 +8,10 @@
 // on different endpoint families. New resource endpoints add a handler file
 // and a line in that table.
 //
+// Bearer credentials are registered with AddToken whether they stand for an
+// API token or an OAuth access token: the API reads both from
+// "Authorization: Bearer", and the fake answers them alike.
+//
 // # Real behaviours reproduced, and where they were looked up
 //
 // Envelope: every JSON answer is
