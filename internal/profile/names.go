@@ -1,14 +1,23 @@
 package profile
 
-import (
-	"fmt"
-	"regexp"
-)
+import "fmt"
 
-var (
-	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	keyRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-)
+// matches reports whether s matches ^[A-Za-z0-9][A-Za-z0-9._-]{0,max-1}$.
+// It is written out rather than a regexp: the counted repetition compiles to
+// a program large enough to show in every command's start-up time.
+func matches(s string, max int) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // InvalidNameError rejects a profile name that could escape the home
 // directory or was never meant to be a name (an unexpanded shell default such
@@ -22,14 +31,14 @@ func (e *InvalidNameError) Error() string {
 // ValidateName returns an *InvalidNameError for names outside
 // ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$.
 func ValidateName(name string) error {
-	if !nameRE.MatchString(name) {
+	if !matches(name, 64) {
 		return &InvalidNameError{Name: name}
 	}
 	return nil
 }
 
 func validateKey(key string) error {
-	if !keyRE.MatchString(key) {
+	if !matches(key, 128) {
 		return fmt.Errorf("Invalid credential key '%s'.", key)
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -208,7 +207,7 @@ func promptStored(ctx context.Context, c *auth.Context) (*Stored, error) {
 		Placeholder: envAccount,
 		Default:     envAccount,
 		Validate: func(v string) error {
-			if !accountRE.MatchString(v) {
+			if !isAccountID(v) {
 				return errors.New("Expected a 32-character hex account ID (Workers & Pages → Account details)")
 			}
 			return nil
@@ -370,13 +369,24 @@ func (p Provider) Read(ctx context.Context, c *auth.Context, e profile.Entry) (a
 	return nil, err
 }
 
-var accountRE = regexp.MustCompile(`^(?i)[0-9a-f]{32}$`)
+// isAccountID reports whether id is 32 hex digits, either case.
+func isAccountID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for _, c := range []byte(strings.ToLower(id)) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 func validAccount(id, source string) error {
 	if id == "" {
 		return auth.Errorf("Cloudflare account ID is missing (%s). Set CLOUDFLARE_ACCOUNT_ID or re-run 'alchemy login' and provide your account ID (found in the Cloudflare dashboard under Workers & Pages → Account details).", source)
 	}
-	if !accountRE.MatchString(id) {
+	if !isAccountID(id) {
 		return auth.Errorf("'%s' is not a valid Cloudflare account ID (%s) — expected 32 hex characters. Copy the account ID from the Cloudflare dashboard (Workers & Pages → Account details) into CLOUDFLARE_ACCOUNT_ID or re-run 'alchemy login'.", id, source)
 	}
 	return nil
