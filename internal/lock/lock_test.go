@@ -98,6 +98,8 @@ func runHelper(mode string) int {
 		fmt.Println("ready")
 		time.Sleep(time.Hour)
 		return 0
+	case "exit":
+		return 0
 	case "readonly":
 		// Run as an unprivileged user against a home it cannot write.
 		if err := checkReadOnly(dir, key); err != nil {
@@ -588,8 +590,10 @@ func TestDeadPIDLockReapedImmediately(t *testing.T) {
 // deadPID returns the pid of a process that has exited and been waited for.
 func deadPID(t *testing.T) int {
 	t.Helper()
-	cmd := helper(t, "exit-now")
-	_ = cmd.Run() // exits 2 ("unknown mode"); only its pid matters
+	cmd := helper(t, "exit")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
 	return cmd.Process.Pid
 }
 

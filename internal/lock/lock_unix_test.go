@@ -5,6 +5,7 @@ package lock
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -128,10 +129,10 @@ func TestReadOnlyHomeAsNobody(t *testing.T) {
 			}
 			dir := tc.setup(t, home)
 			cmd := exec.Command(bin, "-test.run=^$")
-			cmd.Env = append(os.Environ(), helperEnv+"=readonly", "LOCK_DIR="+dir, "LOCK_KEY=k")
+			cmd.Env = append(os.Environ(), helperEnv+"=readonly", raceEnv(), "LOCK_DIR="+dir, "LOCK_KEY=k")
 			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 			out, err := cmd.CombinedOutput()
-			if err != nil && strings.Contains(err.Error(), "operation not permitted") {
+			if errors.Is(err, syscall.EPERM) {
 				t.Skipf("cannot switch to uid %d here: %v", nobody, err)
 			}
 			if err != nil || strings.TrimSpace(string(out)) != "ok" {
