@@ -72,7 +72,7 @@ func (s scripted) Select(context.Context, string, []prompt.Option, string) (stri
 func (scripted) MultiSelect(context.Context, string, []prompt.Option, []string) ([]string, error) {
 	return nil, nil
 }
-func (scripted) Input(context.Context, prompt.Input) (string, error)  { return "", nil }
+func (scripted) Input(context.Context, prompt.Input) (string, error) { return "", nil }
 func (scripted) Confirm(context.Context, string, bool) (bool, error) { return false, nil }
 
 func TestConfigureNonInteractiveBailsBeforeAnything(t *testing.T) {

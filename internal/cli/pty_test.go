@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -485,6 +486,9 @@ func TestPTYLogin(t *testing.T) {
 		readJSON(t, filepath.Join(w.alchemy, "credentials", "p", "aws.json"), &stored)
 		jsonEqual(t, "aws.json", stored, `{"accountId":"`+testpeers.AccountID+`","accessKeyId":"AKIAIOSFODNN7EXAMPLE","secretAccessKey":"`+awsSecret+`","sessionToken":"","region":"us-east-1"}`)
 		jsonEqual(t, "profiles.json profile p", readProfiles(t, w.alchemy).Profiles["p"], `{"AWS":{"method":"stored"}}`)
+		if !slices.Contains(sts.AccessKeyIDs(), "AKIAIOSFODNN7EXAMPLE") {
+			t.Errorf("STS never saw the typed access key: the keys were not checked")
+		}
 	})
 
 	t.Run("GitHub", func(t *testing.T) {
@@ -514,6 +518,23 @@ func TestPTYLogin(t *testing.T) {
 		jsonEqual(t, "profiles.json profile p", readProfiles(t, w.alchemy).Profiles["p"], `{"GitHub":{"method":"stored"}}`)
 		if len(w.gh.Requests()) == 0 {
 			t.Errorf("the GitHub fake saw no request: the token was not checked")
+		}
+	})
+
+	t.Run("CloudflareOAuthNotYetAvailable", func(t *testing.T) {
+		t.Parallel()
+		w := world(t)
+		p := w.start(t, nil, "login", "--profile", "p", "--provider", "Cloudflare")
+
+		p.expect("Cloudflare authentication method")
+		p.expect("> Environment Variables")
+		p.send(keyUp)
+		p.expect("> OAuth (not yet available)")
+		p.send(keyEnter)
+		p.expect("the Cloudflare method 'oauth' is not yet available in this version of alchemy")
+		p.requireExit(2)
+		if _, err := os.Stat(filepath.Join(w.alchemy, "profiles.json")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("profiles.json exists after choosing an unavailable method (err %v)", err)
 		}
 	})
 
@@ -567,4 +588,32 @@ func TestPTYLogin(t *testing.T) {
 			t.Errorf("gh-stored.json written for the env method (err %v)", err)
 		}
 	})
+}
+
+// TestPTYSelectShowsUnavailableMethods checks that a method menu whose first
+// entries are not yet available still shows them when it opens, with the
+// cursor on the first available one.
+func TestPTYSelectShowsUnavailableMethods(t *testing.T) {
+	emulate := testpeers.Emulate(t)
+	sts := emulate.STSRejectingUnknownKeys(t, "AKIAIOSFODNN7EXAMPLE")
+	for _, tc := range []struct{ provider, unavailable string }{
+		{"Cloudflare", "OAuth (not yet available)"},
+		{"AWS", "SSO (not yet available)"},
+	} {
+		t.Run(tc.provider, func(t *testing.T) {
+			t.Parallel()
+			w := newPTYWorld(t, emulate.AWSEnv(), sts.Endpoint)
+			p := w.start(t, nil, "login", "--profile", "p", "--provider", tc.provider)
+
+			p.expect(tc.provider + " authentication method")
+			menuStart := p.cursor
+			p.expect("> Environment Variables")
+			// The first frame, from the title to the cursor line.
+			if menu := p.screen()[menuStart:p.cursor]; !strings.Contains(menu, tc.unavailable) {
+				t.Errorf("the menu opens without its first entry %q: it is scrolled out of view above the cursor. First frame:\n%s", tc.unavailable, p.screen()[menuStart:])
+			}
+			p.send(keyCtrlC)
+			p.requireExit(130)
+		})
+	}
 }
