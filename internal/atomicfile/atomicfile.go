@@ -68,6 +68,16 @@ func MkdirPrivate(dir string) error {
 	return nil
 }
 
+// RemoveStaleTemps deletes temp files a killed writer of path left behind.
+// Call it only while holding the lock that serialises writers of path: then
+// no temp file can belong to a live writer.
+func RemoveStaleTemps(path string) {
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*"))
+	for _, m := range matches {
+		os.Remove(m)
+	}
+}
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

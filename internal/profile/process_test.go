@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -153,6 +154,19 @@ func TestKillDuringWritesLeavesValidFiles(t *testing.T) {
 		}
 		if round > 2 && len(cfg.Profiles["crash"]) == 0 {
 			t.Fatalf("round %d: the child never managed to write", round)
+		}
+	}
+	// The next writer clears temp files the killed ones left.
+	ctx := context.Background()
+	if err := s.SetEntry(ctx, "crash", "Prov0", Entry{"method": json.RawMessage(`"env"`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WithProfile(ctx, "crash", func(tx *Tx) error { return tx.WriteSecret("aws", map[string]int{"i": 0}) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, pattern := range []string{s.Root() + "/.profiles.json.tmp-*", s.CredentialsDir("crash") + "/.aws.json.tmp-*"} {
+		if left, _ := filepath.Glob(pattern); len(left) > 0 {
+			t.Errorf("temp files left: %v", left)
 		}
 	}
 }

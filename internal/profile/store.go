@@ -123,6 +123,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Config) error) error {
 	if err != nil {
 		return err
 	}
+	atomicfile.RemoveStaleTemps(s.ConfigPath())
 	if err := atomicfile.Write(s.ConfigPath(), data, 0o600); err != nil {
 		return writeError(s.ConfigPath(), err)
 	}
@@ -211,6 +212,7 @@ func (tx *Tx) WriteSecret(key string, v any) error {
 	if err := atomicfile.MkdirPrivate(filepath.Dir(filepath.Dir(path))); err != nil {
 		return writeError(path, err)
 	}
+	atomicfile.RemoveStaleTemps(path)
 	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return writeError(path, err)
 	}
