@@ -388,6 +388,10 @@ func (l *Lock) try(staleAfter time.Duration) (attempt, error) {
 	return retryNow, nil
 }
 
+// ownerlessGrace is how long a lock directory may exist without an owner
+// file before it is taken for the remains of a killed creator.
+const ownerlessGrace = 2 * time.Second
+
 // mkdirLock is a variable so tests can simulate a read-only or full home
 // even when running as root, where permissions do not stop writes.
 var mkdirLock = os.Mkdir
@@ -404,9 +408,16 @@ func isStale(lockPath string, staleAfter time.Duration) (stale, gone bool, err e
 	if time.Since(fi.ModTime()) > staleAfter {
 		return true, false, nil
 	}
-	// Without a readable owner of ours (a holder between mkdir and writing
-	// it, or a TypeScript holder's plain-text owner) only the mtime counts.
+	// Without a readable owner of ours only the mtime counts, with one
+	// exception. A Go holder writes its owner before it drops the guard,
+	// and we hold the guard now, so a directory with no owner file at all is
+	// either a TypeScript holder in the instant between its mkdir and its
+	// owner write, or a Go holder killed in that instant, which would
+	// otherwise wedge everyone for the whole stale period.
 	o, err := readOwner(lockPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return time.Since(fi.ModTime()) > ownerlessGrace, false, nil
+	}
 	if err != nil {
 		return false, false, nil
 	}
