@@ -182,7 +182,8 @@ func (p *ptyProc) readLoop() {
 
 // termReplies answers the terminal queries seen since the last call, as
 // xterm would (a dark background, the cursor at 1;1). Without answers
-// termenv waits 5s for each before rendering the first prompt.
+// termenv (lipgloss's background detection) waits 5s before the first
+// prompt renders.
 func (p *ptyProc) termReplies() string {
 	var out strings.Builder
 	base := p.answered
@@ -242,7 +243,7 @@ func (p *ptyProc) expect(text string) {
 				p.cursor += i + len(text)
 				return
 			}
-			p.t.Fatalf("alchemy exited (%v) before %q appeared; screen after the last match:\n%s", p.waitErr, text, s[min(p.cursor, len(s)):])
+			p.t.Fatalf("alchemy exited before %q appeared; screen after the last match:\n%s", text, s[min(p.cursor, len(s)):])
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -336,19 +337,24 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 }
 
+// jsonEqual compares got, as JSON, with the JSON text want, ignoring key
+// order and layout.
 func jsonEqual(t *testing.T, what string, got any, want string) {
 	t.Helper()
-	var w any
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatal(err)
+	norm := func(data []byte) string {
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		out, _ := json.Marshal(v) // maps marshal with sorted keys
+		return string(out)
 	}
-	g, _ := json.Marshal(got)
-	var gg any
-	_ = json.Unmarshal(g, &gg)
-	wb, _ := json.Marshal(w)
-	gb, _ := json.Marshal(gg)
-	if !bytes.Equal(wb, gb) {
-		t.Errorf("%s = %s, want %s", what, gb, wb)
+	g, err := json.Marshal(got)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if gs, ws := norm(g), norm([]byte(want)); gs != ws {
+		t.Errorf("%s = %s, want %s", what, gs, ws)
 	}
 }
 

@@ -113,7 +113,10 @@ func label(o Option) string {
 func (t *terminal) Select(ctx context.Context, title string, options []Option, initial string) (string, error) {
 	opts := make([]huh.Option[string], len(options))
 	for i, o := range options {
-		opts[i] = huh.NewOption(label(o), o.Value).Selected(o.Value == initial)
+		// Not .Selected(...): in huh that scrolls the selected option to the
+		// top, hiding the ones above it (the "not yet available" methods).
+		// .Value(&v) alone puts the cursor on it.
+		opts[i] = huh.NewOption(label(o), o.Value)
 	}
 	v := initial
 	err := t.run(ctx, huh.NewSelect[string]().Title(title).Options(opts...).Value(&v))
