@@ -82,6 +82,7 @@ func TestScripts(t *testing.T) {
 			// The directory testscript put the alchemy command in, for
 			// scripts that narrow PATH.
 			e.Setenv("TS_BIN", strings.Split(e.Getenv("PATH"), string(os.PathListSeparator))[0])
+			e.Setenv("ORIG_PATH", e.Getenv("PATH"))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
