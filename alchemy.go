@@ -1,0 +1,92 @@
+// Package alchemy is the SDK for writing a stack in Go. A stack file,
+// alchemy.run.go, declares resources inside alchemy.Run; the same program is
+// the alchemy CLI for that stack:
+//
+//	//go:build ignore
+//
+//	package main
+//
+//	import (
+//		"github.com/alchemy-go/alchemy"
+//		"github.com/alchemy-go/alchemy/local"
+//	)
+//
+//	func main() {
+//		alchemy.Run("hello", func(s *alchemy.Stack) {
+//			name := local.NewRandomString(s, "Name", local.RandomStringProps{Length: alchemy.Int(8)})
+//			file := local.NewFile(s, "Greeting", local.FileProps{
+//				Content: alchemy.Sprintf("hello %s\n", name.Value),
+//			})
+//			s.Output("path", file.Path)
+//		})
+//	}
+//
+// `alchemy deploy` builds and runs it; `go run alchemy.run.go deploy` does
+// the same.
+package alchemy
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/cli"
+	"github.com/alchemy-go/alchemy/internal/engine"
+)
+
+// Stack is the stack being declared, for one stage.
+type Stack struct {
+	name, stage string
+	nodes       []*engine.Node
+	outputs     []engine.NamedValue
+}
+
+// Name is the stack name.
+func (s *Stack) Name() string { return s.name }
+
+// Stage is the stage being deployed (or planned, or destroyed).
+func (s *Stack) Stage() string { return s.stage }
+
+// Output declares a stack output, printed after a deploy and kept in state.
+// v is an Output, an Input, or a plain value.
+func (s *Stack) Output(name string, v any) {
+	var val engine.Value = literal{v}
+	if in, ok := v.(interface{ value() engine.Value }); ok {
+		val = in.value()
+	}
+	s.outputs = append(s.outputs, engine.NamedValue{Name: name, Value: val})
+}
+
+// StackOption configures a stack.
+type StackOption func(*cli.StackProgram)
+
+// WithAuth adds auth providers to the ones the stack's resources name, for
+// providers that are not built into alchemy.
+func WithAuth(ps ...auth.Provider) StackOption {
+	return func(p *cli.StackProgram) { p.Auth = append(p.Auth, ps...) }
+}
+
+// Run declares the stack and runs the alchemy CLI on it with the process's
+// arguments (deploy, plan, destroy, dev, login, ...). It does not return.
+func Run(name string, body func(*Stack), opts ...StackOption) {
+	os.Exit(cli.MainStack(Program(name, body, opts...)))
+}
+
+// Program is Run without running: the stack as the CLI sees it (tests).
+func Program(name string, body func(*Stack), opts ...StackOption) *cli.StackProgram {
+	p := &cli.StackProgram{Name: name}
+	p.Build = func(stage string) (spec *engine.Spec, err error) {
+		s := &Stack{name: name, stage: stage}
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("declaring stack %s: %v", name, r)
+			}
+		}()
+		body(s)
+		return &engine.Spec{Stack: name, Stage: stage, Nodes: s.nodes, Outputs: s.outputs}, nil
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}

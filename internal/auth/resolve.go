@@ -1,0 +1,142 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/alchemy-go/alchemy/internal/profile"
+)
+
+// RefreshWindow is how long before expiry cached credentials are resolved
+// again, so that a long deploy never runs on an expired token.
+const RefreshWindow = 5 * time.Minute
+
+// Resolver resolves the credentials a deploy needs, lazily and once per
+// provider: the profile's entry (configuring it on the spot when a person can
+// answer), then the provider's Read, cached until RefreshWindow before
+// expiry. In CI it reads each provider's env method and writes nothing.
+type Resolver struct {
+	c   *Context
+	reg *Registry
+	ci  bool
+
+	mu    sync.Mutex
+	cache map[string]*cached
+}
+
+type cached struct {
+	once  chan struct{} // closed when the resolution in flight ends
+	creds Credentials
+	err   error
+	until time.Time // zero: forever
+}
+
+// NewResolver returns a resolver for the context's profile. ci selects the
+// env-only mode.
+func NewResolver(c *Context, reg *Registry, ci bool) *Resolver {
+	return &Resolver{c: c, reg: reg, ci: ci, cache: map[string]*cached{}}
+}
+
+// Credentials returns the credentials of the named provider.
+func (r *Resolver) Credentials(ctx context.Context, name string) (Credentials, error) {
+	for {
+		r.mu.Lock()
+		e := r.cache[name]
+		now := r.c.Now()
+		if e != nil {
+			select {
+			case <-e.once:
+				if e.err == nil && (e.until.IsZero() || now.Before(e.until)) {
+					r.mu.Unlock()
+					return e.creds, nil
+				}
+				// Expired, or failed: failures are never cached.
+			default:
+				r.mu.Unlock()
+				select {
+				case <-e.once:
+					continue
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+		}
+		e = &cached{once: make(chan struct{})}
+		r.cache[name] = e
+		r.mu.Unlock()
+
+		e.creds, e.err = r.resolve(ctx, name)
+		if e.err == nil {
+			if exp, ok := e.creds.Expires(); ok {
+				e.until = exp.Add(-RefreshWindow)
+			}
+		}
+		close(e.once)
+		return e.creds, e.err
+	}
+}
+
+// Ensure resolves the credentials and keeps only the error, for the planner.
+func (r *Resolver) Ensure(ctx context.Context, name string) error {
+	_, err := r.Credentials(ctx, name)
+	return err
+}
+
+func (r *Resolver) resolve(ctx context.Context, name string) (Credentials, error) {
+	p, err := r.reg.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	wrap := func(err error) error {
+		if IsCancelled(err) {
+			return err
+		}
+		return &ResolveError{Provider: p.Name(), Profile: r.c.Profile, Err: err}
+	}
+	if r.ci {
+		e, _ := profile.NewEntry(map[string]string{"method": "env"})
+		creds, err := p.Read(ctx, r.c, e)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		return creds, nil
+	}
+	cfg, err := r.c.Store.Load()
+	var invalid *profile.InvalidError
+	switch {
+	case errors.As(err, &invalid):
+		cfg = &profile.Config{Profiles: map[string]profile.Profile{}}
+	case err != nil:
+		return nil, wrap(err)
+	}
+	entry := cfg.Profiles[r.c.Profile][p.Name()]
+	if entry == nil {
+		if !r.c.Interactive {
+			// Before configure, and so before any lock is taken.
+			return nil, wrap(&NotConfiguredError{Provider: p.Name(), Profile: r.c.Profile})
+		}
+		if entry, err = Configure(ctx, r.c, p, ""); err != nil {
+			return nil, wrap(err)
+		}
+	}
+	creds, err := p.Read(ctx, r.c, entry)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return creds, nil
+}
+
+// ResolveError is a provider's credentials failing to resolve at deploy time.
+type ResolveError struct {
+	Provider, Profile string
+	Err               error
+}
+
+func (e *ResolveError) Error() string {
+	return fmt.Sprintf("Failed to resolve %s credentials for profile '%s': %v", e.Provider, e.Profile, e.Err)
+}
+
+func (e *ResolveError) Unwrap() error { return e.Err }

@@ -1,0 +1,359 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/alchemy-go/alchemy/internal/state"
+)
+
+// Action is what a deploy does to one resource.
+type Action string
+
+const (
+	Create  Action = "create"
+	Update  Action = "update"
+	Replace Action = "replace"
+	Noop    Action = "noop"
+	Delete  Action = "delete"
+)
+
+// Step is the plan for one resource.
+type Step struct {
+	FQN       string
+	LogicalID string
+	Type      string
+	Action    Action
+	// Node is the declaration; nil for a deletion.
+	Node *Node
+	// Row is the persisted state; nil for a new resource.
+	Row *state.Row
+	// Props are the props as far as they are known at plan time; Unknown
+	// lists those that are only known after apply.
+	Props   map[string]any
+	Unknown map[string]bool
+	// OldProps are the last applied props, for --detailed.
+	OldProps map[string]any
+	// Changed lists the props that differ from the last applied ones.
+	Changed []string
+	// Resume is set when the step finishes an interrupted operation.
+	Resume bool
+	// CleanupOnly is a replace whose new generation already exists: only
+	// the old generations remain to be deleted.
+	CleanupOnly bool
+	provider    Provider
+}
+
+// Plan is what a deploy or destroy will do.
+type Plan struct {
+	Stack, Stage string
+	Destroy      bool
+	// Steps are the declared resources in declaration order, then the
+	// deletions sorted by FQN.
+	Steps []*Step
+	// downstream maps a declared FQN to the declared FQNs that read it.
+	downstream map[string][]string
+}
+
+// Counts returns how many steps take each action.
+func (p *Plan) Counts() map[Action]int {
+	c := map[Action]int{}
+	for _, s := range p.Steps {
+		c[s.Action]++
+	}
+	return c
+}
+
+// HasChanges reports whether applying the plan would change anything.
+func (p *Plan) HasChanges() bool {
+	for _, s := range p.Steps {
+		if s.Action != Noop {
+			return true
+		}
+	}
+	return false
+}
+
+// Options tune planning and applying.
+type Options struct {
+	// Credentials resolves an auth provider's credentials, lazily, the first
+	// time a resource that needs them is planned.
+	Credentials func(ctx context.Context, authName string) error
+	// Concurrency bounds provider calls in flight.
+	Concurrency int
+}
+
+// BuildPlan compares the spec with the stage's state. It never writes.
+func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool, opts Options) (*Plan, error) {
+	rows, err := state.LoadAll(ctx, store, spec.Stack, spec.Stage)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Stack: spec.Stack, Stage: spec.Stage, Destroy: destroy, downstream: map[string][]string{}}
+	declared := map[string]*Step{}
+	needAuth := func(prov Provider) error {
+		if prov.Auth() == "" || opts.Credentials == nil {
+			return nil
+		}
+		return opts.Credentials(ctx, prov.Auth())
+	}
+	if !destroy {
+		seen := map[string]bool{}
+		for _, n := range spec.Nodes {
+			if seen[n.FQN] {
+				return nil, fmt.Errorf("resource id %q is declared twice in stack %s: logical ids must be unique", n.FQN, spec.Stack)
+			}
+			seen[n.FQN] = true
+		}
+		for _, n := range spec.Nodes {
+			for _, d := range n.Deps() {
+				if !seen[d] {
+					return nil, fmt.Errorf("%s reads an output of %s, which is not declared in this stack", n.FQN, d)
+				}
+				p.downstream[d] = append(p.downstream[d], n.FQN)
+			}
+		}
+		if err := checkCycles(spec.Nodes); err != nil {
+			return nil, err
+		}
+		var errs []string
+		for _, n := range spec.Nodes {
+			if err := needAuth(n.Provider); err != nil {
+				return nil, err
+			}
+			s, err := planNode(n, rows[n.FQN], declared)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s (%s): %v", n.FQN, n.Type, err))
+				continue
+			}
+			declared[n.FQN] = s
+			p.Steps = append(p.Steps, s)
+		}
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("planning failed:\n  %s", strings.Join(errs, "\n  "))
+		}
+	}
+	var orphans []string
+	for fqn := range rows {
+		if declared[fqn] == nil {
+			orphans = append(orphans, fqn)
+		}
+	}
+	sort.Strings(orphans)
+	for _, fqn := range orphans {
+		row := rows[fqn]
+		prov, err := providerFor(spec, row.ResourceType)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", fqn, err)
+		}
+		if err := needAuth(prov); err != nil {
+			return nil, err
+		}
+		p.Steps = append(p.Steps, &Step{FQN: fqn, LogicalID: row.LogicalID, Type: row.ResourceType, Action: Delete,
+			Row: row, OldProps: decodeMap(row.Props), provider: prov})
+	}
+	return p, nil
+}
+
+// planNode applies the decision table: the persisted status and the diff
+// decide the action, so a row left mid-operation is resumed.
+func planNode(n *Node, row *state.Row, declared map[string]*Step) (*Step, error) {
+	s := &Step{FQN: n.FQN, LogicalID: n.LogicalID, Type: n.Type, Node: n, Row: row, provider: n.Provider}
+	props, unknown, err := evalProps(n, planLookup(declared))
+	if err != nil {
+		return nil, err
+	}
+	s.Props, s.Unknown = props, unknown
+	if row == nil {
+		s.Action = Create
+		return s, nil
+	}
+	if row.ResourceType != n.Type {
+		return nil, fmt.Errorf("state holds a %s at this id; remove it with `alchemy state delete` or use another id", row.ResourceType)
+	}
+	old := decodeMap(row.Props)
+	s.OldProps = old
+	s.Changed = changedProps(old, storedForm(props, n.Secret), unknown)
+	change := ChangeNone
+	if len(s.Changed) > 0 {
+		oldJSON, _ := json.Marshal(old)
+		newJSON, _ := json.Marshal(props)
+		if change, err = n.Provider.Diff(oldJSON, newJSON, s.Changed); err != nil {
+			return nil, err
+		}
+	}
+	switch row.Status {
+	case state.Creating, state.Deleting:
+		s.Action, s.Resume = Create, true
+		if change == ChangeReplace && row.Status == state.Creating {
+			s.Action = Replace
+		}
+	case state.Updating:
+		s.Action, s.Resume = Update, true
+		if change == ChangeReplace {
+			s.Action = Replace
+		}
+	case state.Replacing:
+		s.Action, s.Resume = Replace, true
+	case state.Replaced:
+		switch change {
+		case ChangeNone:
+			s.Action, s.CleanupOnly = Replace, true
+		case ChangeUpdate:
+			s.Action = Update
+		default:
+			s.Action = Replace
+		}
+	default:
+		s.Action = map[Change]Action{ChangeNone: Noop, ChangeUpdate: Update, ChangeReplace: Replace}[change]
+	}
+	return s, nil
+}
+
+// planLookup publishes, at plan time, only the attributes that will not
+// change: those of a resource that stays as it is.
+func planLookup(declared map[string]*Step) Lookup {
+	return func(fqn string) (map[string]any, bool) {
+		s := declared[fqn]
+		if s == nil || s.Action != Noop || s.Row == nil || !s.Row.Stable() {
+			return nil, false
+		}
+		return decodeMap(s.Row.Attr), true
+	}
+}
+
+// evalProps evaluates every prop; unknown ones are left out of the map and
+// listed.
+func evalProps(n *Node, lookup Lookup) (map[string]any, map[string]bool, error) {
+	props := map[string]any{}
+	unknown := map[string]bool{}
+	for name, v := range n.Props {
+		if v == nil {
+			continue
+		}
+		val, known, err := v.Eval(lookup)
+		if err != nil {
+			return nil, nil, fmt.Errorf("prop %s: %w", name, err)
+		}
+		if !known {
+			unknown[name] = true
+			continue
+		}
+		props[name] = normalize(val)
+	}
+	return props, unknown, nil
+}
+
+// normalize turns a Go value into its JSON form (maps, slices, float64,
+// strings, bools) so that comparisons with values read back from state are
+// exact.
+func normalize(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// RedactedKey marks a secret in state: the value is replaced by a hash, so
+// a change is still detected but the secret is never written.
+const RedactedKey = "__redacted__"
+
+// storedForm is props as they are written to state: secrets hashed.
+func storedForm(props map[string]any, secret map[string]bool) map[string]any {
+	if len(secret) == 0 {
+		return props
+	}
+	out := make(map[string]any, len(props))
+	for k, v := range props {
+		if secret[k] {
+			b, _ := json.Marshal(v)
+			sum := sha256.Sum256(b)
+			v = map[string]any{RedactedKey: "sha256:" + hex.EncodeToString(sum[:])}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func changedProps(old, news map[string]any, unknown map[string]bool) []string {
+	keys := map[string]bool{}
+	for k := range old {
+		keys[k] = true
+	}
+	for k := range news {
+		keys[k] = true
+	}
+	for k := range unknown {
+		keys[k] = true
+	}
+	var changed []string
+	for k := range keys {
+		if unknown[k] || !reflect.DeepEqual(old[k], news[k]) {
+			changed = append(changed, k)
+		}
+	}
+	sort.Strings(changed)
+	return changed
+}
+
+func decodeMap(raw json.RawMessage) map[string]any {
+	m := map[string]any{}
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &m)
+	}
+	return m
+}
+
+// checkCycles rejects a dependency cycle, naming its members.
+func checkCycles(nodes []*Node) error {
+	byFQN := map[string]*Node{}
+	for _, n := range nodes {
+		byFQN[n.FQN] = n
+	}
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	var visit func(fqn string) error
+	visit = func(fqn string) error {
+		color[fqn] = grey
+		stack = append(stack, fqn)
+		for _, d := range byFQN[fqn].Deps() {
+			switch color[d] {
+			case grey:
+				i := len(stack) - 1
+				for stack[i] != d {
+					i--
+				}
+				return fmt.Errorf("circular dependency between resources: %s -> %s", strings.Join(stack[i:], " -> "), d)
+			case white:
+				if err := visit(d); err != nil {
+					return err
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[fqn] = black
+		return nil
+	}
+	for _, n := range nodes {
+		if color[n.FQN] == white {
+			if err := visit(n.FQN); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

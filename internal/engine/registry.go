@@ -1,0 +1,42 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+)
+
+var (
+	typesMu sync.RWMutex
+	types   = map[string]Provider{}
+)
+
+// RegisterProvider makes a resource type known to the engine, so that a
+// resource of that type left in state can still be deleted after the stack
+// stops declaring any resource of it. Resource packages call it from init.
+func RegisterProvider(p Provider) {
+	typesMu.Lock()
+	defer typesMu.Unlock()
+	types[p.Type()] = p
+}
+
+// providerFor finds the provider of a resource type: the stack's own
+// declarations first, then the registered types.
+func providerFor(spec *Spec, typ string) (Provider, error) {
+	for _, n := range spec.Nodes {
+		if n.Type == typ {
+			return n.Provider, nil
+		}
+	}
+	typesMu.RLock()
+	defer typesMu.RUnlock()
+	if p, ok := types[typ]; ok {
+		return p, nil
+	}
+	known := make([]string, 0, len(types))
+	for t := range types {
+		known = append(known, t)
+	}
+	sort.Strings(known)
+	return nil, fmt.Errorf("no provider for resource type %s: the stack no longer imports the package that implements it, so its resources left in state cannot be deleted. Import that package again (known types: %v)", typ, known)
+}

@@ -1,0 +1,176 @@
+// Package local has resources that live on this machine and need no cloud
+// account: a file and a random string. They are real resources with the
+// full lifecycle, so a stack of them exercises everything the engine does.
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path/filepath"
+
+	"github.com/alchemy-go/alchemy"
+	"github.com/alchemy-go/alchemy/internal/atomicfile"
+)
+
+func init() {
+	alchemy.Register[FileArgs, FileAttrs](fileProvider{})
+	alchemy.Register[RandomStringArgs, RandomStringAttrs](randomProvider{})
+}
+
+// FileProps declares a file.
+type FileProps struct {
+	// Path of the file, relative to the working directory. Default:
+	// .alchemy/files/<stack>-<id>-<stage>-<suffix>.txt, unique per stage.
+	Path alchemy.Input[string] `json:"path"`
+	// Content is written to the file.
+	Content alchemy.Input[string] `json:"content"`
+}
+
+// FileArgs are a file's resolved props.
+type FileArgs struct {
+	Path    string `json:"path,omitempty"`
+	Content string `json:"content"`
+}
+
+// FileAttrs are what a deployed file publishes.
+type FileAttrs struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int    `json:"size"`
+}
+
+// File is a declared file.
+type File struct {
+	*alchemy.Resource
+	Path   alchemy.Output[string]
+	SHA256 alchemy.Output[string]
+}
+
+// NewFile declares a file.
+func NewFile(s *alchemy.Stack, id string, props FileProps, opts ...alchemy.Option) *File {
+	r := alchemy.Declare[FileArgs, FileAttrs](s, fileProvider{}, id, props, opts...)
+	return &File{Resource: r, Path: alchemy.Attr[string](r, "path"), SHA256: alchemy.Attr[string](r, "sha256")}
+}
+
+type fileProvider struct{}
+
+func (fileProvider) Type() string        { return "Local.File" }
+func (fileProvider) ReplaceOn() []string { return []string{"path"} }
+
+func (p fileProvider) path(r *alchemy.Request[FileArgs, FileAttrs]) string {
+	if r.Props.Path != "" {
+		return r.Props.Path
+	}
+	return filepath.Join(".alchemy", "files", r.PhysicalName(0, false)+".txt")
+}
+
+func (p fileProvider) write(r *alchemy.Request[FileArgs, FileAttrs]) (FileAttrs, error) {
+	path := p.path(r)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return FileAttrs{}, err
+	}
+	if err := atomicfile.Write(path, []byte(r.Props.Content), 0o644); err != nil {
+		return FileAttrs{}, fmt.Errorf("writing %s: %w", path, err)
+	}
+	sum := sha256.Sum256([]byte(r.Props.Content))
+	return FileAttrs{Path: path, SHA256: hex.EncodeToString(sum[:]), Size: len(r.Props.Content)}, nil
+}
+
+func (p fileProvider) Create(_ context.Context, r *alchemy.Request[FileArgs, FileAttrs]) (FileAttrs, error) {
+	return p.write(r)
+}
+
+func (p fileProvider) Update(_ context.Context, r *alchemy.Request[FileArgs, FileAttrs]) (FileAttrs, error) {
+	return p.write(r)
+}
+
+func (p fileProvider) Delete(_ context.Context, r *alchemy.Request[FileArgs, FileAttrs]) error {
+	path := r.OldAttrs.Path
+	if path == "" {
+		// An interrupted create has no attributes yet: the path is derived.
+		r.Props = r.OldProps
+		path = p.path(r)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// RandomStringProps declares a random string.
+type RandomStringProps struct {
+	// Length in characters; default 16.
+	Length alchemy.Input[int] `json:"length"`
+	// Charset to draw from; default letters and digits.
+	Charset alchemy.Input[string] `json:"charset"`
+}
+
+// RandomStringArgs are a random string's resolved props.
+type RandomStringArgs struct {
+	Length  int    `json:"length,omitempty"`
+	Charset string `json:"charset,omitempty"`
+}
+
+// RandomStringAttrs are what a random string publishes.
+type RandomStringAttrs struct {
+	Value string `json:"value"`
+}
+
+// RandomString is a declared random string. Its value stays the same from
+// deploy to deploy until its props change.
+type RandomString struct {
+	*alchemy.Resource
+	Value alchemy.Output[string]
+}
+
+// NewRandomString declares a random string.
+func NewRandomString(s *alchemy.Stack, id string, props RandomStringProps, opts ...alchemy.Option) *RandomString {
+	r := alchemy.Declare[RandomStringArgs, RandomStringAttrs](s, randomProvider{}, id, props, opts...)
+	return &RandomString{Resource: r, Value: alchemy.Attr[string](r, "value")}
+}
+
+const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+type randomProvider struct{}
+
+func (randomProvider) Type() string        { return "Local.RandomString" }
+func (randomProvider) ReplaceOn() []string { return []string{"length", "charset"} }
+
+func (randomProvider) Create(_ context.Context, r *alchemy.Request[RandomStringArgs, RandomStringAttrs]) (RandomStringAttrs, error) {
+	n, charset := r.Props.Length, r.Props.Charset
+	if n == 0 {
+		n = 16
+	}
+	if charset == "" {
+		charset = alnum
+	}
+	if n < 0 || n > 4096 {
+		return RandomStringAttrs{}, fmt.Errorf("length %d is out of range: use 1 to 4096", n)
+	}
+	chars := []rune(charset)
+	out := make([]rune, n)
+	for i := range out {
+		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(chars))))
+		if err != nil {
+			return RandomStringAttrs{}, err
+		}
+		out[i] = chars[k.Int64()]
+	}
+	return RandomStringAttrs{Value: string(out)}, nil
+}
+
+// Update never changes the value: every prop that matters replaces it.
+func (randomProvider) Update(_ context.Context, r *alchemy.Request[RandomStringArgs, RandomStringAttrs]) (RandomStringAttrs, error) {
+	return r.OldAttrs, nil
+}
+
+func (randomProvider) Delete(context.Context, *alchemy.Request[RandomStringArgs, RandomStringAttrs]) error {
+	return nil
+}

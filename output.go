@@ -1,0 +1,145 @@
+package alchemy
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/alchemy-go/alchemy/internal/engine"
+)
+
+// Input is a prop value: a literal (V, String, Int, Bool) or an Output of
+// another resource. A prop left nil is unset.
+type Input[T any] interface {
+	value() engine.Value
+}
+
+// Output is a value that may only be known once another resource has been
+// deployed: a resource attribute, or something computed from attributes.
+// Passing an Output into another resource's props makes that resource depend
+// on the one it reads, and a plan shows it as (known after apply) until then.
+type Output[T any] struct {
+	v engine.Value
+}
+
+func (o Output[T]) value() engine.Value { return o.v }
+
+// V is a literal input.
+func V[T any](v T) Output[T] { return Output[T]{v: literal{v}} }
+
+// String, Int and Bool are literal inputs of the common types.
+func String(s string) Output[string] { return V(s) }
+func Int(i int) Output[int]          { return V(i) }
+func Bool(b bool) Output[bool]       { return V(b) }
+
+// Map derives an output by applying fn to o's value once it is known.
+func Map[T, U any](o Output[T], fn func(T) U) Output[U] {
+	return Output[U]{v: derived{deps: []engine.Value{o.v}, fn: func(vals []any) (any, error) {
+		t, err := convert[T](vals[0])
+		if err != nil {
+			return nil, err
+		}
+		return fn(t), nil
+	}}}
+}
+
+// Sprintf formats like fmt.Sprintf once every Output among args is known.
+func Sprintf(format string, args ...any) Output[string] {
+	deps := make([]engine.Value, len(args))
+	for i, a := range args {
+		if in, ok := a.(interface{ value() engine.Value }); ok {
+			deps[i] = in.value()
+		} else {
+			deps[i] = literal{a}
+		}
+	}
+	return Output[string]{v: derived{deps: deps, fn: func(vals []any) (any, error) {
+		return fmt.Sprintf(format, vals...), nil
+	}}}
+}
+
+// attr is an attribute of a resource.
+type attr struct {
+	fqn, name string
+	convert   func(any) (any, error)
+}
+
+func (a attr) Deps() []string { return []string{a.fqn} }
+
+func (a attr) Eval(lookup engine.Lookup) (any, bool, error) {
+	attrs, ok := lookup(a.fqn)
+	if !ok {
+		return nil, false, nil
+	}
+	v, ok := attrs[a.name]
+	if !ok {
+		return nil, false, fmt.Errorf("%s has no attribute %q", a.fqn, a.name)
+	}
+	if a.convert != nil {
+		cv, err := a.convert(v)
+		return cv, err == nil, err
+	}
+	return v, true, nil
+}
+
+type literal struct{ v any }
+
+func (literal) Deps() []string                          { return nil }
+func (l literal) Eval(engine.Lookup) (any, bool, error) { return l.v, true, nil }
+
+type derived struct {
+	deps []engine.Value
+	fn   func([]any) (any, error)
+}
+
+func (d derived) Deps() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range d.deps {
+		for _, f := range v.Deps() {
+			if !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (d derived) Eval(lookup engine.Lookup) (any, bool, error) {
+	vals := make([]any, len(d.deps))
+	for i, v := range d.deps {
+		val, known, err := v.Eval(lookup)
+		if err != nil || !known {
+			return nil, known, err
+		}
+		vals[i] = val
+	}
+	out, err := d.fn(vals)
+	return out, err == nil, err
+}
+
+// Attr is the Output of a resource attribute; resource packages use it to
+// expose typed outputs.
+func Attr[T any](r *Resource, name string) Output[T] {
+	return Output[T]{v: attr{fqn: r.fqn, name: name, convert: func(v any) (any, error) { return convert[T](v) }}}
+}
+
+// convert turns a JSON-decoded attribute (float64, map, ...) into T.
+func convert[T any](v any) (T, error) {
+	var zero T
+	if t, ok := v.(T); ok {
+		return t, nil
+	}
+	switch any(zero).(type) {
+	case int:
+		if f, ok := v.(float64); ok {
+			return any(int(f)).(T), nil
+		}
+	case int64:
+		if f, ok := v.(float64); ok {
+			return any(int64(f)).(T), nil
+		}
+	}
+	return zero, fmt.Errorf("attribute value %v is a %T, not a %T", v, v, zero)
+}
