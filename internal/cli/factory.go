@@ -28,6 +28,12 @@ type Factory struct {
 	Now      func() time.Time
 	// Prompter overrides the prompter chosen from IO (tests).
 	Prompter prompt.Prompter
+	// Stack is set inside a stack program (alchemy.Run): stack commands run
+	// in-process.
+	Stack *StackProgram
+	// RunStack builds the stack file and runs it with args, in the alchemy
+	// binary; it returns the program's exit code.
+	RunStack func(ctx context.Context, file string, args []string) (int, error)
 }
 
 // ProfileFlags are --profile and --env-file, shared by every command that

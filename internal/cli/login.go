@@ -11,6 +11,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/auth"
 	"github.com/alchemy-go/alchemy/internal/profile"
 	"github.com/alchemy-go/alchemy/internal/prompt"
+	"github.com/alchemy-go/alchemy/internal/stackrun"
 )
 
 // LoginOptions are the inputs of `alchemy login`.
@@ -55,6 +56,14 @@ GITHUB_ACCESS_TOKEN or GITHUB_TOKEN), checked against the provider's API, and st
 			if runF != nil {
 				return runF(opts)
 			}
+			if f.Stack == nil {
+				// With a stack file, the stack's own program walks exactly the
+				// providers it uses.
+				if _, err := stackrun.Locate(opts.Stack); err == nil || opts.Stack != "" {
+					return f.delegate(c.Context(), args)
+				}
+				f.IO.Info("No stack file (alchemy.run.go) here: using the providers built into alchemy.")
+			}
 			return loginRun(c.Context(), opts)
 		},
 	}
@@ -79,8 +88,24 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	name := s.Sel.Name
 	existing := cfg.Profiles[name]
 
-	providers, err := loginProviders(ctx, opts, s.Auth, reg, existing)
-	if err != nil {
+	var providers []auth.Provider
+	if opts.F.Stack != nil {
+		if providers, err = stackProviders(opts.F); err != nil {
+			return err
+		}
+		if len(providers) == 0 {
+			opts.F.IO.Println("No auth providers registered. The stack declares no resource that needs credentials; pass custom ones to alchemy.Run with alchemy.WithAuth(...).")
+			return nil
+		}
+		if opts.Provider != "" {
+			p, err := auth.NewRegistry(providers...).Get(opts.Provider)
+			if err != nil {
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w (the providers this stack uses)", err)}
+			}
+			providers = []auth.Provider{p}
+		}
+		reg = auth.NewRegistry(append(providers, reg.All()...)...)
+	} else if providers, err = loginProviders(ctx, opts, s.Auth, reg, existing); err != nil {
 		return err
 	}
 	for _, p := range providers {
@@ -106,6 +131,38 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 		auth.RenderText(io.Out, io.ErrOut, name, auth.Describe(ctx, s.Auth, reg, p))
 	}
 	return nil
+}
+
+// stackProviders are the auth providers a stack uses: those its resources
+// name and those it adds with alchemy.WithAuth, found without running any
+// resource operation.
+func stackProviders(f *Factory) ([]auth.Provider, error) {
+	spec, err := f.Stack.Build("placeholder")
+	if err != nil {
+		return nil, err
+	}
+	reg := auth.NewRegistry(append(append([]auth.Provider{}, f.Stack.Auth...), f.Registry().All()...)...)
+	seen := map[string]bool{}
+	var out []auth.Provider
+	add := func(p auth.Provider) {
+		if !seen[p.Name()] {
+			seen[p.Name()] = true
+			out = append(out, p)
+		}
+	}
+	for _, p := range f.Stack.Auth {
+		add(p)
+	}
+	for _, n := range spec.Nodes {
+		if name := n.Provider.Auth(); name != "" {
+			p, err := reg.Get(name)
+			if err != nil {
+				return nil, fmt.Errorf("%s (%s) needs the %s auth provider, which is not available: %w", n.FQN, n.Type, name, err)
+			}
+			add(p)
+		}
+	}
+	return out, nil
 }
 
 // loginProviders decides which providers a login walks: the one named by

@@ -39,9 +39,9 @@ The profile is --profile, else $ALCHEMY_PROFILE (from --env-file or ./.env first
 	root.AddGroup(&cobra.Group{ID: "stack", Title: "Stack commands:"}, &cobra.Group{ID: "auth", Title: "Authentication:"})
 
 	for _, c := range []*cobra.Command{
-		newCmdNotYet("deploy [stack]", "Deploy the stack to a stage", "--stage S --profile P --env-file F --yes --adopt --json"),
-		newCmdNotYet("plan [stack]", "Show what a deploy would change, without changing anything", "--stage S --profile P --env-file F --detailed --json"),
-		newCmdNotYet("destroy [stack]", "Delete every resource of a stage", "--stage S --profile P --env-file F --yes"),
+		NewCmdStack(f, "deploy", nil),
+		NewCmdStack(f, "plan", nil),
+		NewCmdStack(f, "destroy", nil),
 		newCmdNotYet("dev [stack]", "Deploy, then watch and redeploy on every change", "--stage S --profile P --env-file F"),
 	} {
 		c.GroupID = "stack"
@@ -93,18 +93,34 @@ func newCmdNotYet(use, short, flags string) *cobra.Command {
 	return cmd
 }
 
-// Main runs the CLI with the process's streams and returns the exit code.
+// Main runs the alchemy binary with the process's streams and returns the
+// exit code. Stack commands build and run the stack file.
 func Main() int {
-	io := iostreams.System()
-	f := &Factory{
-		IO:       io,
+	f := systemFactory()
+	f.RunStack = runStackFile
+	return run(f)
+}
+
+// MainStack runs the CLI inside a stack program (alchemy.Run).
+func MainStack(p *StackProgram) int {
+	f := systemFactory()
+	f.Stack = p
+	return run(f)
+}
+
+func systemFactory() *Factory {
+	return &Factory{
+		IO:       iostreams.System(),
 		Registry: bundled.Registry,
 		HTTP:     &http.Client{Timeout: 60 * time.Second},
 		Now:      time.Now,
 	}
+}
+
+func run(f *Factory) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := NewRoot(f)
 	root.SetArgs(os.Args[1:])
-	return ExitCode(io, root.ExecuteContext(ctx))
+	return ExitCode(f.IO, root.ExecuteContext(ctx))
 }

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alchemy-go/alchemy/internal/iostreams"
+)
+
+// progress reports a deploy: one plain line per event when output is not a
+// terminal (or CI is set); on a terminal, a line per finished resource and a
+// live counter on stderr.
+type progress struct {
+	io    *iostreams.IOStreams
+	plain bool
+	live  bool
+	verb  string
+
+	mu       sync.Mutex
+	total    int
+	finished int
+	drawn    time.Time
+}
+
+func newProgress(io *iostreams.IOStreams, total int, verb string) *progress {
+	p := &progress{io: io, plain: io.Plain(), total: total, verb: verb}
+	p.live = !p.plain && io.IsStderrTTY()
+	return p
+}
+
+var terminal = map[string]string{
+	"created": "✓", "updated": "✓", "replaced": "✓", "deleted": "✓", "retained": "✓", "cleaned up": "✓",
+	"fail": "✗", "skipped": "⊘",
+}
+
+func (p *progress) Status(fqn, typ, status string, elapsed time.Duration, detail string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	glyph, done := terminal[status]
+	if status == "no change" {
+		p.finished++
+		p.draw(false)
+		return
+	}
+	if done {
+		p.finished++
+	}
+	took := ""
+	if elapsed > 0 {
+		took = " (" + elapsed.Round(100*time.Microsecond).String() + ")"
+	}
+	if detail != "" {
+		detail = " — " + detail
+	}
+	p.clear()
+	switch {
+	case p.plain && status == "note":
+		p.io.Printf("[%s] %s\n", fqn, strings.TrimPrefix(detail, " — "))
+	case p.plain:
+		p.io.Printf("[%s] %s%s%s\n", fqn, status, detail, took)
+	case status == "note":
+		p.io.Printf("  • %s%s\n", fqn, detail)
+	case done:
+		p.io.Printf("%s %s (%s) %s%s%s\n", glyph, fqn, typ, status, detail, took)
+	}
+	p.draw(true)
+}
+
+func (p *progress) clear() {
+	if p.live && !p.drawn.IsZero() {
+		p.io.Errorf("\r\033[K")
+	}
+}
+
+// draw redraws the counter at most every 50 ms.
+func (p *progress) draw(force bool) {
+	if !p.live || (!force && time.Since(p.drawn) < 50*time.Millisecond) {
+		return
+	}
+	p.io.Errorf("\r\033[K%s… %d/%d", p.verb, p.finished, p.total)
+	p.drawn = time.Now()
+}
+
+// done removes the counter.
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clear()
+}
+
+func summaryLine(ok, failed, skipped int, took time.Duration) string {
+	word := "Done"
+	if failed > 0 || skipped > 0 {
+		word = "Failed"
+	}
+	return fmt.Sprintf("%s: %d succeeded, %d failed, %d skipped (%s)", word, ok, failed, skipped, took.Round(time.Millisecond))
+}

@@ -1,0 +1,271 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/engine"
+	"github.com/alchemy-go/alchemy/internal/envfile"
+	"github.com/alchemy-go/alchemy/internal/prompt"
+	"github.com/alchemy-go/alchemy/internal/state"
+)
+
+// StackProgram is a stack as its own program declares it: the CLI inside
+// alchemy.run.go. Build declares the resources for a stage without touching
+// any cloud.
+type StackProgram struct {
+	Name  string
+	Build func(stage string) (*engine.Spec, error)
+	// Auth are auth providers the stack adds to the bundled ones.
+	Auth []auth.Provider
+}
+
+// DefaultConcurrency bounds provider calls in flight.
+const DefaultConcurrency = 16
+
+// StackOptions are the inputs of deploy, plan and destroy.
+type StackOptions struct {
+	F           *Factory
+	Flags       ProfileFlags
+	Op          string // "deploy", "plan", "destroy"
+	Stage       string
+	stageSet    bool
+	Yes         bool
+	Adopt       bool
+	JSON        bool
+	Detailed    bool
+	Concurrency int
+	Args        []string
+}
+
+// NewCmdStack builds deploy, plan or destroy.
+func NewCmdStack(f *Factory, op string, runF func(*StackOptions) error) *cobra.Command {
+	opts := &StackOptions{F: f, Op: op}
+	short := map[string]string{
+		"deploy":  "Deploy the stack to a stage",
+		"plan":    "Show what a deploy would change, without changing anything",
+		"destroy": "Delete every resource of a stage, then its state",
+	}[op]
+	cmd := &cobra.Command{
+		Use:   op + " [stack]",
+		Short: short,
+		Long: short + `.
+
+[stack] is the stack file (default ./alchemy.run.go) or its directory. The stage is --stage, else
+$ALCHEMY_STAGE, else $STAGE, else dev_$USER. Credentials come from the selected profile; a provider
+the profile does not have yet is set up on the spot when run in a terminal.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.Args = args
+			opts.stageSet = c.Flags().Changed("stage")
+			if runF != nil {
+				return runF(opts)
+			}
+			if f.Stack == nil {
+				return f.delegate(c.Context(), args)
+			}
+			return stackRun(c.Context(), opts)
+		},
+	}
+	opts.Flags.register(cmd)
+	cmd.Flags().StringVar(&opts.Stage, "stage", "", "Stage to "+op+" (default $ALCHEMY_STAGE, $STAGE, else dev_$USER)")
+	switch op {
+	case "deploy":
+		cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Apply without asking")
+		cmd.Flags().BoolVar(&opts.Adopt, "adopt", false, "Take over existing cloud resources that are not owned by this stack")
+		cmd.Flags().BoolVar(&opts.JSON, "json", false, "Print the result as JSON")
+		cmd.Flags().IntVar(&opts.Concurrency, "concurrency", DefaultConcurrency, "Provider calls in flight at once")
+	case "plan":
+		cmd.Flags().BoolVar(&opts.Detailed, "detailed", false, "Show the props that change")
+		cmd.Flags().BoolVar(&opts.JSON, "json", false, "Print the plan as JSON")
+	case "destroy":
+		cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Destroy without asking")
+		cmd.Flags().IntVar(&opts.Concurrency, "concurrency", DefaultConcurrency, "Provider calls in flight at once")
+	}
+	return cmd
+}
+
+// stackEnv is everything a stack command needs, resolved.
+type stackEnv struct {
+	s        *session
+	stage    Stage
+	spec     *engine.Spec
+	store    state.Store
+	resolver *auth.Resolver
+}
+
+func (f *Factory) stackEnv(flags *ProfileFlags, stageFlag string, stageSet bool) (*stackEnv, error) {
+	s, err := f.session(flags)
+	if err != nil {
+		return nil, err
+	}
+	st, err := resolveStage(stageFlag, stageSet, s.Env)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := f.Stack.Build(st.Name)
+	if err != nil {
+		return nil, err
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	reg := auth.NewRegistry(append(append([]auth.Provider{}, f.Stack.Auth...), f.Registry().All()...)...)
+	ci := envfile.Bool(s.Env, "CI")
+	return &stackEnv{s: s, stage: st, spec: spec,
+		store:    state.NewLocal(filepath.Join(wd, ".alchemy", "state")),
+		resolver: auth.NewResolver(s.Auth, reg, ci)}, nil
+}
+
+func stackRun(ctx context.Context, opts *StackOptions) error {
+	io := opts.F.IO
+	env, err := opts.F.stackEnv(&opts.Flags, opts.Stage, opts.stageSet)
+	if err != nil {
+		return err
+	}
+	destroy := opts.Op == "destroy"
+	plan, err := engine.BuildPlan(ctx, env.spec, env.store, destroy, engine.Options{Credentials: env.resolver.Ensure})
+	if err != nil {
+		return err
+	}
+	if opts.JSON && opts.Op == "plan" {
+		return writeJSON(opts.F, toPlanJSON(plan))
+	}
+	out := io.Out
+	if opts.JSON {
+		out = io.ErrOut
+	}
+	printPlan(out, plan, io.Plain(), opts.Detailed)
+	if opts.Op == "plan" {
+		return nil
+	}
+	if !plan.HasChanges() && !destroy {
+		outputs, err := env.store.GetOutput(ctx, env.spec.Stack, env.spec.Stage)
+		if err == nil && outputs != nil && !opts.JSON {
+			printOutputs(opts.F, decodeAny(outputs))
+		}
+		if opts.JSON {
+			return writeJSON(opts.F, toPlanJSON(plan))
+		}
+		return nil
+	}
+	if err := approve(ctx, opts, env, plan); err != nil {
+		return err
+	}
+	start := time.Now()
+	verb := map[string]string{"deploy": "Deploying", "destroy": "Destroying"}[opts.Op]
+	prog := newProgress(io, len(plan.Steps), verb)
+	creds := func(ctx context.Context, name string) (auth.Credentials, error) {
+		return env.resolver.Credentials(ctx, name)
+	}
+	res := engine.Apply(ctx, env.spec, plan, env.store, creds, opts.Concurrency, prog)
+	prog.done()
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, summaryLine(res.Succeeded, res.Failed, res.Skipped, time.Since(start)))
+	if opts.JSON {
+		j := toPlanJSON(plan)
+		j.Outputs = res.Outputs
+		for _, f := range res.Failures {
+			j.Failures = append(j.Failures, map[string]any{"id": f.FQN, "type": f.Type, "error": f.Err.Error(), "skipped": f.Skipped})
+		}
+		if err := writeJSON(opts.F, j); err != nil {
+			return err
+		}
+	} else if res.Outputs != nil && len(res.Outputs) > 0 {
+		printOutputs(opts.F, res.Outputs)
+	}
+	if res.Interrupted {
+		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("Interrupted: in-flight work finished and its state was saved. Run `alchemy %s` again to continue.", opts.Op)}
+	}
+	if err := res.Err(); err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	return nil
+}
+
+// approve asks before changing anything, on a terminal; --yes skips it;
+// without a terminal nothing is changed.
+func approve(ctx context.Context, opts *StackOptions, env *stackEnv, plan *engine.Plan) error {
+	if opts.Yes {
+		return nil
+	}
+	op := opts.Op
+	if !env.s.Auth.Interactive {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("Cannot prompt for approval in a non-interactive terminal. Nothing was changed — re-run with --yes to %s.", op)}
+	}
+	title := map[string]string{"deploy": "Deploy?", "destroy": "Destroy?"}[op]
+	label := map[string]string{"deploy": "Deploy", "destroy": "Destroy"}[op]
+	initial := label
+	if op == "destroy" {
+		initial = "Cancel"
+	}
+	var choice string
+	err := prompt.Exclusive(func() error {
+		var err error
+		choice, err = env.s.Auth.Prompt.Select(ctx, title, []prompt.Option{{Value: label}, {Value: "Cancel"}}, initial)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if choice != label {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s aborted: plan declined.", label)}
+	}
+	return nil
+}
+
+func printOutputs(f *Factory, outputs map[string]any) {
+	if len(outputs) == 0 {
+		return
+	}
+	names := make([]string, 0, len(outputs))
+	for k := range outputs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	f.IO.Printf("\nOutputs:\n")
+	for _, k := range names {
+		v := outputs[k]
+		if s, ok := v.(string); ok {
+			f.IO.Printf("  %s: %s\n", k, s)
+		} else {
+			f.IO.Printf("  %s: %s\n", k, mustJSON(v))
+		}
+	}
+}
+
+func decodeAny(raw []byte) map[string]any {
+	m := map[string]any{}
+	_ = jsonUnmarshal(raw, &m)
+	return m
+}
+
+// delegate runs a stack command in the stack's own program: the alchemy
+// binary builds alchemy.run.go with the user's go.mod and runs it with the
+// same arguments.
+func (f *Factory) delegate(ctx context.Context, args []string) error {
+	if f.RunStack == nil {
+		return errors.New("this alchemy binary cannot run stack files")
+	}
+	file := ""
+	if len(args) > 0 {
+		file = args[0]
+	}
+	code, err := f.RunStack(ctx, file, os.Args[1:])
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
