@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/alchemy-go/alchemy"
 	"github.com/alchemy-go/alchemy/internal/atomicfile"
@@ -173,4 +174,72 @@ func (randomProvider) Update(_ context.Context, r *alchemy.Request[RandomStringA
 
 func (randomProvider) Delete(context.Context, *alchemy.Request[RandomStringArgs, RandomStringAttrs]) error {
 	return nil
+}
+
+// SleepProps declares a pause, like Terraform's time_sleep: useful to wait
+// for eventual consistency between two resources, and to measure the engine
+// against a provider with known latency.
+type SleepProps struct {
+	// Create is how long creating (and updating) takes, e.g. "30s".
+	Create alchemy.Input[string] `json:"create"`
+	// Destroy is how long deleting takes.
+	Destroy alchemy.Input[string] `json:"destroy"`
+}
+
+// SleepArgs are a sleep's resolved props.
+type SleepArgs struct {
+	Create  string `json:"create,omitempty"`
+	Destroy string `json:"destroy,omitempty"`
+}
+
+// SleepAttrs are what a sleep publishes.
+type SleepAttrs struct {
+	Slept string `json:"slept"`
+}
+
+// Sleep is a declared pause.
+type Sleep struct {
+	*alchemy.Resource
+}
+
+// NewSleep declares a pause.
+func NewSleep(s *alchemy.Stack, id string, props SleepProps, opts ...alchemy.Option) *Sleep {
+	return &Sleep{alchemy.Declare[SleepArgs, SleepAttrs](s, sleepProvider{}, id, props, opts...)}
+}
+
+type sleepProvider struct{}
+
+func init() { alchemy.Register[SleepArgs, SleepAttrs](sleepProvider{}) }
+
+func (sleepProvider) Type() string        { return "Local.Sleep" }
+func (sleepProvider) ReplaceOn() []string { return nil }
+
+func pause(ctx context.Context, d string) (string, error) {
+	if d == "" {
+		return "0s", nil
+	}
+	dur, err := time.ParseDuration(d)
+	if err != nil {
+		return "", fmt.Errorf("invalid duration %q: use Go syntax such as 500ms or 2m", d)
+	}
+	select {
+	case <-time.After(dur):
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return dur.String(), nil
+}
+
+func (sleepProvider) Create(ctx context.Context, r *alchemy.Request[SleepArgs, SleepAttrs]) (SleepAttrs, error) {
+	d, err := pause(ctx, r.Props.Create)
+	return SleepAttrs{Slept: d}, err
+}
+
+func (p sleepProvider) Update(ctx context.Context, r *alchemy.Request[SleepArgs, SleepAttrs]) (SleepAttrs, error) {
+	return p.Create(ctx, r)
+}
+
+func (sleepProvider) Delete(ctx context.Context, r *alchemy.Request[SleepArgs, SleepAttrs]) error {
+	_, err := pause(ctx, r.OldProps.Destroy)
+	return err
 }

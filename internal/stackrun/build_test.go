@@ -1,0 +1,470 @@
+//go:build unix
+
+package stackrun
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const testGoMod = "module example.com/s\n\ngo 1.22\n"
+
+// newModule writes a module with a stack file printing version and returns
+// the stack file's path.
+func newModule(t *testing.T, extra map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod":         testGoMod,
+		"alchemy.run.go": stackSource("", `"version 1", os.Args[1:]`),
+	}
+	for k, v := range extra {
+		files[k] = v
+	}
+	writeFiles(t, dir, files)
+	return filepath.Join(dir, "alchemy.run.go")
+}
+
+// mustBuild builds and reports whether go build ran.
+func mustBuild(t *testing.T, g *goEnv, stack string) (exe string, built bool) {
+	t.Helper()
+	before := g.builds(t)
+	var progress bytes.Buffer
+	exe, err := g.builder(&progress).Build(context.Background(), stack)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	built = g.builds(t) > before
+	wantProgress := ""
+	if built {
+		wantProgress = "Building " + filepath.Clean(stack) + " ...\n"
+	}
+	if progress.String() != wantProgress {
+		t.Fatalf("progress output %q, want %q", progress.String(), wantProgress)
+	}
+	return exe, built
+}
+
+func TestBuildCachesAndRebuildsOnChange(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	stack := newModule(t, map[string]string{"lib/lib.go": "package lib\n\nconst V = 1\n"})
+	dir := filepath.Dir(stack)
+
+	start := time.Now()
+	exe, built := mustBuild(t, g, stack)
+	t.Logf("first build: %v", time.Since(start))
+	if !built {
+		t.Fatal("first Build did not run go build")
+	}
+	if got := run(t, exe, "deploy", "--stage", "x"); got != "version 1 [deploy --stage x]" {
+		t.Fatalf("stack printed %q", got)
+	}
+
+	// Nothing changed: no go process at all.
+	calls := len(g.calls(t))
+	start = time.Now()
+	exe2, built := mustBuild(t, g, stack)
+	t.Logf("cache hit: %v", time.Since(start))
+	if built || exe2 != exe {
+		t.Fatalf("second Build: built=%v exe=%s, want the cached %s", built, exe2, exe)
+	}
+	if n := len(g.calls(t)); n != calls {
+		t.Fatalf("cache hit ran go: %v", g.calls(t)[calls:])
+	}
+
+	// Files the go command ignores do not count.
+	writeFiles(t, dir, map[string]string{
+		"testdata/x.go":             "package x\n",
+		"node_modules/y/y.go":       "package y\n",
+		".alchemy/z.go":             "package z\n",
+		"_scratch/w.go":             "package w\n",
+		"nested/go.mod":             "module example.com/nested\n",
+		"nested/n.go":               "package nested\n",
+		"README.md":                 "# hi\n",
+		"lib/notes.txt":             "not Go\n",
+		"lib/.lib.go.swp":           "editor\n",
+		"lib/testdata/fixture.json": "{}\n",
+	})
+	if _, built := mustBuild(t, g, stack); built {
+		t.Fatal("a file the go command ignores triggered a rebuild")
+	}
+	// A file inside a nested module does not count either.
+	writeFiles(t, dir, map[string]string{"nested/m.go": "package nested\n"})
+	if _, built := mustBuild(t, g, stack); built {
+		t.Fatal("a file in a nested module triggered a rebuild")
+	}
+
+	steps := []struct {
+		name   string
+		change func()
+		want   string
+	}{
+		{"edit the stack file", func() {
+			writeFiles(t, dir, map[string]string{"alchemy.run.go": stackSource("", `"version 2", os.Args[1:]`)})
+		}, "version 2 []"},
+		{"edit another .go file", func() {
+			writeFiles(t, dir, map[string]string{"lib/lib.go": "package lib\n\nconst V = 2\n"})
+		}, "version 2 []"},
+		{"add a .go file", func() {
+			writeFiles(t, dir, map[string]string{"lib/more.go": "package lib\n"})
+		}, "version 2 []"},
+		{"edit go.mod", func() {
+			writeFiles(t, dir, map[string]string{"go.mod": testGoMod + "\n// a comment\n"})
+		}, "version 2 []"},
+		{"add go.sum", func() {
+			writeFiles(t, dir, map[string]string{"go.sum": ""})
+		}, "version 2 []"},
+	}
+	prev := exe
+	for _, s := range steps {
+		s.change()
+		exe, built := mustBuild(t, g, stack)
+		if !built {
+			t.Fatalf("%s: no rebuild", s.name)
+		}
+		if exe == prev {
+			t.Fatalf("%s: same executable path %s", s.name, exe)
+		}
+		if got := run(t, exe); got != s.want {
+			t.Fatalf("%s: stack printed %q, want %q", s.name, got, s.want)
+		}
+		if _, built := mustBuild(t, g, stack); built {
+			t.Fatalf("%s: the build after it was not a cache hit", s.name)
+		}
+		prev = exe
+	}
+
+	// A cached executable that is not whole (a crash after the rename) is
+	// never run: it is built again.
+	if err := os.Truncate(prev, 100); err != nil {
+		t.Fatal(err)
+	}
+	exe, built = mustBuild(t, g, stack)
+	if !built {
+		t.Fatal("a truncated cached executable was used")
+	}
+	if got := run(t, exe); got != "version 2 []" {
+		t.Fatalf("rebuilt stack printed %q", got)
+	}
+
+	// The environment that changes the output is part of the key.
+	g.env = append(g.env, "GOFLAGS=-trimpath")
+	if _, built := mustBuild(t, g, stack); !built {
+		t.Fatal("changing GOFLAGS did not rebuild")
+	}
+
+	// Old executables are pruned.
+	sdirs, _ := filepath.Glob(filepath.Join(g.cache, "*"))
+	if len(sdirs) != 1 {
+		t.Fatalf("cache holds %v, want one stack directory", sdirs)
+	}
+	bins, _ := filepath.Glob(filepath.Join(sdirs[0], "*-*"))
+	manifests, _ := filepath.Glob(filepath.Join(sdirs[0], "*.manifest"))
+	if len(bins) != keepBinaries || len(manifests) != keepBinaries {
+		t.Fatalf("cache keeps %d executables and %d manifests, want %d each", len(bins), len(manifests), keepBinaries)
+	}
+}
+
+func TestBuildFollowsLocalReplaceAndImports(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"dep/go.mod": "module example.com/dep\n\ngo 1.22\n",
+		"dep/dep.go": "package dep\n\nconst Name = \"dep v1\"\n",
+		"app/go.mod": testGoMod + "\nrequire example.com/dep v0.0.0\n\nreplace (\n\texample.com/dep => ../dep // local\n)\n",
+		"app/alchemy.run.go": stackSource(`	"example.com/dep"
+	"example.com/s/internal/names"`, `dep.Name, names.Name`),
+		"app/internal/names/names.go": "package names\n\nconst Name = \"names v1\"\n",
+	})
+	stack := filepath.Join(root, "app", "alchemy.run.go")
+	exe, _ := mustBuild(t, g, stack)
+	if got := run(t, exe); got != "dep v1 names v1" {
+		t.Fatalf("stack printed %q", got)
+	}
+	writeFiles(t, root, map[string]string{"dep/dep.go": "package dep\n\nconst Name = \"dep v2\"\n"})
+	exe, built := mustBuild(t, g, stack)
+	if !built {
+		t.Fatal("editing the replaced module did not rebuild")
+	}
+	if got := run(t, exe); got != "dep v2 names v1" {
+		t.Fatalf("stack printed %q", got)
+	}
+	if _, built := mustBuild(t, g, stack); built {
+		t.Fatal("no cache hit after the rebuild")
+	}
+}
+
+func TestBuildTracksEmbeddedFiles(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	src := `//go:build ignore
+
+// Stand-in for a stack calling alchemy.Run("embed", ...).
+package main
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+)
+
+//go:embed msg.txt
+var msg string
+
+//go:embed static
+var static embed.FS
+
+func main() {
+	n := 0
+	fs.WalkDir(static, ".", func(p string, d fs.DirEntry, err error) error {
+		if !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	fmt.Printf("%s %d\n", msg, n)
+}
+`
+	stack := newModule(t, map[string]string{
+		"alchemy.run.go": src,
+		"msg.txt":        "hi",
+		"static/a.txt":   "a",
+	})
+	dir := filepath.Dir(stack)
+	old := func(paths ...string) { // as if edited a while ago
+		for i := range paths {
+			paths[i] = filepath.Join(dir, paths[i])
+		}
+		backdate(t, time.Hour, paths...)
+	}
+	old(".", "msg.txt", "static", "static/a.txt")
+
+	exe, _ := mustBuild(t, g, stack)
+	if got := run(t, exe); got != "hi 1" {
+		t.Fatalf("stack printed %q", got)
+	}
+	if _, built := mustBuild(t, g, stack); built {
+		t.Fatal("no cache hit with embedded files unchanged")
+	}
+
+	// An embedded file changes: rebuild.
+	writeFiles(t, dir, map[string]string{"msg.txt": "hello"})
+	old("msg.txt")
+	exe, built := mustBuild(t, g, stack)
+	if !built {
+		t.Fatal("editing an embedded file did not rebuild")
+	}
+	if got := run(t, exe); got != "hello 1" {
+		t.Fatalf("stack printed %q", got)
+	}
+
+	// A file appears in an embedded directory: rebuild.
+	writeFiles(t, dir, map[string]string{"static/b.txt": "b"})
+	old("static", "static/b.txt")
+	exe, built = mustBuild(t, g, stack)
+	if !built {
+		t.Fatal("adding a file to an embedded directory did not rebuild")
+	}
+	if got := run(t, exe); got != "hello 2" {
+		t.Fatalf("stack printed %q", got)
+	}
+	if _, built := mustBuild(t, g, stack); built {
+		t.Fatal("no cache hit after the rebuild")
+	}
+
+	// An embedded file edited just now may have changed under the build:
+	// that build is used once, and the next run builds again.
+	writeFiles(t, dir, map[string]string{"msg.txt": "howdy"})
+	if _, built := mustBuild(t, g, stack); !built {
+		t.Fatal("editing an embedded file did not rebuild")
+	}
+	exe, built = mustBuild(t, g, stack)
+	if !built {
+		t.Fatal("a build whose embedded file was fresh was trusted")
+	}
+	if got := run(t, exe); got != "howdy 2" {
+		t.Fatalf("stack printed %q", got)
+	}
+}
+
+func TestBuildCompileError(t *testing.T) {
+	g := newGoEnv(t)
+	stack := newModule(t, map[string]string{
+		"alchemy.run.go": stackSource("", `undefinedThing`),
+	})
+	t.Chdir(filepath.Dir(stack))
+	_, err := g.builder(&bytes.Buffer{}).Build(context.Background(), "alchemy.run.go")
+	var be *BuildError
+	if !errors.As(err, &be) {
+		t.Fatalf("Build: %v, want *BuildError", err)
+	}
+	msg := err.Error()
+	t.Logf("message:\n%s", msg)
+	if !strings.HasPrefix(msg, "alchemy.run.go does not compile:\n") {
+		t.Fatalf("message does not start with the header:\n%s", msg)
+	}
+	if !strings.Contains(msg, "\n./alchemy.run.go:14:14: undefined: undefinedThing\n") {
+		t.Fatalf("message lacks the compiler's line:\n%s", msg)
+	}
+	lines := strings.Split(msg, "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "hint: ") {
+		t.Fatalf("message does not end with a hint line: %q", last)
+	}
+	if strings.Contains(msg, "# command-line-arguments") {
+		t.Fatalf("message keeps go's package header:\n%s", msg)
+	}
+	// Fixing it builds.
+	writeFiles(t, filepath.Dir(stack), map[string]string{"alchemy.run.go": stackSource("", `"fixed"`)})
+	exe, err := g.builder(&bytes.Buffer{}).Build(context.Background(), "alchemy.run.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, exe); got != "fixed" {
+		t.Fatalf("stack printed %q", got)
+	}
+}
+
+func TestBuildMissingModuleEntryIsNotACompileError(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	stack := newModule(t, map[string]string{
+		"alchemy.run.go": stackSource(`	"example.com/nowhere"`, `nowhere.X`),
+	})
+	g.env = append(g.env, "GOFLAGS=-mod=mod", "GOPROXY=off")
+	_, err := g.builder(&bytes.Buffer{}).Build(context.Background(), stack)
+	var be *BuildError
+	if !errors.As(err, &be) {
+		t.Fatalf("Build: %v, want *BuildError", err)
+	}
+	if be.Compile || !strings.Contains(err.Error(), "could not be built (go build failed):") ||
+		!strings.Contains(err.Error(), "example.com/nowhere") {
+		t.Fatalf("message:\n%s", err)
+	}
+}
+
+func TestBuildNotInModule(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	dir := t.TempDir()
+	if _, ok := findUp(dir, "go.mod"); ok {
+		t.Skip("the temp directory is inside a Go module")
+	}
+	writeFiles(t, dir, map[string]string{"alchemy.run.go": stackSource("", `"x"`)})
+	stack := filepath.Join(dir, "alchemy.run.go")
+	_, err := g.builder(&bytes.Buffer{}).Build(context.Background(), stack)
+	var ne *NoModuleError
+	if !errors.As(err, &ne) {
+		t.Fatalf("Build: %v, want *NoModuleError", err)
+	}
+	for _, want := range []string{"is not inside a Go module", "go mod init", "go get github.com/alchemy-go/alchemy", dir} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("message lacks %q:\n%s", want, err)
+		}
+	}
+	if len(g.calls(t)) != 0 {
+		t.Fatalf("go ran: %v", g.calls(t))
+	}
+}
+
+func TestBuildNotAStack(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	stack := newModule(t, map[string]string{
+		"alchemy.run.go": "//go:build ignore\n\npackage main\n\nfunc main() {}\n",
+	})
+	_, err := g.builder(&bytes.Buffer{}).Build(context.Background(), stack)
+	want := stack + ` does not declare a stack: call alchemy.Run("name", func(s *alchemy.Stack) { ... }) from main`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Build: %v\nwant: %s", err, want)
+	}
+}
+
+func TestBuildNotAGoFile(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	stack := newModule(t, map[string]string{"stack.txt": "alchemy.Run("})
+	_, err := g.builder(&bytes.Buffer{}).Build(context.Background(), filepath.Join(filepath.Dir(stack), "stack.txt"))
+	var ne *NotGoFileError
+	if !errors.As(err, &ne) {
+		t.Fatalf("Build: %v, want *NotGoFileError", err)
+	}
+}
+
+func TestBuildMissingFile(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	_, err := g.builder(&bytes.Buffer{}).Build(context.Background(), "no/such/alchemy.run.go")
+	want := "No stack file at no/such/alchemy.run.go. Create alchemy.run.go (see examples/hello), or pass its path: alchemy deploy path/to/alchemy.run.go"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Build: %v\nwant: %s", err, want)
+	}
+}
+
+func TestBuildWithoutGo(t *testing.T) {
+	t.Parallel()
+	stack := newModule(t, nil)
+	b := &Builder{CacheDir: t.TempDir(), Env: []string{"PATH=" + t.TempDir(), "HOME=" + t.TempDir()}, Stderr: &bytes.Buffer{}}
+	_, err := b.Build(context.Background(), stack)
+	var ng *NoGoError
+	if !errors.As(err, &ng) || !strings.HasPrefix(err.Error(), "go is not on PATH") {
+		t.Fatalf("Build: %v, want *NoGoError", err)
+	}
+}
+
+func TestBuildConcurrent(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	stack := newModule(t, nil)
+	const n = 5
+	exes := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			exes[i], errs[i] = g.builder(&bytes.Buffer{}).Build(context.Background(), stack)
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("Build %d: %v", i, errs[i])
+		}
+		if exes[i] != exes[0] {
+			t.Fatalf("Build %d returned %s, Build 0 %s", i, exes[i], exes[0])
+		}
+	}
+	if got := run(t, exes[0], "a"); got != "version 1 [a]" {
+		t.Fatalf("stack printed %q", got)
+	}
+	if b := g.builds(t); b != 1 {
+		t.Fatalf("go build ran %d times, want once (the others wait for the lock and hit the cache)", b)
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(exes[0]), ".*tmp*"))
+	if len(left) != 0 {
+		t.Fatalf("temp files left behind: %v", left)
+	}
+}
+
+func TestBuildCacheDirFromEnv(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	stack := newModule(t, nil)
+	root := t.TempDir()
+	b := &Builder{Env: append(g.env, "ALCHEMY_CACHE_DIR="+root), Stderr: &bytes.Buffer{}}
+	exe, err := b.Build(context.Background(), stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(exe, filepath.Join(root, "stacks")+string(filepath.Separator)) {
+		t.Fatalf("executable %s is not under $ALCHEMY_CACHE_DIR/stacks", exe)
+	}
+}

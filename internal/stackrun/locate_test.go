@@ -1,0 +1,53 @@
+//go:build unix
+
+package stackrun
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+)
+
+func TestLocate(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"alchemy.run.go":       "package main\n",
+		"other/stack.go":       "package main\n",
+		"other/alchemy.run.go": "package main\n",
+	})
+	t.Chdir(dir)
+	cases := []struct{ arg, want string }{
+		{"", "./alchemy.run.go"},
+		{".", "alchemy.run.go"},
+		{"other", "other/alchemy.run.go"},
+		{"other/", "other/alchemy.run.go"},
+		{"other/stack.go", "other/stack.go"},
+		{filepath.Join(dir, "other"), filepath.Join(dir, "other", "alchemy.run.go")},
+	}
+	for _, c := range cases {
+		got, err := Locate(c.arg)
+		if err != nil || got != c.want {
+			t.Errorf("Locate(%q) = %q, %v; want %q", c.arg, got, err, c.want)
+		}
+	}
+}
+
+func TestLocateMissing(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"empty/README": "", "x/.keep": ""})
+	t.Chdir(dir)
+	cases := []struct{ arg, path string }{
+		{"", "./alchemy.run.go"},
+		{"empty", "empty/alchemy.run.go"},
+		{"nope/alchemy.run.go", "nope/alchemy.run.go"},
+		{"stack.go", "stack.go"},
+	}
+	for _, c := range cases {
+		_, err := Locate(c.arg)
+		want := "No stack file at " + c.path + ". Create alchemy.run.go (see examples/hello), or pass its path: alchemy deploy path/to/alchemy.run.go"
+		var nf *NotFoundError
+		if !errors.As(err, &nf) || err.Error() != want {
+			t.Errorf("Locate(%q): %v\nwant: %s", c.arg, err, want)
+		}
+	}
+}

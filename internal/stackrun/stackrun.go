@@ -1,0 +1,184 @@
+// Package stackrun builds a user's stack file (alchemy.run.go) with the
+// user's own go.mod, caches the executable, and runs it.
+//
+// A stack is a Go program: alchemy.run.go calls alchemy.Run, which embeds the
+// whole CLI, so the compiled stack deploys itself in-process. The standalone
+// alchemy binary therefore does not link the user's resources; for the stack
+// commands (deploy, plan, destroy, dev, login [stack], state ...) it builds
+// the stack file with `go build` in the stack's directory, so the user's
+// go.mod, go.sum, replace directives, go.work and GOFLAGS decide every
+// version, and then executes the result with the same arguments.
+//
+// # Why an own cache key
+//
+// `go build` has its own build cache, but even when every package is cached
+// it still loads the module graph, hashes every input and re-runs the link
+// step, which for a program that links the AWS SDK and a TUI costs hundreds
+// of milliseconds (the link alone), far over the budget of an `alchemy plan`
+// that has nothing to do. So Build keeps its own cache of linked
+// executables, keyed by a cheap fingerprint of everything that can change
+// the output, computed without starting any process:
+//
+//   - the alchemy binary itself (build info and the executable's size+mtime);
+//   - the go command found on PATH (path, resolved path, size, mtime), which
+//     stands in for `go env GOVERSION` and GOROOT without running go;
+//   - the build-relevant environment (GOOS, GOARCH, CGO_ENABLED, GOFLAGS,
+//     GOEXPERIMENT, GOTOOLCHAIN, GOWORK, ...) and the go env file;
+//   - the stack file's content;
+//   - for every file that matters under the module root (go.mod, go.sum,
+//     vendor/modules.txt, *.go and the cgo/assembly sources) its relative
+//     path, size and mtime, skipping hidden and _ directories, testdata,
+//     node_modules and nested modules, exactly the directories the go
+//     command itself ignores;
+//   - the same walk over each local directory named by a replace directive
+//     in go.mod, and over go.work, go.work.sum and the go.work use and
+//     replace directories when a workspace applies.
+//
+// Only files' metadata is read, so the key costs a directory walk: a few
+// milliseconds even for a large module (see the benchmarks in the tests).
+//
+// Files pulled in with //go:embed can have any name, so the walk does not
+// see them. After each build a `go list -deps` (run alongside the build)
+// names the embedded files of every package that is not an immutable module
+// download; their size+mtime and the listings of the directories they sit in
+// are recorded in a small manifest next to the executable and checked on
+// every hit. Anything that changed while the build ran marks the manifest as
+// untrusted, so the next run builds again rather than trust a stale binary.
+//
+// # Cache layout and concurrency
+//
+// <CacheDir>/<dir name>-<hash of the stack path>/ holds, per key K,
+// K.manifest and the executable K-<hash of the manifest>. A hit reads the
+// manifest, verifies it, and stats the executable (whose size is in the
+// manifest, so a binary truncated by a crash is never run). Builds of one
+// stack are serialised by an flock on .lock in that directory, so concurrent
+// alchemy processes build once and the others find the result; the binary is
+// written by go build to a temp name and renamed into place, so nobody ever
+// sees a partial file even without the lock. Only the newest few
+// executables per stack are kept.
+//
+// # Running
+//
+// Exec runs the executable with the standard streams inherited. A Ctrl-C on
+// a terminal reaches the whole foreground process group, so the stack
+// already has it; Exec forwards SIGINT only when it did not come from the
+// terminal (a second SIGINT would mean "force quit" to the stack), always
+// forwards SIGTERM, and never exits before the stack does.
+package stackrun
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// DefaultFile is the stack file looked up when none is given.
+const DefaultFile = "alchemy.run.go"
+
+// stackCall is what a stack file must mention to declare a stack.
+const stackCall = "alchemy.Run("
+
+// Locate resolves the [stack] argument: "" -> ./alchemy.run.go; a directory
+// -> <dir>/alchemy.run.go; a file path as is. A missing file gives
+// *NotFoundError.
+func Locate(arg string) (string, error) {
+	path := arg
+	switch {
+	case arg == "":
+		path = "." + string(filepath.Separator) + DefaultFile
+	default:
+		if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
+			path = filepath.Join(arg, DefaultFile)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return "", &NotFoundError{Path: path}
+		}
+		return "", err
+	}
+	if fi.IsDir() {
+		return "", &NotFoundError{Path: path}
+	}
+	return path, nil
+}
+
+// NotFoundError reports a stack file that does not exist.
+type NotFoundError struct {
+	Path string
+}
+
+func (e *NotFoundError) Error() string {
+	return "No stack file at " + e.Path + ". Create alchemy.run.go (see examples/hello), or pass its path: alchemy deploy path/to/alchemy.run.go"
+}
+
+// NotStackError reports a Go file that does not call alchemy.Run.
+type NotStackError struct {
+	File string
+}
+
+func (e *NotStackError) Error() string {
+	return e.File + ` does not declare a stack: call alchemy.Run("name", func(s *alchemy.Stack) { ... }) from main`
+}
+
+// NotGoFileError reports a stack path that is not a .go file (go build would
+// take it for a package path).
+type NotGoFileError struct {
+	File string
+}
+
+func (e *NotGoFileError) Error() string {
+	return e.File + " is not a Go file: a stack file is a Go program such as alchemy.run.go"
+}
+
+// NoModuleError reports a stack file outside any Go module.
+type NoModuleError struct {
+	File string
+	Dir  string // the stack file's directory
+}
+
+func (e *NoModuleError) Error() string {
+	return fmt.Sprintf("%s is not inside a Go module (no go.mod in %s or any parent directory).\n"+
+		"A stack is built with its own go.mod. In %s run:\n"+
+		"  go mod init <module name>\n"+
+		"  go get github.com/alchemy-go/alchemy", e.File, e.Dir, e.Dir)
+}
+
+// NoGoError reports that the go command is not on PATH.
+type NoGoError struct{}
+
+func (e *NoGoError) Error() string {
+	return "go is not on PATH: alchemy builds your stack file with the Go toolchain. " +
+		"Install Go (https://go.dev/dl/) or add its bin directory to PATH."
+}
+
+// BuildError reports a failed `go build` of the stack file. Output is the go
+// command's own output, paths relative to Dir as go build prints them.
+type BuildError struct {
+	File    string // the stack file as given to Build
+	Dir     string // the directory go build ran in
+	Output  string
+	Compile bool // the output holds compiler errors (rather than, say, a module download failure)
+}
+
+func (e *BuildError) Error() string {
+	var b strings.Builder
+	if e.Compile {
+		b.WriteString(e.File + " does not compile:\n")
+	} else {
+		b.WriteString(e.File + " could not be built (go build failed):\n")
+	}
+	out := strings.TrimRight(e.Output, "\n")
+	if out != "" {
+		b.WriteString(out + "\n")
+	}
+	name := filepath.Base(e.File)
+	if e.Compile {
+		fmt.Fprintf(&b, "hint: fix the errors above (paths are relative to %s) and run the command again; `go vet %s` there shows the same errors", e.Dir, name)
+	} else {
+		fmt.Fprintf(&b, "hint: the stack is built with `go build %s` in %s using its go.mod; fix what go reports above (often `go mod tidy` or `go get <module>` there) and run the command again", name, e.Dir)
+	}
+	return b.String()
+}
