@@ -1,0 +1,489 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/alchemy-go/alchemy/internal/atomicfile"
+)
+
+// outputFile holds a stage's stack outputs, next to its rows.
+const outputFile = "__stack_output__.json"
+
+// Local is the project-local store, laid out like the TypeScript tool's:
+//
+//	<Root>/<stack>/<stage>/<EncodeFQN(fqn)>.json   one row per file
+//	<Root>/<stack>/<stage>/__stack_output__.json   the stage's stack outputs
+//
+// Files are two-space-indented JSON, written atomically and durably (temp
+// file, fsync, rename, directory fsync), mode 0600 in 0700 directories. There
+// is no locking, as in the TypeScript tool: concurrent writers of one row
+// leave one of the two versions, never a mix.
+//
+// A Local must not be copied after first use.
+type Local struct {
+	Root string // e.g. <project>/.alchemy/state
+
+	stages sync.Map // stage directory path -> *stageDir
+}
+
+var _ Store = (*Local)(nil)
+
+// NewLocal returns the store rooted at root. A relative root is made absolute
+// now, so the store stays anchored at the directory the process started in.
+func NewLocal(root string) *Local {
+	if abs, err := filepath.Abs(root); err == nil {
+		root = abs
+	}
+	return &Local{Root: root}
+}
+
+// stageDir is what the store remembers about one stage directory between
+// calls: that it exists (so Set does not re-create it every time) and the
+// group-committed fsync of the directory.
+type stageDir struct {
+	path  string
+	mu    sync.Mutex // serialises creation
+	ready atomic.Bool
+	sync  dirSyncer
+}
+
+func (l *Local) stage(stack, stage string) (*stageDir, error) {
+	if err := ValidateSegment("stack", stack); err != nil {
+		return nil, err
+	}
+	if err := ValidateSegment("stage", stage); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(l.Root, stack, stage)
+	if d, ok := l.stages.Load(path); ok {
+		return d.(*stageDir), nil
+	}
+	d, _ := l.stages.LoadOrStore(path, &stageDir{path: path})
+	return d.(*stageDir), nil
+}
+
+// ensure creates the stage directory (and its parents) once, and makes the
+// new directory entries durable.
+func (d *stageDir) ensure() error {
+	if d.ready.Load() {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ready.Load() {
+		return nil
+	}
+	var created []string
+	for p := d.path; ; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) || filepath.Dir(p) == p {
+			break
+		}
+		created = append(created, p)
+	}
+	if err := atomicfile.MkdirPrivate(d.path); err != nil {
+		return fmt.Errorf("creating state directory: %w", err)
+	}
+	for _, p := range created {
+		if err := syncDir(filepath.Dir(p)); err != nil {
+			return fmt.Errorf("creating state directory: %w", err)
+		}
+	}
+	d.ready.Store(true)
+	return nil
+}
+
+// write replaces d/name with data, atomically. The caller fsyncs the
+// directory (d.sync) before reporting success.
+//
+// This is atomicfile.Write minus its per-call MkdirAll+stat and directory
+// fsync: the directory is created once per stage, and concurrent Sets share
+// directory fsyncs (see dirSyncer).
+func (d *stageDir) write(name string, data []byte) error {
+	if err := d.ensure(); err != nil {
+		return err
+	}
+	err := writeRename(d.path, name, data)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The stage directory was removed behind our back (a state delete or
+		// destroy in another process): create it again.
+		d.ready.Store(false)
+		if err := d.ensure(); err != nil {
+			return err
+		}
+		err = writeRename(d.path, name, data)
+	}
+	return err
+}
+
+func writeRename(dir, name string, data []byte) (err error) {
+	// The temp name is atomicfile's, so atomicfile.RemoveStaleTemps finds
+	// what a killed writer left; it never ends in ".json", so List skips it.
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*") // mode 0600
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(dir, name))
+}
+
+// marshalIndent writes a row as JSON.stringify(row, null, 2) does: two-space
+// indent, no HTML escaping, no trailing newline.
+func marshalIndent(row *Row) ([]byte, error) {
+	compact, err := row.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(compact) * 3 / 2)
+	if err := json.Indent(&buf, compact, "", "  "); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// CorruptError reports a state file that exists but cannot be used. It is
+// never treated as absent: a plan or destroy that skipped it would act as if
+// the resource did not exist.
+type CorruptError struct {
+	Path              string
+	Stack, Stage, FQN string // FQN is empty for the stack-output record
+	Problem           string // "is not valid JSON", "is not a valid state row"
+	Err               error
+}
+
+func (e *CorruptError) Error() string {
+	if e.FQN == "" {
+		return fmt.Sprintf("stack output %s %s: %v. Fix or delete the file and re-run.", e.Path, e.Problem, e.Err)
+	}
+	return fmt.Sprintf("state row %s %s: %v. Fix or delete it (alchemy state delete %s/%s/%s) and re-run.",
+		e.Path, e.Problem, e.Err, e.Stack, e.Stage, e.FQN)
+}
+
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// readFile returns a state file's content, nil when it is missing or empty:
+// the TypeScript tool treats a zero-length file as absent.
+func readFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state: %w", err)
+	}
+	if len(data) == 0 {
+		return nil, nil
+	}
+	return data, nil
+}
+
+// parseRow reads a row file's content. It compacts the JSON first, so that
+// props, attrs and the Extra fields come back without the file's indentation.
+func parseRow(data []byte, corrupt func(problem string, err error) error) (*Row, error) {
+	var compact bytes.Buffer
+	compact.Grow(len(data))
+	if err := json.Compact(&compact, data); err != nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			err = fmt.Errorf("%w (at byte %d)", err, syntax.Offset)
+		}
+		return nil, corrupt("is not valid JSON", err)
+	}
+	if compact.String() == "null" {
+		return nil, corrupt("is not a valid state row", errors.New("it is null"))
+	}
+	var row Row
+	if err := json.Unmarshal(compact.Bytes(), &row); err != nil {
+		return nil, corrupt("is not a valid state row", err)
+	}
+	return &row, nil
+}
+
+// Get reads a row, falling back to its legacy file name. A missing or
+// zero-length file is no row; an unreadable or corrupt one is an error.
+func (l *Local) Get(ctx context.Context, stack, stage, fqn string) (*Row, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d, err := l.stage(stack, stage)
+	if err != nil {
+		return nil, err
+	}
+	if fqn == "" {
+		return nil, errors.New("state get: empty FQN")
+	}
+	names := []string{EncodeFQN(fqn)}
+	if legacy, ok := legacyName(fqn); ok {
+		names = append(names, legacy)
+	}
+	for _, name := range names {
+		path := filepath.Join(d.path, name+".json")
+		data, err := readFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if data == nil {
+			continue
+		}
+		return parseRow(data, func(problem string, err error) error {
+			return &CorruptError{Path: path, Stack: stack, Stage: stage, FQN: fqn, Problem: problem, Err: err}
+		})
+	}
+	return nil, nil
+}
+
+// Set writes row under its FQN and returns once it is durable. A file of the
+// row under its legacy name is removed.
+func (l *Local) Set(ctx context.Context, stack, stage string, row *Row) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d, err := l.stage(stack, stage)
+	if err != nil {
+		return err
+	}
+	if row == nil || row.FQN == "" {
+		return errors.New("state set: row without an FQN")
+	}
+	data, err := marshalIndent(row)
+	if err != nil {
+		return fmt.Errorf("encoding state row %s: %w", row.FQN, err)
+	}
+	if err := d.write(EncodeFQN(row.FQN)+".json", data); err != nil {
+		return fmt.Errorf("writing state row %s/%s/%s: %w", stack, stage, row.FQN, err)
+	}
+	if legacy, ok := legacyName(row.FQN); ok {
+		// Best effort: while both exist, readers prefer the new name. Lstat
+		// first: it is a lock-free lookup, while unlink takes the directory
+		// lock that every concurrent Set's create and rename queue on.
+		path := filepath.Join(d.path, legacy+".json")
+		if _, err := os.Lstat(path); err == nil {
+			_ = os.Remove(path)
+		}
+	}
+	if err := d.sync.sync(d.path); err != nil {
+		return fmt.Errorf("writing state row %s/%s/%s: %w", stack, stage, row.FQN, err)
+	}
+	return nil
+}
+
+// Delete removes a row under its current and legacy names.
+func (l *Local) Delete(ctx context.Context, stack, stage, fqn string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d, err := l.stage(stack, stage)
+	if err != nil {
+		return err
+	}
+	if fqn == "" {
+		return errors.New("state delete: empty FQN")
+	}
+	names := []string{EncodeFQN(fqn)}
+	if legacy, ok := legacyName(fqn); ok {
+		names = append(names, legacy)
+	}
+	removed := false
+	for _, name := range names {
+		err := os.Remove(filepath.Join(d.path, name+".json"))
+		switch {
+		case err == nil:
+			removed = true
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("deleting state row %s/%s/%s: %w", stack, stage, fqn, err)
+		}
+	}
+	if removed {
+		if err := d.sync.sync(d.path); err != nil {
+			return fmt.Errorf("deleting state row %s/%s/%s: %w", stack, stage, fqn, err)
+		}
+	}
+	return nil
+}
+
+// List returns the stage's FQNs, sorted. A missing stage directory is a stage
+// without state; a directory that exists but cannot be listed is an error, so
+// destroy never mistakes unreadable state for none.
+func (l *Local) List(ctx context.Context, stack, stage string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d, err := l.stage(stack, stage)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(d.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Cross-check, as the TypeScript store does: "not found" must mean the
+		// directory really is not there.
+		if _, serr := os.Lstat(d.path); !errors.Is(serr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("listing state of %s/%s: %s could not be read (%v) but exists (%v); refusing to treat the stage as empty", stack, stage, d.path, err, serr)
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing state of %s/%s: %w", stack, stage, err)
+	}
+	fqns := make([]string, 0, len(entries))
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || name == outputFile || !strings.HasSuffix(name, ".json") {
+			continue
+		}
+		fqns = append(fqns, fqnFromFileStem(strings.TrimSuffix(name, ".json")))
+	}
+	slices.Sort(fqns)
+	return slices.Compact(fqns), nil // a row under both its new and legacy name
+}
+
+// GetOutput returns the stage's stack-output record (compact JSON), nil when
+// absent.
+func (l *Local) GetOutput(ctx context.Context, stack, stage string) (json.RawMessage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d, err := l.stage(stack, stage)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(d.path, outputFile)
+	data, err := readFile(path)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, data); err != nil {
+		return nil, &CorruptError{Path: path, Stack: stack, Stage: stage, Problem: "is not valid JSON", Err: err}
+	}
+	return compact.Bytes(), nil
+}
+
+// SetOutput replaces the stage's stack-output record; nil removes it.
+func (l *Local) SetOutput(ctx context.Context, stack, stage string, out json.RawMessage) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d, err := l.stage(stack, stage)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(d.path, outputFile)
+	if len(out) == 0 {
+		err := os.Remove(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err == nil {
+			err = d.sync.sync(d.path)
+		}
+		if err != nil {
+			return fmt.Errorf("removing stack output of %s/%s: %w", stack, stage, err)
+		}
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, out, "", "  "); err != nil {
+		return fmt.Errorf("stack output of %s/%s is not valid JSON: %w", stack, stage, err)
+	}
+	err = d.write(outputFile, buf.Bytes())
+	if err == nil {
+		err = d.sync.sync(d.path)
+	}
+	if err != nil {
+		return fmt.Errorf("writing stack output of %s/%s: %w", stack, stage, err)
+	}
+	return nil
+}
+
+// DeleteStage removes the stage directory, output included, then the stack
+// directory if that left it empty. Nothing else is touched.
+func (l *Local) DeleteStage(ctx context.Context, stack, stage string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d, err := l.stage(stack, stage)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ready.Store(false)
+	if err := os.RemoveAll(d.path); err != nil {
+		return fmt.Errorf("deleting state of %s/%s: %w", stack, stage, err)
+	}
+	stackDir := filepath.Dir(d.path)
+	parent := stackDir
+	if err := os.Remove(stackDir); err == nil {
+		parent = l.Root
+	}
+	if err := syncDir(parent); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("deleting state of %s/%s: %w", stack, stage, err)
+	}
+	return nil
+}
+
+// Stacks returns the stack directories, sorted.
+func (l *Local) Stacks(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return subdirs(l.Root)
+}
+
+// Stages returns a stack's stage directories, sorted.
+func (l *Local) Stages(ctx context.Context, stack string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := ValidateSegment("stack", stack); err != nil {
+		return nil, err
+	}
+	return subdirs(filepath.Join(l.Root, stack))
+}
+
+func subdirs(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing state: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		isDir := e.IsDir()
+		if e.Type()&fs.ModeSymlink != 0 {
+			fi, err := os.Stat(filepath.Join(dir, e.Name()))
+			isDir = err == nil && fi.IsDir()
+		}
+		if isDir {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil // os.ReadDir sorts by name
+}

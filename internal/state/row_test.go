@@ -1,0 +1,190 @@
+package state
+
+import (
+	"encoding/json"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// tsRow is a row as the TypeScript tool writes it: an update in flight on a
+// namespaced bucket, with the fields this tool does not model (namespace,
+// bindings, providerMode, adopting) and a {props, bindings, attr} snapshot.
+const tsRow = `{
+  "kind": "resource",
+  "resourceType": "AWS.S3.Bucket",
+  "namespace": {
+    "Id": "Api",
+    "Parent": {
+      "Id": "App"
+    }
+  },
+  "fqn": "App/Api/Bucket_1",
+  "logicalId": "Bucket_1",
+  "instanceId": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+  "providerVersion": 2,
+  "status": "updating",
+  "downstream": [
+    "App/Api/Function"
+  ],
+  "bindings": [
+    {
+      "sid": "Read",
+      "data": {
+        "policy": "s3:GetObject"
+      }
+    }
+  ],
+  "props": {
+    "bucketName": "app-api-bucket-1",
+    "tags": {
+      "note": "<a & b>"
+    },
+    "token": {
+      "__redacted__": "s3cr3t"
+    }
+  },
+  "attr": {
+    "arn": "arn:aws:s3:::app-api-bucket-1",
+    "empty": null
+  },
+  "removalPolicy": "retain",
+  "providerMode": "live",
+  "adopting": true,
+  "old": {
+    "props": {
+      "bucketName": "app-api-bucket-1"
+    },
+    "bindings": [],
+    "attr": {
+      "arn": "arn:aws:s3:::app-api-bucket-1"
+    }
+  }
+}`
+
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatalf("%v in %s", err, a)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatalf("%v in %s", err, b)
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func TestRowRoundTripKeepsUnknownFields(t *testing.T) {
+	var row Row
+	if err := json.Unmarshal([]byte(tsRow), &row); err != nil {
+		t.Fatal(err)
+	}
+	if row.FQN != "App/Api/Bucket_1" || row.Status != Updating || row.ProviderVersion != 2 ||
+		row.RemovalPolicy != "retain" || len(row.Downstream) != 1 || row.Old == nil {
+		t.Fatalf("modelled fields not read: %+v", row)
+	}
+	for _, k := range []string{"namespace", "bindings", "providerMode", "adopting"} {
+		if _, ok := row.Extra[k]; !ok {
+			t.Errorf("Extra lacks %q: %v", k, row.Extra)
+		}
+	}
+	if _, ok := row.Old.Extra["bindings"]; !ok {
+		t.Errorf("old snapshot lost its bindings")
+	}
+	out, err := marshalIndent(&row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !jsonEqual(t, out, []byte(tsRow)) {
+		t.Fatalf("round trip changed the row:\n%s", out)
+	}
+	// Written like JSON.stringify(row, null, 2): no HTML escaping.
+	if !strings.Contains(string(out), `"note": "<a & b>"`) {
+		t.Errorf("HTML characters escaped:\n%s", out)
+	}
+	// The modelled fields come first, in the TypeScript tool's order.
+	if !regexp.MustCompile(`(?s)^\{\n  "kind".*"resourceType".*"fqn".*"logicalId".*"instanceId".*"providerVersion".*"status".*"downstream"`).Match(out) {
+		t.Errorf("unexpected field order:\n%s", out)
+	}
+}
+
+func TestRowReplacedChainRoundTrip(t *testing.T) {
+	const chain = `{"resourceType":"T","fqn":"x","logicalId":"x","instanceId":"c","providerVersion":0,"status":"replaced","downstream":[],"props":{"v":3},"attr":{"id":"3"},"deleteFirst":true,
+	  "old":{"resourceType":"T","fqn":"x","logicalId":"x","instanceId":"b","providerVersion":0,"status":"replacing","downstream":[],"props":{"v":2},
+	    "old":{"kind":"resource","resourceType":"T","fqn":"x","logicalId":"x","instanceId":"a","providerVersion":0,"status":"created","downstream":["y"],"props":{"v":1},"attr":{"id":"1"},"providerMode":"local"}}}`
+	var row Row
+	if err := json.Unmarshal([]byte(chain), &row); err != nil {
+		t.Fatal(err)
+	}
+	if row.Old == nil || row.Old.Old == nil || row.Old.Old.InstanceID != "a" || row.Old.Old.Extra["providerMode"] == nil {
+		t.Fatalf("chain not read: %+v", row)
+	}
+	out, err := json.Marshal(row) // a value, not a pointer: MarshalJSON must still apply
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !jsonEqual(t, out, []byte(chain)) {
+		t.Fatalf("round trip changed the chain:\n%s", out)
+	}
+}
+
+func TestRowMarshal(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		row  Row
+		want string
+	}{
+		{"downstream is never null", Row{ResourceType: "T", FQN: "a", LogicalID: "a", Status: Creating},
+			`{"resourceType":"T","fqn":"a","logicalId":"a","instanceId":"","providerVersion":0,"status":"creating","downstream":[]}`},
+		{"extra follows, sorted; known names in Extra are ignored",
+			Row{FQN: "a", Status: Created, Extra: map[string]json.RawMessage{"z": json.RawMessage(`1`), "b": json.RawMessage(`{"k": [1, 2]}`), "status": json.RawMessage(`"x"`)}},
+			`{"resourceType":"","fqn":"a","logicalId":"","instanceId":"","providerVersion":0,"status":"created","downstream":[],"b":{"k":[1,2]},"z":1}`},
+		{"an updating row's snapshot has no identity fields",
+			Row{Props: json.RawMessage(`{"a":1}`), Extra: map[string]json.RawMessage{"bindings": json.RawMessage(`[]`)}},
+			`{"props":{"a":1},"bindings":[]}`},
+		{"null props survive", Row{FQN: "a", Status: Created, Props: json.RawMessage(`null`)},
+			`{"resourceType":"","fqn":"a","logicalId":"","instanceId":"","providerVersion":0,"status":"created","downstream":[],"props":null}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := json.Marshal(&tc.row)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRowUnmarshalNulls(t *testing.T) {
+	var row Row
+	if err := json.Unmarshal([]byte(`{"fqn":"a","downstream":null,"props":null,"old":null}`), &row); err != nil {
+		t.Fatal(err)
+	}
+	if row.Downstream != nil || string(row.Props) != "null" || row.Old != nil {
+		t.Fatalf("%+v", row)
+	}
+	if err := json.Unmarshal([]byte(`{"fqn":"a","status":5}`), &row); err == nil || !strings.Contains(err.Error(), `"status"`) {
+		t.Fatalf("a wrongly typed field: %v", err)
+	}
+}
+
+func TestStable(t *testing.T) {
+	for s, want := range map[Status]bool{
+		Creating: false, Created: true, Updating: false, Updated: true,
+		Deleting: false, Replacing: false, Replaced: true,
+	} {
+		if got := (&Row{Status: s}).Stable(); got != want {
+			t.Errorf("%s: Stable() = %v", s, got)
+		}
+	}
+}
+
+func TestNewInstanceID(t *testing.T) {
+	a, b := NewInstanceID(), NewInstanceID()
+	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(a) || a == b {
+		t.Fatalf("%q %q", a, b)
+	}
+}

@@ -1,0 +1,196 @@
+// Package state persists what the engine knows about deployed resources: one
+// row per resource (or action) of a (stack, stage), plus the stage's evaluated
+// stack outputs.
+//
+// Two constraints shape it:
+//
+//   - Interop with the TypeScript tool. The local store uses the same
+//     .alchemy/state/<stack>/<stage>/<encoded fqn>.json layout, the same FQN
+//     file-name encoding (including the legacy one it still reads), and rows
+//     keep every field this tool does not model, so either tool can pick up a
+//     stage the other deployed.
+//   - Durability before provider calls. The engine commits a row (creating,
+//     updating, deleting, ...) before every cloud mutation, so Set returns only
+//     once the row is on disk: a crash or kill -9 right after it leaves a row
+//     that tells the next deploy what may exist in the cloud. Unreadable state
+//     is an error, never "no state": treating it as empty would make destroy
+//     report success while the cloud resources live on.
+//
+// Store is the contract every backend implements; Local is the on-disk one.
+package state
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// Markers of encoded values inside props, attrs and outputs (spec 3.4). The
+// store treats those values as opaque JSON; the engine encodes and decodes.
+const (
+	// RedactedMarker wraps a secret in plaintext state: {"__redacted__": <value>}.
+	RedactedMarker = "__redacted__"
+	// SecretMarker wraps an encrypted secret (when ALCHEMY_PASSWORD is set):
+	// {"__secret__": "<ciphertext of the JSON value>"}.
+	SecretMarker = "__secret__"
+	// DurationMarker wraps a duration: {"__duration__": {...}}.
+	DurationMarker = "__duration__"
+)
+
+// Status of a row (spec 3.3).
+type Status string
+
+// Resource row statuses. Created, Updated and Replaced are stable; the others
+// mark a provider call in flight (or interrupted) and tell the next deploy
+// how to recover.
+const (
+	Creating  Status = "creating"
+	Created   Status = "created"
+	Updating  Status = "updating"
+	Updated   Status = "updated"
+	Deleting  Status = "deleting"
+	Replacing Status = "replacing"
+	Replaced  Status = "replaced"
+)
+
+// Action row statuses (rows with Kind "action").
+const (
+	Running Status = "running"
+	Ran     Status = "ran"
+)
+
+// Row is one resource's persisted state, JSON-compatible with the TypeScript
+// tool's rows (spec 3.3). Action rows use the same type: their own fields
+// (actionType, inputHash, input, output) live in Extra.
+type Row struct {
+	Kind            string          `json:"kind,omitempty"` // "resource", "action", or absent on legacy rows
+	ResourceType    string          `json:"resourceType"`
+	FQN             string          `json:"fqn"`
+	LogicalID       string          `json:"logicalId"`
+	InstanceID      string          `json:"instanceId"` // hex of 16 random bytes; changes only on replace
+	ProviderVersion int             `json:"providerVersion"`
+	Status          Status          `json:"status"`
+	Downstream      []string        `json:"downstream"` // written as [] when empty, never null
+	Props           json.RawMessage `json:"props,omitempty"`
+	Attr            json.RawMessage `json:"attr,omitempty"`
+	RemovalPolicy   string          `json:"removalPolicy,omitempty"` // "destroy" | "retain"
+	// Old is the previous stable snapshot of an updating row, or the previous
+	// generation (itself possibly replacing/replaced: a chain) of a
+	// replacing/replaced row.
+	Old         *Row `json:"old,omitempty"`
+	DeleteFirst bool `json:"deleteFirst,omitempty"`
+	// Extra holds the fields this tool does not model (namespace, bindings,
+	// providerMode, adopting, ...), read and written back untouched. Keys that
+	// name a field above are ignored when writing.
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// Stable reports whether no provider call is in flight for the row: its
+// status is created, updated or replaced.
+func (r *Row) Stable() bool {
+	return r.Status == Created || r.Status == Updated || r.Status == Replaced
+}
+
+// NewInstanceID returns 16 random bytes, hex-encoded: the seed of a
+// resource's physical names.
+func NewInstanceID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails since Go 1.24
+	return hex.EncodeToString(b[:])
+}
+
+// Store is the contract every state backend implements. Operations on one
+// (stack, stage) never read or write another stage's rows. Stack and stage
+// must be valid path segments (see ValidateSegment).
+type Store interface {
+	// List returns the FQNs of a stage's rows, sorted; a stage without state
+	// has none.
+	List(ctx context.Context, stack, stage string) ([]string, error)
+	// Get returns a row, or nil, nil when there is none.
+	Get(ctx context.Context, stack, stage, fqn string) (*Row, error)
+	// Set creates or replaces row (keyed by row.FQN); it is durable once Set
+	// returns.
+	Set(ctx context.Context, stack, stage string, row *Row) error
+	// Delete removes a row; deleting a missing row is not an error.
+	Delete(ctx context.Context, stack, stage, fqn string) error
+	// GetOutput returns the stage's stack-output record, nil when absent.
+	GetOutput(ctx context.Context, stack, stage string) (json.RawMessage, error)
+	// SetOutput replaces the stack-output record; nil removes it.
+	SetOutput(ctx context.Context, stack, stage string, out json.RawMessage) error
+	// DeleteStage removes all of a stage's state, its output included.
+	DeleteStage(ctx context.Context, stack, stage string) error
+	// Stacks returns the stack names, sorted.
+	Stacks(ctx context.Context) ([]string, error)
+	// Stages returns a stack's stage names, sorted.
+	Stages(ctx context.Context, stack string) ([]string, error)
+}
+
+// loadWorkers bounds LoadAll's concurrent Gets: enough to hide a remote
+// store's round trips, few enough not to trip its rate limits or our fd limit.
+const loadWorkers = 32
+
+// LoadAll reads every row of a stage into a map keyed by FQN, with bounded
+// concurrency. The plan reads state once through it. A row that disappears
+// between List and Get is left out; any other error fails the whole load.
+func LoadAll(ctx context.Context, s Store, stack, stage string) (map[string]*Row, error) {
+	fqns, err := s.List(ctx, stack, stage)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]*Row, len(fqns))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(loadWorkers, len(fqns)) {
+		wg.Go(func() {
+			for i := range next {
+				row, err := s.Get(ctx, stack, stage, fqns[i])
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				rows[i] = row
+			}
+		})
+	}
+feed:
+	for i := range fqns {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[string]*Row, len(fqns))
+	for i, row := range rows {
+		if row != nil {
+			out[fqns[i]] = row
+		}
+	}
+	return out, nil
+}
+
+// ValidateSegment checks that a stack or stage name can be used as one path
+// segment of a store: not empty, not "." or "..", no "/", "\" or NUL. what
+// names the segment in the error ("stack", "stage").
+func ValidateSegment(what, name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("invalid %s name: it is empty", what)
+	case name == "." || name == "..":
+		return fmt.Errorf("invalid %s name %q: it must not be %q", what, name, name)
+	case strings.ContainsAny(name, "/\\\x00"):
+		return fmt.Errorf(`invalid %s name %q: it must not contain "/", "\" or NUL`, what, name)
+	}
+	return nil
+}
