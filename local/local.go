@@ -77,7 +77,9 @@ func (p fileProvider) write(r *alchemy.Request[FileArgs, FileAttrs]) (FileAttrs,
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return FileAttrs{}, err
 	}
-	if err := atomicfile.Write(path, []byte(r.Props.Content), 0o644); err != nil {
+	// No fsync of its own: the state commit that records the file as
+	// created follows and flushes it (see atomicfile.Replace).
+	if err := atomicfile.Replace(path, []byte(r.Props.Content), 0o644); err != nil {
 		return FileAttrs{}, fmt.Errorf("writing %s: %w", path, err)
 	}
 	sum := sha256.Sum256([]byte(r.Props.Content))

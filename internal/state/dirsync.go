@@ -15,6 +15,8 @@ import (
 // 16 concurrent Sets, this makes the directory fsync almost free (see
 // BenchmarkSetParallel).
 type dirSyncer struct {
+	// op is the sync to share; nil means syncDir.
+	op      func(dir string) error
 	mu      sync.Mutex
 	cond    *sync.Cond
 	started uint64 // fsyncs started
@@ -42,7 +44,11 @@ func (s *dirSyncer) sync(dir string) error {
 		s.started++
 		n := s.started
 		s.mu.Unlock()
-		err := syncDir(dir)
+		op := s.op
+		if op == nil {
+			op = syncDir
+		}
+		err := op(dir)
 		s.mu.Lock()
 		s.running = false
 		s.done, s.err = n, err

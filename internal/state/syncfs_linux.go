@@ -1,0 +1,20 @@
+package state
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// haveSyncfs: Linux can flush a whole filesystem in one call, which lets
+// concurrent Sets share one flush for their temp files.
+const haveSyncfs = true
+
+func syncFS(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return unix.Syncfs(int(d.Fd()))
+}
