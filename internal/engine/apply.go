@@ -141,6 +141,10 @@ func Apply(ctx context.Context, spec *Spec, p *Plan, store state.Store, creds Cr
 	} else if len(a.result.Failures) == 0 && !a.result.Interrupted {
 		a.writeOutputs()
 	}
+	// Commits are durable already; this puts them in their final layout.
+	if err := state.Flush(a.work, store); err != nil {
+		a.result.Failures = append(a.result.Failures, Failure{FQN: spec.Stack + "/" + spec.Stage, Type: "state", Err: err})
+	}
 	return &a.result
 }
 

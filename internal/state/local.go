@@ -18,7 +18,10 @@ import (
 )
 
 // outputFile holds a stage's stack outputs, next to its rows.
-const outputFile = "__stack_output__.json"
+const (
+	outputFile = "__stack_output__.json"
+	outputStem = "__stack_output__"
+)
 
 // Local is the project-local store, laid out like the TypeScript tool's:
 //
@@ -56,10 +59,7 @@ type stageDir struct {
 	mu    sync.Mutex // serialises creation
 	ready atomic.Bool
 	sync  dirSyncer
-	// data makes temp files durable before they are renamed into place:
-	// with syncfs (Linux) one flush covers every concurrent Set's temp file
-	// instead of one fsync each.
-	data dirSyncer
+	j     journal
 }
 
 func (l *Local) stage(stack, stage string) (*stageDir, error) {
@@ -73,7 +73,7 @@ func (l *Local) stage(stack, stage string) (*stageDir, error) {
 	if d, ok := l.stages.Load(path); ok {
 		return d.(*stageDir), nil
 	}
-	d, _ := l.stages.LoadOrStore(path, &stageDir{path: path, data: dirSyncer{op: syncFS}})
+	d, _ := l.stages.LoadOrStore(path, &stageDir{path: path})
 	return d.(*stageDir), nil
 }
 
@@ -107,33 +107,11 @@ func (d *stageDir) ensure() error {
 	return nil
 }
 
-// write replaces d/name with data, atomically. The caller fsyncs the
-// directory (d.sync) before reporting success.
-//
-// This is atomicfile.Write minus its per-call MkdirAll+stat and directory
-// fsync: the directory is created once per stage, and concurrent Sets share
-// directory fsyncs (see dirSyncer).
-func (d *stageDir) write(name string, data []byte) error {
-	if err := d.ensure(); err != nil {
-		return err
-	}
-	err := d.writeRename(name, data)
-	if errors.Is(err, fs.ErrNotExist) {
-		// The stage directory was removed behind our back (a state delete or
-		// destroy in another process): create it again.
-		d.ready.Store(false)
-		if err := d.ensure(); err != nil {
-			return err
-		}
-		err = d.writeRename(name, data)
-	}
-	return err
-}
-
-func (d *stageDir) writeRename(name string, data []byte) (err error) {
-	dir := d.path
-	// The temp name is atomicfile's, so atomicfile.RemoveStaleTemps finds
-	// what a killed writer left; it never ends in ".json", so List skips it.
+// writeNoSync replaces dir/name with data atomically (temp file, rename),
+// leaving durability to the caller's following sync. The temp name is
+// atomicfile's, so atomicfile.RemoveStaleTemps finds what a killed writer
+// left; it never ends in ".json", so List skips it.
+func writeNoSync(dir, name string, data []byte) (err error) {
 	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*") // mode 0600
 	if err != nil {
 		return err
@@ -147,22 +125,8 @@ func (d *stageDir) writeRename(name string, data []byte) (err error) {
 	if _, err = tmp.Write(data); err != nil {
 		return err
 	}
-	if haveSyncfs {
-		// The content must be on disk before the rename can be: a shared
-		// syncfs flushes it together with every other Set's temp file.
-		if err = tmp.Close(); err != nil {
-			return err
-		}
-		if err = d.data.sync(dir); err != nil {
-			return err
-		}
-	} else {
-		if err = tmp.Sync(); err != nil {
-			return err
-		}
-		if err = tmp.Close(); err != nil {
-			return err
-		}
+	if err = tmp.Close(); err != nil {
+		return err
 	}
 	return os.Rename(tmp.Name(), filepath.Join(dir, name))
 }
@@ -257,10 +221,16 @@ func (l *Local) Get(ctx context.Context, stack, stage, fqn string) (*Row, error)
 	if legacy, ok := legacyName(fqn); ok {
 		names = append(names, legacy)
 	}
+	ov, err := d.overlay()
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range names {
 		path := filepath.Join(d.path, name+".json")
-		data, err := readFile(path)
-		if err != nil {
+		var data []byte
+		if e, ok := ov[name]; ok {
+			data = e.data // nil: deleted since the file was written
+		} else if data, err = readFile(path); err != nil {
 			return nil, err
 		}
 		if data == nil {
@@ -286,23 +256,19 @@ func (l *Local) Set(ctx context.Context, stack, stage string, row *Row) error {
 	if row == nil || row.FQN == "" {
 		return errors.New("state set: row without an FQN")
 	}
-	data, err := marshalIndent(row)
+	data, err := row.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("encoding state row %s: %w", row.FQN, err)
 	}
-	if err := d.write(EncodeFQN(row.FQN)+".json", data); err != nil {
-		return fmt.Errorf("writing state row %s/%s/%s: %w", stack, stage, row.FQN, err)
-	}
+	recs := []record{{Stem: EncodeFQN(row.FQN), FQN: row.FQN, Data: data}}
 	if legacy, ok := legacyName(row.FQN); ok {
-		// Best effort: while both exist, readers prefer the new name. Lstat
-		// first: it is a lock-free lookup, while unlink takes the directory
-		// lock that every concurrent Set's create and rename queue on.
-		path := filepath.Join(d.path, legacy+".json")
-		if _, err := os.Lstat(path); err == nil {
-			_ = os.Remove(path)
+		// While both exist readers prefer the new name; the legacy file goes
+		// at the next checkpoint. Lstat first: it is a lock-free lookup.
+		if _, err := os.Lstat(filepath.Join(d.path, legacy+".json")); err == nil {
+			recs = append(recs, record{Stem: legacy, FQN: row.FQN})
 		}
 	}
-	if err := d.sync.sync(d.path); err != nil {
+	if err := d.commit(recs...); err != nil {
 		return fmt.Errorf("writing state row %s/%s/%s: %w", stack, stage, row.FQN, err)
 	}
 	return nil
@@ -324,20 +290,12 @@ func (l *Local) Delete(ctx context.Context, stack, stage, fqn string) error {
 	if legacy, ok := legacyName(fqn); ok {
 		names = append(names, legacy)
 	}
-	removed := false
-	for _, name := range names {
-		err := os.Remove(filepath.Join(d.path, name+".json"))
-		switch {
-		case err == nil:
-			removed = true
-		case !errors.Is(err, fs.ErrNotExist):
-			return fmt.Errorf("deleting state row %s/%s/%s: %w", stack, stage, fqn, err)
-		}
+	recs := make([]record, len(names))
+	for i, name := range names {
+		recs[i] = record{Stem: name, FQN: fqn}
 	}
-	if removed {
-		if err := d.sync.sync(d.path); err != nil {
-			return fmt.Errorf("deleting state row %s/%s/%s: %w", stack, stage, fqn, err)
-		}
+	if err := d.commit(recs...); err != nil {
+		return fmt.Errorf("deleting state row %s/%s/%s: %w", stack, stage, fqn, err)
 	}
 	return nil
 }
@@ -365,13 +323,25 @@ func (l *Local) List(ctx context.Context, stack, stage string) ([]string, error)
 	if err != nil {
 		return nil, fmt.Errorf("listing state of %s/%s: %w", stack, stage, err)
 	}
-	fqns := make([]string, 0, len(entries))
+	ov, err := d.overlay()
+	if err != nil {
+		return nil, err
+	}
+	fqns := make([]string, 0, len(entries)+len(ov))
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || name == outputFile || !strings.HasSuffix(name, ".json") {
 			continue
 		}
-		fqns = append(fqns, fqnFromFileStem(strings.TrimSuffix(name, ".json")))
+		stem := strings.TrimSuffix(name, ".json")
+		if _, journaled := ov[stem]; !journaled {
+			fqns = append(fqns, fqnFromFileStem(stem))
+		}
+	}
+	for stem, e := range ov {
+		if e.data != nil && stem+".json" != outputFile {
+			fqns = append(fqns, fqnFromFileStem(stem))
+		}
 	}
 	slices.Sort(fqns)
 	return slices.Compact(fqns), nil // a row under both its new and legacy name
@@ -388,9 +358,18 @@ func (l *Local) GetOutput(ctx context.Context, stack, stage string) (json.RawMes
 		return nil, err
 	}
 	path := filepath.Join(d.path, outputFile)
-	data, err := readFile(path)
-	if err != nil || data == nil {
+	ov, err := d.overlay()
+	if err != nil {
 		return nil, err
+	}
+	var data []byte
+	if e, ok := ov[outputStem]; ok {
+		data = e.data
+	} else if data, err = readFile(path); err != nil {
+		return nil, err
+	}
+	if data == nil {
+		return nil, nil
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, data); err != nil {
@@ -408,32 +387,35 @@ func (l *Local) SetOutput(ctx context.Context, stack, stage string, out json.Raw
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(d.path, outputFile)
 	if len(out) == 0 {
-		err := os.Remove(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err == nil {
-			err = d.sync.sync(d.path)
-		}
-		if err != nil {
+		if err := d.commit(record{Stem: outputStem}); err != nil {
 			return fmt.Errorf("removing stack output of %s/%s: %w", stack, stage, err)
 		}
 		return nil
 	}
 	var buf bytes.Buffer
-	if err := json.Indent(&buf, out, "", "  "); err != nil {
+	if err := json.Compact(&buf, out); err != nil {
 		return fmt.Errorf("stack output of %s/%s is not valid JSON: %w", stack, stage, err)
 	}
-	err = d.write(outputFile, buf.Bytes())
-	if err == nil {
-		err = d.sync.sync(d.path)
-	}
-	if err != nil {
+	if err := d.commit(record{Stem: outputStem, Data: buf.Bytes()}); err != nil {
 		return fmt.Errorf("writing stack output of %s/%s: %w", stack, stage, err)
 	}
 	return nil
+}
+
+// Flush writes every journaled row to its file and removes the journals, so
+// the stage is in the TypeScript tool's layout again. The engine calls it
+// at the end of a run; a run killed before leaves journals that readers
+// overlay and the next writer replays.
+func (l *Local) Flush(ctx context.Context) error {
+	var first error
+	l.stages.Range(func(_, v any) bool {
+		if err := v.(*stageDir).flush(); err != nil && first == nil {
+			first = err
+		}
+		return true
+	})
+	return first
 }
 
 // DeleteStage removes the stage directory, output included, then the stack
@@ -446,6 +428,14 @@ func (l *Local) DeleteStage(ctx context.Context, stack, stage string) error {
 	if err != nil {
 		return err
 	}
+	d.j.syncMu.Lock()
+	d.j.mu.Lock()
+	if d.j.f != nil {
+		d.j.f.Close()
+	}
+	d.j.f, d.j.pending, d.j.synced = nil, nil, d.j.written
+	d.j.mu.Unlock()
+	d.j.syncMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.ready.Store(false)

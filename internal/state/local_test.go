@@ -67,7 +67,11 @@ func TestSetGetListDelete(t *testing.T) {
 	if got.Status != Created || string(got.Attr) != `{"arn":"x"}` || !reflect.DeepEqual(got.Downstream, []string{"Zeta"}) || got.InstanceID != upd.InstanceID {
 		t.Fatalf("Get = %+v", got)
 	}
-	// On disk: the TypeScript layout, pretty JSON, mode 0600 in 0700 dirs.
+	// On disk after a flush: the TypeScript layout, pretty JSON, mode 0600
+	// in 0700 dirs.
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(s.Root, "app", "dev", "Api__my%5Fbucket.json")
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -210,6 +214,7 @@ func TestOutput(t *testing.T) {
 	if err := s.SetOutput(ctx, "app", "dev", json.RawMessage(`{"url":"https://x/?a=1&b=<2>","n":[1,2]}`)); err != nil {
 		t.Fatal(err)
 	}
+	s.Flush(ctx)
 	data, _ := os.ReadFile(filepath.Join(s.Root, "app", "dev", "__stack_output__.json"))
 	if !strings.Contains(string(data), "\n  \"url\": \"https://x/?a=1&b=<2>\"") {
 		t.Fatalf("output file:\n%s", data)
@@ -230,6 +235,7 @@ func TestOutput(t *testing.T) {
 	if out, _ := s.GetOutput(ctx, "app", "dev"); out != nil {
 		t.Fatalf("SetOutput(nil) kept %s", out)
 	}
+	s.Flush(ctx)
 	os.WriteFile(filepath.Join(s.Root, "app", "dev", "__stack_output__.json"), []byte(`{"x":`), 0o600)
 	_, err = s.GetOutput(ctx, "app", "dev")
 	var ce *CorruptError
@@ -258,6 +264,10 @@ func TestLegacyFileNames(t *testing.T) {
 	if err := s.Set(ctx, "app", "dev", row); err != nil {
 		t.Fatal(err)
 	}
+	if got := mustList(t, s, "app", "dev"); !reflect.DeepEqual(got, []string{"Api/my_bucket"}) {
+		t.Fatalf("List before flush = %q", got)
+	}
+	s.Flush(ctx)
 	if _, err := os.Stat(legacy); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("legacy file not removed on write: %v", err)
 	}
@@ -280,6 +290,10 @@ func TestLegacyFileNames(t *testing.T) {
 	if err := s.Delete(ctx, "app", "dev", "Api/my_bucket"); err != nil {
 		t.Fatal(err)
 	}
+	if got := mustList(t, s, "app", "dev"); len(got) != 0 {
+		t.Fatalf("List after Delete = %q", got)
+	}
+	s.Flush(ctx)
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("left after Delete: %v", entries)
 	}

@@ -194,3 +194,18 @@ func ValidateSegment(what, name string) error {
 	}
 	return nil
 }
+
+// Flusher is implemented by stores that keep commits in a durable journal
+// and write them to their final place in batches. The engine calls Flush at
+// the end of every apply.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// Flush flushes s when it is a Flusher.
+func Flush(ctx context.Context, s Store) error {
+	if f, ok := s.(Flusher); ok {
+		return f.Flush(ctx)
+	}
+	return nil
+}

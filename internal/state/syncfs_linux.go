@@ -18,3 +18,8 @@ func syncFS(dir string) error {
 	defer d.Close()
 	return unix.Syncfs(int(d.Fd()))
 }
+
+func fdatasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
+
+// syncAll makes every file written in dir durable with one flush.
+func syncAll(dir string) error { return syncFS(dir) }

@@ -1,0 +1,330 @@
+package state
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// journalFile is a stage's write-ahead journal. A deploy commits a row
+// before and after every provider call; writing each commit as its own file
+// costs a file creation, a rename and their flushes. Instead a commit is one
+// line appended to the journal and flushed together with every other commit
+// in flight (one fdatasync for all). At the end of the run (Flush), or every
+// checkpointEvery commits, the rows are written to their files in the
+// TypeScript tool's layout and the journal is removed. A run killed before
+// that leaves the journal: readers overlay it on the files, and the next
+// writer replays it into the files first. The name does not end in .json, so
+// neither this tool's List nor the TypeScript tool sees it as a row.
+const journalFile = ".journal"
+
+const checkpointEvery = 4096
+
+// record is one journal line.
+type record struct {
+	Stem string          `json:"n"`           // file name without .json
+	FQN  string          `json:"f,omitempty"` // empty for the stack output
+	Data json.RawMessage `json:"d,omitempty"` // compact content; absent when deleted
+}
+
+// entry is the latest journaled content of one file; nil data is a delete.
+type entry struct {
+	fqn  string
+	data []byte
+}
+
+// journal is the writer side of one stage's journal.
+type journal struct {
+	mu      sync.Mutex
+	f       *os.File // nil until this process first writes the stage
+	pending map[string]entry
+	written uint64
+
+	syncMu sync.Mutex // held by the one goroutine flushing for the others
+	synced uint64
+
+	// overlay cache for readers that are not the writer.
+	ovMu   sync.Mutex
+	ovKey  [2]int64
+	ovData map[string]entry
+}
+
+// commit appends records and returns once they are durable.
+func (d *stageDir) commit(recs ...record) error {
+	if err := d.ensure(); err != nil {
+		return err
+	}
+	j := &d.j
+	var buf bytes.Buffer
+	for _, r := range recs {
+		line, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		buf.Write(line)
+		buf.WriteByte('\n')
+	}
+	j.mu.Lock()
+	if j.f == nil {
+		if err := d.open(); err != nil {
+			j.mu.Unlock()
+			return err
+		}
+	}
+	if _, err := j.f.Write(buf.Bytes()); err != nil {
+		j.mu.Unlock()
+		return fmt.Errorf("writing state journal: %w", err)
+	}
+	for _, r := range recs {
+		j.pending[r.Stem] = entry{fqn: r.FQN, data: r.Data}
+	}
+	if !d.journalInPlace() {
+		// The stage was deleted under us (a state delete or destroy in another
+		// process): start it again with everything this run committed.
+		if err := d.reopen(recs); err != nil {
+			j.mu.Unlock()
+			return err
+		}
+	}
+	j.written++
+	seq, n := j.written, len(j.pending)
+	j.mu.Unlock()
+
+	if err := j.waitDurable(seq); err != nil {
+		return err
+	}
+	if n >= checkpointEvery {
+		return d.flush()
+	}
+	return nil
+}
+
+// journalInPlace reports whether the open journal is still the file at its
+// path. Called with j.mu held.
+func (d *stageDir) journalInPlace() bool {
+	open, err := d.j.f.Stat()
+	if err != nil {
+		return false
+	}
+	onDisk, err := os.Stat(filepath.Join(d.path, journalFile))
+	return err == nil && os.SameFile(open, onDisk)
+}
+
+// reopen recreates the stage directory and journal with recs alone: what
+// was committed before went with the stage, as it would have as files.
+// Called with j.mu held.
+func (d *stageDir) reopen(recs []record) error {
+	j := &d.j
+	j.f.Close()
+	d.ready.Store(false)
+	if err := d.ensure(); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(d.path, journalFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening state journal: %w", err)
+	}
+	var buf bytes.Buffer
+	j.pending = map[string]entry{}
+	for _, r := range recs {
+		line, _ := json.Marshal(r)
+		buf.Write(line)
+		buf.WriteByte('\n')
+		j.pending[r.Stem] = entry{fqn: r.FQN, data: r.Data}
+	}
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		f.Close()
+		return fmt.Errorf("writing state journal: %w", err)
+	}
+	j.f = f
+	return d.sync.sync(d.path)
+}
+
+// waitDurable returns once record number seq is on disk; one caller
+// flushes for all the others waiting.
+func (j *journal) waitDurable(seq uint64) error {
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	if j.synced >= seq {
+		return nil
+	}
+	j.mu.Lock()
+	target, f := j.written, j.f
+	j.mu.Unlock()
+	if f == nil {
+		return nil // a checkpoint ran in between: the rows are in their files
+	}
+	if err := fdatasync(f); err != nil {
+		return fmt.Errorf("flushing state journal: %w", err)
+	}
+	j.synced = target
+	return nil
+}
+
+// open makes this process the stage's writer: a journal left by a killed run
+// is replayed into the files first. Called with j.mu held.
+func (d *stageDir) open() error {
+	j := &d.j
+	if err := d.replay(); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(d.path, journalFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening state journal: %w", err)
+	}
+	if err := d.sync.sync(d.path); err != nil { // the journal's entry itself
+		f.Close()
+		return err
+	}
+	j.f, j.pending = f, map[string]entry{}
+	return nil
+}
+
+// replay writes a journal found on disk into the files and removes it.
+func (d *stageDir) replay() error {
+	path := filepath.Join(d.path, journalFile)
+	entries, err := readJournal(path)
+	if err != nil || entries == nil {
+		return err
+	}
+	if err := d.writeEntries(entries); err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return d.sync.sync(d.path)
+}
+
+// flush writes the pending rows to their files and removes the journal.
+func (d *stageDir) flush() error {
+	j := &d.j
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return nil
+	}
+	if err := d.writeEntries(j.pending); err != nil {
+		return err
+	}
+	j.f.Close()
+	j.f, j.pending, j.synced = nil, nil, j.written
+	if err := os.Remove(filepath.Join(d.path, journalFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return d.sync.sync(d.path)
+}
+
+// writeEntries puts every entry in its file (rows under their current name,
+// their legacy files removed) and makes the files durable before returning,
+// so the journal that holds them can go.
+func (d *stageDir) writeEntries(entries map[string]entry) error {
+	for stem, e := range entries {
+		path := filepath.Join(d.path, stem+".json")
+		if e.data == nil {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("deleting state row %s: %w", e.fqn, err)
+			}
+			continue
+		}
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, e.data, "", "  "); err != nil {
+			return fmt.Errorf("state journal entry for %s: %w", stem, err)
+		}
+		if err := writeNoSync(d.path, stem+".json", buf.Bytes()); err != nil {
+			return fmt.Errorf("writing state row %s: %w", e.fqn, err)
+		}
+		if legacy, ok := legacyName(e.fqn); ok && e.fqn != "" {
+			lp := filepath.Join(d.path, legacy+".json")
+			if _, err := os.Lstat(lp); err == nil {
+				_ = os.Remove(lp)
+			}
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := syncAll(d.path); err != nil {
+		return fmt.Errorf("flushing state: %w", err)
+	}
+	return nil
+}
+
+// overlay returns what the journal holds that the files may not: the
+// pending entries when this process writes the stage, else whatever journal
+// a running or killed writer left on disk.
+func (d *stageDir) overlay() (map[string]entry, error) {
+	j := &d.j
+	j.mu.Lock()
+	if j.f != nil {
+		out := make(map[string]entry, len(j.pending))
+		for k, v := range j.pending {
+			out[k] = v
+		}
+		j.mu.Unlock()
+		return out, nil
+	}
+	j.mu.Unlock()
+	path := filepath.Join(d.path, journalFile)
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state journal: %w", err)
+	}
+	key := [2]int64{fi.Size(), fi.ModTime().UnixNano()}
+	j.ovMu.Lock()
+	defer j.ovMu.Unlock()
+	if j.ovData != nil && j.ovKey == key && time.Since(fi.ModTime()) > time.Second {
+		return j.ovData, nil
+	}
+	entries, err := readJournal(path)
+	if err != nil {
+		return nil, err
+	}
+	j.ovKey, j.ovData = key, entries
+	return entries, nil
+}
+
+// readJournal parses a journal; nil when there is none. A last line cut
+// short by a kill is ignored: its commit never returned.
+func readJournal(path string) (map[string]entry, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state journal: %w", err)
+	}
+	defer f.Close()
+	out := map[string]entry{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
+	var bad error
+	for sc.Scan() {
+		if bad != nil {
+			// Only the last line may be torn.
+			return nil, fmt.Errorf("state journal %s is corrupt (%v). Move it aside and re-run; rows written before the damage are in their .json files", path, bad)
+		}
+		var r record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.Stem == "" {
+			bad = fmt.Errorf("unreadable line: %v", err)
+			continue
+		}
+		out[r.Stem] = entry{fqn: r.FQN, data: r.Data}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading state journal: %w", err)
+	}
+	return out, nil
+}
