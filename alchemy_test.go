@@ -12,6 +12,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/auth/bundled"
 	"github.com/alchemy-go/alchemy/internal/cli"
 	"github.com/alchemy-go/alchemy/internal/iostreams"
+	"github.com/alchemy-go/alchemy/internal/lock"
 	"github.com/alchemy-go/alchemy/internal/prompt"
 	"github.com/alchemy-go/alchemy/internal/testprovider"
 	"github.com/alchemy-go/alchemy/local"
@@ -236,5 +237,21 @@ func TestLoginWithNoProviders(t *testing.T) {
 	r := run(t, hello("%s"), nil, "login")
 	if r.code != 0 || !strings.Contains(r.out, "No auth providers registered.") {
 		t.Fatalf("%d %s %s", r.code, r.out, r.errOut)
+	}
+}
+
+func TestConcurrentDeployOfOneStageIsRefused(t *testing.T) {
+	dir := workdir(t)
+	l, err := lock.Acquire(context.Background(), filepath.Join(dir, ".alchemy", "lock"), "stage-hello-dev_tester", lock.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	r := run(t, hello("%s"), nil, "deploy", "--yes")
+	if r.code != 1 || !strings.Contains(r.errOut, "Another alchemy deploy or destroy of hello/dev_tester is running in this project") {
+		t.Fatalf("%d %s", r.code, r.errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".alchemy", "state")); !os.IsNotExist(err) {
+		t.Fatal("state was written while another run held the stage")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/auth"
 	"github.com/alchemy-go/alchemy/internal/engine"
 	"github.com/alchemy-go/alchemy/internal/envfile"
+	"github.com/alchemy-go/alchemy/internal/lock"
 	"github.com/alchemy-go/alchemy/internal/prompt"
 	"github.com/alchemy-go/alchemy/internal/state"
 )
@@ -161,6 +162,13 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 	if err := approve(ctx, opts, env, plan); err != nil {
 		return err
 	}
+	// One writer per stage: a second deploy of the same stage would race the
+	// first on every resource (and on the state journal).
+	held, err := lockStage(ctx, opts.F, env)
+	if err != nil {
+		return err
+	}
+	defer held.Release()
 	start := time.Now()
 	verb := map[string]string{"deploy": "Deploying", "destroy": "Destroying"}[opts.Op]
 	prog := newProgress(io, len(plan.Steps), verb)
@@ -190,6 +198,20 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
 	return nil
+}
+
+func lockStage(ctx context.Context, f *Factory, env *stackEnv) (*lock.Lock, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	key := "stage-" + env.spec.Stack + "-" + env.spec.Stage
+	l, err := lock.Acquire(ctx, filepath.Join(wd, ".alchemy", "lock"), key, lock.Options{Timeout: 5 * time.Second, Warn: f.IO.Warn})
+	var te *lock.TimeoutError
+	if errors.As(err, &te) {
+		return nil, fmt.Errorf("Another alchemy deploy or destroy of %s/%s is running in this project (lock %s). Wait for it to finish and run this command again; if no alchemy process is running, delete that directory.", env.spec.Stack, env.spec.Stage, te.Path)
+	}
+	return l, err
 }
 
 // approve asks before changing anything, on a terminal; --yes skips it;
