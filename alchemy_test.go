@@ -255,3 +255,34 @@ func TestConcurrentDeployOfOneStageIsRefused(t *testing.T) {
 		t.Fatal("state was written while another run held the stage")
 	}
 }
+
+func TestStateCommands(t *testing.T) {
+	workdir(t)
+	prog := hello("%s")
+	if r := run(t, prog, nil, "deploy", "--yes"); r.code != 0 {
+		t.Fatal(r.errOut)
+	}
+	if r := run(t, prog, nil, "state", "list"); r.out != "hello\n" {
+		t.Fatalf("list: %q", r.out)
+	}
+	if r := run(t, prog, nil, "state", "list", "hello/dev_tester"); r.out != "Greeting\nName\n" {
+		t.Fatalf("list stage: %q", r.out)
+	}
+	r := run(t, prog, nil, "state", "get", "hello/dev_tester/Name")
+	if r.code != 0 || !strings.Contains(r.out, `"resourceType": "Local.RandomString"`) {
+		t.Fatalf("get: %d %s %s", r.code, r.out, r.errOut)
+	}
+	if r := run(t, prog, nil, "state", "get", "../etc/passwd"); r.code != 1 || !strings.Contains(r.errOut, "invalid state path") {
+		t.Fatalf("hostile path: %d %s", r.code, r.errOut)
+	}
+	if r := run(t, prog, nil, "state", "delete", "hello/dev_tester/Name"); r.code != 1 || !strings.Contains(r.errOut, "Re-run with --yes") {
+		t.Fatalf("delete without --yes: %d %s", r.code, r.errOut)
+	}
+	if r := run(t, prog, nil, "state", "delete", "hello/dev_tester/Name", "--yes"); r.code != 0 || r.out != "Deleted state at hello/dev_tester/Name\n" {
+		t.Fatalf("delete: %d %s %s", r.code, r.out, r.errOut)
+	}
+	// Forgotten, so the next plan creates it again.
+	if r := run(t, prog, nil, "plan"); !strings.Contains(r.out, "Plan: 1 to create") {
+		t.Fatalf("plan after forget: %s", r.out)
+	}
+}

@@ -47,13 +47,7 @@ The profile is --profile, else $ALCHEMY_PROFILE (from --env-file or ./.env first
 		c.GroupID = "stack"
 		root.AddCommand(c)
 	}
-	state := &cobra.Command{Use: "state", Short: "Inspect and edit a stage's state", GroupID: "stack"}
-	state.AddCommand(
-		newCmdNotYet("list", "List the resources in a stage's state", ""),
-		newCmdNotYet("get <resource>", "Show one resource's state", ""),
-		newCmdNotYet("delete <resource>", "Forget a resource without deleting it", ""),
-	)
-	root.AddCommand(state)
+	root.AddCommand(newCmdState(f))
 
 	login := NewCmdLogin(f, nil)
 	login.GroupID = "auth"
