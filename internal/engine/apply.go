@@ -317,25 +317,36 @@ func (a *applier) baseRow(s *Step, props map[string]any) *state.Row {
 		Downstream: a.downstream(s.FQN), Props: stored, RemovalPolicy: removalPolicy(s.Node)}
 }
 
-func (a *applier) create(r *run, props map[string]any, start time.Time) error {
+// transition is one provider call of a declared resource and the rows
+// committed around it.
+type transition struct {
+	row      *state.Row // committed with status before the call
+	status   string     // reported while the call runs
+	old      *state.Row // last applied props and attributes, for updates
+	update   bool       // Update, else Create
+	done     state.Status
+	doneWord string
+}
+
+// provision commits t.row, makes the provider call, and commits the row
+// again with the attributes it returned.
+func (a *applier) provision(r *run, props map[string]any, start time.Time, t transition) error {
 	s := r.step
-	row := a.baseRow(s, props)
-	row.InstanceID = state.NewInstanceID()
-	if s.Row != nil {
-		row.InstanceID = s.Row.InstanceID // resume with the same physical name
-	}
-	row.Status = state.Creating
-	if err := a.commit(row); err != nil {
+	if err := a.commit(t.row); err != nil {
 		return a.fail(s, start, err)
 	}
-	a.report(s, "creating", time.Time{}, "")
-	req, err := a.request(s, row.InstanceID, props, nil)
+	a.report(s, t.status, time.Time{}, "")
+	req, err := a.request(s, t.row.InstanceID, props, t.old)
 	if err != nil {
 		return a.fail(s, start, err)
 	}
 	var attr json.RawMessage
 	err = a.call(s, func(ctx context.Context) error {
-		attr, err = s.provider.Create(ctx, req)
+		if t.update {
+			attr, err = s.provider.Update(ctx, req)
+		} else {
+			attr, err = s.provider.Create(ctx, req)
+		}
 		return err
 	})
 	if errors.Is(err, errInterrupted) {
@@ -344,13 +355,27 @@ func (a *applier) create(r *run, props map[string]any, start time.Time) error {
 	if err != nil {
 		return a.fail(s, start, err)
 	}
-	row.Status, row.Attr = state.Created, attr
-	if err := a.commit(row); err != nil {
+	t.row.Status, t.row.Attr = t.done, attr
+	if t.done != state.Replaced && t.update {
+		t.row.Old = nil
+	}
+	if err := a.commit(t.row); err != nil {
 		return a.fail(s, start, err)
 	}
 	r.attrs = decodeMap(attr)
-	a.succeed(s, "created", start)
+	a.succeed(s, t.doneWord, start)
 	return nil
+}
+
+func (a *applier) create(r *run, props map[string]any, start time.Time) error {
+	s := r.step
+	row := a.baseRow(s, props)
+	row.InstanceID = state.NewInstanceID()
+	if s.Row != nil {
+		row.InstanceID = s.Row.InstanceID // resume with the same physical name
+	}
+	row.Status = state.Creating
+	return a.provision(r, props, start, transition{row: row, status: "creating", done: state.Created, doneWord: "created"})
 }
 
 func (a *applier) update(r *run, props map[string]any, start time.Time) error {
@@ -361,44 +386,14 @@ func (a *applier) update(r *run, props map[string]any, start time.Time) error {
 	if s.Row.Status == state.Updating && s.Row.Old != nil {
 		old = s.Row.Old // an interrupted update keeps its last stable snapshot
 	}
-	snapshot := &state.Row{Props: old.Props, Attr: old.Attr, Status: state.Updated}
+	done := state.Updated
 	if s.Row.Status == state.Replaced {
-		row.Old = s.Row.Old // old generations still await deletion
+		row.Old, done = s.Row.Old, state.Replaced // old generations still await deletion
 	} else {
-		row.Old = snapshot
+		row.Old = &state.Row{Props: old.Props, Attr: old.Attr, Status: state.Updated}
 	}
 	row.Status, row.Attr = state.Updating, old.Attr
-	if err := a.commit(row); err != nil {
-		return a.fail(s, start, err)
-	}
-	a.report(s, "updating", time.Time{}, "")
-	req, err := a.request(s, row.InstanceID, props, old)
-	if err != nil {
-		return a.fail(s, start, err)
-	}
-	var attr json.RawMessage
-	err = a.call(s, func(ctx context.Context) error {
-		attr, err = s.provider.Update(ctx, req)
-		return err
-	})
-	if errors.Is(err, errInterrupted) {
-		return a.interrupted(s)
-	}
-	if err != nil {
-		return a.fail(s, start, err)
-	}
-	row.Attr = attr
-	if s.Row.Status == state.Replaced {
-		row.Status = state.Replaced
-	} else {
-		row.Status, row.Old = state.Updated, nil
-	}
-	if err := a.commit(row); err != nil {
-		return a.fail(s, start, err)
-	}
-	r.attrs = decodeMap(attr)
-	a.succeed(s, "updated", start)
-	return nil
+	return a.provision(r, props, start, transition{row: row, status: "updating", old: old, update: true, done: done, doneWord: "updated"})
 }
 
 func (a *applier) replace(r *run, props map[string]any, start time.Time) error {
@@ -416,32 +411,7 @@ func (a *applier) replace(r *run, props map[string]any, start time.Time) error {
 		row.InstanceID, row.Old = state.NewInstanceID(), &prev
 	}
 	row.Status = state.Replacing
-	if err := a.commit(row); err != nil {
-		return a.fail(s, start, err)
-	}
-	a.report(s, "replacing", time.Time{}, "")
-	req, err := a.request(s, row.InstanceID, props, nil)
-	if err != nil {
-		return a.fail(s, start, err)
-	}
-	var attr json.RawMessage
-	err = a.call(s, func(ctx context.Context) error {
-		attr, err = s.provider.Create(ctx, req)
-		return err
-	})
-	if errors.Is(err, errInterrupted) {
-		return a.interrupted(s)
-	}
-	if err != nil {
-		return a.fail(s, start, err)
-	}
-	row.Status, row.Attr = state.Replaced, attr
-	if err := a.commit(row); err != nil {
-		return a.fail(s, start, err)
-	}
-	r.attrs = decodeMap(attr)
-	a.succeed(s, "replaced", start)
-	return nil
+	return a.provision(r, props, start, transition{row: row, status: "replacing", done: state.Replaced, doneWord: "replaced"})
 }
 
 // collectReplaced deletes the old generations of a replaced resource,
