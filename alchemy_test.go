@@ -83,7 +83,7 @@ func TestDeployPlanDestroy(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.errOut, "Cannot prompt for approval in a non-interactive terminal. Nothing was changed — re-run with --yes to deploy.") {
 		t.Fatalf("deploy without --yes: %d %q", r.code, r.errOut)
 	}
-	if _, err := os.Stat(".alchemy"); err == nil {
+	if _, err := os.Stat(filepath.Join(".alchemy", "state")); err == nil {
 		t.Fatal("declined deploy wrote state")
 	}
 

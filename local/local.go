@@ -77,6 +77,9 @@ func (p fileProvider) write(r *alchemy.Request[FileArgs, FileAttrs]) (FileAttrs,
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return FileAttrs{}, err
 	}
+	// Only this resource writes this path, so temp files next to it are
+	// what a killed earlier run left.
+	atomicfile.RemoveStaleTemps(path)
 	// No fsync of its own: the state commit that records the file as
 	// created follows and flushes it (see atomicfile.Replace).
 	if err := atomicfile.Replace(path, []byte(r.Props.Content), 0o644); err != nil {

@@ -18,7 +18,8 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	return write(path, data, perm, true)
 }
 
-// Replace is Write without the fsyncs: readers still see the old or the new
+// Replace is Write without the fsyncs, into an existing directory whose
+// permissions it leaves alone: readers still see the old or the new
 // content, never a mix, but a power loss may lose the new content. For files
 // made durable by a later sync that covers them (the engine's state commit
 // after a resource is created flushes the whole filesystem on Linux).
@@ -28,8 +29,12 @@ func Replace(path string, data []byte, perm os.FileMode) error {
 
 func write(path string, data []byte, perm os.FileMode, durable bool) (err error) {
 	dir := filepath.Dir(path)
-	if err := MkdirPrivate(dir); err != nil {
-		return err
+	if durable {
+		// Durable writes are alchemy's own files, in private directories.
+		// Replace writes a user's files: their directories are theirs.
+		if err := MkdirPrivate(dir); err != nil {
+			return err
+		}
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

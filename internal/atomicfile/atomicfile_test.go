@@ -64,3 +64,18 @@ func TestRemoveStaleTemps(t *testing.T) {
 		t.Fatalf("left: %v", names)
 	}
 }
+
+// Replace writes a user's file: it must not tighten the directory.
+func TestReplaceLeavesTheDirectoryAlone(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	if err := Replace(filepath.Join(dir, "f.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o755 {
+		t.Fatalf("directory mode changed to %o", fi.Mode().Perm())
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "f.txt")); fi.Mode().Perm() != 0o644 {
+		t.Fatalf("file mode %o", fi.Mode().Perm())
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alchemy-go/alchemy/internal/engine"
 	"github.com/alchemy-go/alchemy/internal/iostreams"
 )
 
@@ -90,10 +91,13 @@ func (p *progress) done() {
 	p.clear()
 }
 
-func summaryLine(ok, failed, skipped int, took time.Duration) string {
-	word := "Done"
-	if failed > 0 || skipped > 0 {
+func summaryLine(r *engine.Result, took time.Duration) string {
+	word, skipped := "Done", "skipped"
+	switch {
+	case r.Interrupted:
+		word, skipped = "Interrupted", "not started"
+	case r.Failed > 0 || r.Skipped > 0:
 		word = "Failed"
 	}
-	return fmt.Sprintf("%s: %d succeeded, %d failed, %d skipped (%s)", word, ok, failed, skipped, took.Round(time.Millisecond))
+	return fmt.Sprintf("%s: %d succeeded, %d failed, %d %s (%s)", word, r.Succeeded, r.Failed, r.Skipped, skipped, took.Round(time.Millisecond))
 }

@@ -134,6 +134,21 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 		return err
 	}
 	destroy := opts.Op == "destroy"
+	if opts.Op != "plan" {
+		// One writer per stage, from plan to the end of apply: a second run
+		// that planned before the first finished would create everything
+		// again. (plan only reads, and reads a running deploy's journal.)
+		held, err := lockStage(ctx, opts.F, env)
+		if err != nil {
+			return err
+		}
+		defer held.Release()
+		// A run killed before it wrote its journal into the row files leaves
+		// the journal: finish that first, so the files are whole again.
+		if err := state.Recover(ctx, env.store, env.spec.Stack, env.spec.Stage); err != nil {
+			return err
+		}
+	}
 	plan, err := engine.BuildPlan(ctx, env.spec, env.store, destroy, engine.Options{Credentials: env.resolver.Ensure})
 	if err != nil {
 		return err
@@ -149,36 +164,33 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 	if opts.Op == "plan" {
 		return nil
 	}
-	if !plan.HasChanges() && !destroy {
-		outputs, err := env.store.GetOutput(ctx, env.spec.Stack, env.spec.Stage)
-		if err == nil && outputs != nil && !opts.JSON {
-			printOutputs(opts.F, decodeAny(outputs))
+	if plan.HasChanges() {
+		if err := approve(ctx, opts, env, plan); err != nil {
+			return err
 		}
-		if opts.JSON {
-			return writeJSON(opts.F, toPlanJSON(plan))
-		}
-		return nil
 	}
-	if err := approve(ctx, opts, env, plan); err != nil {
-		return err
-	}
-	// One writer per stage: a second deploy of the same stage would race the
-	// first on every resource (and on the state journal).
-	held, err := lockStage(ctx, opts.F, env)
-	if err != nil {
-		return err
-	}
-	defer held.Release()
 	start := time.Now()
 	verb := map[string]string{"deploy": "Deploying", "destroy": "Destroying"}[opts.Op]
 	prog := newProgress(io, len(plan.Steps), verb)
 	creds := func(ctx context.Context, name string) (auth.Credentials, error) {
 		return env.resolver.Credentials(ctx, name)
 	}
-	res := engine.Apply(ctx, env.spec, plan, env.store, creds, opts.Concurrency, prog)
-	prog.done()
-	fmt.Fprintln(out)
-	fmt.Fprintln(out, summaryLine(res.Succeeded, res.Failed, res.Skipped, time.Since(start)))
+	if !plan.HasChanges() {
+		// Nothing to create, change or delete, but the stack outputs may
+		// still differ from the saved ones (an output changed, or a killed run
+		// never saved them): the apply saves them, quietly.
+		prog = nil
+	}
+	var rep engine.Reporter
+	if prog != nil {
+		rep = prog
+	}
+	res := engine.Apply(ctx, env.spec, plan, env.store, creds, opts.Concurrency, rep)
+	if prog != nil {
+		prog.done()
+		fmt.Fprintln(out)
+		fmt.Fprintln(out, summaryLine(res, time.Since(start)))
+	}
 	if opts.JSON {
 		j := toPlanJSON(plan)
 		j.Outputs = res.Outputs

@@ -525,11 +525,14 @@ func (a *applier) writeOutputs() {
 		out[o.Name] = normalize(v)
 	}
 	raw, _ := json.Marshal(out)
-	if err := a.store.SetOutput(a.work, a.spec.Stack, a.spec.Stage, raw); err != nil {
-		a.result.Failures = append(a.result.Failures, Failure{FQN: "stack output", Type: "output", Err: err})
+	a.result.Outputs = out
+	if prev, err := a.store.GetOutput(a.work, a.spec.Stack, a.spec.Stage); err == nil && prev != nil && reflect.DeepEqual(decodeMap(prev), normalize(out)) {
 		return
 	}
-	a.result.Outputs = out
+	if err := a.store.SetOutput(a.work, a.spec.Stack, a.spec.Stage, raw); err != nil {
+		a.result.Outputs = nil
+		a.result.Failures = append(a.result.Failures, Failure{FQN: "stack output", Type: "output", Err: err})
+	}
 }
 
 // finishDestroy removes what is left of the stage and checks that nothing is.

@@ -1,7 +1,6 @@
 package stackrun
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -59,7 +58,7 @@ func (b *Builder) Build(ctx context.Context, stackFile string) (exe string, err 
 	if !strings.HasSuffix(abs, ".go") {
 		return "", &NotGoFileError{File: display}
 	}
-	if !bytes.Contains(content, []byte(stackCall)) {
+	if !declaresStack(content) {
 		return "", &NotStackError{File: display}
 	}
 	dir := filepath.Dir(abs)

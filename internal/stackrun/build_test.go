@@ -220,10 +220,13 @@ import (
 //go:embed msg.txt
 var msg string
 
+var alchemy = struct{ Run func(string) }{Run: func(string) {}}
+
 //go:embed static
 var static embed.FS
 
 func main() {
+	alchemy.Run("embed")
 	n := 0
 	fs.WalkDir(static, ".", func(p string, d fs.DirEntry, err error) error {
 		if !d.IsDir() {
@@ -312,7 +315,7 @@ func TestBuildCompileError(t *testing.T) {
 	if !strings.HasPrefix(msg, "alchemy.run.go does not compile:\n") {
 		t.Fatalf("message does not start with the header:\n%s", msg)
 	}
-	if !strings.Contains(msg, "\n./alchemy.run.go:14:14: undefined: undefinedThing\n") {
+	if !strings.Contains(msg, "\n./alchemy.run.go:18:14: undefined: undefinedThing\n") {
 		t.Fatalf("message lacks the compiler's line:\n%s", msg)
 	}
 	lines := strings.Split(msg, "\n")

@@ -177,7 +177,11 @@ import (
 ` + imports + `
 )
 
+// alchemy stands in for the SDK package, so the file calls alchemy.Run.
+var alchemy = struct{ Run func(string) }{Run: func(string) {}}
+
 func main() {
+	alchemy.Run("stand-in")
 	_ = os.Args
 	fmt.Println(` + body + `)
 }

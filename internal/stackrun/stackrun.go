@@ -68,6 +68,9 @@ package stackrun
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,8 +79,34 @@ import (
 // DefaultFile is the stack file looked up when none is given.
 const DefaultFile = "alchemy.run.go"
 
-// stackCall is what a stack file must mention to declare a stack.
-const stackCall = "alchemy.Run("
+// declaresStack reports whether a stack file calls alchemy.Run (under
+// whatever name it imports the SDK as). A mention in a comment or a string
+// does not count. A file that does not parse is left to the compiler, whose
+// errors say more.
+func declaresStack(src []byte) bool {
+	f, err := parser.ParseFile(token.NewFileSet(), "", src, parser.SkipObjectResolution)
+	if err != nil {
+		return true
+	}
+	name := "alchemy"
+	for _, imp := range f.Imports {
+		if strings.Trim(imp.Path.Value, `"`) == "github.com/alchemy-go/alchemy" && imp.Name != nil {
+			name = imp.Name.Name
+		}
+	}
+	found := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		if call, ok := n.(*ast.CallExpr); ok {
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Run" {
+				if id, ok := sel.X.(*ast.Ident); ok && id.Name == name {
+					found = true
+				}
+			}
+		}
+		return !found
+	})
+	return found
+}
 
 // Locate resolves the [stack] argument: "" -> ./alchemy.run.go; a directory
 // -> <dir>/alchemy.run.go; a file path as is. A missing file gives

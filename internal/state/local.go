@@ -403,6 +403,27 @@ func (l *Local) SetOutput(ctx context.Context, stack, stage string, out json.Raw
 	return nil
 }
 
+// Recover writes a journal left by a killed run into the row files and
+// removes it. The caller must hold the stage's deploy lock.
+func (l *Local) Recover(ctx context.Context, stack, stage string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d, err := l.stage(stack, stage)
+	if err != nil {
+		return err
+	}
+	d.j.mu.Lock()
+	defer d.j.mu.Unlock()
+	if d.j.f != nil {
+		return nil // this process is the writer: nothing was left behind
+	}
+	if _, err := os.Lstat(filepath.Join(d.path, journalFile)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return d.replay()
+}
+
 // Flush writes every journaled row to its file and removes the journals, so
 // the stage is in the TypeScript tool's layout again. The engine calls it
 // at the end of a run; a run killed before leaves journals that readers

@@ -209,3 +209,18 @@ func Flush(ctx context.Context, s Store) error {
 	}
 	return nil
 }
+
+// Recoverer is implemented by stores that can finish what a killed run left
+// half-written (the local store's journal).
+type Recoverer interface {
+	Recover(ctx context.Context, stack, stage string) error
+}
+
+// Recover lets s finish a killed run's writes for one stage, when it can.
+// Call it only while holding the stage's deploy lock.
+func Recover(ctx context.Context, s Store, stack, stage string) error {
+	if r, ok := s.(Recoverer); ok {
+		return r.Recover(ctx, stack, stage)
+	}
+	return nil
+}

@@ -1,9 +1,9 @@
 //go:build ignore
 
 // A stack inside the alchemy module itself, for measuring the cache key on
-// this repository. A real stack calls alchemy.Run("hello", func(s *alchemy.Stack) { ... }).
+// this repository.
 package main
 
-import "fmt"
+import "github.com/alchemy-go/alchemy"
 
-func main() { fmt.Println("hello") }
+func main() { alchemy.Run("hello", func(s *alchemy.Stack) {}) }
