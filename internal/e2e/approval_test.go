@@ -1,0 +1,118 @@
+//go:build unix
+
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestApprovalAndExitCodes(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	hello := stackPath("examples", "hello")
+	stateDir := w.path(".alchemy", "state", "hello", "dev_tester")
+
+	// No terminal and no --yes: the plan is shown, nothing changes.
+	r := w.run("deploy", hello)
+	const noTTY = "Cannot prompt for approval in a non-interactive terminal. Nothing was changed — re-run with --yes to deploy."
+	if r.code != 1 || !strings.Contains(r.stderr, noTTY) {
+		t.Fatalf("deploy without --yes and without a terminal: want exit 1 and %q; %s", noTTY, r)
+	}
+	requireContains(t, "stdout", r.stdout, "Plan: 2 to create")
+	if exists(t, w.path(".alchemy")) {
+		t.Fatalf("a declined deploy wrote %v", listDir(t, w.path(".alchemy")))
+	}
+	// CI set on a terminal is no terminal either.
+	p := w.startPTY([]string{"CI=true"}, "deploy", hello)
+	p.expect(noTTY)
+	p.requireExit(1)
+	if exists(t, w.path(".alchemy")) {
+		t.Fatal("a declined deploy in CI wrote state")
+	}
+
+	// Usage errors exit 2 and change nothing.
+	for _, args := range [][]string{
+		{"deploy", hello, "--yes", "--stage", "Prod"},
+		{"deploy", hello, "--no-such-flag"},
+		// Not {"plan", hello, "extra-arg"}: cobra's argument-count error
+		// exits 1, not 2 (reported).
+	} {
+		if r := w.run(args...); r.code != 2 {
+			t.Errorf("want exit 2; %s", r)
+		}
+	}
+
+	t.Run("Cancel", func(t *testing.T) {
+		p := w.startPTY(nil, "deploy", hello)
+		p.expect("Plan: 2 to create")
+		p.expect("Deploy?")
+		p.expect("> Deploy")
+		p.send(keyDown)
+		p.expect("> Cancel")
+		p.send(keyEnter)
+		p.expect("Deploy aborted: plan declined.")
+		p.requireExit(1)
+		if exists(t, w.path(".alchemy")) {
+			t.Fatalf("a cancelled deploy wrote %v", listDir(t, w.path(".alchemy")))
+		}
+	})
+
+	t.Run("CtrlCAtPrompt", func(t *testing.T) {
+		p := w.startPTY(nil, "deploy", hello)
+		p.expect("Deploy?")
+		p.expect("> Deploy")
+		p.send(keyCtrlC)
+		p.expect("Cancelled.")
+		p.requireExit(130)
+		if exists(t, w.path(".alchemy")) {
+			t.Fatal("a deploy cancelled at its prompt wrote state")
+		}
+	})
+
+	t.Run("Deploy", func(t *testing.T) {
+		p := w.startPTY(nil, "deploy", hello)
+		p.expect("Plan: 2 to create")
+		p.expect("Deploy?")
+		p.expect("> Deploy")
+		p.send(keyEnter)
+		p.expect("Done: 2 succeeded, 0 failed, 0 skipped")
+		p.expect("greetingFile: .alchemy/files/hello-Greeting-dev-tester-")
+		p.requireExit(0)
+		rows, journal := stateRows(t, stateDir)
+		if len(rows) != 2 || rows["Name"].Status != "created" || rows["Greeting"].Status != "created" {
+			t.Fatalf("state after an approved deploy: %+v", rows)
+		}
+		if journal {
+			t.Errorf("a finished deploy left its state journal: the rows are not all in their files")
+		}
+		if files := listDir(t, w.path(".alchemy", "files")); len(files) != 1 {
+			t.Fatalf(".alchemy/files holds %v, want the one greeting", files)
+		}
+	})
+
+	t.Run("DestroyDefaultsToCancel", func(t *testing.T) {
+		before := listDir(t, w.path(".alchemy", "files"))
+		p := w.startPTY(nil, "destroy", hello)
+		p.expect("Plan: 2 to delete")
+		p.expect("Destroy?")
+		p.expect("> Cancel")
+		p.send(keyEnter)
+		p.expect("Destroy aborted: plan declined.")
+		p.requireExit(1)
+		if after := listDir(t, w.path(".alchemy", "files")); len(after) != len(before) || len(after) != 1 {
+			t.Errorf("files before %v, after a declined destroy %v", before, after)
+		}
+		if rows, _ := stateRows(t, stateDir); len(rows) != 2 {
+			t.Errorf("a declined destroy changed the state: %+v", rows)
+		}
+		// And without a terminal a destroy needs --yes too.
+		r := w.run("destroy", hello)
+		if r.code != 1 || !strings.Contains(r.stderr, "Cannot prompt for approval in a non-interactive terminal. Nothing was changed — re-run with --yes to destroy.") {
+			t.Errorf("destroy without --yes and without a terminal: %s", r)
+		}
+		if rows, _ := stateRows(t, stateDir); len(rows) != 2 {
+			t.Errorf("a destroy without --yes changed the state: %+v", rows)
+		}
+	})
+}
