@@ -14,7 +14,7 @@ var glyphs = map[engine.Action]string{engine.Create: "+", engine.Update: "~", en
 
 // planSummary is the "Plan: ..." line.
 func planSummary(p *engine.Plan) string {
-	if len(p.Steps) == 0 {
+	if len(p.Steps) == 0 && len(p.OutputChanges) == 0 {
 		return "Plan: no resources"
 	}
 	c := p.Counts()
@@ -26,6 +26,9 @@ func planSummary(p *engine.Plan) string {
 		if n := c[a.action]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d to %s", n, a.word))
 		}
+	}
+	if n := len(p.OutputChanges); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d output%s to change", n, map[bool]string{true: "s", false: ""}[n > 1]))
 	}
 	if len(parts) == 0 {
 		return "Plan: no changes"

@@ -56,7 +56,24 @@ The profile is --profile, else $ALCHEMY_PROFILE (from --env-file or ./.env first
 	prof := newCmdProfile(f)
 	prof.GroupID = "auth"
 	root.AddCommand(login, logout, prof, newCmdVersion(f))
+	usageErrors(root)
 	return root
+}
+
+// usageErrors makes a wrong number of arguments a usage error (exit 2, with
+// a pointer to --help), like an unknown flag.
+func usageErrors(c *cobra.Command) {
+	if orig := c.Args; orig != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := orig(cmd, args); err != nil {
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun `%s --help` for usage.", err, cmd.CommandPath())}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageErrors(sub)
+	}
 }
 
 func newCmdVersion(f *Factory) *cobra.Command {

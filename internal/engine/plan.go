@@ -57,6 +57,9 @@ type Plan struct {
 	// Steps are the declared resources in declaration order, then the
 	// deletions sorted by FQN.
 	Steps []*Step
+	// OutputChanges names the stack outputs a deploy would change (new,
+	// different, removed, or only known after apply), sorted.
+	OutputChanges []string
 	// downstream maps a declared FQN to the declared FQNs that read it.
 	downstream map[string][]string
 }
@@ -139,6 +142,13 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 			return nil, fmt.Errorf("planning failed:\n  %s", strings.Join(errs, "\n  "))
 		}
 	}
+	if !destroy {
+		changes, err := outputChanges(ctx, spec, store, declared)
+		if err != nil {
+			return nil, err
+		}
+		p.OutputChanges = changes
+	}
 	var orphans []string
 	for fqn := range rows {
 		if declared[fqn] == nil {
@@ -159,6 +169,33 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 			Row: row, OldProps: decodeMap(row.Props), provider: prov})
 	}
 	return p, nil
+}
+
+func outputChanges(ctx context.Context, spec *Spec, store state.Store, declared map[string]*Step) ([]string, error) {
+	raw, err := store.GetOutput(ctx, spec.Stack, spec.Stage)
+	if err != nil {
+		return nil, err
+	}
+	prev := decodeMap(raw)
+	var changed []string
+	seen := map[string]bool{}
+	for _, o := range spec.Outputs {
+		seen[o.Name] = true
+		v, known, err := o.Value.Eval(planLookup(declared))
+		if err != nil {
+			return nil, fmt.Errorf("output %s: %w", o.Name, err)
+		}
+		if old, ok := prev[o.Name]; !known || !ok || !reflect.DeepEqual(old, normalize(v)) {
+			changed = append(changed, o.Name)
+		}
+	}
+	for name := range prev {
+		if !seen[name] {
+			changed = append(changed, name)
+		}
+	}
+	sort.Strings(changed)
+	return changed, nil
 }
 
 // planNode applies the decision table: the persisted status and the diff

@@ -11,17 +11,9 @@ import (
 	"time"
 )
 
-// TestKnownBugs reproduces bugs these end-to-end tests found. Each subtest
-// asserts the right behaviour, so it fails until the bug is fixed; they are
-// skipped unless ALCHEMY_E2E_KNOWN_BUGS=1:
-//
-//	ALCHEMY_E2E_KNOWN_BUGS=1 go test -count=1 -run TestKnownBugs -v ./internal/e2e/
-//
-// Move a subtest into the regular tests once its bug is fixed.
-func TestKnownBugs(t *testing.T) {
-	if os.Getenv("ALCHEMY_E2E_KNOWN_BUGS") != "1" {
-		t.Skip("reproductions of open bugs; set ALCHEMY_E2E_KNOWN_BUGS=1 to run them")
-	}
+// TestRegressions reproduces bugs these end-to-end tests found, each now
+// fixed; every subtest asserts the right behaviour.
+func TestRegressions(t *testing.T) {
 	t.Parallel()
 
 	// A deploy whose only change is a stack output is "no changes": the new
