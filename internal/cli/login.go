@@ -192,6 +192,11 @@ func loginProviders(ctx context.Context, opts *LoginOptions, c *auth.Context, re
 		names = append(names, p.Name())
 		options = append(options, prompt.Option{Value: p.Name(), Label: p.Name()})
 	}
+	if len(existing) > 0 {
+		// The profile's providers come from a stack this binary cannot see
+		// (custom ones, given to alchemy.Run with WithAuth).
+		return nil, fmt.Errorf("Profile '%s' has only providers this alchemy binary does not have built in (%s). Run `alchemy login` next to the stack file that uses them (or pass its path: alchemy login path/to/alchemy.run.go).", c.Profile, strings.Join(existing.Providers(), ", "))
+	}
 	if !c.Interactive {
 		return nil, fmt.Errorf("Profile '%s' has no providers configured, and this process is non-interactive so they can't be chosen interactively. Run `alchemy login --profile %s --provider <%s> --method <method>` to configure one from environment variables, or run `alchemy login --profile %s` in a terminal.", c.Profile, c.Profile, strings.Join(names, "|"), c.Profile)
 	}

@@ -67,6 +67,9 @@ the profile does not have yet is set up on the spot when run in a terminal.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Args = args
 			opts.stageSet = c.Flags().Changed("stage")
+			if c.Flags().Changed("concurrency") && opts.Concurrency < 1 {
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--concurrency must be at least 1, not %d", opts.Concurrency)}
+			}
 			if runF != nil {
 				return runF(opts)
 			}

@@ -329,19 +329,23 @@ type transition struct {
 }
 
 // provision commits t.row, makes the provider call, and commits the row
-// again with the attributes it returned.
-func (a *applier) provision(r *run, props map[string]any, start time.Time, t transition) error {
+// again with the attributes it returned. The first commit happens once a
+// concurrency slot is held, so an interrupt leaves rows only for resources
+// whose call really started, and the time reported excludes queueing.
+func (a *applier) provision(r *run, props map[string]any, _ time.Time, t transition) error {
 	s := r.step
-	if err := a.commit(t.row); err != nil {
-		return a.fail(s, start, err)
-	}
-	a.report(s, t.status, time.Time{}, "")
-	req, err := a.request(s, t.row.InstanceID, props, t.old)
-	if err != nil {
-		return a.fail(s, start, err)
-	}
 	var attr json.RawMessage
-	err = a.call(s, func(ctx context.Context) error {
+	var start time.Time
+	err := a.call(s, func(ctx context.Context) error {
+		start = time.Now()
+		if err := a.commit(t.row); err != nil {
+			return err
+		}
+		a.report(s, t.status, time.Time{}, "")
+		req, err := a.request(s, t.row.InstanceID, props, t.old)
+		if err != nil {
+			return err
+		}
 		if t.update {
 			attr, err = s.provider.Update(ctx, req)
 		} else {

@@ -157,3 +157,24 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+func TestZombieCountsAsDead(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	if processDead(pid) {
+		t.Fatal("a running process counted as dead")
+	}
+	cmd.Process.Kill()
+	// Not reaped yet: a zombie.
+	deadline := time.Now().Add(5 * time.Second)
+	for !processDead(pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("a killed, unreaped process still counts as alive")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Wait()
+}
