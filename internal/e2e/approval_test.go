@@ -20,14 +20,15 @@ func TestApprovalAndExitCodes(t *testing.T) {
 		t.Fatalf("deploy without --yes and without a terminal: want exit 1 and %q; %s", noTTY, r)
 	}
 	requireContains(t, "stdout", r.stdout, "Plan: 2 to create")
-	if exists(t, w.path(".alchemy")) {
+	// Only the stage lock's directory may exist (it is taken before the plan).
+	if exists(t, w.path(".alchemy", "state")) {
 		t.Fatalf("a declined deploy wrote %v", listDir(t, w.path(".alchemy")))
 	}
 	// CI set on a terminal is no terminal either.
 	p := w.startPTY([]string{"CI=true"}, "deploy", hello)
 	p.expect(noTTY)
 	p.requireExit(1)
-	if exists(t, w.path(".alchemy")) {
+	if exists(t, w.path(".alchemy", "state")) {
 		t.Fatal("a declined deploy in CI wrote state")
 	}
 
@@ -35,8 +36,7 @@ func TestApprovalAndExitCodes(t *testing.T) {
 	for _, args := range [][]string{
 		{"deploy", hello, "--yes", "--stage", "Prod"},
 		{"deploy", hello, "--no-such-flag"},
-		// Not {"plan", hello, "extra-arg"}: cobra's argument-count error
-		// exits 1, not 2 (reported).
+		{"plan", hello, "extra-arg"},
 	} {
 		if r := w.run(args...); r.code != 2 {
 			t.Errorf("want exit 2; %s", r)
@@ -53,7 +53,7 @@ func TestApprovalAndExitCodes(t *testing.T) {
 		p.send(keyEnter)
 		p.expect("Deploy aborted: plan declined.")
 		p.requireExit(1)
-		if exists(t, w.path(".alchemy")) {
+		if exists(t, w.path(".alchemy", "state")) {
 			t.Fatalf("a cancelled deploy wrote %v", listDir(t, w.path(".alchemy")))
 		}
 	})
@@ -65,7 +65,7 @@ func TestApprovalAndExitCodes(t *testing.T) {
 		p.send(keyCtrlC)
 		p.expect("Cancelled.")
 		p.requireExit(130)
-		if exists(t, w.path(".alchemy")) {
+		if exists(t, w.path(".alchemy", "state")) {
 			t.Fatal("a deploy cancelled at its prompt wrote state")
 		}
 	})
