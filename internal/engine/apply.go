@@ -329,18 +329,21 @@ type transition struct {
 }
 
 // provision commits t.row, makes the provider call, and commits the row
-// again with the attributes it returned. The first commit happens once a
-// concurrency slot is held, so an interrupt leaves rows only for resources
-// whose call really started, and the time reported excludes queueing.
+// again with the attributes it returned. The first commit happens before the
+// resource waits for a concurrency slot, so it shares its flush with every
+// other resource committing at the same time instead of costing each slot
+// a flush of its own (after an interrupt, resources that never got a slot
+// are left "creating": the next deploy resumes them with the same instance,
+// so nothing is duplicated). The time reported starts with the slot.
 func (a *applier) provision(r *run, props map[string]any, _ time.Time, t transition) error {
 	s := r.step
+	if err := a.commit(t.row); err != nil {
+		return a.fail(s, time.Now(), err)
+	}
 	var attr json.RawMessage
 	var start time.Time
 	err := a.call(s, func(ctx context.Context) error {
 		start = time.Now()
-		if err := a.commit(t.row); err != nil {
-			return err
-		}
 		a.report(s, t.status, time.Time{}, "")
 		req, err := a.request(s, t.row.InstanceID, props, t.old)
 		if err != nil {
