@@ -21,7 +21,8 @@
 //		})
 //	}
 //
-// `alchemy deploy` builds and runs it; `go run alchemy.run.go deploy` does
+// `alchemy deploy` builds and runs it; `go run alchemy.run.go deploy`, run
+// inside the module (go run finds go.mod from the working directory), does
 // the same.
 package alchemy
 
