@@ -3,42 +3,24 @@
 package cli_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/creack/pty"
 
 	cloudflarefake "github.com/alchemy-go/alchemy/internal/fakes/cloudflare"
 	githubfake "github.com/alchemy-go/alchemy/internal/fakes/github"
 	"github.com/alchemy-go/alchemy/internal/testpeers"
+	"github.com/alchemy-go/alchemy/internal/testpty"
 )
 
 // The PTY tests run the real alchemy binary (this test binary with
 // ALCHEMY_CLI_MAIN=1, see TestMain) on a pseudo-terminal and drive the real
-// huh prompts with keystrokes, as a person would.
-
-// Keys as a terminal sends them in raw mode.
-const (
-	keyDown      = "\x1b[B"
-	keyUp        = "\x1b[A"
-	keyEnter     = "\r"
-	keySpace     = " "
-	keyCtrlC     = "\x03"
-	keyBackspace = "\x7f"
-)
-
-// ptyTimeout bounds every wait for the screen or the process.
-const ptyTimeout = 10 * time.Second
+// huh prompts with keystrokes, as a person would, through internal/testpty.
 
 // awsSecret is the secret access key the AWS test types.
 const awsSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -101,217 +83,16 @@ func newPTYWorld(t *testing.T, awsEnv map[string]string, stsEndpoint string) *pt
 	return w
 }
 
-// ptyProc is a running alchemy on a pseudo-terminal.
-type ptyProc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	ptmx *os.File
-
-	mu       sync.Mutex
-	raw      bytes.Buffer
-	answered int // bytes of raw already scanned for terminal queries
-	cursor   int // offset in the stripped screen text that expect has consumed
-
-	readDone chan struct{}
-	exited   chan struct{}
-	waitErr  error
-}
-
 // start runs `alchemy args...` in w's environment (plus extra) on a 120x40
 // pseudo-terminal.
-func (w *ptyWorld) start(t *testing.T, extra []string, args ...string) *ptyProc {
+func (w *ptyWorld) start(t *testing.T, extra []string, args ...string) *testpty.Proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(append([]string(nil), w.env...), extra...)
 	cmd.Dir = t.TempDir() // no ./.env of the test's working directory
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 120, Rows: 40})
-	if err != nil {
-		t.Fatalf("start alchemy on a pty: %v", err)
-	}
-	p := &ptyProc{t: t, cmd: cmd, ptmx: ptmx, readDone: make(chan struct{}), exited: make(chan struct{})}
-	go p.readLoop()
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
-		// The slave side is closed once the process is gone, so the reader
-		// ends with EIO; closing the master also ends it.
-		select {
-		case <-p.readDone:
-		case <-time.After(2 * time.Second):
-		}
-		_ = ptmx.Close()
-		if t.Failed() {
-			t.Logf("alchemy %s: screen:\n%s", strings.Join(args, " "), p.screen())
-		}
-	})
+	p := testpty.Start(t, cmd, 120, 40)
+	p.Name = "alchemy"
 	return p
-}
-
-// termQueryRE matches what termenv (through lipgloss) asks a terminal to
-// decide the background colour: OSC 10/11 queries and a cursor position
-// report request.
-var termQueryRE = regexp.MustCompile(`\x1b\]1[01];\?(?:\x07|\x1b\\)|\x1b\[6n`)
-
-func (p *ptyProc) readLoop() {
-	defer close(p.readDone)
-	buf := make([]byte, 4096)
-	for {
-		n, err := p.ptmx.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			p.raw.Write(buf[:n])
-			replies := p.termReplies()
-			p.mu.Unlock()
-			if replies != "" {
-				_, _ = p.ptmx.WriteString(replies)
-			}
-		}
-		if err != nil {
-			return // EIO once the process has exited
-		}
-	}
-}
-
-// termReplies answers the terminal queries seen since the last call, as
-// xterm would (a dark background, the cursor at 1;1). Without answers
-// termenv (lipgloss's background detection) waits 5s before the first
-// prompt renders.
-func (p *ptyProc) termReplies() string {
-	var out strings.Builder
-	base := p.answered
-	data := p.raw.Bytes()[base:]
-	for _, m := range termQueryRE.FindAllIndex(data, -1) {
-		q := string(data[m[0]:m[1]])
-		switch {
-		case q == "\x1b[6n":
-			out.WriteString("\x1b[1;1R")
-		case strings.HasPrefix(q, "\x1b]10;"):
-			out.WriteString("\x1b]10;rgb:ffff/ffff/ffff\x1b\\")
-		default:
-			out.WriteString("\x1b]11;rgb:0000/0000/0000\x1b\\")
-		}
-		p.answered = base + m[1]
-	}
-	return out.String()
-}
-
-// ansiRE matches the escape sequences a TUI writes: CSI (colours, cursor
-// movement, modes), OSC, other string sequences, and two-byte escapes.
-var ansiRE = regexp.MustCompile(`\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[()][0-9A-Za-z]|\x1b[@-Z\\-_]|\x1b[=>78]`)
-
-// screen is everything the process wrote, escape sequences removed and line
-// ends normalised to \n.
-func (p *ptyProc) screen() string {
-	p.mu.Lock()
-	raw := p.raw.String()
-	p.mu.Unlock()
-	return stripANSI(raw)
-}
-
-func stripANSI(s string) string {
-	s = ansiRE.ReplaceAllString(s, "")
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	return strings.ReplaceAll(s, "\r", "\n")
-}
-
-// expect waits until text appears on the screen after what earlier expects
-// matched, and consumes the screen up to the end of the match.
-func (p *ptyProc) expect(text string) {
-	p.t.Helper()
-	deadline := time.Now().Add(ptyTimeout)
-	for {
-		s := p.screen()
-		if p.cursor <= len(s) {
-			if i := strings.Index(s[p.cursor:], text); i >= 0 {
-				p.cursor += i + len(text)
-				return
-			}
-		}
-		select {
-		case <-p.readDone:
-			// Nothing more will arrive; check once more what did.
-			s = p.screen()
-			if i := strings.Index(s[min(p.cursor, len(s)):], text); i >= 0 {
-				p.cursor += i + len(text)
-				return
-			}
-			p.t.Fatalf("alchemy exited before %q appeared; screen after the last match:\n%s", text, s[min(p.cursor, len(s)):])
-		default:
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("timed out after %s waiting for %q; screen after the last match:\n%s", ptyTimeout, text, s[min(p.cursor, len(s)):])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// send types keys.
-func (p *ptyProc) send(keys ...string) {
-	p.t.Helper()
-	for _, k := range keys {
-		if _, err := p.ptmx.WriteString(k); err != nil {
-			p.t.Fatalf("write %q to the pty: %v", k, err)
-		}
-	}
-}
-
-// wait waits for the process to exit and for its output to be read, and
-// returns the exit code.
-func (p *ptyProc) wait() int {
-	p.t.Helper()
-	select {
-	case <-p.exited:
-	case <-time.After(ptyTimeout):
-		p.t.Fatalf("alchemy did not exit within %s; screen:\n%s", ptyTimeout, p.screen())
-	}
-	select {
-	case <-p.readDone:
-	case <-time.After(ptyTimeout):
-		p.t.Fatalf("pty output did not end within %s after exit", ptyTimeout)
-	}
-	var exit *exec.ExitError
-	switch {
-	case p.waitErr == nil:
-		return 0
-	case errors.As(p.waitErr, &exit):
-		return exit.ExitCode()
-	}
-	p.t.Fatalf("wait: %v", p.waitErr)
-	return -1
-}
-
-// requireExit waits for exit and checks the code.
-func (p *ptyProc) requireExit(want int) {
-	p.t.Helper()
-	if got := p.wait(); got != want {
-		p.t.Fatalf("exit code %d, want %d; screen:\n%s", got, want, p.screen())
-	}
-}
-
-// mustNotShow fails when the screen (raw or stripped) contains secret.
-func (p *ptyProc) mustNotShow(secret string) {
-	p.t.Helper()
-	p.mu.Lock()
-	raw := p.raw.String()
-	p.mu.Unlock()
-	if strings.Contains(raw, secret) || strings.Contains(stripANSI(raw), secret) {
-		p.t.Errorf("the secret %q was echoed to the terminal", secret)
-	}
-}
-
-// typeSecret types a secret into a masked input and waits for its mask.
-func (p *ptyProc) typeSecret(secret string) {
-	p.t.Helper()
-	p.send(secret)
-	p.expect(strings.Repeat("*", len(secret)))
 }
 
 type profilesFile struct {
@@ -369,34 +150,34 @@ func TestPTYLogin(t *testing.T) {
 		w := world(t)
 		p := w.start(t, nil, "login", "--profile", "p", "--provider", "Cloudflare")
 
-		p.expect("Cloudflare authentication method")
+		p.Expect("Cloudflare authentication method")
 		// The cursor starts on the first available method, not on OAuth.
-		p.expect("> Environment Variables")
-		p.send(keyDown)
-		p.expect("> API Token or API Key")
-		p.send(keyEnter)
+		p.Expect("> Environment Variables")
+		p.Send(testpty.KeyDown)
+		p.Expect("> API Token or API Key")
+		p.Send(testpty.KeyEnter)
 
-		p.expect("Cloudflare credential type")
-		p.expect("> API Token (recommended)")
-		p.send(keyEnter)
+		p.Expect("Cloudflare credential type")
+		p.Expect("> API Token (recommended)")
+		p.Send(testpty.KeyEnter)
 
-		p.expect("Cloudflare API Token")
-		p.typeSecret(cfToken)
-		p.send(keyEnter)
+		p.Expect("Cloudflare API Token")
+		p.TypeSecret(cfToken)
+		p.Send(testpty.KeyEnter)
 
-		p.expect("Cloudflare Account ID (Enter to skip)")
-		p.send(cfAccount)
-		p.expect(cfAccount)
-		p.send(keyEnter)
+		p.Expect("Cloudflare Account ID (Enter to skip)")
+		p.Send(cfAccount)
+		p.Expect(cfAccount)
+		p.Send(testpty.KeyEnter)
 
-		p.expect("Cloudflare: credentials saved.")
-		p.expect("Profile: p")
-		p.expect("── Cloudflare ──")
-		p.expect("apiToken: cf-valid-****")
-		p.expect("accountId: " + cfAccount)
-		p.expect("source: stored")
-		p.requireExit(0)
-		p.mustNotShow(cfToken)
+		p.Expect("Cloudflare: credentials saved.")
+		p.Expect("Profile: p")
+		p.Expect("── Cloudflare ──")
+		p.Expect("apiToken: cf-valid-****")
+		p.Expect("accountId: " + cfAccount)
+		p.Expect("source: stored")
+		p.RequireExit(0)
+		p.MustNotShow(cfToken)
 
 		var stored map[string]any
 		readJSON(t, filepath.Join(w.alchemy, "credentials", "p", "cf-stored.json"), &stored)
@@ -420,36 +201,36 @@ func TestPTYLogin(t *testing.T) {
 		w := world(t)
 		p := w.start(t, nil, "login", "--profile", "p", "--provider", "Cloudflare")
 
-		p.expect("Cloudflare authentication method")
-		p.expect("> Environment Variables")
-		p.send(keyDown)
-		p.expect("> API Token or API Key")
-		p.send(keyEnter)
-		p.expect("Cloudflare credential type")
-		p.send(keyEnter)
-		p.expect("Cloudflare API Token")
-		p.typeSecret(cfToken)
-		p.send(keyEnter)
+		p.Expect("Cloudflare authentication method")
+		p.Expect("> Environment Variables")
+		p.Send(testpty.KeyDown)
+		p.Expect("> API Token or API Key")
+		p.Send(testpty.KeyEnter)
+		p.Expect("Cloudflare credential type")
+		p.Send(testpty.KeyEnter)
+		p.Expect("Cloudflare API Token")
+		p.TypeSecret(cfToken)
+		p.Send(testpty.KeyEnter)
 
-		p.expect("Cloudflare Account ID (Enter to skip)")
+		p.Expect("Cloudflare Account ID (Enter to skip)")
 		const bad = "not-an-account"
-		p.send(bad)
-		p.expect(bad)
-		p.send(keyEnter)
-		p.expect("Expected a 32-character hex account ID")
+		p.Send(bad)
+		p.Expect(bad)
+		p.Send(testpty.KeyEnter)
+		p.Expect("Expected a 32-character hex account ID")
 
 		// Fix it: erase what was typed, type a valid id (upper case is
 		// accepted and stored lower case).
-		p.send(strings.Repeat(keyBackspace, len(bad)))
+		p.Send(strings.Repeat(testpty.KeyBackspace, len(bad)))
 		upper := strings.ToUpper(cfAccount)
-		p.send(upper)
-		p.expect(upper)
-		p.send(keyEnter)
+		p.Send(upper)
+		p.Expect(upper)
+		p.Send(testpty.KeyEnter)
 
-		p.expect("Cloudflare: credentials saved.")
-		p.expect("accountId: " + cfAccount)
-		p.requireExit(0)
-		p.mustNotShow(cfToken)
+		p.Expect("Cloudflare: credentials saved.")
+		p.Expect("accountId: " + cfAccount)
+		p.RequireExit(0)
+		p.MustNotShow(cfToken)
 
 		var stored map[string]any
 		readJSON(t, filepath.Join(w.alchemy, "credentials", "p", "cf-stored.json"), &stored)
@@ -461,32 +242,32 @@ func TestPTYLogin(t *testing.T) {
 		w := world(t)
 		p := w.start(t, nil, "login", "--profile", "p", "--provider", "AWS")
 
-		p.expect("AWS authentication method")
-		p.expect("> Environment Variables")
-		p.send(keyDown)
-		p.expect("> Stored")
-		p.send(keyEnter)
+		p.Expect("AWS authentication method")
+		p.Expect("> Environment Variables")
+		p.Send(testpty.KeyDown)
+		p.Expect("> Stored")
+		p.Send(testpty.KeyEnter)
 
-		p.expect("AWS Access Key ID")
-		p.send("AKIAIOSFODNN7EXAMPLE")
-		p.expect("AKIAIOSFODNN7EXAMPLE")
-		p.send(keyEnter)
+		p.Expect("AWS Access Key ID")
+		p.Send("AKIAIOSFODNN7EXAMPLE")
+		p.Expect("AKIAIOSFODNN7EXAMPLE")
+		p.Send(testpty.KeyEnter)
 
-		p.expect("AWS Secret Access Key")
-		p.typeSecret(awsSecret)
-		p.send(keyEnter)
+		p.Expect("AWS Secret Access Key")
+		p.TypeSecret(awsSecret)
+		p.Send(testpty.KeyEnter)
 
-		p.expect("AWS Session Token (optional — press Enter to skip)")
-		p.send(keyEnter)
+		p.Expect("AWS Session Token (optional — press Enter to skip)")
+		p.Send(testpty.KeyEnter)
 
-		p.expect("AWS Region")
-		p.send(keyEnter)
+		p.Expect("AWS Region")
+		p.Send(testpty.KeyEnter)
 
-		p.expect("AWS credentials saved.")
-		p.expect("── AWS ──")
-		p.expect("region:          us-east-1")
-		p.requireExit(0)
-		p.mustNotShow(awsSecret)
+		p.Expect("AWS credentials saved.")
+		p.Expect("── AWS ──")
+		p.Expect("region:          us-east-1")
+		p.RequireExit(0)
+		p.MustNotShow(awsSecret)
 
 		var stored map[string]any
 		readJSON(t, filepath.Join(w.alchemy, "credentials", "p", "aws.json"), &stored)
@@ -502,21 +283,21 @@ func TestPTYLogin(t *testing.T) {
 		w := world(t)
 		p := w.start(t, nil, "login", "--profile", "p", "--provider", "GitHub")
 
-		p.expect("GitHub authentication method")
-		p.expect("> GitHub CLI")
-		p.send(keyDown, keyDown)
-		p.expect("> Personal Access Token")
-		p.send(keyEnter)
+		p.Expect("GitHub authentication method")
+		p.Expect("> GitHub CLI")
+		p.Send(testpty.KeyDown, testpty.KeyDown)
+		p.Expect("> Personal Access Token")
+		p.Send(testpty.KeyEnter)
 
-		p.expect("GitHub Personal Access Token")
-		p.typeSecret(ghToken)
-		p.send(keyEnter)
+		p.Expect("GitHub Personal Access Token")
+		p.TypeSecret(ghToken)
+		p.Send(testpty.KeyEnter)
 
-		p.expect("GitHub: credentials saved.")
-		p.expect("── GitHub ──")
-		p.expect("source: stored")
-		p.requireExit(0)
-		p.mustNotShow(ghToken)
+		p.Expect("GitHub: credentials saved.")
+		p.Expect("── GitHub ──")
+		p.Expect("source: stored")
+		p.RequireExit(0)
+		p.MustNotShow(ghToken)
 
 		var stored map[string]any
 		readJSON(t, filepath.Join(w.alchemy, "credentials", "p", "gh-stored.json"), &stored)
@@ -532,13 +313,13 @@ func TestPTYLogin(t *testing.T) {
 		w := world(t)
 		p := w.start(t, nil, "login", "--profile", "p", "--provider", "Cloudflare")
 
-		p.expect("Cloudflare authentication method")
-		p.expect("> Environment Variables")
-		p.send(keyUp)
-		p.expect("> OAuth (not yet available)")
-		p.send(keyEnter)
-		p.expect("the Cloudflare method 'oauth' is not yet available in this version of alchemy")
-		p.requireExit(2)
+		p.Expect("Cloudflare authentication method")
+		p.Expect("> Environment Variables")
+		p.Send(testpty.KeyUp)
+		p.Expect("> OAuth (not yet available)")
+		p.Send(testpty.KeyEnter)
+		p.Expect("the Cloudflare method 'oauth' is not yet available in this version of alchemy")
+		p.RequireExit(2)
 		if _, err := os.Stat(filepath.Join(w.alchemy, "profiles.json")); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("profiles.json exists after choosing an unavailable method (err %v)", err)
 		}
@@ -549,12 +330,12 @@ func TestPTYLogin(t *testing.T) {
 		w := world(t)
 		p := w.start(t, nil, "login", "--profile", "p", "--provider", "Cloudflare")
 
-		p.expect("Cloudflare authentication method")
-		p.expect("> Environment Variables")
-		p.send(keyCtrlC)
-		p.expect("Cancelled.")
-		p.requireExit(130)
-		if s := p.screen(); strings.Contains(s, "Interrupted.") {
+		p.Expect("Cloudflare authentication method")
+		p.Expect("> Environment Variables")
+		p.Send(testpty.KeyCtrlC)
+		p.Expect("Cancelled.")
+		p.RequireExit(130)
+		if s := p.Screen(); strings.Contains(s, "Interrupted.") {
 			t.Errorf("Ctrl-C reached the process as SIGINT, not as a key to the prompt:\n%s", s)
 		}
 		for _, f := range []string{"profiles.json", "credentials"} {
@@ -569,24 +350,24 @@ func TestPTYLogin(t *testing.T) {
 		w := world(t)
 		p := w.start(t, []string{"GITHUB_TOKEN=" + ghToken}, "login", "--profile", "fresh")
 
-		p.expect("Which providers should profile 'fresh' sign in to?")
-		p.expect("GitHub")
-		p.send(keyDown, keyDown)
-		p.send(keySpace)
-		p.expect("✓ GitHub")
-		p.send(keyEnter)
+		p.Expect("Which providers should profile 'fresh' sign in to?")
+		p.Expect("GitHub")
+		p.Send(testpty.KeyDown, testpty.KeyDown)
+		p.Send(testpty.KeySpace)
+		p.Expect("✓ GitHub")
+		p.Send(testpty.KeyEnter)
 
-		p.expect("GitHub authentication method")
-		p.expect("> GitHub CLI")
-		p.send(keyDown)
-		p.expect("> Environment Variables")
-		p.send(keyEnter)
+		p.Expect("GitHub authentication method")
+		p.Expect("> GitHub CLI")
+		p.Send(testpty.KeyDown)
+		p.Expect("> Environment Variables")
+		p.Send(testpty.KeyEnter)
 
-		p.expect("Profile: fresh")
-		p.expect("── GitHub ──")
-		p.expect("source: env - GITHUB_TOKEN")
-		p.requireExit(0)
-		p.mustNotShow(ghToken)
+		p.Expect("Profile: fresh")
+		p.Expect("── GitHub ──")
+		p.Expect("source: env - GITHUB_TOKEN")
+		p.RequireExit(0)
+		p.MustNotShow(ghToken)
 
 		f := readProfiles(t, w.alchemy)
 		jsonEqual(t, "profiles.json profiles", f.Profiles, `{"fresh":{"GitHub":{"method":"env"}}}`)
@@ -611,15 +392,15 @@ func TestPTYSelectShowsUnavailableMethods(t *testing.T) {
 			w := newPTYWorld(t, emulate.AWSEnv(), sts.Endpoint)
 			p := w.start(t, nil, "login", "--profile", "p", "--provider", tc.provider)
 
-			p.expect(tc.provider + " authentication method")
-			menuStart := p.cursor
-			p.expect("> Environment Variables")
+			p.Expect(tc.provider + " authentication method")
+			menuStart := p.Matched()
+			p.Expect("> Environment Variables")
 			// The first frame, from the title to the cursor line.
-			if menu := p.screen()[menuStart:p.cursor]; !strings.Contains(menu, tc.unavailable) {
-				t.Errorf("the menu opens without its first entry %q: it is scrolled out of view above the cursor. First frame:\n%s", tc.unavailable, p.screen()[menuStart:])
+			if menu := p.Screen()[menuStart:p.Matched()]; !strings.Contains(menu, tc.unavailable) {
+				t.Errorf("the menu opens without its first entry %q: it is scrolled out of view above the cursor. First frame:\n%s", tc.unavailable, p.Screen()[menuStart:])
 			}
-			p.send(keyCtrlC)
-			p.requireExit(130)
+			p.Send(testpty.KeyCtrlC)
+			p.RequireExit(130)
 		})
 	}
 }

@@ -5,6 +5,8 @@ package e2e
 import (
 	"strings"
 	"testing"
+
+	"github.com/alchemy-go/alchemy/internal/testpty"
 )
 
 func TestApprovalAndExitCodes(t *testing.T) {
@@ -26,8 +28,8 @@ func TestApprovalAndExitCodes(t *testing.T) {
 	}
 	// CI set on a terminal is no terminal either.
 	p := w.startPTY([]string{"CI=true"}, "deploy", hello)
-	p.expect(noTTY)
-	p.requireExit(1)
+	p.Expect(noTTY)
+	p.RequireExit(1)
 	if exists(t, w.path(".alchemy", "state")) {
 		t.Fatal("a declined deploy in CI wrote state")
 	}
@@ -45,14 +47,14 @@ func TestApprovalAndExitCodes(t *testing.T) {
 
 	t.Run("Cancel", func(t *testing.T) {
 		p := w.startPTY(nil, "deploy", hello)
-		p.expect("Plan: 2 to create")
-		p.expect("Deploy?")
-		p.expect("> Deploy")
-		p.send(keyDown)
-		p.expect("> Cancel")
-		p.send(keyEnter)
-		p.expect("Deploy aborted: plan declined.")
-		p.requireExit(1)
+		p.Expect("Plan: 2 to create")
+		p.Expect("Deploy?")
+		p.Expect("> Deploy")
+		p.Send(testpty.KeyDown)
+		p.Expect("> Cancel")
+		p.Send(testpty.KeyEnter)
+		p.Expect("Deploy aborted: plan declined.")
+		p.RequireExit(1)
 		if exists(t, w.path(".alchemy", "state")) {
 			t.Fatalf("a cancelled deploy wrote %v", listDir(t, w.path(".alchemy")))
 		}
@@ -60,11 +62,11 @@ func TestApprovalAndExitCodes(t *testing.T) {
 
 	t.Run("CtrlCAtPrompt", func(t *testing.T) {
 		p := w.startPTY(nil, "deploy", hello)
-		p.expect("Deploy?")
-		p.expect("> Deploy")
-		p.send(keyCtrlC)
-		p.expect("Cancelled.")
-		p.requireExit(130)
+		p.Expect("Deploy?")
+		p.Expect("> Deploy")
+		p.Send(testpty.KeyCtrlC)
+		p.Expect("Cancelled.")
+		p.RequireExit(130)
 		if exists(t, w.path(".alchemy", "state")) {
 			t.Fatal("a deploy cancelled at its prompt wrote state")
 		}
@@ -72,13 +74,13 @@ func TestApprovalAndExitCodes(t *testing.T) {
 
 	t.Run("Deploy", func(t *testing.T) {
 		p := w.startPTY(nil, "deploy", hello)
-		p.expect("Plan: 2 to create")
-		p.expect("Deploy?")
-		p.expect("> Deploy")
-		p.send(keyEnter)
-		p.expect("Done: 2 succeeded, 0 failed, 0 skipped")
-		p.expect("greetingFile: .alchemy/files/hello-Greeting-dev-tester-")
-		p.requireExit(0)
+		p.Expect("Plan: 2 to create")
+		p.Expect("Deploy?")
+		p.Expect("> Deploy")
+		p.Send(testpty.KeyEnter)
+		p.Expect("Done: 2 succeeded, 0 failed, 0 skipped")
+		p.Expect("greetingFile: .alchemy/files/hello-Greeting-dev-tester-")
+		p.RequireExit(0)
 		rows, journal := stateRows(t, stateDir)
 		if len(rows) != 2 || rows["Name"].Status != "created" || rows["Greeting"].Status != "created" {
 			t.Fatalf("state after an approved deploy: %+v", rows)
@@ -94,12 +96,12 @@ func TestApprovalAndExitCodes(t *testing.T) {
 	t.Run("DestroyDefaultsToCancel", func(t *testing.T) {
 		before := listDir(t, w.path(".alchemy", "files"))
 		p := w.startPTY(nil, "destroy", hello)
-		p.expect("Plan: 2 to delete")
-		p.expect("Destroy?")
-		p.expect("> Cancel")
-		p.send(keyEnter)
-		p.expect("Destroy aborted: plan declined.")
-		p.requireExit(1)
+		p.Expect("Plan: 2 to delete")
+		p.Expect("Destroy?")
+		p.Expect("> Cancel")
+		p.Send(testpty.KeyEnter)
+		p.Expect("Destroy aborted: plan declined.")
+		p.RequireExit(1)
 		if after := listDir(t, w.path(".alchemy", "files")); len(after) != len(before) || len(after) != 1 {
 			t.Errorf("files before %v, after a declined destroy %v", before, after)
 		}

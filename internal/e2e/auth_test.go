@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alchemy-go/alchemy/internal/testprovider"
+	"github.com/alchemy-go/alchemy/internal/testpty"
 )
 
 // profilesJSON is ~/.alchemy/profiles.json.
@@ -72,21 +73,21 @@ func TestFirstDeployAuthWalk(t *testing.T) {
 		w := newWorld(t)
 		const token = "wdg-typed-secret-0123456789"
 		p := w.startPTY(nil, "deploy", widget)
-		p.expect("Widget authentication method")
-		p.expect("> Widget Token")
-		p.send(keyEnter)
-		p.expect("Widget API Token")
-		p.send(token)
-		p.expect(strings.Repeat("*", len(token)))
-		p.send(keyEnter)
-		p.expect("Widget: credentials saved.")
-		p.expect("Plan: 1 to create")
-		p.expect("Deploy?")
-		p.expect("> Deploy")
-		p.send(keyEnter)
-		p.expect("tokenHash: " + testprovider.TokenHash(token))
-		p.requireExit(0)
-		p.mustNotShow(token)
+		p.Expect("Widget authentication method")
+		p.Expect("> Widget Token")
+		p.Send(testpty.KeyEnter)
+		p.Expect("Widget API Token")
+		p.Send(token)
+		p.Expect(strings.Repeat("*", len(token)))
+		p.Send(testpty.KeyEnter)
+		p.Expect("Widget: credentials saved.")
+		p.Expect("Plan: 1 to create")
+		p.Expect("Deploy?")
+		p.Expect("> Deploy")
+		p.Send(testpty.KeyEnter)
+		p.Expect("tokenHash: " + testprovider.TokenHash(token))
+		p.RequireExit(0)
+		p.MustNotShow(token)
 
 		var prof profilesJSON
 		readJSON(t, filepath.Join(w.alchemyHome, "profiles.json"), &prof)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alchemy-go/alchemy/internal/testpty"
 )
 
 // sleepyResources is how many 300 ms pauses testdata/sleepy declares.
@@ -19,15 +21,15 @@ func TestCtrlCDuringDeploy(t *testing.T) {
 	w.ok("plan", sleepy) // build the stack file outside the timing
 
 	p := w.startPTY(nil, "deploy", sleepy, "--yes", "--concurrency", "4")
-	p.expect("Plan: 40 to create")
+	p.Expect("Plan: 40 to create")
 	// Interrupt once the deploy is under way: the first pause done (about
 	// 300 ms in), then a little more.
-	p.expect("created")
+	p.Expect("created")
 	time.Sleep(200 * time.Millisecond)
-	p.send(keyCtrlC)
-	p.expect("Interrupted")
-	p.requireExit(130)
-	screen := p.screen()
+	p.Send(testpty.KeyCtrlC)
+	p.Expect("Interrupted")
+	p.RequireExit(130)
+	screen := p.Screen()
 	if !strings.Contains(screen, "Run `alchemy deploy` again to continue.") {
 		t.Errorf("the interrupt does not say how to continue:\n%s", screen)
 	}
