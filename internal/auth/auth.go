@@ -75,6 +75,19 @@ type Context struct {
 	// then take everything from Env.
 	Interactive bool
 	Now         func() time.Time
+	// Login carries the login command's options for providers that use them.
+	Login LoginOptions
+}
+
+// LoginOptions are flags of `alchemy login` that shape a provider's
+// configure step.
+type LoginOptions struct {
+	// NoBrowser prints the sign-in URL instead of opening a browser.
+	NoBrowser bool
+	// Scopes replaces a provider's default OAuth scopes.
+	Scopes []string
+	// AccountID pins the account when a login can see several.
+	AccountID string
 }
 
 // WithSecrets runs fn under the profile's cross-process lock.

@@ -22,6 +22,8 @@ type LoginOptions struct {
 	Provider  string
 	Method    string
 	NoBrowser bool
+	Scopes    []string
+	AccountID string
 	Stack     string
 }
 
@@ -71,7 +73,9 @@ GITHUB_ACCESS_TOKEN or GITHUB_TOKEN), checked against the provider's API, and st
 	cmd.Flags().BoolVar(&opts.Configure, "configure", false, "Run the provider's interactive configure step before logging in")
 	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Only this provider (Cloudflare, AWS, GitHub)")
 	cmd.Flags().StringVar(&opts.Method, "method", "", "Use this auth method without asking (implies --configure for that provider)")
-	cmd.Flags().BoolVar(&opts.NoBrowser, "no-browser", false, "Do not open a browser; print the URL instead")
+	cmd.Flags().BoolVar(&opts.NoBrowser, "no-browser", false, "Do not open a browser; print the URL and accept the redirected URL pasted here")
+	cmd.Flags().StringSliceVar(&opts.Scopes, "scopes", nil, "OAuth scopes to request instead of the provider's defaults (comma-separated)")
+	cmd.Flags().StringVar(&opts.AccountID, "account-id", "", "The account to use when the login can see several (default $CLOUDFLARE_ACCOUNT_ID)")
 	return cmd
 }
 
@@ -80,6 +84,7 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	if err != nil {
 		return err
 	}
+	s.Auth.Login = auth.LoginOptions{NoBrowser: opts.NoBrowser, Scopes: opts.Scopes, AccountID: opts.AccountID}
 	reg := opts.F.Registry()
 	cfg, err := loadForWrite(s.Store)
 	if err != nil {

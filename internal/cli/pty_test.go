@@ -151,9 +151,9 @@ func TestPTYLogin(t *testing.T) {
 		p := w.start(t, nil, "login", "--profile", "p", "--provider", "Cloudflare")
 
 		p.Expect("Cloudflare authentication method")
-		// The cursor starts on the first available method, not on OAuth.
-		p.Expect("> Environment Variables")
-		p.Send(testpty.KeyDown)
+		// The cursor starts on the first method, OAuth (recommended).
+		p.Expect("> OAuth")
+		p.Send(testpty.KeyDown, testpty.KeyDown)
 		p.Expect("> API Token or API Key")
 		p.Send(testpty.KeyEnter)
 
@@ -202,8 +202,8 @@ func TestPTYLogin(t *testing.T) {
 		p := w.start(t, nil, "login", "--profile", "p", "--provider", "Cloudflare")
 
 		p.Expect("Cloudflare authentication method")
-		p.Expect("> Environment Variables")
-		p.Send(testpty.KeyDown)
+		p.Expect("> OAuth")
+		p.Send(testpty.KeyDown, testpty.KeyDown)
 		p.Expect("> API Token or API Key")
 		p.Send(testpty.KeyEnter)
 		p.Expect("Cloudflare credential type")
@@ -308,30 +308,13 @@ func TestPTYLogin(t *testing.T) {
 		}
 	})
 
-	t.Run("CloudflareOAuthNotYetAvailable", func(t *testing.T) {
-		t.Parallel()
-		w := world(t)
-		p := w.start(t, nil, "login", "--profile", "p", "--provider", "Cloudflare")
-
-		p.Expect("Cloudflare authentication method")
-		p.Expect("> Environment Variables")
-		p.Send(testpty.KeyUp)
-		p.Expect("> OAuth (not yet available)")
-		p.Send(testpty.KeyEnter)
-		p.Expect("the Cloudflare method 'oauth' is not yet available in this version of alchemy")
-		p.RequireExit(2)
-		if _, err := os.Stat(filepath.Join(w.alchemy, "profiles.json")); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("profiles.json exists after choosing an unavailable method (err %v)", err)
-		}
-	})
-
 	t.Run("CtrlC", func(t *testing.T) {
 		t.Parallel()
 		w := world(t)
 		p := w.start(t, nil, "login", "--profile", "p", "--provider", "Cloudflare")
 
 		p.Expect("Cloudflare authentication method")
-		p.Expect("> Environment Variables")
+		p.Expect("> OAuth")
 		p.Send(testpty.KeyCtrlC)
 		p.Expect("Cancelled.")
 		p.RequireExit(130)
@@ -384,7 +367,6 @@ func TestPTYSelectShowsUnavailableMethods(t *testing.T) {
 	emulate := testpeers.Emulate(t)
 	sts := emulate.STSRejectingUnknownKeys(t, "AKIAIOSFODNN7EXAMPLE")
 	for _, tc := range []struct{ provider, unavailable string }{
-		{"Cloudflare", "OAuth (not yet available)"},
 		{"AWS", "SSO (not yet available)"},
 	} {
 		t.Run(tc.provider, func(t *testing.T) {

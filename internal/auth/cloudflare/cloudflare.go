@@ -38,7 +38,7 @@ func (Provider) Name() string { return Name }
 
 func (Provider) Methods() []auth.Method {
 	return []auth.Method{
-		{ID: "oauth", Label: "OAuth", Hint: "recommended — browser-based login with automatic token refresh", Unavailable: true},
+		{ID: "oauth", Label: "OAuth", Hint: "recommended — browser-based login with automatic token refresh"},
 		{ID: "env", Label: "Environment Variables", Hint: "CLOUDFLARE_API_TOKEN or CLOUDFLARE_API_KEY + CLOUDFLARE_EMAIL"},
 		{ID: "stored", Label: "API Token or API Key", Hint: "enter credentials interactively, stored in ~/.alchemy/credentials"},
 	}
@@ -151,9 +151,82 @@ func (p Provider) Configure(ctx context.Context, c *auth.Context, method string)
 			return nil, err
 		}
 		return profile.NewEntry(Entry{Method: "stored", CredentialType: s.Type})
+	case "oauth":
+		scopes := c.Login.Scopes
+		if len(scopes) == 0 {
+			scopes = DefaultScopes
+		}
+		account, err := oauthLogin(ctx, c, scopes)
+		if err != nil {
+			return nil, err
+		}
+		return profile.NewEntry(Entry{Method: "oauth", Scopes: scopes, AccountID: account})
 	}
 	_, err := auth.MethodFor(p, method)
 	return nil, err
+}
+
+// oauthLogin signs in with the browser, stores the tokens and picks the
+// account.
+func oauthLogin(ctx context.Context, c *auth.Context, scopes []string) (string, error) {
+	o, err := browserLogin(ctx, c, scopes)
+	if err != nil {
+		return "", oauthFailure(c, err)
+	}
+	account, err := chooseAccount(ctx, c, o)
+	if err != nil {
+		return "", err
+	}
+	if err := c.WithSecrets(ctx, func(tx *profile.Tx) error { return tx.WriteSecret(oauthKey, o) }); err != nil {
+		return "", err
+	}
+	return account, nil
+}
+
+func oauthFailure(c *auth.Context, err error) error {
+	var oe *OAuthError
+	if errors.As(err, &oe) {
+		return auth.Errorf("Cloudflare OAuth login failed (%s). Run `alchemy login --profile %s --provider Cloudflare --configure` to try again, or choose API Token there", oe, c.Profile)
+	}
+	return err
+}
+
+// chooseAccount lists the accounts the new token can see: none is an
+// error, one is used, several are chosen from (or pinned with --account-id
+// / CLOUDFLARE_ACCOUNT_ID).
+func chooseAccount(ctx context.Context, c *auth.Context, o *OAuth) (string, error) {
+	client := cfapi.New(envfile.Get(c.Env, "CLOUDFLARE_BASE_URL"), cfapi.Auth{OAuthToken: o.Access}, c.HTTP)
+	accounts, err := client.Accounts(ctx)
+	if err != nil {
+		return "", auth.Errorf("Cloudflare: could not list accounts: %v", err)
+	}
+	if len(accounts) == 0 {
+		return "", auth.Errorf("Cloudflare: no accounts found for this credential.")
+	}
+	pinned := c.Login.AccountID
+	if pinned == "" {
+		pinned = envfile.Get(c.Env, "CLOUDFLARE_ACCOUNT_ID")
+	}
+	if pinned != "" {
+		for _, a := range accounts {
+			if strings.EqualFold(a.ID, pinned) {
+				return a.ID, nil
+			}
+		}
+		return "", auth.Errorf("Cloudflare: this login cannot see account %s (it sees %d other accounts). Check --account-id / CLOUDFLARE_ACCOUNT_ID", pinned, len(accounts))
+	}
+	if len(accounts) == 1 {
+		c.IO.Info(fmt.Sprintf("Cloudflare: using account: %s (%s)", accounts[0].Name, accounts[0].ID))
+		return accounts[0].ID, nil
+	}
+	if !c.Interactive {
+		return "", auth.Errorf("Cloudflare: this login can see %d accounts; pass --account-id (or set CLOUDFLARE_ACCOUNT_ID) to choose one", len(accounts))
+	}
+	opts := make([]prompt.Option, len(accounts))
+	for i, a := range accounts {
+		opts[i] = prompt.Option{Value: a.ID, Label: a.Name, Hint: a.ID}
+	}
+	return c.Prompt.Select(ctx, "Select a Cloudflare account", opts, accounts[0].ID)
 }
 
 // captureStored asks for (or, without a terminal, takes from the
@@ -296,9 +369,87 @@ func (p Provider) Login(ctx context.Context, c *auth.Context, e profile.Entry) e
 		}
 		c.IO.Success("Cloudflare: stored credentials are valid.")
 		return nil
+	case "oauth":
+		var cfg Entry
+		if err := e.Decode(&cfg); err != nil {
+			return err
+		}
+		var o OAuth
+		if found, err := c.ReadSecret(oauthKey, &o); err == nil && found {
+			c.IO.Info("Cloudflare: refreshing OAuth credentials...")
+			if _, err := freshOAuth(ctx, c, true); err == nil {
+				c.IO.Success("Cloudflare: OAuth credentials refreshed.")
+				return nil
+			}
+			c.IO.Info("Cloudflare: the stored login was rejected; signing in again.")
+		}
+		scopes := cfg.Scopes
+		if len(scopes) == 0 {
+			scopes = DefaultScopes
+		}
+		if c.Login.AccountID == "" {
+			c.Login.AccountID = cfg.AccountID // the profile stays on its account
+		}
+		_, err := oauthLogin(ctx, c, scopes)
+		return err
 	}
 	_, err := auth.MethodFor(p, e.Method())
 	return err
+}
+
+// freshOAuth returns the stored OAuth tokens with at least refreshWindow
+// left, refreshing them when needed (or always, with force). The refresh
+// happens under the profile's lock and re-reads the file first: refresh
+// tokens are single-use, so of many processes needing a refresh at once,
+// exactly one may spend it; the others find its result.
+func freshOAuth(ctx context.Context, c *auth.Context, force bool) (*OAuth, error) {
+	notFound := auth.Errorf("Cloudflare OAuth credentials not found. Run: alchemy login --profile %s", c.Profile)
+	var o OAuth
+	found, err := c.ReadSecret(oauthKey, &o)
+	if err != nil {
+		return nil, err
+	}
+	if !found || o.Type != "oauth" {
+		return nil, notFound
+	}
+	fresh := func(o *OAuth) bool { return time.UnixMilli(o.Expires).After(c.Now().Add(refreshWindow)) }
+	if !force && fresh(&o) {
+		return &o, nil
+	}
+	var out *OAuth
+	err = c.WithSecrets(ctx, func(tx *profile.Tx) error {
+		var cur OAuth
+		if found, err := tx.ReadSecret(oauthKey, &cur); err != nil || !found {
+			if err == nil {
+				err = notFound
+			}
+			return err
+		}
+		if fresh(&cur) && (!force || cur.Refresh != o.Refresh) {
+			out = &cur // another process refreshed while we waited for the lock
+			return nil
+		}
+		next, err := refresh(ctx, c, &cur)
+		var oe *OAuthError
+		if errors.As(err, &oe) && oe.Code == "invalid_grant" {
+			// A writer that does not take our lock (the TypeScript tool) may
+			// have spent the token: look once more.
+			var again OAuth
+			if found, _ := tx.ReadSecret(oauthKey, &again); found && again.Refresh != cur.Refresh && fresh(&again) {
+				out = &again
+				return nil
+			}
+		}
+		if err != nil {
+			return &auth.Error{Message: "Cloudflare OAuth refresh failed. Run: alchemy login --profile " + c.Profile, Cause: err}
+		}
+		if err := tx.WriteSecret(oauthKey, next); err != nil {
+			return err
+		}
+		out = next
+		return nil
+	})
+	return out, err
 }
 
 func (Provider) Logout(ctx context.Context, c *auth.Context, e profile.Entry) error {
@@ -310,6 +461,20 @@ func (Provider) Logout(ctx context.Context, c *auth.Context, e profile.Entry) er
 		c.IO.Success("Cloudflare: stored credentials removed")
 	case "env":
 		c.IO.Info("Cloudflare: credentials come from environment variables; nothing stored to remove.")
+	case "oauth":
+		return c.WithSecrets(ctx, func(tx *profile.Tx) error {
+			var o OAuth
+			if found, err := tx.ReadSecret(oauthKey, &o); err == nil && found && o.Refresh != "" {
+				if err := revoke(ctx, c, &o); err != nil {
+					c.IO.Warn(fmt.Sprintf("Cloudflare: could not revoke OAuth token: %v", err))
+				}
+			}
+			if err := tx.DeleteSecret(oauthKey); err != nil {
+				return err
+			}
+			c.IO.Success("Cloudflare: OAuth credentials removed.")
+			return nil
+		})
 	}
 	return nil
 }
@@ -345,21 +510,15 @@ func (p Provider) Read(ctx context.Context, c *auth.Context, e profile.Entry) (a
 		return &Credentials{Type: s.Type, APIToken: s.APIToken, APIKey: s.APIKey, Email: s.Email,
 			AccountID: strings.ToLower(account), source: auth.Source{Type: "stored"}}, nil
 	case "oauth":
-		// Reading an OAuth grant written by this or the TypeScript tool; the
-		// refresh flow arrives with the OAuth method itself.
-		var o OAuth
-		found, err := c.ReadSecret(oauthKey, &o)
-		if err != nil {
-			return nil, err
-		}
-		if !found || o.Type != "oauth" {
-			return nil, auth.Errorf("Cloudflare OAuth credentials not found. Run: alchemy login --profile %s", c.Profile)
-		}
 		var cfg Entry
 		if err := e.Decode(&cfg); err != nil {
 			return nil, err
 		}
 		if err := validAccount(cfg.AccountID, fmt.Sprintf("configured for profile '%s'", c.Profile)); err != nil {
+			return nil, err
+		}
+		o, err := freshOAuth(ctx, c, false)
+		if err != nil {
 			return nil, err
 		}
 		return &Credentials{Type: "oauth", AccessToken: o.Access, ExpiresAt: time.UnixMilli(o.Expires),
