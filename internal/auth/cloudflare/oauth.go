@@ -218,7 +218,9 @@ func startCallback(redirect, state string, codes chan<- result) (*http.Server, e
 			codes <- result{code: q.Get("code")}
 		}
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Addr is informational (Serve uses ln): the bound address, which
+	// differs from the redirect URI's when it names port 0.
+	srv := &http.Server{Addr: ln.Addr().String(), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return srv, nil
 }
