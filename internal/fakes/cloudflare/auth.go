@@ -83,6 +83,9 @@ func (s *Server) authenticate(r *http.Request, style authStyle) (*principal, *re
 			return nil, &rep
 		}
 		t := s.tokens[v]
+		if t == nil && s.oauthValid != nil && s.oauthValid(v) {
+			t = &token{opts: s.oauthOpts}
+		}
 		active := t != nil && t.status(s.now()) == "active"
 		switch style {
 		case authVerify:

@@ -45,6 +45,9 @@ type Server struct {
 	down     int
 	requests []Request
 
+	oauthValid func(string) bool
+	oauthOpts  TokenOptions
+
 	now func() time.Time
 }
 

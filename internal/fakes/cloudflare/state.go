@@ -181,3 +181,17 @@ func contains(list []string, v string) bool {
 	}
 	return false
 }
+
+// TrustOAuth makes the fake accept OAuth access tokens that valid reports as
+// live (an authorization server's introspection), as Cloudflare accepts the
+// tokens of its own OAuth server as bearer tokens. opts says what such a
+// token can see (its Status is forced to "active").
+func (s *Server) TrustOAuth(valid func(accessToken string) bool, opts TokenOptions) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	opts.Status = "active"
+	if opts.ID == "" {
+		opts.ID = "oauth"
+	}
+	s.oauthValid, s.oauthOpts = valid, opts
+}
