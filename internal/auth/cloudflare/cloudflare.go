@@ -441,7 +441,7 @@ func freshOAuth(ctx context.Context, c *auth.Context, force bool) (*OAuth, error
 			}
 		}
 		if err != nil {
-			return &auth.Error{Message: "Cloudflare OAuth refresh failed. Run: alchemy login --profile " + c.Profile, Cause: err}
+			return auth.Errorf("Cloudflare OAuth refresh failed (%v). Run: alchemy login --profile %s", err, c.Profile)
 		}
 		if err := tx.WriteSecret(oauthKey, next); err != nil {
 			return err

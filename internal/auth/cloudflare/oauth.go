@@ -191,6 +191,13 @@ func startCallback(redirect, state string, codes chan<- result) (*http.Server, e
 	if err != nil {
 		return nil, err
 	}
+	var ln6 net.Listener
+	if u.Hostname() == "localhost" {
+		// Browsers may resolve localhost to ::1 first; loopback only, and
+		// best effort (no IPv6 is fine).
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		ln6, _ = net.Listen("tcp", net.JoinHostPort("::1", port))
+	}
 	var done atomic.Bool
 	mux := http.NewServeMux()
 	mux.HandleFunc(u.Path, func(w http.ResponseWriter, r *http.Request) {
@@ -222,6 +229,9 @@ func startCallback(redirect, state string, codes chan<- result) (*http.Server, e
 	// differs from the redirect URI's when it names port 0.
 	srv := &http.Server{Addr: ln.Addr().String(), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
+	if ln6 != nil {
+		go srv.Serve(ln6)
+	}
 	return srv, nil
 }
 
