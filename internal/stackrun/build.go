@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -133,13 +134,15 @@ func (b *Builder) cacheRoot(env map[string]string) (string, error) {
 	return filepath.Join(ucd, "alchemy", "stacks"), nil
 }
 
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+// Regexps are compiled on first use: every alchemy command links this
+// package, and only builds need them.
+var unsafeName = lazyRE(`[^A-Za-z0-9._-]+`)
 
 // stackDirName is the cache directory of one stack file: its directory's
 // name, for people looking at the cache, and a hash of its absolute path.
 func stackDirName(abs string) string {
 	sum := sha256.Sum256([]byte(abs))
-	name := unsafeName.ReplaceAllString(filepath.Base(filepath.Dir(abs)), "_")
+	name := unsafeName().ReplaceAllString(filepath.Base(filepath.Dir(abs)), "_")
 	if len(name) > 40 {
 		name = name[:40]
 	}
@@ -256,8 +259,8 @@ func build(ctx context.Context, s buildSpec) (string, error) {
 }
 
 var (
-	compileLine = regexp.MustCompile(`(?m)^(# |\S+\.go:\d+(:\d+)?: )`)
-	moduleError = regexp.MustCompile(`no required module provides package|missing go\.sum entry|cannot find module providing package|` +
+	compileLine = lazyRE(`(?m)^(# |\S+\.go:\d+(:\d+)?: )`)
+	moduleError = lazyRE(`no required module provides package|missing go\.sum entry|cannot find module providing package|` +
 		`(?m)^go: (errors parsing|updates to go\.mod needed|inconsistent vendoring|downloading)|go\.(mod|work):\d+`)
 )
 
@@ -265,11 +268,11 @@ func newBuildError(display, dir string, out []byte) *BuildError {
 	text := string(out)
 	// The package header of a file build says nothing to a user.
 	text = strings.TrimPrefix(text, "# command-line-arguments\n")
-	compile := compileLine.MatchString(text) && !moduleError.MatchString(text)
+	compile := compileLine().MatchString(text) && !moduleError().MatchString(text)
 	return &BuildError{File: display, Dir: dir, Output: text, Compile: compile}
 }
 
-var binaryName = regexp.MustCompile(`^([0-9a-f]{32})-[0-9a-f]{16}(\.exe)?$`)
+var binaryName = lazyRE(`^([0-9a-f]{32})-[0-9a-f]{16}(\.exe)?$`)
 
 // prune keeps the newest keepBinaries executables (and keep, the one just
 // built), their manifests, and removes the rest and stale temp files.
@@ -292,7 +295,7 @@ func prune(sdir, keep string) {
 			}
 			continue
 		}
-		if m := binaryName.FindStringSubmatch(name); m != nil {
+		if m := binaryName().FindStringSubmatch(name); m != nil {
 			fi, err := e.Info()
 			if err != nil {
 				continue
@@ -316,4 +319,8 @@ func prune(sdir, keep string) {
 			os.Remove(filepath.Join(sdir, name))
 		}
 	}
+}
+
+func lazyRE(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }
