@@ -91,9 +91,18 @@ func currentEntry(c *Context, provider string) (profile.Entry, error) {
 	return cfg.Profiles[c.Profile][provider], nil
 }
 
+// Forgetter is implemented by providers whose replaced method needs more
+// than its files deleted (an OAuth grant to revoke).
+type Forgetter interface {
+	Forget(ctx context.Context, c *Context, e profile.Entry) error
+}
+
 // forgetReplaced deletes the secret files the previous method owned and the
 // new one does not, so switching from an API token to OAuth leaves no token.
 func forgetReplaced(ctx context.Context, c *Context, p Provider, prev, next profile.Entry) error {
+	if f, ok := p.(Forgetter); ok && prev.Method() != next.Method() {
+		return f.Forget(ctx, c, prev)
+	}
 	keep := map[string]bool{}
 	for _, k := range p.SecretKeys(next) {
 		keep[k] = true

@@ -175,12 +175,47 @@ func oauthLogin(ctx context.Context, c *auth.Context, scopes []string) (string, 
 	}
 	account, err := chooseAccount(ctx, c, o)
 	if err != nil {
+		// Nobody will hold this grant: give it back.
+		_ = revoke(ctx, c, o)
 		return "", err
 	}
-	if err := c.WithSecrets(ctx, func(tx *profile.Tx) error { return tx.WriteSecret(oauthKey, o) }); err != nil {
+	var old OAuth
+	hadOld := false
+	err = c.WithSecrets(ctx, func(tx *profile.Tx) error {
+		hadOld, _ = tx.ReadSecret(oauthKey, &old)
+		return tx.WriteSecret(oauthKey, o)
+	})
+	if err != nil {
 		return "", err
+	}
+	if hadOld && old.Refresh != "" && old.Refresh != o.Refresh {
+		// The login this one replaces stays valid at Cloudflare otherwise.
+		if err := revoke(ctx, c, &old); err != nil {
+			c.IO.Warn(fmt.Sprintf("Cloudflare: could not revoke the previous OAuth token: %v", err))
+		}
 	}
 	return account, nil
+}
+
+// Forget removes what a replaced method left: an OAuth grant is revoked
+// (best effort) before its file goes; stored credentials are deleted.
+func (Provider) Forget(ctx context.Context, c *auth.Context, e profile.Entry) error {
+	return c.WithSecrets(ctx, func(tx *profile.Tx) error {
+		if e.Method() == "oauth" {
+			var o OAuth
+			if found, err := tx.ReadSecret(oauthKey, &o); err == nil && found && o.Refresh != "" {
+				if err := revoke(ctx, c, &o); err != nil {
+					c.IO.Warn(fmt.Sprintf("Cloudflare: could not revoke OAuth token: %v", err))
+				}
+			}
+		}
+		for _, k := range (Provider{}).SecretKeys(e) {
+			if err := tx.DeleteSecret(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func oauthFailure(c *auth.Context, err error) error {
@@ -441,7 +476,7 @@ func freshOAuth(ctx context.Context, c *auth.Context, force bool) (*OAuth, error
 			}
 		}
 		if err != nil {
-			return auth.Errorf("Cloudflare OAuth refresh failed (%v). Run: alchemy login --profile %s", err, c.Profile)
+			return auth.Errorf("Cloudflare OAuth refresh failed. Run: alchemy login --profile %s (the token endpoint said %v)", c.Profile, err)
 		}
 		if err := tx.WriteSecret(oauthKey, next); err != nil {
 			return err

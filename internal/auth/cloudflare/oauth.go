@@ -20,9 +20,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/muesli/cancelreader"
 	"golang.org/x/oauth2"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/display"
 	"github.com/alchemy-go/alchemy/internal/envfile"
 )
 
@@ -134,10 +136,18 @@ func browserLogin(ctx context.Context, c *auth.Context, scopes []string) (*OAuth
 	if !opened || listenErr != nil {
 		// On a remote machine the browser runs elsewhere and its redirect to
 		// localhost lands nowhere: the person pastes where it went instead.
+		// The reader is cancelled when the login ends, so that a callback
+		// that wins the race does not leave it swallowing the keys of the
+		// next prompt.
 		c.IO.Info("Cloudflare: after signing in, paste the URL your browser was sent to (or the code) here and press Enter:")
-		go readPaste(c.IO.In, state, codes)
+		in, err := cancelreader.NewReader(c.IO.In)
+		if err != nil {
+			return nil, err
+		}
+		defer in.Cancel()
+		go readPaste(in, state, codes)
 	}
-	c.IO.Info(fmt.Sprintf("Cloudflare: waiting for authorization (up to %s)...", strings.TrimSuffix(loginTimeout(c.Env).String(), "0s")))
+	c.IO.Info(fmt.Sprintf("Cloudflare: waiting for authorization (up to %s)...", humanDuration(loginTimeout(c.Env))))
 
 	var code string
 	for code == "" {
@@ -168,6 +178,17 @@ func browserLogin(ctx context.Context, c *auth.Context, scopes []string) (*OAuth
 		return nil, tokenError(err)
 	}
 	return fromToken(tok, nil, c.Now()), nil
+}
+
+// humanDuration is "5 minutes", "1 minute", or the compact form otherwise.
+func humanDuration(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		if n := int(d / time.Minute); n != 1 {
+			return fmt.Sprintf("%d minutes", n)
+		}
+		return "1 minute"
+	}
+	return display.Duration(d)
 }
 
 type result struct {
@@ -205,6 +226,11 @@ func startCallback(redirect, state string, codes chan<- result) (*http.Server, e
 		switch {
 		case done.Load():
 			page(w, http.StatusGone, "This login is already finished", "You can close this tab.")
+		case q.Get("state") != state:
+			// Anything on this machine can call the loopback port: a callback
+			// without this login's state, error or not, is not ours.
+			page(w, http.StatusBadRequest, "This link does not belong to the login in progress", "The state does not match. If you started alchemy login, use the browser window it opened.")
+			codes <- result{err: &OAuthError{Code: "invalid_state", Description: "Invalid state"}}
 		case q.Get("error") != "":
 			desc := q.Get("error_description")
 			if desc == "" {
@@ -213,12 +239,9 @@ func startCallback(redirect, state string, codes chan<- result) (*http.Server, e
 			done.Store(true)
 			page(w, http.StatusBadRequest, "Cloudflare sign-in failed", q.Get("error")+": "+desc+". Go back to the terminal for what to do next.")
 			codes <- result{err: &OAuthError{Code: q.Get("error"), Description: desc}}
-		case q.Get("code") == "" || q.Get("state") == "":
-			page(w, http.StatusBadRequest, "Cloudflare sign-in failed", "The callback is missing its code or state. Start again with alchemy login.")
-			codes <- result{err: &OAuthError{Code: "invalid_state", Description: "Missing code or state"}}
-		case q.Get("state") != state:
-			page(w, http.StatusBadRequest, "This link does not belong to the login in progress", "The state does not match. If you started alchemy login, use the browser window it opened.")
-			codes <- result{err: &OAuthError{Code: "invalid_state", Description: "Invalid state"}}
+		case q.Get("code") == "":
+			page(w, http.StatusBadRequest, "Cloudflare sign-in failed", "The callback is missing its code. Start again with alchemy login.")
+			codes <- result{err: &OAuthError{Code: "invalid_state", Description: "Missing code"}}
 		default:
 			done.Store(true)
 			page(w, http.StatusOK, "Signed in to Cloudflare", "alchemy has your login. You can close this tab and go back to the terminal.")
@@ -252,12 +275,17 @@ func readPaste(in io.Reader, state string, codes chan<- result) {
 			continue
 		}
 		code, gotState := line, ""
-		if u, err := url.Parse(line); err == nil && u.Query().Get("code") != "" {
-			code, gotState = u.Query().Get("code"), u.Query().Get("state")
-			if e := u.Query().Get("error"); e != "" {
-				codes <- result{err: &OAuthError{Code: e, Description: u.Query().Get("error_description")}}
-				return
+		u, err := url.Parse(line)
+		if err == nil && u.Query().Get("error") != "" {
+			if u.Query().Get("state") != state {
+				codes <- result{err: &OAuthError{Code: "invalid_state", Description: "Invalid state"}}
+				continue
 			}
+			codes <- result{err: &OAuthError{Code: u.Query().Get("error"), Description: u.Query().Get("error_description")}}
+			return
+		}
+		if err == nil && u.Query().Get("code") != "" {
+			code, gotState = u.Query().Get("code"), u.Query().Get("state")
 		} else if i := strings.IndexByte(line, '#'); i > 0 {
 			code, gotState = line[:i], line[i+1:]
 		}
@@ -367,8 +395,11 @@ func refresh(ctx context.Context, c *auth.Context, o *OAuth) (*OAuth, error) {
 		}
 		return nil, &OAuthError{Code: "parse_error", Description: fmt.Sprintf("Token endpoint returned %d", status)}
 	}
-	tok := (&oauth2.Token{AccessToken: body.AccessToken, RefreshToken: body.RefreshToken,
-		Expiry: c.Now().Add(time.Duration(body.ExpiresIn) * time.Second)}).WithExtra(map[string]any{"scope": body.Scope})
+	tok := &oauth2.Token{AccessToken: body.AccessToken, RefreshToken: body.RefreshToken}
+	if body.ExpiresIn > 0 {
+		tok.Expiry = c.Now().Add(time.Duration(body.ExpiresIn) * time.Second)
+	}
+	tok = tok.WithExtra(map[string]any{"scope": body.Scope})
 	return fromToken(tok, o, c.Now()), nil
 }
 

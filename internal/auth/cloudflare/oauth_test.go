@@ -24,7 +24,8 @@ func TestReadPaste(t *testing.T) {
 		{"bare-code\n", "bare-code", ""},
 		{"\n\nhttp://localhost:9976/auth/callback?code=abc&state=S1\n", "abc", ""},
 		{"http://localhost:9976/auth/callback?code=x&state=OTHER\n", "", "invalid_state"},
-		{"http://localhost:9976/auth/callback?code=x&error=access_denied&error_description=no\n", "", "access_denied"},
+		{"http://localhost:9976/auth/callback?error=access_denied&error_description=no&state=S1\n", "", "access_denied"},
+		{"http://localhost:9976/auth/callback?error=access_denied&state=FORGED\n", "", "invalid_state"},
 	}
 	for _, c := range cases {
 		codes := make(chan result, 4)
@@ -95,13 +96,21 @@ func TestCallbackServer(t *testing.T) {
 }
 
 func TestCallbackDenied(t *testing.T) {
-	codes := make(chan result, 1)
+	codes := make(chan result, 2)
 	srv, err := startCallback("http://127.0.0.1:0/cb", "S1", codes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	resp, err := http.Get("http://" + listenAddr(t, srv) + "/cb?error=access_denied&error_description=The+user+said+no&state=S1")
+	resp, err := http.Get("http://" + listenAddr(t, srv) + "/cb?error=access_denied&error_description=forged&state=OTHER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if r := <-codes; r.err == nil || !strings.Contains(r.err.Error(), "invalid_state") {
+		t.Fatalf("an error callback with another state was taken: %+v", r)
+	}
+	resp, err = http.Get("http://" + listenAddr(t, srv) + "/cb?error=access_denied&error_description=The+user+said+no&state=S1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,189 @@
+//go:build unix
+
+package cli_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	cfauth "github.com/alchemy-go/alchemy/internal/auth/cloudflare"
+	"github.com/alchemy-go/alchemy/internal/testpeers/oauthserver"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// TestOAuthBrowserLoginChromium is the whole browser step with a real
+// browser: alchemy opens $BROWSER on the authorize URL, a person (chromedp
+// driving headless Chromium) signs in and allows, Chromium follows the
+// redirect to alchemy's loopback callback and shows alchemy's page, and
+// alchemy exchanges the code, picks the only account and stores the tokens.
+func TestOAuthBrowserLoginChromium(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("chromium is required in CI: %v", err)
+		}
+		t.Skipf("no %s: %v", chromiumPath, err)
+	}
+	t.Parallel()
+	w, _ := newOAuthWorldWithPort(t, cfAccount)
+
+	// $BROWSER: a command alchemy appends the URL to. It only records the
+	// URL; the test hands it to Chromium.
+	dir := t.TempDir()
+	urlFile := filepath.Join(dir, "authorize-url")
+	browser := filepath.Join(dir, "browser.sh")
+	script := "#!/bin/sh\nprintf '%s\\n' \"$1\" > '" + urlFile + ".tmp' && mv '" + urlFile + ".tmp' '" + urlFile + "'\n"
+	if err := os.WriteFile(browser, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	// Chromium starts while alchemy does.
+	bctx, cancel := context.WithTimeout(context.Background(), 3*oauthStepTimeout)
+	defer cancel()
+	actx, cancelAlloc := chromedp.NewExecAllocator(bctx,
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("no-proxy-server", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	defer cancelAlloc()
+	// chromedp reports from its own goroutines, possibly after the test:
+	// collect, and show only when the test fails.
+	var browserLog lockedBuffer
+	logf := func(format string, args ...any) { fmt.Fprintf(&browserLog, format+"\n", args...) }
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("chromedp:\n%s", browserLog.String())
+		}
+	})
+	cctx, cancelTab := chromedp.NewContext(actx, chromedp.WithLogf(logf), chromedp.WithErrorf(logf))
+	defer cancelTab()
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(cctx) }() // launches the browser
+
+	p := w.start(t, []string{"BROWSER=" + browser}, "login", "--profile", "p", "--provider", "Cloudflare", "--method", "oauth")
+
+	// The URL alchemy gave $BROWSER, and the same one on stderr.
+	var authURL string
+	deadline := time.Now().Add(oauthStepTimeout)
+	for authURL == "" {
+		if data, err := os.ReadFile(urlFile); err == nil {
+			authURL = strings.TrimSpace(string(data))
+			break
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("alchemy exited before opening the browser:\n%s", p)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("$BROWSER was not run within %s:\n%s", oauthStepTimeout, p)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if printed := w.authorizeURL(t, p); printed != authURL {
+		t.Errorf("$BROWSER got %s\nstderr shows %s", authURL, printed)
+	}
+	if strings.Contains(p.stderr.String(), "paste the URL") {
+		t.Errorf("with a browser opened and the callback listening, alchemy should not ask for a paste:\n%s", p)
+	}
+	if err := <-started; err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+
+	// Sign in and allow, as a person would.
+	sctx, cancelSignIn := context.WithTimeout(cctx, oauthStepTimeout)
+	defer cancelSignIn()
+	if err := chromedp.Do(sctx,
+		chromedp.Navigate(authURL),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "user@example.com"),
+		chromedp.SendKeys(chromedp.ID("password"), "correct horse"),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("allow")),
+		chromedp.Click(chromedp.ID("allow")),
+	); err != nil {
+		t.Fatalf("chromium sign-in: %v\n%s", err, p)
+	}
+
+	// Chromium lands on alchemy's page on the loopback callback.
+	var title, body, location string
+	deadline = time.Now().Add(oauthStepTimeout)
+	for {
+		pctx, cancelPoll := context.WithTimeout(cctx, 10*time.Second)
+		var err error
+		if title, err = chromedp.Run(pctx, chromedp.Title()); err == nil {
+			if location, err = chromedp.Run(pctx, chromedp.Location()); err == nil {
+				body, err = chromedp.Run(pctx, chromedp.Text(chromedp.CSS("body")))
+			}
+		}
+		cancelPoll()
+		if err == nil && title == "Signed in to Cloudflare" {
+			break
+		}
+		if time.Now().After(deadline) || bctx.Err() != nil {
+			t.Fatalf("Chromium did not reach alchemy's page (at %s, title %q, err %v):\n%s\n%s", location, title, err, body, p)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.HasPrefix(location, w.redirect+"?") {
+		t.Errorf("Chromium is at %s, want the redirect URI %s", location, w.redirect)
+	}
+	if !strings.Contains(body, "You can close this tab") {
+		t.Errorf("alchemy's page says %q", body)
+	}
+
+	p.exitCode(t, 0)
+	if !strings.Contains(p.stderr.String(), "Cloudflare: using account: Work ("+cfAccount+")") {
+		t.Errorf("stderr does not name the account:\n%s", p)
+	}
+
+	// What alchemy stored.
+	if m := fileMode(t, w.oauthFile("p")); m != 0o600 {
+		t.Errorf("cf-oauth.json mode %o, want 600", m)
+	}
+	o := w.readTokens(t, "p")
+	checkFreshExpiry(t, o.Expires)
+	if !slices.Equal(o.Scopes, oauthserver.DefaultScopes) {
+		t.Errorf("stored scopes %v, want the granted ones %v", o.Scopes, oauthserver.DefaultScopes)
+	}
+	w.checkEntry(t, "p", cfAccount, cfauth.DefaultScopes)
+
+	// The tokens work.
+	if !w.srv.AccessTokenValid(o.Access) {
+		t.Error("the stored access token is not valid at the server")
+	}
+	if sub := w.whoami(t, o.Access); sub != "user@example.com" {
+		t.Errorf("/whoami with the stored access token: %q", sub)
+	}
+	if ex, rf := w.tokenCounts(); ex != 1 || rf != 0 {
+		t.Errorf("token endpoint saw %d exchanges and %d refreshes, want 1 and 0", ex, rf)
+	}
+	var sawAccounts bool
+	for _, r := range w.cf.Requests() {
+		if r.Method == "GET" && r.Path == "/accounts" && r.AuthKind == "token" {
+			sawAccounts = true
+		}
+	}
+	if !sawAccounts {
+		t.Errorf("the Cloudflare fake saw no GET /accounts with the token: %+v", w.cf.Requests())
+	}
+	noSecrets(t, []string{o.Access, o.Refresh}, p)
+}
