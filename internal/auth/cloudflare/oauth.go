@@ -13,9 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,6 +21,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/browser"
 	"github.com/alchemy-go/alchemy/internal/display"
 	"github.com/alchemy-go/alchemy/internal/envfile"
 )
@@ -124,9 +122,9 @@ func browserLogin(ctx context.Context, c *auth.Context, scopes []string) (*OAuth
 	c.IO.Info(authURL)
 	opened := false
 	if !c.Login.NoBrowser {
-		if err := openBrowser(c.Env, authURL); err == nil {
+		if err := browser.Open(c.Env, authURL); err == nil {
 			opened = true
-		} else if !errors.Is(err, errNoDisplay) {
+		} else if !errors.Is(err, browser.ErrNoDisplay) {
 			c.IO.Warn("Cloudflare: could not open browser automatically. Please open the URL above manually.")
 		}
 	}
@@ -296,50 +294,6 @@ func readPaste(in io.Reader, state string, codes chan<- result) {
 		codes <- result{code: code}
 		return
 	}
-}
-
-var errNoDisplay = errors.New("no display to open a browser on")
-
-// openBrowser opens url with $BROWSER when set (always: the user asked for
-// it), else the platform opener when there is a display to open it on.
-func openBrowser(env envfile.Source, target string) error {
-	if b := envfile.Get(env, "BROWSER"); b != "" {
-		for _, cmdline := range strings.Split(b, string(os.PathListSeparator)) {
-			args := strings.Fields(cmdline)
-			if len(args) == 0 {
-				continue
-			}
-			replaced := false
-			for i, a := range args {
-				if strings.Contains(a, "%s") {
-					args[i], replaced = strings.ReplaceAll(a, "%s", target), true
-				}
-			}
-			if !replaced {
-				args = append(args, target)
-			}
-			if err := exec.Command(args[0], args[1:]...).Start(); err == nil {
-				return nil
-			}
-		}
-		return errors.New("none of the $BROWSER commands could be started")
-	}
-	var cmd *exec.Cmd
-	switch runtime.GOOS {
-	case "darwin":
-		if envfile.Get(env, "SSH_CONNECTION") != "" {
-			return errNoDisplay
-		}
-		cmd = exec.Command("open", target)
-	case "windows":
-		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", target)
-	default:
-		if envfile.Get(env, "DISPLAY") == "" && envfile.Get(env, "WAYLAND_DISPLAY") == "" {
-			return errNoDisplay
-		}
-		cmd = exec.Command("xdg-open", target)
-	}
-	return cmd.Start()
 }
 
 func fromToken(tok *oauth2.Token, prev *OAuth, now time.Time) *OAuth {
