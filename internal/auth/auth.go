@@ -88,6 +88,9 @@ type LoginOptions struct {
 	Scopes []string
 	// AccountID pins the account when a login can see several.
 	AccountID string
+	// EndSSO makes logout end a sign-in shared with another tool (the AWS
+	// CLI's SSO session).
+	EndSSO bool
 }
 
 // WithSecrets runs fn under the profile's cross-process lock.

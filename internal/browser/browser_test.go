@@ -35,4 +35,3 @@ func TestOpenUsesBROWSER(t *testing.T) {
 		t.Fatalf("no display: %v", err)
 	}
 }
-

@@ -243,8 +243,8 @@ func TestPTYLogin(t *testing.T) {
 		p := w.start(t, nil, "login", "--profile", "p", "--provider", "AWS")
 
 		p.Expect("AWS authentication method")
-		p.Expect("> Environment Variables")
-		p.Send(testpty.KeyDown)
+		p.Expect("> SSO")
+		p.Send(testpty.KeyDown, testpty.KeyDown)
 		p.Expect("> Stored")
 		p.Send(testpty.KeyEnter)
 
@@ -358,31 +358,4 @@ func TestPTYLogin(t *testing.T) {
 			t.Errorf("gh-stored.json written for the env method (err %v)", err)
 		}
 	})
-}
-
-// TestPTYSelectShowsUnavailableMethods checks that a method menu whose first
-// entries are not yet available still shows them when it opens, with the
-// cursor on the first available one.
-func TestPTYSelectShowsUnavailableMethods(t *testing.T) {
-	emulate := testpeers.Emulate(t)
-	sts := emulate.STSRejectingUnknownKeys(t, "AKIAIOSFODNN7EXAMPLE")
-	for _, tc := range []struct{ provider, unavailable string }{
-		{"AWS", "SSO (not yet available)"},
-	} {
-		t.Run(tc.provider, func(t *testing.T) {
-			t.Parallel()
-			w := newPTYWorld(t, emulate.AWSEnv(), sts.Endpoint)
-			p := w.start(t, nil, "login", "--profile", "p", "--provider", tc.provider)
-
-			p.Expect(tc.provider + " authentication method")
-			menuStart := p.Matched()
-			p.Expect("> Environment Variables")
-			// The first frame, from the title to the cursor line.
-			if menu := p.Screen()[menuStart:p.Matched()]; !strings.Contains(menu, tc.unavailable) {
-				t.Errorf("the menu opens without its first entry %q: it is scrolled out of view above the cursor. First frame:\n%s", tc.unavailable, p.Screen()[menuStart:])
-			}
-			p.Send(testpty.KeyCtrlC)
-			p.RequireExit(130)
-		})
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
@@ -33,7 +34,7 @@ func (Provider) Name() string { return Name }
 
 func (Provider) Methods() []auth.Method {
 	return []auth.Method{
-		{ID: "sso", Label: "SSO", Hint: "aws sso login — credentials loaded from AWS SSO cache", Unavailable: true},
+		{ID: "sso", Label: "SSO", Hint: "a profile of ~/.aws/config: IAM Identity Center, a role, or credential_process"},
 		{ID: "env", Label: "Environment Variables", Hint: "AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY"},
 		{ID: "stored", Label: "Stored", Hint: "stored in ~/.alchemy/credentials"},
 	}
@@ -63,13 +64,15 @@ type Credentials struct {
 	Region          string
 	// AccountID is "" until STS has answered once.
 	AccountID string
+	// ExpiresAt is zero for long-lived keys.
+	ExpiresAt time.Time
 	source    auth.Source
 }
 
 func (c *Credentials) Source() auth.Source        { return c.source }
-func (c *Credentials) Expires() (time.Time, bool) { return time.Time{}, false }
+func (c *Credentials) Expires() (time.Time, bool) { return c.ExpiresAt, !c.ExpiresAt.IsZero() }
 
-func (c *Credentials) Fields(time.Time) []auth.Field {
+func (c *Credentials) Fields(now time.Time) []auth.Field {
 	const w = len("secretAccessKey:")
 	f := []auth.Field{
 		{Key: "accessKeyId", Value: display.Redact(c.AccessKeyID, 4), Width: w},
@@ -81,7 +84,26 @@ func (c *Credentials) Fields(time.Time) []auth.Field {
 	if c.Region != "" {
 		f = append(f, auth.Field{Key: "region", Value: c.Region, Width: w})
 	}
+	if c.AccountID != "" {
+		f = append(f, auth.Field{Key: "account", Value: c.AccountID, Width: w})
+	}
+	if !c.ExpiresAt.IsZero() {
+		f = append(f, auth.Field{Key: "expires", Value: display.Expiry(c.ExpiresAt, now), Width: w})
+	}
 	return f
+}
+
+// Env is the credentials as the environment variables other tools read
+// (alchemy profile env / exec).
+func (c *Credentials) Env() map[string]string {
+	m := map[string]string{"AWS_ACCESS_KEY_ID": c.AccessKeyID, "AWS_SECRET_ACCESS_KEY": c.SecretAccessKey}
+	if c.SessionToken != "" {
+		m["AWS_SESSION_TOKEN"] = c.SessionToken
+	}
+	if c.Region != "" {
+		m["AWS_REGION"], m["AWS_DEFAULT_REGION"] = c.Region, c.Region
+	}
+	return m
 }
 
 func (Provider) SecretKeys(e profile.Entry) []string {
@@ -111,9 +133,78 @@ func (p Provider) Configure(ctx context.Context, c *auth.Context, method string)
 			return nil, err
 		}
 		return profile.NewEntry(Entry{Method: "stored"})
+	case "sso":
+		name, err := chooseProfile(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if err := ssoLogin(ctx, c, name, false); err != nil {
+			return nil, err
+		}
+		return profile.NewEntry(Entry{Method: "sso", SSOProfile: name})
 	}
 	_, err := auth.MethodFor(p, method)
 	return nil, err
+}
+
+// chooseProfile picks a profile of the AWS config file: asked for in a
+// terminal, else AWS_PROFILE names it.
+func chooseProfile(ctx context.Context, c *auth.Context) (string, error) {
+	ps, path, err := listProfiles(c.Env)
+	if err != nil {
+		return "", err
+	}
+	if !c.Interactive {
+		name := envfile.Get(c.Env, "AWS_PROFILE")
+		if name == "" {
+			return "", auth.Errorf("AWS: set AWS_PROFILE to the profile of %s to use (SSO, role or credential_process), then run this command again", path)
+		}
+		if _, err := findProfile(c.Env, name); err != nil {
+			return "", err
+		}
+		return name, nil
+	}
+	if len(ps) == 0 {
+		return "", auth.Errorf("AWS: no profile in %s uses IAM Identity Center (SSO), a role or credential_process. Run `aws configure sso` to add one, or choose Stored or Environment Variables", path)
+	}
+	opts := make([]prompt.Option, len(ps))
+	for i, p := range ps {
+		opts[i] = prompt.Option{Value: p.Name, Label: p.Name, Hint: p.hint()}
+	}
+	return c.Prompt.Select(ctx, "AWS profile (from "+path+")", opts, ps[0].Name)
+}
+
+// ssoLogin makes sure the profile resolves, signing in to IAM Identity
+// Center natively when its SSO sign-in is missing or over (or always, with
+// force).
+func ssoLogin(ctx context.Context, c *auth.Context, name string, force bool) error {
+	if !force {
+		creds, err := resolveSSO(ctx, c, name)
+		if err == nil {
+			c.IO.Success(fmt.Sprintf("AWS SSO: signed in (profile %s, account %s).", name, creds.AccountID))
+			return nil
+		}
+		if !needsSignIn(err) {
+			return auth.Errorf("AWS: profile '%s' does not resolve: %v", name, err)
+		}
+	}
+	prof, err := findProfile(c.Env, name)
+	if err != nil {
+		return err
+	}
+	root, ok := ssoRoot(c.Env, prof)
+	if !ok {
+		return auth.Errorf("AWS: profile '%s' does not resolve and does not use SSO, so alchemy cannot sign it in; fix it with the AWS CLI", name)
+	}
+	if err := deviceLogin(ctx, c, root); err != nil {
+		return err
+	}
+	creds, err := resolveSSO(ctx, c, name)
+	if err != nil {
+		return auth.Errorf("AWS: signed in to SSO, but profile '%s' still does not resolve: %v", name, err)
+	}
+	c.IO.Success(fmt.Sprintf("AWS SSO: login complete (profile %s, account %s).", name, creds.AccountID))
+	return nil
 }
 
 func captureStored(ctx context.Context, c *auth.Context) error {
@@ -210,6 +301,12 @@ func (Provider) Login(ctx context.Context, c *auth.Context, e profile.Entry) err
 		}
 		c.IO.Success(fmt.Sprintf("AWS: stored credentials are valid (account %s).", id.Account))
 		return nil
+	case "sso":
+		var cfg Entry
+		if err := e.Decode(&cfg); err != nil {
+			return err
+		}
+		return ssoLogin(ctx, c, cfg.SSOProfile, false)
 	}
 	_, err := auth.MethodFor(Provider{}, e.Method())
 	return err
@@ -237,6 +334,34 @@ func (Provider) Logout(ctx context.Context, c *auth.Context, e profile.Entry) er
 		c.IO.Success("AWS: stored credentials removed")
 	case "env":
 		c.IO.Info("AWS: credentials come from environment variables; nothing stored to remove.")
+	case "sso":
+		var cfg Entry
+		if err := e.Decode(&cfg); err != nil {
+			return err
+		}
+		// alchemy keeps no role credentials on disk; the SSO sign-in is the
+		// AWS CLI's too, so it is only ended when asked.
+		if !c.Login.EndSSO {
+			c.IO.Info(fmt.Sprintf("AWS: the SSO sign-in of profile %s is shared with the AWS CLI and was kept. Run `alchemy logout --provider AWS --sso` (or `aws sso logout`) to end it.", cfg.SSOProfile))
+			return nil
+		}
+		prof, err := findProfile(c.Env, cfg.SSOProfile)
+		if err != nil {
+			return err
+		}
+		root, ok := ssoRoot(c.Env, prof)
+		if !ok {
+			c.IO.Info(fmt.Sprintf("AWS: profile %s does not use SSO; nothing to sign out of.", cfg.SSOProfile))
+			return nil
+		}
+		path, err := ssoCachePath(root)
+		if err != nil {
+			return err
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		c.IO.Success("AWS: SSO logout complete")
 	}
 	return nil
 }
@@ -256,6 +381,16 @@ func (p Provider) Read(ctx context.Context, c *auth.Context, e profile.Entry) (a
 		}
 		return &Credentials{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken,
 			Region: s.Region, AccountID: s.AccountID, source: auth.Source{Type: "stored"}}, nil
+	case "sso":
+		var cfg Entry
+		if err := e.Decode(&cfg); err != nil {
+			return nil, err
+		}
+		creds, err := resolveSSO(ctx, c, cfg.SSOProfile)
+		if needsSignIn(err) {
+			return nil, auth.Errorf("AWS SSO sign-in for profile '%s' is missing or has expired. Run `alchemy login --profile %s --provider AWS` (or `aws sso login --profile %s`)", cfg.SSOProfile, c.Profile, cfg.SSOProfile)
+		}
+		return creds, err
 	}
 	_, err := auth.MethodFor(p, e.Method())
 	return nil, err
