@@ -62,6 +62,13 @@ type Credentials interface {
 	Fields(now time.Time) []Field
 }
 
+// Exporter is implemented by credentials that can be handed to another
+// tool as environment variables (alchemy profile env / exec): the only
+// places a secret leaves alchemy, and only on explicit request.
+type Exporter interface {
+	Env() map[string]string
+}
+
 // Context is what a provider method may use. Providers never read os.Getenv,
 // write files outside Store, or prompt outside Prompt.
 type Context struct {

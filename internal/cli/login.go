@@ -229,6 +229,7 @@ type LogoutOptions struct {
 	F        *Factory
 	Flags    ProfileFlags
 	Provider string
+	SSO      bool
 }
 
 // NewCmdLogout builds `alchemy logout`.
@@ -247,6 +248,7 @@ func NewCmdLogout(f *Factory, runF func(*LogoutOptions) error) *cobra.Command {
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Only this provider (Cloudflare, AWS, GitHub)")
+	cmd.Flags().BoolVar(&opts.SSO, "sso", false, "Also end the AWS SSO sign-in, which the AWS CLI shares")
 	return cmd
 }
 
@@ -259,6 +261,7 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 	if err != nil {
 		return err
 	}
+	s.Auth.Login.EndSSO = opts.SSO
 	name := s.Sel.Name
 	p, ok := cfg.Profiles[name]
 	if !ok {

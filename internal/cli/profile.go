@@ -22,8 +22,8 @@ func newCmdProfile(f *Factory) *cobra.Command {
 		NewCmdProfileShow(f, nil),
 		NewCmdProfileList(f, nil),
 		NewCmdProfileClear(f, nil),
-		newCmdNotYet("env", "Print the profile's resolved credentials for another tool", "--provider AWS --format sh|json|dotenv"),
-		newCmdNotYet("exec -- CMD ...", "Run a command with the profile's credentials in its environment", "--profile P"),
+		newCmdProfileEnv(f),
+		newCmdProfileExec(f),
 	)
 	return cmd
 }

@@ -108,6 +108,22 @@ func (c *Credentials) Fields(now time.Time) []auth.Field {
 	}
 }
 
+// Env is the credentials as the variables Cloudflare tools read (wrangler
+// and alchemy's env method), for alchemy profile env / exec. An OAuth access
+// token is a bearer token like an API token.
+func (c *Credentials) Env() map[string]string {
+	m := map[string]string{"CLOUDFLARE_ACCOUNT_ID": c.AccountID}
+	switch c.Type {
+	case TypeAPIKey:
+		m["CLOUDFLARE_API_KEY"], m["CLOUDFLARE_EMAIL"] = c.APIKey, c.Email
+	case "oauth":
+		m["CLOUDFLARE_API_TOKEN"] = c.AccessToken
+	default:
+		m["CLOUDFLARE_API_TOKEN"] = c.APIToken
+	}
+	return m
+}
+
 // APIAuth is the auth for the Cloudflare API client.
 func (c *Credentials) APIAuth() cfapi.Auth {
 	switch c.Type {

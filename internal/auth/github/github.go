@@ -53,7 +53,10 @@ type Credentials struct {
 	source auth.Source
 }
 
-func (c *Credentials) Source() auth.Source        { return c.source }
+func (c *Credentials) Source() auth.Source { return c.source }
+
+// Env is the token as GITHUB_TOKEN, for alchemy profile env / exec.
+func (c *Credentials) Env() map[string]string     { return map[string]string{"GITHUB_TOKEN": c.Token} }
 func (c *Credentials) Expires() (time.Time, bool) { return time.Time{}, false }
 func (c *Credentials) Fields(time.Time) []auth.Field {
 	return []auth.Field{{Key: "token", Value: display.Redact(c.Token, 6)}}
