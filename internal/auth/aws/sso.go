@@ -199,7 +199,7 @@ func needsSignIn(err error) bool {
 		return false
 	}
 	msg := err.Error()
-	for _, s := range []string{"cached SSO token", "SSO token", "InvalidGrant", "UnauthorizedException", "token is expired", "failed to refresh cached"} {
+	for _, s := range []string{"cached SSO token", "SSO token", "InvalidGrant", "UnauthorizedException", "token is expired"} {
 		if strings.Contains(msg, s) {
 			return true
 		}

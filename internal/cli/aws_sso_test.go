@@ -1,0 +1,287 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/alchemy-go/alchemy/internal/fakes/awssso"
+	"github.com/alchemy-go/alchemy/internal/testpeers"
+)
+
+// ssoWorld is a home with an AWS config of an SSO profile (sso-session
+// style), a role chained onto it, and a legacy inline SSO profile, pointed at
+// the SSO fake and the emulate STS peer.
+type ssoWorld struct {
+	dir, home, alchemyHome string
+	sso                    *awssso.Server
+	env                    []string
+}
+
+func newSSOWorld(t *testing.T, emulate *testpeers.Peer) *ssoWorld {
+	t.Helper()
+	w := &ssoWorld{dir: t.TempDir()}
+	w.home = filepath.Join(w.dir, "home")
+	w.alchemyHome = filepath.Join(w.home, ".alchemy")
+	w.sso = awssso.Start(t)
+	w.sso.AddAssignment("111122223333", "Admin")
+	w.sso.AddAssignment("444455556666", "ReadOnly")
+	cfg := filepath.Join(w.home, ".aws", "config")
+	os.MkdirAll(filepath.Dir(cfg), 0o700)
+	os.WriteFile(cfg, []byte(`[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+
+[profile dev]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = Admin
+region = eu-west-1
+
+[profile prod]
+role_arn = arn:aws:iam::123456789012:role/deploy
+source_profile = dev
+region = us-west-2
+
+[profile legacy]
+sso_start_url = https://legacy.awsapps.com/start
+sso_region = us-east-1
+sso_account_id = 444455556666
+sso_role_name = ReadOnly
+
+[profile plain]
+region = us-east-1
+`), 0o600)
+	w.env = []string{"ALCHEMY_CLI_MAIN=1", "HOME=" + w.home, "ALCHEMY_HOME=" + w.alchemyHome, "PATH=" + os.Getenv("PATH"),
+		"AWS_CONFIG_FILE=" + cfg, "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(w.home, ".aws", "credentials"),
+		"AWS_ENDPOINT_URL=http://127.0.0.1:1", "AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_STS=" + emulate.STSEndpoint()}
+	for k, v := range w.sso.Env() {
+		w.env = append(w.env, k+"="+v)
+	}
+	return w
+}
+
+func (w *ssoWorld) run(t *testing.T, extra []string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = w.dir
+	cmd.Env = append(append([]string{}, w.env...), extra...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, out.String(), errb.String()
+}
+
+func (w *ssoWorld) cacheFile(key string) string {
+	sum := sha1.Sum([]byte(key))
+	return filepath.Join(w.home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json")
+}
+
+// createRole creates an IAM role on the emulate peer (its IAM takes
+// unsigned query requests).
+func createRole(t *testing.T, emulate *testpeers.Peer, name string) {
+	t.Helper()
+	form := url.Values{"Action": {"CreateRole"}, "Version": {"2010-05-08"}, "RoleName": {name},
+		"AssumeRolePolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`}}
+	resp, err := http.PostForm(emulate.IAMEndpoint(), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("CreateRole on emulate: %d %s", resp.StatusCode, b)
+	}
+}
+
+func TestAWSSSO(t *testing.T) {
+	emulate := testpeers.Emulate(t)
+
+	t.Run("ConfigureSignInAndResolve", func(t *testing.T) {
+		w := newSSOWorld(t, emulate)
+		w.sso.AutoApprove(true)
+		code, out, errOut := w.run(t, []string{"AWS_PROFILE=dev"}, "login", "--profile", "p", "--provider", "AWS", "--method", "sso")
+		if code != 0 {
+			t.Fatalf("login: %d\n%s\n%s", code, out, errOut)
+		}
+		if !strings.Contains(errOut, "AWS SSO: sign in at "+w.sso.URL) || !strings.Contains(errOut, "and confirm the code ") {
+			t.Errorf("the sign-in URL and code were not shown:\n%s", errOut)
+		}
+		for _, want := range []string{"── AWS ──", "accessKeyId:     ASIA****", "region:          eu-west-1", "account:         111122223333", "expires:         in ", "source: sso - dev"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("profile lacks %q:\n%s", want, out)
+			}
+		}
+		// The token is where the AWS CLI and the SDK look for it.
+		data, err := os.ReadFile(w.cacheFile("corp"))
+		if err != nil {
+			t.Fatalf("no AWS CLI token cache: %v", err)
+		}
+		var cache map[string]string
+		if err := json.Unmarshal(data, &cache); err != nil || cache["accessToken"] == "" || cache["refreshToken"] == "" || cache["startUrl"] != "https://corp.awsapps.com/start" {
+			t.Fatalf("cache file: %s (%v)", data, err)
+		}
+		if fi, _ := os.Stat(w.cacheFile("corp")); fi.Mode().Perm() != 0o600 {
+			t.Errorf("cache mode %o", fi.Mode().Perm())
+		}
+		profiles, _ := os.ReadFile(filepath.Join(w.alchemyHome, "profiles.json"))
+		if !strings.Contains(string(profiles), `"ssoProfile": "dev"`) {
+			t.Fatalf("profiles.json: %s", profiles)
+		}
+		if strings.Contains(out+errOut, cache["accessToken"]) {
+			t.Fatal("the SSO access token was printed")
+		}
+
+		// The SDK's own SSO provider reads our cache (AWS CLI compatibility).
+		for _, kv := range w.env {
+			k, v, _ := strings.Cut(kv, "=")
+			t.Setenv(k, v)
+		}
+		cfg, err := config.LoadDefaultConfig(context.Background(), config.WithSharedConfigProfile("dev"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		creds, err := cfg.Credentials.Retrieve(context.Background())
+		if err != nil || !strings.HasPrefix(creds.AccessKeyID, "ASIA") || !strings.Contains(creds.Source, "SSOProvider") {
+			t.Fatalf("the SDK could not use our cache: %+v %v", creds, err)
+		}
+
+		// An expired access token is refreshed silently, and the cache
+		// rewritten for the AWS CLI too.
+		w.sso.ExpireAccessTokens()
+		cache["expiresAt"] = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+		expired, _ := json.Marshal(cache)
+		os.WriteFile(w.cacheFile("corp"), expired, 0o600)
+		data = expired
+		code, out, errOut = w.run(t, nil, "profile", "show", "--profile", "p")
+		if code != 0 || !strings.Contains(out, "source: sso - dev") || strings.Contains(errOut, "Failed") {
+			t.Fatalf("after token expiry: %d %s %s", code, out, errOut)
+		}
+		again, _ := os.ReadFile(w.cacheFile("corp"))
+		if bytes.Equal(again, data) {
+			t.Error("the refreshed token was not written back to the cache")
+		}
+
+		// A role chained onto the SSO profile resolves too (STS AssumeRole,
+		// on the emulate peer, where the role must exist).
+		createRole(t, emulate, "deploy")
+		code, out, errOut = w.run(t, []string{"AWS_PROFILE=prod"}, "login", "--profile", "q", "--provider", "AWS", "--method", "sso")
+		if code != 0 || !strings.Contains(out, "source: sso - prod") || !strings.Contains(out, "region:          us-west-2") {
+			t.Fatalf("role profile: %d %s %s", code, out, errOut)
+		}
+
+		// profile env hands them to another tool.
+		code, out, _ = w.run(t, nil, "profile", "env", "--profile", "p", "--provider", "AWS", "--format", "json")
+		if code != 0 || !strings.Contains(out, `"AWS_SESSION_TOKEN"`) || !strings.Contains(out, `"AWS_REGION": "eu-west-1"`) {
+			t.Fatalf("profile env: %d %s", code, out)
+		}
+
+		// Logout keeps the shared sign-in unless asked.
+		code, _, errOut = w.run(t, nil, "logout", "--profile", "p", "--provider", "AWS")
+		if code != 0 || !strings.Contains(errOut, "shared with the AWS CLI and was kept") {
+			t.Fatalf("logout: %d %s", code, errOut)
+		}
+		if _, err := os.Stat(w.cacheFile("corp")); err != nil {
+			t.Fatal("logout without --sso removed the shared sign-in")
+		}
+		code, _, errOut = w.run(t, nil, "logout", "--profile", "p", "--provider", "AWS", "--sso")
+		if code != 0 || !strings.Contains(errOut, "AWS: SSO logout complete") {
+			t.Fatalf("logout --sso: %d %s", code, errOut)
+		}
+		if _, err := os.Stat(w.cacheFile("corp")); !os.IsNotExist(err) {
+			t.Fatal("logout --sso kept the cache")
+		}
+	})
+
+	t.Run("ExpiredSessionNamesTheCommand", func(t *testing.T) {
+		w := newSSOWorld(t, emulate)
+		w.sso.AutoApprove(true)
+		if code, out, errOut := w.run(t, []string{"AWS_PROFILE=dev"}, "login", "--profile", "p", "--provider", "AWS", "--method", "sso"); code != 0 {
+			t.Fatalf("login: %s %s", out, errOut)
+		}
+		w.sso.EndSessions()
+		// The access token has expired too, so the SDK tries the (ended)
+		// refresh.
+		var cache map[string]string
+		data, _ := os.ReadFile(w.cacheFile("corp"))
+		json.Unmarshal(data, &cache)
+		cache["expiresAt"] = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+		expired, _ := json.Marshal(cache)
+		os.WriteFile(w.cacheFile("corp"), expired, 0o600)
+		_, out, errOut := w.run(t, nil, "profile", "show", "--profile", "p")
+		want := "AWS SSO sign-in for profile 'dev' is missing or has expired. Run `alchemy login --profile p --provider AWS` (or `aws sso login --profile dev`)"
+		if !strings.Contains(errOut, want) {
+			t.Fatalf("want %q on stderr:\n%s\n%s", want, out, errOut)
+		}
+		// login signs in again.
+		code, out, errOut := w.run(t, nil, "login", "--profile", "p", "--provider", "AWS")
+		if code != 0 || !strings.Contains(errOut, "AWS SSO: login complete (profile dev, account 111122223333).") {
+			t.Fatalf("re-login: %d %s %s", code, out, errOut)
+		}
+	})
+
+	t.Run("DeviceCodeApprovedByThePerson", func(t *testing.T) {
+		w := newSSOWorld(t, emulate)
+		cmd := exec.Command(os.Args[0], "login", "--profile", "p", "--provider", "AWS", "--method", "sso")
+		cmd.Dir = w.dir
+		cmd.Env = append(append([]string{}, w.env...), "AWS_PROFILE=legacy")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for len(w.sso.PendingUserCodes()) == 0 {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("no device authorization started: %s", errb.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond) // let it poll while pending
+		if err := w.sso.Approve(w.sso.PendingUserCodes()[0]); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("login: %v\n%s\n%s", err, out.String(), errb.String())
+		}
+		// The legacy inline style caches under the start URL.
+		if _, err := os.Stat(w.cacheFile("https://legacy.awsapps.com/start")); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "account:         444455556666") {
+			t.Fatalf("%s", out.String())
+		}
+	})
+
+	t.Run("NoUsableProfile", func(t *testing.T) {
+		w := newSSOWorld(t, emulate)
+		code, _, errOut := w.run(t, []string{"AWS_PROFILE=plain"}, "login", "--profile", "p", "--provider", "AWS", "--method", "sso")
+		if code != 1 || !strings.Contains(errOut, "AWS profile 'plain' is not in") {
+			t.Fatalf("%d %s", code, errOut)
+		}
+		code, _, errOut = w.run(t, nil, "login", "--profile", "p", "--provider", "AWS", "--method", "sso")
+		if code != 1 || !strings.Contains(errOut, "set AWS_PROFILE to the profile of") {
+			t.Fatalf("%d %s", code, errOut)
+		}
+	})
+}
