@@ -18,7 +18,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/auth/bundled"
+	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/fakes/awssso"
+	"github.com/alchemy-go/alchemy/internal/iostreams"
+	"github.com/alchemy-go/alchemy/internal/profile"
+	"github.com/alchemy-go/alchemy/internal/prompt"
 	"github.com/alchemy-go/alchemy/internal/testpeers"
 )
 
@@ -209,6 +215,47 @@ func TestAWSSSO(t *testing.T) {
 		}
 		if _, err := os.Stat(w.cacheFile("corp")); !os.IsNotExist(err) {
 			t.Fatal("logout --sso kept the cache")
+		}
+	})
+
+	// Deploy-time resolution: the resolver reads the profile's SSO entry
+	// through the SDK once, then serves it from memory until 5 minutes
+	// before the role credentials expire.
+	t.Run("DeployTimeResolutionIsCached", func(t *testing.T) {
+		w := newSSOWorld(t, emulate)
+		w.sso.AutoApprove(true)
+		if code, out, errOut := w.run(t, []string{"AWS_PROFILE=dev"}, "login", "--profile", "p", "--provider", "AWS", "--method", "sso"); code != 0 {
+			t.Fatalf("login: %s %s", out, errOut)
+		}
+		for _, kv := range w.env {
+			k, v, _ := strings.Cut(kv, "=")
+			t.Setenv(k, v)
+		}
+		io, _, _, _ := iostreams.Test()
+		c := &auth.Context{Profile: "p", Store: profile.New(w.alchemyHome, nil), Env: envfile.FromMap(nil), IO: io,
+			Prompt: prompt.NonInteractive{}, Now: time.Now}
+		r := auth.NewResolver(c, bundled.Registry(), false)
+		roleCalls := func() int {
+			n := 0
+			for _, req := range w.sso.Requests() {
+				if req.Operation == "GetRoleCredentials" {
+					n++
+				}
+			}
+			return n
+		}
+		before := roleCalls()
+		for range 3 {
+			creds, err := r.Credentials(context.Background(), "AWS")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if exp, ok := creds.Expires(); !ok || time.Until(exp) < 50*time.Minute || creds.Source().String() != "sso - dev" {
+				t.Fatalf("creds: %v %v %s", exp, ok, creds.Source())
+			}
+		}
+		if got := roleCalls() - before; got != 1 {
+			t.Fatalf("GetRoleCredentials called %d times for 3 resolutions, want 1", got)
 		}
 	})
 
