@@ -272,10 +272,25 @@ func storedFromEnv(env envfile.Source) (*Stored, error) {
 func (Provider) Login(ctx context.Context, c *auth.Context, e profile.Entry) error {
 	switch e.Method() {
 	case "env":
-		if _, err := readEnv(c.Env); err != nil {
+		creds, err := readEnv(c.Env)
+		if err != nil {
 			return auth.Errorf("AWS: %s", err)
 		}
-		c.IO.Success("AWS: using credentials from environment variables.")
+		if creds.AccountID == "" {
+			// AWS_ACCOUNT_ID unset: ask STS, as a check of the keys too.
+			id, err := callerIdentity(ctx, c, &Stored{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, SessionToken: creds.SessionToken, Region: creds.Region})
+			switch {
+			case IsRejected(err):
+				return auth.Errorf("AWS rejected the access keys in the environment (%v)", err)
+			case err == nil:
+				creds.AccountID = id.Account
+			}
+		}
+		if creds.AccountID != "" {
+			c.IO.Success(fmt.Sprintf("AWS: using credentials from environment variables (account %s).", creds.AccountID))
+		} else {
+			c.IO.Success("AWS: using credentials from environment variables.")
+		}
 		return nil
 	case "stored":
 		var s Stored
