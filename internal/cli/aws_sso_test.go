@@ -26,6 +26,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/profile"
 	"github.com/alchemy-go/alchemy/internal/prompt"
 	"github.com/alchemy-go/alchemy/internal/testpeers"
+	"github.com/alchemy-go/alchemy/internal/testpty"
 )
 
 // ssoWorld is a home with an AWS config of an SSO profile (sso-session
@@ -331,4 +332,33 @@ func TestAWSSSO(t *testing.T) {
 			t.Fatalf("%d %s", code, errOut)
 		}
 	})
+}
+
+// The SSO method's profile menu in a real terminal: SSO profiles first (both
+// styles), then the role, each with what it signs in to.
+func TestAWSSSOProfileMenuPTY(t *testing.T) {
+	emulate := testpeers.Emulate(t)
+	w := newSSOWorld(t, emulate)
+	w.sso.AutoApprove(true)
+	cmd := exec.Command(os.Args[0], "login", "--profile", "p", "--provider", "AWS")
+	cmd.Dir = w.dir
+	cmd.Env = append(append([]string{}, w.env...), "TERM=xterm-256color")
+	p := testpty.Start(t, cmd, 160, 40)
+	p.Expect("AWS authentication method")
+	p.Expect("> SSO")
+	p.Send(testpty.KeyEnter)
+	p.Expect("AWS profile (from ")
+	p.Expect("> dev (SSO https://corp.awsapps.com/start, account 111122223333, role Admin)")
+	p.Expect("legacy (SSO https://legacy.awsapps.com/start, account 444455556666, role ReadOnly)")
+	p.Expect("prod (role arn:aws:iam::123456789012:role/deploy from dev)")
+	p.Send(testpty.KeyDown)
+	p.Expect("> legacy")
+	p.Send(testpty.KeyEnter)
+	p.Expect("AWS SSO: sign in at ")
+	p.Expect("── AWS ──")
+	p.Expect("account:         444455556666")
+	p.RequireExit(0)
+	if data, _ := os.ReadFile(filepath.Join(w.alchemyHome, "profiles.json")); !strings.Contains(string(data), `"ssoProfile": "legacy"`) {
+		t.Fatalf("profiles.json: %s", data)
+	}
 }
