@@ -1,0 +1,296 @@
+package aws
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/alchemy-go/alchemy"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// S3BucketProps declares an S3 bucket.
+type S3BucketProps struct {
+	// BucketName is the bucket's name. Default: a physical name unique to
+	// the stack, id, stage and generation (lowercase, at most 63
+	// characters). Changing it replaces the bucket.
+	BucketName alchemy.Input[string] `json:"bucketName"`
+	// Tags are added to the ownership tags (alchemy::stack, alchemy::stage,
+	// alchemy::id). Keys starting with alchemy:: are refused.
+	Tags alchemy.Input[map[string]string] `json:"tags"`
+	// Versioning enables object versioning; turning it off again suspends
+	// it (S3 cannot disable versioning once enabled). Unset never touches it.
+	Versioning alchemy.Input[bool] `json:"versioning"`
+	// BlockPublicAccess sets all four public access block settings to this
+	// value. Unset leaves the bucket's (AWS blocks public access of new
+	// buckets by default).
+	BlockPublicAccess alchemy.Input[bool] `json:"blockPublicAccess"`
+}
+
+// S3BucketArgs are a bucket's resolved props.
+type S3BucketArgs struct {
+	BucketName        string            `json:"bucketName,omitempty"`
+	Tags              map[string]string `json:"tags,omitempty"`
+	Versioning        *bool             `json:"versioning,omitempty"`
+	BlockPublicAccess *bool             `json:"blockPublicAccess,omitempty"`
+}
+
+// S3BucketAttrs are what a deployed bucket publishes.
+type S3BucketAttrs struct {
+	BucketName string `json:"bucketName"`
+	ARN        string `json:"arn"`
+	Region     string `json:"region"`
+}
+
+// S3Bucket is a declared bucket.
+type S3Bucket struct {
+	*alchemy.Resource
+	BucketName alchemy.Output[string]
+	ARN        alchemy.Output[string]
+	Region     alchemy.Output[string]
+}
+
+// NewS3Bucket declares an S3 bucket (type AWS.S3.Bucket). Removing it from
+// the stack deletes the bucket and every object version in it.
+func NewS3Bucket(s *alchemy.Stack, id string, props S3BucketProps, opts ...alchemy.Option) *S3Bucket {
+	r := alchemy.Declare[S3BucketArgs, S3BucketAttrs](s, bucketProvider{}, id, props, opts...)
+	return &S3Bucket{Resource: r,
+		BucketName: alchemy.Attr[string](r, "bucketName"),
+		ARN:        alchemy.Attr[string](r, "arn"),
+		Region:     alchemy.Attr[string](r, "region")}
+}
+
+type bucketRequest = alchemy.Request[S3BucketArgs, S3BucketAttrs]
+
+type bucketProvider struct{}
+
+func (bucketProvider) Type() string        { return "AWS.S3.Bucket" }
+func (bucketProvider) Auth() string        { return authName }
+func (bucketProvider) ReplaceOn() []string { return []string{"bucketName"} }
+
+func bucketName(r *bucketRequest, props S3BucketArgs) string {
+	if props.BucketName != "" {
+		return props.BucketName
+	}
+	return r.PhysicalName(63, true)
+}
+
+func (bucketProvider) client(ctx context.Context, r *bucketRequest) (*s3.Client, string, error) {
+	cfg, err := sdkConfig(ctx, r.Credentials)
+	if err != nil {
+		return nil, "", err
+	}
+	return s3.NewFromConfig(cfg), cfg.Region, nil
+}
+
+func (p bucketProvider) Create(ctx context.Context, r *bucketRequest) (S3BucketAttrs, error) {
+	if err := checkUserTags(r.Props.Tags); err != nil {
+		return S3BucketAttrs{}, err
+	}
+	c, region, err := p.client(ctx, r)
+	if err != nil {
+		return S3BucketAttrs{}, err
+	}
+	name := bucketName(r, r.Props)
+	in := &s3.CreateBucketInput{Bucket: &name}
+	if region != "us-east-1" {
+		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraint(region)}
+	}
+	r.Note("Creating bucket " + name + "...")
+	if _, err := c.CreateBucket(ctx, in); err != nil {
+		if !hasCode(err, "BucketAlreadyOwnedByYou") {
+			if hasCode(err, "BucketAlreadyExists") {
+				return S3BucketAttrs{}, fmt.Errorf("bucket name %s is taken by another AWS account: choose another bucketName", name)
+			}
+			return S3BucketAttrs{}, fmt.Errorf("creating bucket %s: %w", name, err)
+		}
+		// Ours already: an interrupted create being resumed, or a bucket
+		// this account made earlier. Adopt it and converge its settings.
+		r.Note("Bucket " + name + " already exists in this account: adopting it")
+	}
+	if err := p.configure(ctx, c, r, name, S3BucketArgs{}); err != nil {
+		return S3BucketAttrs{}, err
+	}
+	return S3BucketAttrs{BucketName: name, ARN: "arn:aws:s3:::" + name, Region: region}, nil
+}
+
+func (p bucketProvider) Update(ctx context.Context, r *bucketRequest) (S3BucketAttrs, error) {
+	if err := checkUserTags(r.Props.Tags); err != nil {
+		return S3BucketAttrs{}, err
+	}
+	c, region, err := p.client(ctx, r)
+	if err != nil {
+		return S3BucketAttrs{}, err
+	}
+	name := r.OldAttrs.BucketName
+	if name == "" {
+		name = bucketName(r, r.Props)
+	}
+	if err := p.configure(ctx, c, r, name, r.OldProps); err != nil {
+		return S3BucketAttrs{}, err
+	}
+	if r.OldAttrs.Region != "" {
+		region = r.OldAttrs.Region
+	}
+	return S3BucketAttrs{BucketName: name, ARN: "arn:aws:s3:::" + name, Region: region}, nil
+}
+
+// configure applies tags, versioning and the public access block.
+func (bucketProvider) configure(ctx context.Context, c *s3.Client, r *bucketRequest, name string, old S3BucketArgs) error {
+	skip := func(what string, err error) error {
+		if notImplemented(err) {
+			r.Note(fmt.Sprintf("The S3 endpoint does not implement %s (%s=1): skipped", what, EnvTolerateNotImplemented))
+			return nil
+		}
+		return fmt.Errorf("setting %s of bucket %s: %w", what, name, err)
+	}
+
+	tags := ownershipTags(r.Props.Tags, r.Stack, r.Stage, r.LogicalID)
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	tagSet := make([]types.Tag, 0, len(keys))
+	for _, k := range keys {
+		tagSet = append(tagSet, types.Tag{Key: sdkaws.String(k), Value: sdkaws.String(tags[k])})
+	}
+	if _, err := c.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &name, Tagging: &types.Tagging{TagSet: tagSet}}); err != nil {
+		if err := skip("tagging", err); err != nil {
+			return err
+		}
+	}
+
+	// Versioning: only touched when asked for, or when it was on before.
+	if v := r.Props.Versioning; (v != nil && *v) || (old.Versioning != nil && *old.Versioning) {
+		status := types.BucketVersioningStatusSuspended
+		if v != nil && *v {
+			status = types.BucketVersioningStatusEnabled
+		}
+		if _, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &name,
+			VersioningConfiguration: &types.VersioningConfiguration{Status: status}}); err != nil {
+			if err := skip("versioning", err); err != nil {
+				return err
+			}
+		}
+	}
+
+	if b := r.Props.BlockPublicAccess; b != nil {
+		if _, err := c.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &name,
+			PublicAccessBlockConfiguration: &types.PublicAccessBlockConfiguration{
+				BlockPublicAcls: b, BlockPublicPolicy: b, IgnorePublicAcls: b, RestrictPublicBuckets: b,
+			}}); err != nil {
+			if err := skip("the public access block", err); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (p bucketProvider) Delete(ctx context.Context, r *bucketRequest) error {
+	c, _, err := p.client(ctx, r)
+	if err != nil {
+		return err
+	}
+	name := r.OldAttrs.BucketName
+	if name == "" {
+		// An interrupted create has no attributes yet: the name is derived.
+		name = bucketName(r, r.OldProps)
+	}
+	for attempt := 1; ; attempt++ {
+		if err := emptyBucket(ctx, c, name, r.Note); err != nil {
+			if hasCode(err, "NoSuchBucket") {
+				return nil
+			}
+			return fmt.Errorf("emptying bucket %s: %w", name, err)
+		}
+		_, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &name})
+		switch {
+		case err == nil, hasCode(err, "NoSuchBucket"):
+			return nil
+		case hasCode(err, "BucketNotEmpty") && attempt < 5:
+			// Objects written while we emptied it, or a listing that lagged.
+			select {
+			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		default:
+			return fmt.Errorf("deleting bucket %s: %w", name, err)
+		}
+	}
+}
+
+// emptyBucket deletes every object version and delete marker in the bucket,
+// then every object a plain listing still shows (endpoints without
+// versioning support).
+func emptyBucket(ctx context.Context, c *s3.Client, name string, note func(string)) error {
+	deleted := 0
+	del := func(ids []types.ObjectIdentifier) error {
+		if len(ids) == 0 {
+			return nil
+		}
+		out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &name,
+			Delete: &types.Delete{Objects: ids, Quiet: sdkaws.Bool(true)}})
+		if err != nil {
+			return err
+		}
+		if len(out.Errors) > 0 {
+			e := out.Errors[0]
+			return fmt.Errorf("%d objects could not be deleted, e.g. %s: %s %s", len(out.Errors),
+				sdkaws.ToString(e.Key), sdkaws.ToString(e.Code), sdkaws.ToString(e.Message))
+		}
+		deleted += len(ids)
+		note(fmt.Sprintf("Emptying bucket %s (%d objects deleted)...", name, deleted))
+		return nil
+	}
+
+	versions := s3.NewListObjectVersionsPaginator(c, &s3.ListObjectVersionsInput{Bucket: &name, MaxKeys: sdkaws.Int32(1000)})
+	for versions.HasMorePages() {
+		page, err := versions.NextPage(ctx)
+		if err != nil {
+			if hasCode(err, "NoSuchBucket") {
+				return err
+			}
+			break // no versioning support: the plain listing below does it
+		}
+		var ids []types.ObjectIdentifier
+		for _, v := range page.Versions {
+			ids = append(ids, types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
+		}
+		for _, m := range page.DeleteMarkers {
+			ids = append(ids, types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
+		}
+		if err := del(ids); err != nil {
+			return err
+		}
+	}
+
+	var lastFirst string
+	for {
+		// Always from the start: what was listed has been deleted.
+		page, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &name, MaxKeys: sdkaws.Int32(1000)})
+		if err != nil {
+			return err
+		}
+		if len(page.Contents) == 0 {
+			return nil
+		}
+		first := sdkaws.ToString(page.Contents[0].Key)
+		if first == lastFirst {
+			return fmt.Errorf("object %s is still listed after it was deleted", first)
+		}
+		lastFirst = first
+		ids := make([]types.ObjectIdentifier, 0, len(page.Contents))
+		for _, o := range page.Contents {
+			ids = append(ids, types.ObjectIdentifier{Key: o.Key})
+		}
+		if err := del(ids); err != nil {
+			return err
+		}
+	}
+}
