@@ -85,8 +85,21 @@
 // cloudflare/workers-sdk#3862 shows an e-mail used as account ID ending in
 // 7003). Note: the real answer is 400, not 404.
 //
+// Account storage (kv.go, r2.go, where each shape and code is sourced):
+// Workers KV namespaces (create, paginated list, get, rename, delete; 400
+// code 10014 for a duplicate title, 404 code 10013 for a missing namespace)
+// and R2 buckets (create, cursor list, get, delete; 409 code 10004 for a
+// bucket that exists, 404 code 10006 for a missing one, 400 code 10005 for
+// an invalid name). State is per account. A valid credential that cannot
+// see the path's account gets 403, code 10000 "Authentication error" — the
+// code wrangler users report for tokens without access to an account; the
+// 403 status is inferred, not captured.
+//
 // SetDown(status) answers every request with that 5xx status and an HTML
 // edge error page, not JSON, as Cloudflare's edge does for 502/503/504.
+// FailNext(n, status) does the same for the next n requests only (and, for
+// 429, answers the JSON envelope with code 971 "Please wait and consider
+// throttling your request speed" and Retry-After: 0), to test retries.
 //
 // Requests records method, path (relative to URL()), query, and which
 // credential style was presented ("token", "key" or "none"), plus the

@@ -21,11 +21,13 @@ type resultInfo struct {
 }
 
 type envelope struct {
-	Success    bool         `json:"success"`
-	Errors     []apiMessage `json:"errors"`
-	Messages   []apiMessage `json:"messages"`
-	Result     any          `json:"result"`
-	ResultInfo *resultInfo  `json:"result_info,omitempty"`
+	Success  bool         `json:"success"`
+	Errors   []apiMessage `json:"errors"`
+	Messages []apiMessage `json:"messages"`
+	Result   any          `json:"result"`
+	// ResultInfo is a *resultInfo on page-based lists, or the cursor form
+	// some products use (R2: {"cursor","per_page"}).
+	ResultInfo any `json:"result_info,omitempty"`
 }
 
 // reply is what a handler returns; the router writes it after releasing the
@@ -79,6 +81,7 @@ var (
 	errInvalidAccessToken   = apiMessage{Code: 9109, Message: "Invalid access token"}
 	errUnauthorizedResource = apiMessage{Code: 9109, Message: "Unauthorized to access requested resource"}
 	errAuthentication       = apiMessage{Code: 10000, Message: "Authentication error"}
+	errRateLimited          = apiMessage{Code: 971, Message: "Please wait and consider throttling your request speed"}
 	msgTokenActive          = apiMessage{Code: 10000, Message: "This API Token is valid and active"}
 )
 

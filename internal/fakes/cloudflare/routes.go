@@ -32,6 +32,17 @@ func (s *Server) registerRoutes(mux *http.ServeMux) {
 		{"GET /user", authGateway, s.getUser},
 		{"GET /accounts", authGateway, s.listAccounts},
 		{"GET /accounts/{account_id}", authGateway, s.getAccount},
+
+		{"GET /accounts/{account_id}/storage/kv/namespaces", authService, s.listKVNamespaces},
+		{"POST /accounts/{account_id}/storage/kv/namespaces", authService, s.createKVNamespace},
+		{"GET /accounts/{account_id}/storage/kv/namespaces/{namespace_id}", authService, s.getKVNamespace},
+		{"PUT /accounts/{account_id}/storage/kv/namespaces/{namespace_id}", authService, s.renameKVNamespace},
+		{"DELETE /accounts/{account_id}/storage/kv/namespaces/{namespace_id}", authService, s.deleteKVNamespace},
+
+		{"GET /accounts/{account_id}/r2/buckets", authService, s.listR2Buckets},
+		{"POST /accounts/{account_id}/r2/buckets", authService, s.createR2Bucket},
+		{"GET /accounts/{account_id}/r2/buckets/{bucket_name}", authService, s.getR2Bucket},
+		{"DELETE /accounts/{account_id}/r2/buckets/{bucket_name}", authService, s.deleteR2Bucket},
 	}
 	for _, rt := range routes {
 		method, path, _ := strings.Cut(rt.pattern, " ")

@@ -42,7 +42,11 @@ type Server struct {
 	keys         map[string]*globalKey // by e-mail
 	seq          int
 
+	kv map[string]map[string]*kvNamespace // account → namespace ID → namespace
+	r2 map[string]map[string]*r2Bucket    // account → bucket name → bucket
+
 	down     int
+	failNext []int // statuses for the next requests, consumed in order
 	requests []Request
 
 	oauthValid func(string) bool
@@ -58,6 +62,8 @@ func New() *Server {
 		users:    map[string]*user{},
 		tokens:   map[string]*token{},
 		keys:     map[string]*globalKey{},
+		kv:       map[string]map[string]*kvNamespace{},
+		r2:       map[string]map[string]*r2Bucket{},
 		now:      time.Now,
 	}
 }
@@ -113,6 +119,20 @@ func (s *Server) SetDown(status int) {
 	s.mu.Unlock()
 }
 
+// FailNext makes the next n requests answer status (a 5xx edge error page,
+// as SetDown, or 429 with a JSON envelope), then serves normally again. The
+// requests are still recorded.
+func (s *Server) FailNext(n, status int) {
+	if status != http.StatusTooManyRequests && (status < 500 || status > 599) {
+		panic(fmt.Sprintf("cloudflarefake: FailNext(%d, %d): want a 5xx or 429 status", n, status))
+	}
+	s.mu.Lock()
+	for i := 0; i < n; i++ {
+		s.failNext = append(s.failNext, status)
+	}
+	s.mu.Unlock()
+}
+
 // Requests returns a copy of the requests received so far, oldest first.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -140,8 +160,16 @@ func (s *Server) front(next http.Handler) http.Handler {
 		}
 		s.requests = append(s.requests, rec)
 		down := s.down
+		if down == 0 && len(s.failNext) > 0 {
+			down, s.failNext = s.failNext[0], s.failNext[1:]
+		}
 		s.mu.Unlock()
 
+		if down == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "0")
+			fail(down, errRateLimited).write(w)
+			return
+		}
 		if down != 0 {
 			writeEdgeError(w, down)
 			return
