@@ -48,7 +48,22 @@ type Request[Args, Attrs any] struct {
 	OldAttrs Attrs
 	// Credentials of the provider's auth provider, nil when it needs none.
 	Credentials auth.Credentials
-	note        func(string)
+	// Adopt is deploy --adopt: an existing resource this stack does not own
+	// may be taken over.
+	Adopt bool
+	note  func(string)
+}
+
+// MayAdopt decides whether Create may take over a resource it found
+// already existing: always when it carries this resource's ownership (its
+// generated name embeds stack, id, stage and instance, or its tags say so:
+// an interrupted create being resumed), otherwise only with --adopt. The
+// error says how to take it over.
+func (r *Request[Args, Attrs]) MayAdopt(typ, what string, owned bool) error {
+	if owned || r.Adopt {
+		return nil
+	}
+	return fmt.Errorf("Cannot adopt resource '%s' (%s): %s exists in the cloud but is not owned by this stack/stage/logical-id. Re-run with `--adopt` to take it over, or choose another name.", r.FQN, typ, what)
 }
 
 // Note reports progress for this resource ("Uploading worker (14 KB)...").
@@ -157,7 +172,7 @@ func (e erased[Args, Attrs]) Diff(olds, news json.RawMessage, changed []string) 
 
 func (e erased[Args, Attrs]) request(r *engine.Request) (*Request[Args, Attrs], error) {
 	req := &Request[Args, Attrs]{Stack: r.Stack, Stage: r.Stage, FQN: r.FQN, LogicalID: r.LogicalID,
-		InstanceID: r.InstanceID, Credentials: r.Credentials, note: r.Note}
+		InstanceID: r.InstanceID, Credentials: r.Credentials, Adopt: r.Adopt, note: r.Note}
 	for _, x := range []struct {
 		raw json.RawMessage
 		dst any

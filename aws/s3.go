@@ -107,8 +107,22 @@ func (p bucketProvider) Create(ctx context.Context, r *bucketRequest) (S3BucketA
 			}
 			return S3BucketAttrs{}, fmt.Errorf("creating bucket %s: %w", name, err)
 		}
-		// Ours already: an interrupted create being resumed, or a bucket
-		// this account made earlier. Adopt it and converge its settings.
+		// In this account already: ours when the name was generated (an
+		// interrupted create being resumed) or its tags say so; any other
+		// bucket only with --adopt.
+		owned := r.Props.BucketName == ""
+		if !owned {
+			if tags, terr := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &name}); terr == nil {
+				got := map[string]string{}
+				for _, t := range tags.TagSet {
+					got[sdkaws.ToString(t.Key)] = sdkaws.ToString(t.Value)
+				}
+				owned = got[TagStack] == r.Stack && got[TagStage] == r.Stage && got[TagID] == r.LogicalID
+			}
+		}
+		if aerr := r.MayAdopt("AWS.S3.Bucket", "bucket "+name, owned); aerr != nil {
+			return S3BucketAttrs{}, aerr
+		}
 		r.Note("Bucket " + name + " already exists in this account: adopting it")
 	}
 	if err := p.configure(ctx, c, r, name, S3BucketArgs{}); err != nil {

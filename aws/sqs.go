@@ -181,8 +181,9 @@ func (p queueProvider) Create(ctx context.Context, r *queueRequest) (SQSQueueAtt
 		if terr != nil {
 			return SQSQueueAttrs{}, fmt.Errorf("reading tags of existing queue %s: %w", name, terr)
 		}
-		if owned.Tags[TagStack] != r.Stack || owned.Tags[TagStage] != r.Stage || owned.Tags[TagID] != r.LogicalID {
-			return SQSQueueAttrs{}, fmt.Errorf("queue %s already exists and is not owned by %s/%s/%s: choose another queueName", name, r.Stack, r.Stage, r.LogicalID)
+		ours := owned.Tags[TagStack] == r.Stack && owned.Tags[TagStage] == r.Stage && owned.Tags[TagID] == r.LogicalID
+		if aerr := r.MayAdopt("AWS.SQS.Queue", "queue "+name, ours); aerr != nil {
+			return SQSQueueAttrs{}, aerr
 		}
 		r.Note("Queue " + name + " already exists and is ours: adopting it")
 		if err := p.sync(ctx, c, r, url, SQSQueueArgs{}, true); err != nil {

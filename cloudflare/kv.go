@@ -121,6 +121,12 @@ func (kvProvider) Create(ctx context.Context, r *kvRequest) (KVNamespaceAttrs, e
 	if found, err := c.findKVByTitle(ctx, title); err != nil {
 		return KVNamespaceAttrs{}, err
 	} else if found != nil {
+		// A generated title embeds stack, id, stage and instance, so a
+		// namespace with it is this resource's; a title the author chose may
+		// be anyone's.
+		if err := r.MayAdopt("Cloudflare.KV.Namespace", "KV namespace "+title, r.Props.Title == ""); err != nil {
+			return KVNamespaceAttrs{}, err
+		}
 		r.Note("Adopting existing KV namespace " + title)
 		return KVNamespaceAttrs{ID: found.ID, Title: found.Title}, nil
 	}

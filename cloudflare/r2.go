@@ -101,6 +101,10 @@ func (r2Provider) Create(ctx context.Context, r *r2Request) (R2BucketAttrs, erro
 	var res r2BucketJSON
 	_, err = c.do(ctx, http.MethodPost, c.accountPath("/r2/buckets"), nil, body, &res)
 	if hasCode(err, codeR2Exists, codeR2Conflict) {
+		// R2 buckets carry no tags: only a generated name proves ownership.
+		if aerr := r.MayAdopt("Cloudflare.R2.Bucket", "R2 bucket "+name, r.Props.Name == ""); aerr != nil {
+			return R2BucketAttrs{}, aerr
+		}
 		r.Note("Adopting existing R2 bucket " + name)
 		res = r2BucketJSON{}
 		if _, err = c.do(ctx, http.MethodGet, c.accountPath("/r2/buckets/"+url.PathEscape(name)), nil, nil, &res); err != nil {

@@ -188,7 +188,7 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 	if prog != nil {
 		rep = prog
 	}
-	res := engine.Apply(ctx, env.spec, plan, env.store, creds, opts.Concurrency, rep)
+	res := engine.ApplyWith(ctx, env.spec, plan, env.store, creds, engine.ApplyOptions{Concurrency: opts.Concurrency, Adopt: opts.Adopt}, rep)
 	if prog != nil {
 		prog.done()
 		fmt.Fprintln(out)

@@ -85,6 +85,8 @@ type applier struct {
 	// result is committed.
 	work context.Context
 	sem  chan struct{}
+	// adopt is deploy --adopt.
+	adopt bool
 
 	mu       sync.Mutex
 	result   Result
@@ -103,10 +105,25 @@ type run struct {
 // new provider call starts, calls in flight finish and are committed, and
 // the result says Interrupted.
 func Apply(ctx context.Context, spec *Spec, p *Plan, store state.Store, creds CredentialsFunc, concurrency int, rep Reporter) *Result {
+	return ApplyWith(ctx, spec, p, store, creds, ApplyOptions{Concurrency: concurrency}, rep)
+}
+
+// ApplyOptions tune an apply.
+type ApplyOptions struct {
+	// Concurrency bounds provider calls in flight.
+	Concurrency int
+	// Adopt lets providers take over existing resources this stack does not
+	// own (deploy --adopt).
+	Adopt bool
+}
+
+// ApplyWith is Apply with options.
+func ApplyWith(ctx context.Context, spec *Spec, p *Plan, store state.Store, creds CredentialsFunc, o ApplyOptions, rep Reporter) *Result {
+	concurrency := o.Concurrency
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	a := &applier{spec: spec, plan: p, store: store, creds: creds, rep: rep,
+	a := &applier{spec: spec, plan: p, store: store, creds: creds, rep: rep, adopt: o.Adopt,
 		interrupt: ctx, work: context.WithoutCancel(ctx), sem: make(chan struct{}, concurrency),
 		runs: map[string]*run{}}
 	var declared, deletions, gc []*run
@@ -238,7 +255,7 @@ func (a *applier) commit(row *state.Row) error {
 }
 
 func (a *applier) request(s *Step, instanceID string, props map[string]any, old *state.Row) (*Request, error) {
-	r := &Request{Stack: a.spec.Stack, Stage: a.spec.Stage, FQN: s.FQN, LogicalID: s.LogicalID, InstanceID: instanceID,
+	r := &Request{Stack: a.spec.Stack, Stage: a.spec.Stage, FQN: s.FQN, LogicalID: s.LogicalID, InstanceID: instanceID, Adopt: a.adopt,
 		Note: func(msg string) { a.report(s, "note", time.Time{}, msg) }}
 	if props != nil {
 		r.Props, _ = json.Marshal(props)

@@ -103,6 +103,9 @@ type Request struct {
 	OldAttr  json.RawMessage
 	// Credentials of the provider's auth provider, nil when it needs none.
 	Credentials auth.Credentials
+	// Adopt allows taking over an existing cloud resource that this
+	// stack/stage/id does not own (deploy --adopt).
+	Adopt bool
 	// Note reports progress text for this resource.
 	Note func(string)
 }
