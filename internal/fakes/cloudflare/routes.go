@@ -43,6 +43,18 @@ func (s *Server) registerRoutes(mux *http.ServeMux) {
 		{"POST /accounts/{account_id}/r2/buckets", authService, s.createR2Bucket},
 		{"GET /accounts/{account_id}/r2/buckets/{bucket_name}", authService, s.getR2Bucket},
 		{"DELETE /accounts/{account_id}/r2/buckets/{bucket_name}", authService, s.deleteR2Bucket},
+
+		{"GET /accounts/{account_id}/d1/database", authService, s.listD1Databases},
+		{"POST /accounts/{account_id}/d1/database", authService, s.createD1Database},
+		{"GET /accounts/{account_id}/d1/database/{database_id}", authService, s.getD1Database},
+		{"DELETE /accounts/{account_id}/d1/database/{database_id}", authService, s.deleteD1Database},
+
+		{"GET /zones/{zone_id}/dns_records", authGateway, s.listDNSRecords},
+		{"POST /zones/{zone_id}/dns_records", authGateway, s.createDNSRecord},
+		{"GET /zones/{zone_id}/dns_records/{dns_record_id}", authGateway, s.getDNSRecord},
+		{"PUT /zones/{zone_id}/dns_records/{dns_record_id}", authGateway, s.updateDNSRecord},
+		{"PATCH /zones/{zone_id}/dns_records/{dns_record_id}", authGateway, s.updateDNSRecord},
+		{"DELETE /zones/{zone_id}/dns_records/{dns_record_id}", authGateway, s.deleteDNSRecord},
 	}
 	for _, rt := range routes {
 		method, path, _ := strings.Cut(rt.pattern, " ")

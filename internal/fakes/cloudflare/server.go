@@ -44,6 +44,10 @@ type Server struct {
 
 	kv map[string]map[string]*kvNamespace // account → namespace ID → namespace
 	r2 map[string]map[string]*r2Bucket    // account → bucket name → bucket
+	d1 map[string]map[string]*d1Database  // account → database UUID → database
+
+	zones map[string]*zone                 // zone ID → zone
+	dns   map[string]map[string]*dnsRecord // zone ID → record ID → record
 
 	down     int
 	failNext []int // statuses for the next requests, consumed in order
@@ -64,6 +68,9 @@ func New() *Server {
 		keys:     map[string]*globalKey{},
 		kv:       map[string]map[string]*kvNamespace{},
 		r2:       map[string]map[string]*r2Bucket{},
+		d1:       map[string]map[string]*d1Database{},
+		zones:    map[string]*zone{},
+		dns:      map[string]map[string]*dnsRecord{},
 		now:      time.Now,
 	}
 }
