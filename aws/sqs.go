@@ -283,6 +283,16 @@ func (p queueProvider) Delete(ctx context.Context, r *queueRequest) error {
 			return fmt.Errorf("finding queue %s: %w", name, err)
 		}
 		url = *got.QueueUrl
+		// The create may have failed because the name was someone else's:
+		// delete only a queue that carries this resource's ownership tags.
+		tags, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: &url})
+		if err != nil {
+			return fmt.Errorf("reading tags of queue %s: %w", name, err)
+		}
+		if tags.Tags[TagStack] != r.Stack || tags.Tags[TagStage] != r.Stage || tags.Tags[TagID] != r.LogicalID {
+			r.Note("Queue " + name + " is not this resource's (no matching ownership tags): left in place")
+			return nil
+		}
 	}
 	if _, err := c.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: &url}); err != nil && !queueGone(err) {
 		return fmt.Errorf("deleting queue %s: %w", url, err)

@@ -192,3 +192,28 @@ func TestSQSQueueLifecycle(t *testing.T) {
 		t.Fatalf("destroy left state: %v", err)
 	}
 }
+
+// A queue with the chosen name that is someone else's is refused without
+// --adopt, and cleaning up the failed create leaves it alone.
+func TestSQSQueueOfSomeoneElse(t *testing.T) {
+	peer := testpeers.LocalSQS(t)
+	awsTestEnv(t, map[string]string{"AWS_ENDPOINT_URL_SQS": peer.URL})
+	c := sqs.NewFromConfig(sdkConfig(t))
+	name := "theirs"
+	if _, err := c.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: &name, Attributes: map[string]string{"VisibilityTimeout": "99"}}); err != nil {
+		t.Fatal(err)
+	}
+	prog := alchemy.Program("sqstest", func(s *alchemy.Stack) {
+		aws.NewSQSQueue(s, "Q", aws.SQSQueueProps{QueueName: alchemy.String(name), VisibilityTimeout: alchemy.Int(10)})
+	})
+	r := run(t, prog, "deploy", "--yes")
+	if r.code == 0 || !strings.Contains(r.errOut, "Cannot adopt resource 'Q' (AWS.SQS.Queue): queue theirs exists in the cloud but is not owned") {
+		t.Fatalf("deploy over someone else's queue: %d %s", r.code, r.errOut)
+	}
+	if r := run(t, prog, "destroy", "--yes"); r.code != 0 {
+		t.Fatalf("destroy: %d %s", r.code, r.errOut)
+	}
+	if _, err := c.GetQueueUrl(context.Background(), &sqs.GetQueueUrlInput{QueueName: &name}); err != nil {
+		t.Fatalf("someone else's queue was deleted: %v", err)
+	}
+}
