@@ -49,6 +49,12 @@ func (s *Server) registerRoutes(mux *http.ServeMux) {
 		{"GET /accounts/{account_id}/d1/database/{database_id}", authService, s.getD1Database},
 		{"DELETE /accounts/{account_id}/d1/database/{database_id}", authService, s.deleteD1Database},
 
+		{"PUT /accounts/{account_id}/workers/scripts/{script_name}", authService, s.uploadWorkerScript},
+		{"DELETE /accounts/{account_id}/workers/scripts/{script_name}", authService, s.deleteWorkerScript},
+		{"GET /accounts/{account_id}/workers/scripts/{script_name}/subdomain", authService, s.getWorkerScriptSubdomain},
+		{"POST /accounts/{account_id}/workers/scripts/{script_name}/subdomain", authService, s.setWorkerScriptSubdomain},
+		{"GET /accounts/{account_id}/workers/subdomain", authService, s.getWorkersSubdomain},
+
 		{"GET /zones/{zone_id}/dns_records", authGateway, s.listDNSRecords},
 		{"POST /zones/{zone_id}/dns_records", authGateway, s.createDNSRecord},
 		{"GET /zones/{zone_id}/dns_records/{dns_record_id}", authGateway, s.getDNSRecord},

@@ -46,6 +46,9 @@ type Server struct {
 	r2 map[string]map[string]*r2Bucket    // account → bucket name → bucket
 	d1 map[string]map[string]*d1Database  // account → database UUID → database
 
+	workers          map[string]map[string]*workerScript // account → script name → script
+	workersSubdomain map[string]string                   // account → workers.dev subdomain
+
 	zones map[string]*zone                 // zone ID → zone
 	dns   map[string]map[string]*dnsRecord // zone ID → record ID → record
 
@@ -72,6 +75,9 @@ func New() *Server {
 		zones:    map[string]*zone{},
 		dns:      map[string]map[string]*dnsRecord{},
 		now:      time.Now,
+
+		workers:          map[string]map[string]*workerScript{},
+		workersSubdomain: map[string]string{},
 	}
 }
 
