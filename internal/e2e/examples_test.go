@@ -1,0 +1,84 @@
+//go:build unix
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	cloudflarefake "github.com/alchemy-go/alchemy/internal/fakes/cloudflare"
+)
+
+// The Cloudflare example, deployed and destroyed through the alchemy binary
+// against the Cloudflare fake, with credentials from a profile.
+func TestCloudflareWorkerExample(t *testing.T) {
+	t.Parallel()
+	const account, token = "0123456789abcdef0123456789abcdef", "cf-example-token-0001"
+	cf := cloudflarefake.New()
+	cf.AddAccount(account, "Example")
+	cf.AddToken(token, cloudflarefake.TokenOptions{UserEmail: "dev@example.com"})
+	cf.SetWorkersSubdomain(account, "example")
+	cf.Start()
+	t.Cleanup(cf.Close)
+
+	w := newWorld(t)
+	base := "CLOUDFLARE_BASE_URL=" + cf.URL()
+	// The stack reads its script relative to the working directory.
+	src, err := os.ReadFile(stackPath("examples", "cloudflare-worker", "worker.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(w.path("examples", "cloudflare-worker"), 0o755)
+	os.WriteFile(w.path("examples", "cloudflare-worker", "worker.js"), src, 0o644)
+
+	// The profile, as a person in CI images would set it up.
+	if r := w.runEnv([]string{base, "CLOUDFLARE_API_TOKEN=" + token, "CLOUDFLARE_ACCOUNT_ID=" + account},
+		"login", "--provider", "Cloudflare", "--method", "stored"); r.code != 0 {
+		t.Fatalf("login: %s", r)
+	}
+	stack := stackPath("examples", "cloudflare-worker")
+	r := w.runEnv([]string{base}, "deploy", stack, "--yes")
+	if r.code != 0 {
+		t.Fatalf("deploy: %s", r)
+	}
+	requireContains(t, "stdout", r.stdout, "Plan: 3 to create", ".example.workers.dev", "Done: 3 succeeded")
+	if strings.Contains(r.stdout+r.stderr, token) {
+		t.Fatal("the API token was printed")
+	}
+	scripts := cf.WorkerScripts(account)
+	if len(scripts) != 1 {
+		t.Fatalf("scripts: %v", scripts)
+	}
+	module, bindings, _ := cf.WorkerScript(account, scripts[0])
+	if !strings.Contains(module, "env.CACHE.get") {
+		t.Fatalf("module: %q", module)
+	}
+	kinds := map[string]bool{}
+	for _, b := range bindings {
+		kinds[b["type"].(string)+":"+b["name"].(string)] = true
+	}
+	for _, want := range []string{"kv_namespace:CACHE", "r2_bucket:ASSETS", "plain_text:STAGE"} {
+		if !kinds[want] {
+			t.Errorf("binding %s missing: %v", want, bindings)
+		}
+	}
+	if len(cf.KVNamespaces(account)) != 1 || len(cf.R2Buckets(account)) != 1 {
+		t.Fatalf("kv %v r2 %v", cf.KVNamespaces(account), cf.R2Buckets(account))
+	}
+	if r := w.runEnv([]string{base}, "plan", stack); !strings.Contains(r.stdout, "Plan: no changes") {
+		t.Fatalf("re-plan: %s", r)
+	}
+	if r := w.runEnv([]string{base}, "destroy", stack, "--yes"); r.code != 0 {
+		t.Fatalf("destroy: %s", r)
+	}
+	if len(cf.WorkerScripts(account)) != 0 || len(cf.KVNamespaces(account)) != 0 || len(cf.R2Buckets(account)) != 0 {
+		t.Fatal("destroy left resources behind")
+	}
+	if _, err := os.Stat(filepath.Join(w.dir, ".alchemy", "state", "cf-worker")); err == nil {
+		if rows, _ := os.ReadDir(filepath.Join(w.dir, ".alchemy", "state", "cf-worker")); len(rows) != 0 {
+			t.Fatalf("state left: %v", rows)
+		}
+	}
+}
