@@ -57,6 +57,36 @@ func Sprintf(format string, args ...any) Output[string] {
 	}}}
 }
 
+// StringMap is an Output of a map whose values may be Outputs of other
+// resources (or literals, alchemy.String): known once every value is, and a
+// dependency on each resource it reads. For environment variables and
+// bindings built from several resources.
+func StringMap(m map[string]Output[string]) Output[map[string]string] {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	deps := make([]engine.Value, len(keys))
+	for i, k := range keys {
+		deps[i] = m[k].v
+		if deps[i] == nil {
+			deps[i] = literal{""}
+		}
+	}
+	return Output[map[string]string]{v: derived{deps: deps, fn: func(vals []any) (any, error) {
+		out := make(map[string]string, len(keys))
+		for i, k := range keys {
+			s, err := convert[string](vals[i])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = s
+		}
+		return out, nil
+	}}}
+}
+
 // attr is an attribute of a resource.
 type attr struct {
 	fqn, name string

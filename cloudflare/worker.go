@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/alchemy-go/alchemy"
@@ -153,39 +152,7 @@ func hashScriptFile(path string) string {
 //
 //	KV: cloudflare.Bindings(map[string]alchemy.Output[string]{"CACHE": ns.ID})
 func Bindings(m map[string]alchemy.Output[string]) alchemy.Output[map[string]string] {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	// Each pair is formatted as two Go-quoted strings on a line: quoting
-	// keeps any value on one line, and Map parses them back.
-	var format strings.Builder
-	args := make([]any, 0, 2*len(keys))
-	for _, k := range keys {
-		format.WriteString("%q %q\n")
-		args = append(args, k, m[k])
-	}
-	return alchemy.Map(alchemy.Sprintf(format.String(), args...), parseBindingLines)
-}
-
-func parseBindingLines(s string) map[string]string {
-	out := map[string]string{}
-	for _, line := range strings.Split(s, "\n") {
-		if line == "" {
-			continue
-		}
-		kq, err := strconv.QuotedPrefix(line)
-		if err != nil {
-			continue
-		}
-		k, err1 := strconv.Unquote(kq)
-		v, err2 := strconv.Unquote(strings.TrimPrefix(line[len(kq):], " "))
-		if err1 == nil && err2 == nil {
-			out[k] = v
-		}
-	}
-	return out
+	return alchemy.StringMap(m)
 }
 
 type workerProvider struct{}

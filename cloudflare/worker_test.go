@@ -226,9 +226,3 @@ func TestWorkerBindingToMissingNamespaceFails(t *testing.T) {
 	}
 }
 
-func TestBindingsHelper(t *testing.T) {
-	m := parseBindingLines("\"A\" \"x y\"\n\"B\" \"line\\nbreak \\\"q\\\"\"\n")
-	if m["A"] != "x y" || m["B"] != "line\nbreak \"q\"" || len(m) != 2 {
-		t.Fatalf("parsed %q", m)
-	}
-}
