@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alchemy-go/alchemy/internal/fakes/awsiam"
+	"github.com/alchemy-go/alchemy/internal/fakes/awslambda"
 	cloudflarefake "github.com/alchemy-go/alchemy/internal/fakes/cloudflare"
+	"github.com/alchemy-go/alchemy/internal/testpeers"
 )
 
 // The Cloudflare example, deployed and destroyed through the alchemy binary
@@ -80,5 +83,63 @@ func TestCloudflareWorkerExample(t *testing.T) {
 		if rows, _ := os.ReadDir(filepath.Join(w.dir, ".alchemy", "state", "cf-worker")); len(rows) != 0 {
 			t.Fatalf("state left: %v", rows)
 		}
+	}
+}
+
+// The AWS example, deployed and destroyed through the alchemy binary with
+// credentials from a profile (stored keys checked with STS), against
+// s3rver, dynalite, emulate (+ the IAM policy fake) and the Lambda fake.
+func TestAWSAPIExample(t *testing.T) {
+	t.Parallel()
+	s3 := testpeers.S3rver(t)
+	ddb := testpeers.Dynalite(t)
+	emulate := testpeers.Emulate(t)
+	iam := awsiam.Start(t, emulate.IAMEndpoint())
+	lambda := awslambda.Start(t)
+
+	w := newWorld(t)
+	src := stackPath("examples", "aws-api", "function", "index.mjs")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(w.path("examples", "aws-api", "function"), 0o755)
+	os.WriteFile(w.path("examples", "aws-api", "function", "index.mjs"), data, 0o644)
+	env := []string{
+		"AWS_ENDPOINT_URL_S3=" + s3.URL, "AWS_ENDPOINT_URL_DYNAMODB=" + ddb.URL,
+		"AWS_ENDPOINT_URL_STS=" + emulate.STSEndpoint(), "AWS_ENDPOINT_URL_IAM=" + iam.URL,
+		"AWS_ENDPOINT_URL_LAMBDA=" + lambda.URL,
+		// s3rver answers 501 to the public access block.
+		"ALCHEMY_S3_TOLERATE_NOT_IMPLEMENTED=1",
+	}
+	keys := []string{"AWS_ACCESS_KEY_ID=" + testpeers.S3rverAccessKeyID, "AWS_SECRET_ACCESS_KEY=" + testpeers.S3rverSecretAccessKey, "AWS_REGION=us-east-1"}
+	if r := w.runEnv(append(env, keys...), "login", "--provider", "AWS", "--method", "stored"); r.code != 0 {
+		t.Fatalf("login: %s", r)
+	}
+	stack := stackPath("examples", "aws-api")
+	r := w.runEnv(env, "deploy", stack, "--yes")
+	if r.code != 0 {
+		t.Fatalf("deploy: %s", r)
+	}
+	requireContains(t, "stdout", r.stdout, "Plan: 4 to create", ".lambda-url.us-east-1.on.aws/", "Done: 4 succeeded")
+	if strings.Contains(r.stdout+r.stderr, testpeers.S3rverSecretAccessKey+"\n") {
+		t.Fatal("a secret was printed")
+	}
+	names := lambda.FunctionNames()
+	if len(names) != 1 {
+		t.Fatalf("functions: %v", names)
+	}
+	fn, _ := lambda.Function(names[0])
+	if fn.Environment["BUCKET"] == "" || fn.Environment["TABLE"] == "" || !strings.Contains(fn.Role, ":role/") || fn.URL == nil {
+		t.Fatalf("function: %+v", fn)
+	}
+	if r := w.runEnv(env, "plan", stack); !strings.Contains(r.stdout, "Plan: no changes") {
+		t.Fatalf("re-plan: %s", r)
+	}
+	if r := w.runEnv(env, "destroy", stack, "--yes"); r.code != 0 {
+		t.Fatalf("destroy: %s", r)
+	}
+	if len(lambda.FunctionNames()) != 0 {
+		t.Fatal("destroy left the function")
 	}
 }
