@@ -1,11 +1,12 @@
-// Package aws has AWS resources: an S3 bucket and an SQS queue.
+// Package aws has AWS resources: S3 bucket, SQS queue, DynamoDB table, IAM
+// role and Lambda function.
 //
 // Their calls use the credentials of the "AWS" auth provider (alchemy login,
 // or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY with CI=1), never a profile of
 // ~/.aws read behind its back: the SDK gets those keys and their region
 // explicitly (us-east-1 when the credentials name none). Everything else the
 // SDK reads from the environment as usual, in particular the endpoint
-// overrides AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_SQS and AWS_ENDPOINT_URL,
+// overrides AWS_ENDPOINT_URL_<SERVICE> and AWS_ENDPOINT_URL,
 // which point the resources at an emulator. Throttling, 5xx and transport
 // errors are retried by the SDK's standard retryer.
 //
