@@ -115,7 +115,13 @@ func browserLogin(ctx context.Context, c *auth.Context, scopes []string) (*OAuth
 	codes := make(chan result, 2)
 	srv, listenErr := startCallback(ep.redirect, state, codes)
 	if srv != nil {
-		defer srv.Close()
+		// Shutdown, not Close: the page answering the callback that ends the
+		// login must still reach the browser.
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+		}()
 	}
 
 	c.IO.Info("Cloudflare: opening browser for OAuth login...")
@@ -261,6 +267,10 @@ func page(w http.ResponseWriter, status int, title, body string) {
 	w.WriteHeader(status)
 	fmt.Fprintf(w, "<!doctype html><meta charset=utf-8><title>%s</title><body style=\"font-family:system-ui;margin:4em\"><h1>%s</h1><p>%s</p></body>",
 		html.EscapeString(title), html.EscapeString(title), html.EscapeString(body))
+	// Sent before the login is told the result, which then stops the server.
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // readPaste accepts the redirected URL, "code#state", or a bare code. End of
