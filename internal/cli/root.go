@@ -42,7 +42,7 @@ The profile is --profile, else $ALCHEMY_PROFILE (from --env-file or ./.env first
 		NewCmdStack(f, "deploy", nil),
 		NewCmdStack(f, "plan", nil),
 		NewCmdStack(f, "destroy", nil),
-		newCmdNotYet("dev [stack]", "Deploy, then watch and redeploy on every change", "--stage S --profile P --env-file F"),
+		NewCmdDev(f),
 	} {
 		c.GroupID = "stack"
 		root.AddCommand(c)

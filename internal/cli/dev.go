@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/alchemy-go/alchemy/internal/stackrun"
+)
+
+// DevOptions are the inputs of `alchemy dev`.
+type DevOptions struct {
+	F           *Factory
+	Flags       ProfileFlags
+	Stage       string
+	Concurrency int
+}
+
+// NewCmdDev builds `alchemy dev`: deploy, then watch and redeploy.
+func NewCmdDev(f *Factory) *cobra.Command {
+	opts := &DevOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "dev [stack]",
+		Short: "Deploy, then watch the stack and redeploy what changed, until Ctrl-C",
+		Long: `Deploy the stage (default dev_$USER) without asking, then watch the stack's module: the stack
+file, the packages it imports from the module, and files its resources read there (a Worker's
+script, a Lambda's directory). On a change, rebuild, plan and apply only what changed. A compile
+error or a failed apply is printed and the session keeps watching; Ctrl-C stops after the provider
+call in flight has committed its state.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if f.Stack != nil {
+				return &ExitError{Code: ExitUsage, Err: errors.New("alchemy dev rebuilds the stack file on every change, so it runs from the alchemy binary: alchemy dev path/to/alchemy.run.go")}
+			}
+			file := ""
+			if len(args) == 1 {
+				file = args[0]
+			}
+			var pass []string
+			if c.Flags().Changed("stage") {
+				pass = append(pass, "--stage", opts.Stage)
+			}
+			if c.Flags().Changed("profile") {
+				pass = append(pass, "--profile", opts.Flags.Profile)
+			}
+			if c.Flags().Changed("env-file") {
+				pass = append(pass, "--env-file", opts.Flags.EnvFile)
+			}
+			if c.Flags().Changed("concurrency") {
+				pass = append(pass, "--concurrency", strconv.Itoa(opts.Concurrency))
+			}
+			return devRun(c.Context(), opts, file, pass)
+		},
+	}
+	opts.Flags.register(cmd)
+	cmd.Flags().StringVar(&opts.Stage, "stage", "", "Stage to deploy (default $ALCHEMY_STAGE, $STAGE, else dev_$USER)")
+	cmd.Flags().IntVar(&opts.Concurrency, "concurrency", DefaultConcurrency, "Provider calls in flight at once")
+	return cmd
+}
+
+func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) error {
+	io := opts.F.IO
+	path, err := stackrun.Locate(file)
+	if err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(path)
+	root := stackrun.WatchRoot(abs)
+	interval, settle := 200*time.Millisecond, 100*time.Millisecond
+	if d, err := time.ParseDuration(os.Getenv("ALCHEMY_DEV_POLL")); err == nil && d > 0 {
+		interval, settle = d, d/2
+	}
+	builder := &stackrun.Builder{Stderr: os.Stderr}
+	args := append([]string{"deploy", abs, "--yes"}, pass...)
+	snap := stackrun.Scan(root)
+	for n := 1; ; n++ {
+		start := time.Now()
+		code, err := devCycle(ctx, builder, abs, args)
+		switch {
+		case code == ExitInterrupted || errors.Is(ctx.Err(), context.Canceled):
+			io.Errorf("[dev] stopped.\n")
+			return &ExitError{Code: ExitInterrupted}
+		case err != nil:
+			io.Errorf("%s\n[dev] cycle %d failed to build after %s; fix it and save: alchemy keeps watching.\n", err, n, time.Since(start).Round(time.Millisecond))
+		case code != 0:
+			io.Errorf("[dev] cycle %d: the deploy failed (exit %d) after %s; alchemy keeps watching.\n", n, code, time.Since(start).Round(time.Millisecond))
+		default:
+			io.Errorf("[dev] cycle %d applied in %s; watching %s (Ctrl-C to stop)\n", n, time.Since(start).Round(time.Millisecond), root)
+		}
+		next, changed, err := stackrun.WaitForChange(ctx, root, snap, interval, settle)
+		if err != nil {
+			io.Errorf("[dev] stopped.\n")
+			return &ExitError{Code: ExitInterrupted}
+		}
+		snap = next
+		io.Errorf("[dev] changed: %s\n", describeChanges(root, changed))
+	}
+}
+
+// devCycle rebuilds the stack (cached when only other files changed) and
+// deploys it.
+func devCycle(ctx context.Context, b *stackrun.Builder, file string, args []string) (int, error) {
+	exe, err := b.Build(ctx, file)
+	if err != nil {
+		return 0, err
+	}
+	return stackrun.Exec(ctx, exe, args, []string{"ALCHEMY_DEV=1", "ALCHEMY_STACK_FILE=" + file})
+}
+
+func describeChanges(root string, changed []string) string {
+	var rel []string
+	for i, p := range changed {
+		if i == 5 {
+			rel = append(rel, fmt.Sprintf("and %d more", len(changed)-5))
+			break
+		}
+		if r, err := filepath.Rel(root, p); err == nil {
+			p = r
+		}
+		rel = append(rel, p)
+	}
+	return strings.Join(rel, ", ")
+}
