@@ -113,4 +113,3 @@ func dedupe(in []string) []string {
 	}
 	return out
 }
-
