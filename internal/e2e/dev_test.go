@@ -17,7 +17,7 @@ import (
 // devModule writes a Go module outside the repository that uses this
 // repository's SDK (replace directive), with a stack whose file content comes
 // from message.txt, read when the stack is declared.
-func devModule(t *testing.T, dir string) {
+func devModule(t testing.TB, dir string) {
 	t.Helper()
 	repo := repoRoot
 	gomod, err := os.ReadFile(filepath.Join(repo, "go.mod"))

@@ -129,8 +129,16 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	w := newWorldTB(t)
+	w.t = t
+	return w
+}
+
+// newWorldTB is newWorld for benchmarks: only command and path are usable.
+func newWorldTB(t testing.TB) *world {
+	t.Helper()
 	root := t.TempDir()
-	w := &world{t: t, dir: filepath.Join(root, "project"), home: filepath.Join(root, "userhome")}
+	w := &world{dir: filepath.Join(root, "project"), home: filepath.Join(root, "userhome")}
 	w.alchemyHome = filepath.Join(w.home, ".alchemy")
 	for _, d := range []string{w.dir, w.home} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
