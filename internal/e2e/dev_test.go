@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -137,10 +138,21 @@ func TestDevSession(t *testing.T) {
 	if got := content(); got != "fixed two" {
 		t.Fatalf("after the fix: %q\n%s", got, out.String())
 	}
+	// State and outputs follow every cycle.
+	rows, _ := stateRows(t, w.path(".alchemy", "state", "devtest", "dev_tester"))
+	var attr struct{ Size int }
+	json.Unmarshal(rows["Greeting"].Attr, &attr)
+	if r := rows["Greeting"]; (r.Status != "updated" && r.Status != "created") || attr.Size != len("fixed two") {
+		t.Fatalf("Greeting row after the fix: %+v", r)
+	}
+	outputs, err := os.ReadFile(w.path(".alchemy", "state", "devtest", "dev_tester", "__stack_output__.json"))
+	if err != nil || !strings.Contains(string(outputs), "out/greeting.txt") {
+		t.Fatalf("stack output: %s %v", outputs, err)
+	}
 
 	// Ctrl-C stops it, leaving no lock behind.
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
-	err := cmd.Wait()
+	err = cmd.Wait()
 	code, _ := exitCode(t, err)
 	if code != 130 {
 		t.Fatalf("exit %d after Ctrl-C:\n%s", code, out.String())
