@@ -225,4 +225,3 @@ func TestWorkerBindingToMissingNamespaceFails(t *testing.T) {
 		t.Fatal("a failed upload left a script")
 	}
 }
-
