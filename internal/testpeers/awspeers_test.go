@@ -3,7 +3,6 @@ package testpeers
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,18 +18,8 @@ import (
 
 // isolatedAWSEnv sets the leak guards and temp AWS files of every AWS test.
 func isolatedAWSEnv(t *testing.T) {
-	home := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL":            LeakGuardEndpoint,
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_REGION":                  "us-east-1",
-		"HOME":                        home,
-		"AWS_CONFIG_FILE":             filepath.Join(home, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "credentials"),
-		"AWS_PROFILE":                 "",
-	} {
-		t.Setenv(k, v)
-	}
+	IsolateAWS(t)
+	t.Setenv("AWS_REGION", "us-east-1")
 }
 
 func sdkConfig(t *testing.T, akid, secret string) aws.Config {

@@ -87,17 +87,29 @@ func (p *Peer) AWSEnv() map[string]string {
 	}
 }
 
-// SetAWSEnv applies AWSEnv with t.Setenv, points HOME, AWS_CONFIG_FILE and
-// AWS_SHARED_CREDENTIALS_FILE into a fresh t.TempDir() (the files do not
-// exist), and blanks the credential and profile variables a developer's
-// shell may carry. It returns the temp HOME. Like t.Setenv, it cannot be used
-// in parallel tests.
+// SetAWSEnv is IsolateAWS with AWSEnv applied on top (STS and IAM pointed at
+// this peer, region us-east-1). It returns the temp HOME. Like t.Setenv, it
+// cannot be used in parallel tests.
 func (p *Peer) SetAWSEnv(t testing.TB) (home string) {
 	t.Helper()
+	home = IsolateAWS(t)
 	for k, v := range p.AWSEnv() {
 		t.Setenv(k, v)
 	}
+	return home
+}
+
+// IsolateAWS sets what every AWS test must: the loopback leak guard as the
+// catch-all endpoint, IMDS off, HOME, AWS_CONFIG_FILE and
+// AWS_SHARED_CREDENTIALS_FILE in a fresh t.TempDir() (the files do not
+// exist), and blank credential, profile and region variables a developer's
+// shell may carry. It returns the temp HOME. Like t.Setenv, it cannot be
+// used in parallel tests.
+func IsolateAWS(t testing.TB) (home string) {
+	t.Helper()
 	home = t.TempDir()
+	t.Setenv("AWS_ENDPOINT_URL", LeakGuardEndpoint)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("HOME", home)
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(home, ".aws", "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, ".aws", "credentials"))
@@ -106,7 +118,7 @@ func (p *Peer) SetAWSEnv(t testing.TB) (home string) {
 		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 		"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
 		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-		"AWS_DEFAULT_REGION",
+		"AWS_REGION", "AWS_DEFAULT_REGION",
 	} {
 		t.Setenv(k, "")
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/alchemy-go/alchemy/internal/fakes/awssso"
+	"github.com/alchemy-go/alchemy/internal/testpeers"
 )
 
 const (
@@ -36,27 +37,9 @@ const (
 // home directory.
 func leakGuards(t *testing.T) string {
 	t.Helper()
-	home := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL":            "http://127.0.0.1:1",
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"HOME":                        home,
-		"AWS_CONFIG_FILE":             filepath.Join(home, "aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "aws-credentials"),
-		"AWS_ACCESS_KEY_ID":           "",
-		"AWS_SECRET_ACCESS_KEY":       "",
-		"AWS_SESSION_TOKEN":           "",
-		"AWS_PROFILE":                 "",
-		"AWS_DEFAULT_PROFILE":         "",
-		"AWS_REGION":                  "",
-		"AWS_DEFAULT_REGION":          "",
-		"AWS_ROLE_ARN":                "",
-		"AWS_WEB_IDENTITY_TOKEN_FILE": "",
-		"AWS_ENDPOINT_URL_SSO":        "",
-		"AWS_ENDPOINT_URL_SSO_OIDC":   "",
-	} {
-		t.Setenv(k, v)
-	}
+	home := testpeers.IsolateAWS(t)
+	t.Setenv("AWS_ENDPOINT_URL_SSO", "")
+	t.Setenv("AWS_ENDPOINT_URL_SSO_OIDC", "")
 	return home
 }
 
@@ -521,6 +504,9 @@ func writeSSOConfig(t *testing.T, home string, s *awssso.Server, expiresAt time.
 	t.Helper()
 	cfg := "[sso-session s]\nsso_start_url = " + startURL + "\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\n\n" +
 		"[profile dev]\nsso_session = s\nsso_account_id = " + accountID + "\nsso_role_name = " + roleName + "\nregion = us-east-1\n"
+	if err := os.MkdirAll(filepath.Dir(os.Getenv("AWS_CONFIG_FILE")), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
