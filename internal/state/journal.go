@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/alchemy-go/alchemy/internal/atomicfile"
 )
 
 // journalFile is a stage's write-ahead journal. A deploy commits a row
@@ -239,7 +241,8 @@ func (d *stageDir) writeEntries(entries map[string]entry) error {
 		if err := json.Indent(&buf, e.data, "", "  "); err != nil {
 			return fmt.Errorf("state journal entry for %s: %w", stem, err)
 		}
-		if err := writeNoSync(d.path, stem+".json", buf.Bytes()); err != nil {
+		// Durability comes from the one syncfs after all rows are written.
+		if err := atomicfile.Replace(path, buf.Bytes(), 0o600); err != nil {
 			return fmt.Errorf("writing state row %s: %w", e.fqn, err)
 		}
 		if legacy, ok := legacyName(e.fqn); ok && e.fqn != "" {

@@ -107,30 +107,6 @@ func (d *stageDir) ensure() error {
 	return nil
 }
 
-// writeNoSync replaces dir/name with data atomically (temp file, rename),
-// leaving durability to the caller's following sync. The temp name is
-// atomicfile's, so atomicfile.RemoveStaleTemps finds what a killed writer
-// left; it never ends in ".json", so List skips it.
-func writeNoSync(dir, name string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*") // mode 0600
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, name))
-}
-
 // marshalIndent writes a row as JSON.stringify(row, null, 2) does: two-space
 // indent, no HTML escaping, no trailing newline.
 func marshalIndent(row *Row) ([]byte, error) {
