@@ -27,8 +27,11 @@
 package alchemy
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
 	"github.com/alchemy-go/alchemy/internal/cli"
@@ -38,8 +41,29 @@ import (
 // Stack is the stack being declared, for one stage.
 type Stack struct {
 	name, stage string
+	dir         string
 	nodes       []*engine.Node
 	outputs     []engine.NamedValue
+	errs        []error
+}
+
+// Dir is the directory of the stack file. Relative paths a resource reads
+// or writes resolve from it, whatever directory alchemy runs in.
+func (s *Stack) Dir() string { return s.dir }
+
+// Path resolves a path relative to the stack file's directory.
+func (s *Stack) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) || s.dir == "" {
+		return p
+	}
+	return filepath.Join(s.dir, p)
+}
+
+// Fail records a declaration error (an unreadable file a resource needs,
+// say): the plan fails with it, naming the resource, before anything is
+// changed. Resource constructors use it, as they cannot return errors.
+func (s *Stack) Fail(id string, err error) {
+	s.errs = append(s.errs, fmt.Errorf("%s: %w", id, err))
 }
 
 // Name is the stack name.
@@ -70,21 +94,44 @@ func WithAuth(ps ...auth.Provider) StackOption {
 // Run declares the stack and runs the alchemy CLI on it with the process's
 // arguments (deploy, plan, destroy, dev, login, ...). It does not return.
 func Run(name string, body func(*Stack), opts ...StackOption) {
-	os.Exit(cli.MainStack(Program(name, body, opts...)))
+	p := Program(name, body, opts...)
+	if p.File == "" {
+		p.File = stackFile()
+	}
+	os.Exit(cli.MainStack(p))
+}
+
+// stackFile is the stack file's absolute path: the alchemy binary names it
+// in ALCHEMY_STACK_FILE when it runs the stack; under `go run` it is the
+// file that called Run, as compiled. "" when neither is known (a build
+// with -trimpath): then the current directory stands in for its directory.
+func stackFile() string {
+	if f := os.Getenv("ALCHEMY_STACK_FILE"); filepath.IsAbs(f) {
+		return f
+	}
+	if _, f, _, ok := runtime.Caller(2); ok && filepath.IsAbs(f) {
+		if _, err := os.Stat(f); err == nil {
+			return f
+		}
+	}
+	return ""
 }
 
 // Program is Run without running: the stack as the CLI sees it (tests).
 func Program(name string, body func(*Stack), opts ...StackOption) *cli.StackProgram {
 	p := &cli.StackProgram{Name: name}
 	p.Build = func(stage string) (spec *engine.Spec, err error) {
-		s := &Stack{name: name, stage: stage}
+		s := &Stack{name: name, stage: stage, dir: p.Dir()}
 		defer func() {
 			if r := recover(); r != nil {
 				err = fmt.Errorf("declaring stack %s: %v", name, r)
 			}
 		}()
 		body(s)
-		return &engine.Spec{Stack: name, Stage: stage, Nodes: s.nodes, Outputs: s.outputs}, nil
+		if len(s.errs) > 0 {
+			return nil, fmt.Errorf("declaring stack %s: %w", name, errors.Join(s.errs...))
+		}
+		return &engine.Spec{Stack: name, Stage: stage, Dir: s.dir, Nodes: s.nodes, Outputs: s.outputs}, nil
 	}
 	for _, o := range opts {
 		o(p)

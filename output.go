@@ -8,9 +8,14 @@ import (
 )
 
 // Input is a prop value: a literal (V, String, Int, Bool) or an Output of
-// another resource. A prop left nil is unset.
+// another resource. A prop left nil is unset. An Input[T] accepts only an
+// Output[T]: passing alchemy.Int(42) where a string is expected does not
+// compile.
 type Input[T any] interface {
 	value() engine.Value
+	// inputOf carries T in the method set, so that Output[U] is not an
+	// Input[T] for U != T.
+	inputOf(*T)
 }
 
 // Output is a value that may only be known once another resource has been
@@ -22,6 +27,7 @@ type Output[T any] struct {
 }
 
 func (o Output[T]) value() engine.Value { return o.v }
+func (Output[T]) inputOf(*T)            {}
 
 // V is a literal input.
 func V[T any](v T) Output[T] { return Output[T]{v: literal{v}} }

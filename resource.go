@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 
@@ -33,6 +34,91 @@ type Provider[Args, Attrs any] interface {
 // it names the auth provider ("Cloudflare", "AWS", ...).
 type AuthProvider interface{ Auth() string }
 
+// Reader is implemented by providers whose resources live outside the
+// stack program (in a cloud, on disk). Read finds the resource r names (by
+// r.Props and r.InstanceID, or r.OldAttrs when they are known) and returns
+// nil, nil when there is none. Read reports facts; the engine alone decides
+// from them whether an existing resource may be taken over (deploy) or
+// deleted (destroy), with one policy for every resource type:
+//
+//   - it carries this resource's ownership tags, or its name was generated
+//     from this resource's instance: it is ours;
+//   - this resource's own row shows an interrupted create of that name: ours;
+//   - otherwise only with --adopt, and never when Unadoptable says so.
+//
+// So Create never takes over anything: when the name is taken it returns an
+// error wrapping ErrAlreadyExists.
+type Reader[Args, Attrs any] interface {
+	Read(ctx context.Context, r *Request[Args, Attrs]) (*Found[Args, Attrs], error)
+}
+
+// Found is what Read found.
+type Found[Args, Attrs any] struct {
+	// Attrs are its attributes, as Create would have returned them.
+	Attrs Attrs
+	// Props is its live configuration, for taking it over (Update gets it
+	// as OldProps) and for drift (plan --refresh). Fields that cannot be
+	// read are copied from r.Props. nil when nothing can be read.
+	Props *Args
+	// Name says what it is, for messages: "bucket photos-prod".
+	Name string
+	// Generated is set when its name was generated from r.InstanceID
+	// (Request.PhysicalName): only this resource can have made it.
+	Generated bool
+	// Stamp is the ownership it carries (see StampFromTags), nil for none.
+	Stamp *Stamp
+	// Unadoptable, when set, says why it can never be taken over, even with
+	// --adopt: "it belongs to another AWS account".
+	Unadoptable string
+}
+
+// Stamp is the ownership a resource carries: the stack, stage and logical
+// id that created it.
+type Stamp = engine.Stamp
+
+// Ownership tag keys, the TypeScript tool's: every resource that can carry
+// tags or a marker is stamped with them.
+const (
+	TagStack = "alchemy::stack"
+	TagStage = "alchemy::stage"
+	TagID    = "alchemy::id"
+)
+
+// StampFromTags reads the ownership stamp from a resource's tags; nil when
+// it has none of the ownership tags.
+func StampFromTags(tags map[string]string) *Stamp {
+	stack, ok1 := tags[TagStack]
+	stage, ok2 := tags[TagStage]
+	id, ok3 := tags[TagID]
+	if !ok1 && !ok2 && !ok3 {
+		return nil
+	}
+	return &Stamp{Stack: stack, Stage: stage, ID: id}
+}
+
+// Identified is implemented by providers whose resources have a name that
+// is unique where they live.
+type Identified[Args, Attrs any] interface {
+	// Name is the name the resource gets with r.Props and r.InstanceID
+	// ("" when names need not be unique). When a replacement's new
+	// generation would get the current one's name, the engine deletes the
+	// current one first.
+	Name(r *Request[Args, Attrs]) string
+	// Identity identifies a deployed resource by its attributes (id, ARN):
+	// the engine never deletes an old generation with the new one's
+	// identity.
+	Identity(a Attrs) string
+}
+
+// Versioned is implemented by providers whose rows changed shape: Version
+// is written to each row (providerVersion, default 0), and a row of a newer
+// version is refused rather than misread.
+type Versioned interface{ Version() int }
+
+// ErrAlreadyExists is what Create wraps when the resource's name is taken:
+// the engine then decides whether what is there may be taken over.
+var ErrAlreadyExists = engine.ErrAlreadyExists
+
 // Request is what a provider call receives.
 type Request[Args, Attrs any] struct {
 	Stack, Stage string
@@ -48,22 +134,23 @@ type Request[Args, Attrs any] struct {
 	OldAttrs Attrs
 	// Credentials of the provider's auth provider, nil when it needs none.
 	Credentials auth.Credentials
-	// Adopt is deploy --adopt: an existing resource this stack does not own
-	// may be taken over.
-	Adopt bool
-	note  func(string)
+	// Dir is the stack file's directory.
+	Dir  string
+	note func(string)
 }
 
-// MayAdopt decides whether Create may take over a resource it found
-// already existing: always when it carries this resource's ownership (its
-// generated name embeds stack, id, stage and instance, or its tags say so:
-// an interrupted create being resumed), otherwise only with --adopt. The
-// error says how to take it over.
-func (r *Request[Args, Attrs]) MayAdopt(typ, what string, owned bool) error {
-	if owned || r.Adopt {
-		return nil
+// Path resolves a path from the stack's props: relative paths are relative
+// to the stack file's directory, whatever directory alchemy runs in.
+func (r *Request[Args, Attrs]) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) || r.Dir == "" {
+		return p
 	}
-	return fmt.Errorf("Cannot adopt resource '%s' (%s): %s exists in the cloud but is not owned by this stack/stage/logical-id. Re-run with `--adopt` to take it over, or choose another name.", r.FQN, typ, what)
+	return filepath.Join(r.Dir, p)
+}
+
+// Stamp is this resource's ownership stamp.
+func (r *Request[Args, Attrs]) Stamp() Stamp {
+	return Stamp{Stack: r.Stack, Stage: r.Stage, ID: r.FQN}
 }
 
 // Note reports progress for this resource ("Uploading worker (14 KB)...").
@@ -99,7 +186,7 @@ func Retain() Option { return func(n *engine.Node) { n.Retain = true } }
 // `secret:"true"` never reach state or plan output in clear.
 func Declare[Args, Attrs any](s *Stack, p Provider[Args, Attrs], id string, props any, opts ...Option) *Resource {
 	n := &engine.Node{FQN: id, LogicalID: id, Type: p.Type(), Props: map[string]engine.Value{}, Secret: map[string]bool{},
-		Provider: erased[Args, Attrs]{p}}
+		Provider: engineProvider(p)}
 	rv := reflect.ValueOf(props)
 	if rv.Kind() == reflect.Pointer {
 		rv = rv.Elem()
@@ -139,7 +226,7 @@ func Declare[Args, Attrs any](s *Stack, p Provider[Args, Attrs], id string, prop
 // declare it, so its leftovers in state can be deleted. Resource packages
 // call it from init for each of their providers.
 func Register[Args, Attrs any](p Provider[Args, Attrs]) {
-	engine.RegisterProvider(erased[Args, Attrs]{p})
+	engine.RegisterProvider(engineProvider(p))
 }
 
 // erased adapts a typed provider to the engine's JSON form.
@@ -152,6 +239,13 @@ func (e erased[Args, Attrs]) Auth() string {
 		return a.Auth()
 	}
 	return ""
+}
+
+func (e erased[Args, Attrs]) Version() int {
+	if v, ok := e.p.(Versioned); ok {
+		return v.Version()
+	}
+	return 0
 }
 
 func (e erased[Args, Attrs]) Diff(olds, news json.RawMessage, changed []string) (engine.Change, error) {
@@ -172,7 +266,7 @@ func (e erased[Args, Attrs]) Diff(olds, news json.RawMessage, changed []string) 
 
 func (e erased[Args, Attrs]) request(r *engine.Request) (*Request[Args, Attrs], error) {
 	req := &Request[Args, Attrs]{Stack: r.Stack, Stage: r.Stage, FQN: r.FQN, LogicalID: r.LogicalID,
-		InstanceID: r.InstanceID, Credentials: r.Credentials, Adopt: r.Adopt, note: r.Note}
+		InstanceID: r.InstanceID, Credentials: r.Credentials, Dir: r.Dir, note: r.Note}
 	for _, x := range []struct {
 		raw json.RawMessage
 		dst any
@@ -216,4 +310,76 @@ func (e erased[Args, Attrs]) Delete(ctx context.Context, r *engine.Request) erro
 		return err
 	}
 	return e.p.Delete(ctx, req)
+}
+
+// readable and identified are erased providers with the optional
+// capabilities of their typed provider; Register and Declare pick the one
+// that matches, so the engine sees exactly what the provider implements.
+type readable[Args, Attrs any] struct{ erased[Args, Attrs] }
+
+func (e readable[Args, Attrs]) Read(ctx context.Context, r *engine.Request) (*engine.Found, error) {
+	req, err := e.request(r)
+	if err != nil {
+		return nil, err
+	}
+	f, err := e.p.(Reader[Args, Attrs]).Read(ctx, req)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	out := &engine.Found{Name: f.Name, Generated: f.Generated, Stamp: f.Stamp, Unadoptable: f.Unadoptable}
+	if out.Attr, err = json.Marshal(f.Attrs); err != nil {
+		return nil, err
+	}
+	if f.Props != nil {
+		if out.Props, err = json.Marshal(f.Props); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+type identified[Args, Attrs any] struct{ erased[Args, Attrs] }
+
+func (e identified[Args, Attrs]) Name(r *engine.Request) string { return name(e.erased, r) }
+func (e identified[Args, Attrs]) Identity(attr json.RawMessage) string {
+	return identity(e.erased, attr)
+}
+
+type readableIdentified[Args, Attrs any] struct{ readable[Args, Attrs] }
+
+func (e readableIdentified[Args, Attrs]) Name(r *engine.Request) string { return name(e.erased, r) }
+func (e readableIdentified[Args, Attrs]) Identity(attr json.RawMessage) string {
+	return identity(e.erased, attr)
+}
+
+func name[Args, Attrs any](e erased[Args, Attrs], r *engine.Request) string {
+	req, err := e.request(r)
+	if err != nil {
+		return ""
+	}
+	return e.p.(Identified[Args, Attrs]).Name(req)
+}
+
+func identity[Args, Attrs any](e erased[Args, Attrs], attr json.RawMessage) string {
+	var a Attrs
+	if len(attr) == 0 || json.Unmarshal(attr, &a) != nil {
+		return ""
+	}
+	return e.p.(Identified[Args, Attrs]).Identity(a)
+}
+
+// engineProvider wraps a typed provider for the engine.
+func engineProvider[Args, Attrs any](p Provider[Args, Attrs]) engine.Provider {
+	e := erased[Args, Attrs]{p}
+	_, reads := p.(Reader[Args, Attrs])
+	_, ids := p.(Identified[Args, Attrs])
+	switch {
+	case reads && ids:
+		return readableIdentified[Args, Attrs]{readable[Args, Attrs]{e}}
+	case reads:
+		return readable[Args, Attrs]{e}
+	case ids:
+		return identified[Args, Attrs]{e}
+	}
+	return e
 }

@@ -27,8 +27,10 @@ func init() {
 
 // FileProps declares a file.
 type FileProps struct {
-	// Path of the file, relative to the working directory. Default:
+	// Path of the file, relative to the stack file's directory. Default:
 	// .alchemy/files/<stack>-<id>-<stage>-<suffix>.txt, unique per stage.
+	// A file that already exists at an explicit path is not overwritten
+	// unless deploy --adopt says so.
 	Path alchemy.Input[string] `json:"path"`
 	// Content is written to the file.
 	Content alchemy.Input[string] `json:"content"`
@@ -65,15 +67,48 @@ type fileProvider struct{}
 func (fileProvider) Type() string        { return "Local.File" }
 func (fileProvider) ReplaceOn() []string { return []string{"path"} }
 
-func (p fileProvider) path(r *alchemy.Request[FileArgs, FileAttrs]) string {
-	if r.Props.Path != "" {
-		return r.Props.Path
+// path is the file's path as declared (relative to the stack file's
+// directory), or the generated one.
+func (p fileProvider) path(r *alchemy.Request[FileArgs, FileAttrs], args FileArgs) string {
+	if args.Path != "" {
+		return args.Path
 	}
 	return filepath.Join(".alchemy", "files", r.PhysicalName(0, false)+".txt")
 }
 
+func (p fileProvider) Name(r *alchemy.Request[FileArgs, FileAttrs]) string {
+	return r.Path(p.path(r, r.Props))
+}
+
+func (fileProvider) Identity(a FileAttrs) string { return a.Path }
+
+// Read finds the file at its path. A file at a path this resource generated
+// is its own; one at an explicit path is not overwritten unless deploy
+// --adopt says so.
+func (p fileProvider) Read(_ context.Context, r *alchemy.Request[FileArgs, FileAttrs]) (*alchemy.Found[FileArgs, FileAttrs], error) {
+	path := r.OldAttrs.Path
+	if path == "" {
+		path = p.path(r, r.Props)
+	}
+	data, err := os.ReadFile(r.Path(path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	return &alchemy.Found[FileArgs, FileAttrs]{
+		Attrs:     FileAttrs{Path: path, SHA256: hex.EncodeToString(sum[:]), Size: len(data)},
+		Props:     &FileArgs{Path: r.Props.Path, Content: string(data)},
+		Name:      "file " + path,
+		Generated: r.Props.Path == "" && r.OldAttrs.Path == "",
+	}, nil
+}
+
 func (p fileProvider) write(r *alchemy.Request[FileArgs, FileAttrs]) (FileAttrs, error) {
-	path := p.path(r)
+	rel := p.path(r, r.Props)
+	path := r.Path(rel)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return FileAttrs{}, err
 	}
@@ -86,7 +121,7 @@ func (p fileProvider) write(r *alchemy.Request[FileArgs, FileAttrs]) (FileAttrs,
 		return FileAttrs{}, fmt.Errorf("writing %s: %w", path, err)
 	}
 	sum := sha256.Sum256([]byte(r.Props.Content))
-	return FileAttrs{Path: path, SHA256: hex.EncodeToString(sum[:]), Size: len(r.Props.Content)}, nil
+	return FileAttrs{Path: rel, SHA256: hex.EncodeToString(sum[:]), Size: len(r.Props.Content)}, nil
 }
 
 func (p fileProvider) Create(_ context.Context, r *alchemy.Request[FileArgs, FileAttrs]) (FileAttrs, error) {
@@ -100,11 +135,9 @@ func (p fileProvider) Update(_ context.Context, r *alchemy.Request[FileArgs, Fil
 func (p fileProvider) Delete(_ context.Context, r *alchemy.Request[FileArgs, FileAttrs]) error {
 	path := r.OldAttrs.Path
 	if path == "" {
-		// An interrupted create has no attributes yet: the path is derived.
-		r.Props = r.OldProps
-		path = p.path(r)
+		path = p.path(r, r.OldProps)
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(r.Path(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil

@@ -27,6 +27,35 @@ type StackProgram struct {
 	Build func(stage string) (*engine.Spec, error)
 	// Auth are auth providers the stack adds to the bundled ones.
 	Auth []auth.Provider
+	// File is the stack file's absolute path, "" when unknown (then the
+	// current directory stands in for its directory).
+	File string
+}
+
+// Dir is the stack file's directory: relative paths in the stack resolve
+// from it.
+func (p *StackProgram) Dir() string {
+	if p.File != "" {
+		return filepath.Dir(p.File)
+	}
+	wd, _ := os.Getwd()
+	return wd
+}
+
+// Root is the stack's module root, the directory of the go.mod that builds
+// the stack file: its state (.alchemy/state) and locks live there, so the
+// same stack run from any directory sees the same state. Without a go.mod
+// above it, the stack file's directory.
+func (p *StackProgram) Root() string {
+	dir := p.Dir()
+	for d := dir; ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(filepath.Join(d, "go.mod")); err == nil && !fi.IsDir() {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return dir
+		}
+	}
 }
 
 // DefaultConcurrency bounds provider calls in flight.
@@ -99,6 +128,7 @@ the profile does not have yet is set up on the spot when run in a terminal.`,
 
 // stackEnv is everything a stack command needs, resolved.
 type stackEnv struct {
+	root     string // the module root: .alchemy/ lives there
 	s        *session
 	stage    Stage
 	spec     *engine.Spec
@@ -119,14 +149,10 @@ func (f *Factory) stackEnv(flags *ProfileFlags, stageFlag string, stageSet bool)
 	if err != nil {
 		return nil, err
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return nil, err
-	}
 	reg := auth.NewRegistry(append(append([]auth.Provider{}, f.Stack.Auth...), f.Registry().All()...)...)
 	ci := envfile.Bool(s.Env, "CI")
-	return &stackEnv{s: s, stage: st, spec: spec,
-		store:    state.NewLocal(filepath.Join(wd, ".alchemy", "state")),
+	return &stackEnv{s: s, stage: st, spec: spec, root: f.Stack.Root(),
+		store:    state.NewLocal(filepath.Join(f.Stack.Root(), ".alchemy", "state")),
 		resolver: auth.NewResolver(s.Auth, reg, ci)}, nil
 }
 
@@ -216,12 +242,8 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 }
 
 func lockStage(ctx context.Context, f *Factory, env *stackEnv) (*lock.Lock, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return nil, err
-	}
 	key := "stage-" + env.spec.Stack + "-" + env.spec.Stage
-	l, err := lock.Acquire(ctx, filepath.Join(wd, ".alchemy", "lock"), key, lock.Options{Timeout: 5 * time.Second, Warn: f.IO.Warn})
+	l, err := lock.Acquire(ctx, filepath.Join(env.root, ".alchemy", "lock"), key, lock.Options{Timeout: 5 * time.Second, Warn: f.IO.Warn})
 	var te *lock.TimeoutError
 	if errors.As(err, &te) {
 		return nil, fmt.Errorf("Another alchemy deploy or destroy of %s/%s is running in this project (lock %s). Wait for it to finish and run this command again; if no alchemy process is running, delete that directory.", env.spec.Stack, env.spec.Stage, te.Path)

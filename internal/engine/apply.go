@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -37,12 +38,18 @@ type Result struct {
 	Outputs     map[string]any
 	Failures    []Failure
 	Interrupted bool
+	// LeaseLost is set when the stage lease was lost during the apply: it
+	// stopped, and nothing after the loss was committed.
+	LeaseLost error
 	// Counts of terminal statuses, for the summary line.
 	Succeeded, Failed, Skipped int
 }
 
 // Err summarises the failures, or is nil.
 func (r *Result) Err() error {
+	if r.LeaseLost != nil {
+		return fmt.Errorf("%w. This run stopped and committed nothing more; what it committed before is kept. Run the command again once the other run is done", r.LeaseLost)
+	}
 	if len(r.Failures) == 0 {
 		return nil
 	}
@@ -73,6 +80,13 @@ func (r *Result) Err() error {
 // CredentialsFunc returns the credentials of an auth provider.
 type CredentialsFunc func(ctx context.Context, authName string) (auth.Credentials, error)
 
+// Lease is the stage lease an apply holds: Lost is closed when it is lost
+// (taken over, broken), and Err says how.
+type Lease interface {
+	Lost() <-chan struct{}
+	Err() error
+}
+
 type applier struct {
 	spec  *Spec
 	plan  *Plan
@@ -81,10 +95,14 @@ type applier struct {
 	rep   Reporter
 	// interrupt is cancelled on Ctrl-C: no new provider call starts after it.
 	interrupt context.Context
-	// work is never cancelled: a provider call in flight finishes and its
-	// result is committed.
-	work context.Context
-	sem  chan struct{}
+	// calls is what provider calls run on: cancelled only by an abort (a
+	// second Ctrl-C) or a lost lease, so a call in flight after one Ctrl-C
+	// finishes and its result is committed.
+	calls context.Context
+	// commits is never cancelled: a commit either happens or the store
+	// refuses it.
+	commits context.Context
+	sem     chan struct{}
 	// adopt is deploy --adopt.
 	adopt bool
 
@@ -112,9 +130,16 @@ func Apply(ctx context.Context, spec *Spec, p *Plan, store state.Store, creds Cr
 type ApplyOptions struct {
 	// Concurrency bounds provider calls in flight.
 	Concurrency int
-	// Adopt lets providers take over existing resources this stack does not
-	// own (deploy --adopt).
+	// Adopt lets the engine take over existing resources this stack does
+	// not own (deploy --adopt).
 	Adopt bool
+	// Abort, when done, cancels the provider calls in flight (a second
+	// Ctrl-C). State stays resumable: every call's row was committed before
+	// it started.
+	Abort context.Context
+	// Lease, when lost, stops the apply: calls in flight are cancelled and
+	// nothing more is committed (the store is fenced by the same lease).
+	Lease Lease
 }
 
 // ApplyWith is Apply with options.
@@ -123,9 +148,42 @@ func ApplyWith(ctx context.Context, spec *Spec, p *Plan, store state.Store, cred
 	if concurrency < 1 {
 		concurrency = 1
 	}
+	calls, cancelCalls := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelCalls(nil)
+	stopWatch := make(chan struct{})
+	var watching sync.WaitGroup
+	defer watching.Wait()
+	defer close(stopWatch)
+	var abort <-chan struct{}
+	if o.Abort != nil {
+		abort = o.Abort.Done()
+	}
+	var lost <-chan struct{}
+	if o.Lease != nil {
+		lost = o.Lease.Lost()
+	}
 	a := &applier{spec: spec, plan: p, store: store, creds: creds, rep: rep, adopt: o.Adopt,
-		interrupt: ctx, work: context.WithoutCancel(ctx), sem: make(chan struct{}, concurrency),
+		interrupt: ctx, calls: calls, commits: context.WithoutCancel(ctx), sem: make(chan struct{}, concurrency),
 		runs: map[string]*run{}}
+	if abort != nil || lost != nil {
+		interrupt, cancelInterrupt := context.WithCancel(ctx)
+		defer cancelInterrupt()
+		a.interrupt = interrupt
+		watching.Go(func() {
+			select {
+			case <-abort:
+				cancelInterrupt()
+				cancelCalls(errAborted)
+			case <-lost:
+				a.mu.Lock()
+				a.result.LeaseLost = o.Lease.Err()
+				a.mu.Unlock()
+				cancelInterrupt()
+				cancelCalls(o.Lease.Err())
+			case <-stopWatch:
+			}
+		})
+	}
 	var declared, deletions, gc []*run
 	for _, s := range p.Steps {
 		r := &run{step: s, done: make(chan struct{})}
@@ -143,7 +201,7 @@ func ApplyWith(ctx context.Context, spec *Spec, p *Plan, store state.Store, cred
 		}
 	}
 	a.phase(declared, a.applyDeclared)
-	if len(a.result.Failures) == 0 && !a.result.Interrupted {
+	if a.healthy() {
 		// Old generations of replaced resources and resources removed from
 		// the stack go last, dependents first.
 		a.phase(gc, a.collectReplaced)
@@ -155,14 +213,22 @@ func ApplyWith(ctx context.Context, spec *Spec, p *Plan, store state.Store, cred
 	}
 	if p.Destroy {
 		a.finishDestroy()
-	} else if len(a.result.Failures) == 0 && !a.result.Interrupted {
+	} else if a.healthy() {
 		a.writeOutputs()
 	}
 	// Commits are durable already; this puts them in their final layout.
-	if err := state.Flush(a.work, store); err != nil {
+	if err := state.Flush(a.commits, store); err != nil && a.result.LeaseLost == nil {
 		a.result.Failures = append(a.result.Failures, Failure{FQN: spec.Stack + "/" + spec.Stage, Type: "state", Err: err})
 	}
 	return &a.result
+}
+
+var errAborted = errors.New("aborted by a second interrupt")
+
+func (a *applier) healthy() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.result.Failures) == 0 && !a.result.Interrupted && a.result.LeaseLost == nil
 }
 
 // phase runs fn for every run concurrently; each run's done channel closes
@@ -190,6 +256,8 @@ func (a *applier) report(s *Step, status string, start time.Time, detail string)
 	}
 }
 
+func (a *applier) note(s *Step, msg string) { a.report(s, "note", time.Time{}, msg) }
+
 func (a *applier) fail(s *Step, start time.Time, err error) error {
 	a.mu.Lock()
 	a.result.Failures = append(a.result.Failures, Failure{FQN: s.FQN, Type: s.Type, Err: err})
@@ -208,16 +276,17 @@ func (a *applier) skip(s *Step, err error) error {
 	return err
 }
 
-func (a *applier) succeed(s *Step, status string, start time.Time) {
+func (a *applier) succeed(s *Step, status string, start time.Time, detail string) {
 	a.mu.Lock()
 	a.result.Succeeded++
 	a.mu.Unlock()
-	a.report(s, status, start, "")
+	a.report(s, status, start, detail)
 }
 
-// call runs one provider call: it holds a concurrency slot, refuses to start
-// after an interrupt, and is never cancelled once started.
-func (a *applier) call(s *Step, fn func(ctx context.Context) error) error {
+// call runs provider calls: it holds a concurrency slot and refuses to
+// start after an interrupt. fn runs on a context that only an abort or a
+// lost lease cancels, and a panic in it fails this resource alone.
+func (a *applier) call(s *Step, fn func(ctx context.Context) error) (err error) {
 	select {
 	case a.sem <- struct{}{}:
 	case <-a.interrupt.Done():
@@ -227,7 +296,16 @@ func (a *applier) call(s *Step, fn func(ctx context.Context) error) error {
 	if a.interrupt.Err() != nil {
 		return errInterrupted
 	}
-	return fn(a.work)
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("the %s provider panicked: %v\n%s", s.Type, v, panicSite(debug.Stack()))
+		}
+	}()
+	err = fn(a.calls)
+	if err != nil && a.calls.Err() != nil {
+		err = fmt.Errorf("%w (%v)", err, context.Cause(a.calls))
+	}
+	return err
 }
 
 var errInterrupted = errors.New("interrupted before it started")
@@ -248,15 +326,17 @@ func (a *applier) lookup(fqn string) (map[string]any, bool) {
 }
 
 func (a *applier) commit(row *state.Row) error {
-	if err := a.store.Set(a.work, a.spec.Stack, a.spec.Stage, row); err != nil {
+	if err := a.store.Set(a.commits, a.spec.Stack, a.spec.Stage, row); err != nil {
 		return fmt.Errorf("could not save state: %w", err)
 	}
 	return nil
 }
 
+// request is a provider request for one generation of s: its instance, the
+// props to apply (nil for a delete), and what is known of it (old).
 func (a *applier) request(s *Step, instanceID string, props map[string]any, old *state.Row) (*Request, error) {
-	r := &Request{Stack: a.spec.Stack, Stage: a.spec.Stage, FQN: s.FQN, LogicalID: s.LogicalID, InstanceID: instanceID, Adopt: a.adopt,
-		Note: func(msg string) { a.report(s, "note", time.Time{}, msg) }}
+	r := a.spec.request(s.FQN, s.LogicalID, instanceID, nil)
+	r.Note = func(msg string) { a.note(s, msg) }
 	if props != nil {
 		r.Props, _ = json.Marshal(props)
 	}
@@ -264,7 +344,7 @@ func (a *applier) request(s *Step, instanceID string, props map[string]any, old 
 		r.OldProps, r.OldAttr = old.Props, old.Attr
 	}
 	if name := s.provider.Auth(); name != "" && a.creds != nil {
-		c, err := a.creds(a.work, name)
+		c, err := a.creds(a.calls, name)
 		if err != nil {
 			return nil, err
 		}
@@ -303,11 +383,11 @@ func (a *applier) applyDeclared(r *run) error {
 	}
 	switch s.Action {
 	case Create:
-		return a.create(r, props, start)
+		return a.create(r, props)
 	case Update:
-		return a.update(r, props, start)
+		return a.update(r, props)
 	case Replace:
-		return a.replace(r, props, start)
+		return a.replace(r, props)
 	}
 	return fmt.Errorf("unexpected action %s", s.Action)
 }
@@ -331,78 +411,201 @@ func (a *applier) keep(r *run) error {
 func (a *applier) baseRow(s *Step, props map[string]any) *state.Row {
 	stored, _ := json.Marshal(storedForm(props, s.Node.Secret))
 	return &state.Row{Kind: "resource", ResourceType: s.Type, FQN: s.FQN, LogicalID: s.LogicalID,
-		Downstream: a.downstream(s.FQN), Props: stored, RemovalPolicy: removalPolicy(s.Node)}
+		ProviderVersion: s.provider.Version(), Downstream: a.downstream(s.FQN), Props: stored, RemovalPolicy: removalPolicy(s.Node)}
 }
 
-// transition is one provider call of a declared resource and the rows
-// committed around it.
-type transition struct {
-	row      *state.Row // committed with status before the call
-	status   string     // reported while the call runs
-	old      *state.Row // last applied props and attributes, for updates
-	update   bool       // Update, else Create
-	done     state.Status
-	doneWord string
+// outcome is what a provider call left: the attributes to commit, how to
+// report it, and a note.
+type outcome struct {
+	attr        json.RawMessage
+	start       time.Time
+	word, extra string
 }
 
-// provision commits t.row, makes the provider call, and commits the row
-// again with the attributes it returned. The first commit happens before the
-// resource waits for a concurrency slot, so it shares its flush with every
-// other resource committing at the same time instead of costing each slot
-// a flush of its own (after an interrupt, resources that never got a slot
-// are left "creating": the next deploy resumes them with the same instance,
-// so nothing is duplicated). The time reported starts with the slot.
-func (a *applier) provision(r *run, props map[string]any, _ time.Time, t transition) error {
+// finish commits row as done with the attributes the call returned, and
+// publishes them to the resource's dependents.
+func (a *applier) finish(r *run, row *state.Row, done state.Status, o outcome, err error) error {
 	s := r.step
-	if err := a.commit(t.row); err != nil {
-		return a.fail(s, time.Now(), err)
-	}
-	var attr json.RawMessage
-	var start time.Time
-	err := a.call(s, func(ctx context.Context) error {
-		start = time.Now()
-		a.report(s, t.status, time.Time{}, "")
-		req, err := a.request(s, t.row.InstanceID, props, t.old)
-		if err != nil {
-			return err
-		}
-		if t.update {
-			attr, err = s.provider.Update(ctx, req)
-		} else {
-			attr, err = s.provider.Create(ctx, req)
-		}
-		return err
-	})
 	if errors.Is(err, errInterrupted) {
 		return a.interrupted(s)
 	}
 	if err != nil {
-		return a.fail(s, start, err)
+		return a.fail(s, o.start, err)
 	}
-	t.row.Status, t.row.Attr = t.done, attr
-	if t.done != state.Replaced && t.update {
-		t.row.Old = nil
+	row.Status, row.Attr = done, o.attr
+	if err := a.commit(row); err != nil {
+		return a.fail(s, o.start, err)
 	}
-	if err := a.commit(t.row); err != nil {
-		return a.fail(s, start, err)
-	}
-	r.attrs = decodeMap(attr)
-	a.succeed(s, t.doneWord, start)
+	r.attrs = decodeMap(o.attr)
+	a.succeed(s, o.word, o.start, o.extra)
 	return nil
 }
 
-func (a *applier) create(r *run, props map[string]any, start time.Time) error {
+// create brings a new resource into existence, or resumes one whose create
+// was interrupted (the same instance, so the same physical name).
+func (a *applier) create(r *run, props map[string]any) error {
 	s := r.step
 	row := a.baseRow(s, props)
+	row.Status = state.Creating
 	row.InstanceID = state.NewInstanceID()
 	if s.Row != nil {
-		row.InstanceID = s.Row.InstanceID // resume with the same physical name
+		row.InstanceID = s.Row.InstanceID
 	}
-	row.Status = state.Creating
-	return a.provision(r, props, start, transition{row: row, status: "creating", done: state.Created, doneWord: "created"})
+	o, err := a.bringUp(r, row, props, s.Row, "creating", "created")
+	return a.finish(r, row, state.Created, o, err)
 }
 
-func (a *applier) update(r *run, props map[string]any, start time.Time) error {
+// bringUp makes the generation row describes exist: it looks for a
+// resource already there (providers that can Read), takes it over when it
+// is provably ours or --adopt says so, refuses otherwise, and creates it
+// when there is none. row is committed, claimed, before the provider is
+// asked to create anything, so a kill at any point leaves a row that the
+// next run resumes without mistaking someone else's resource for its own.
+// evidence is the row as it was before this run (nil for a new resource):
+// its claim proves an earlier run of this resource issued the create.
+func (a *applier) bringUp(r *run, row *state.Row, props map[string]any, evidence *state.Row, status, word string) (outcome, error) {
+	s := r.step
+	o := outcome{word: word}
+	reader, _ := s.provider.(Reader)
+	if reader == nil {
+		// Nothing outside alchemy to find: whatever Create makes is ours.
+		// The commit happens before the resource waits for a concurrency
+		// slot, so it shares its flush with every other resource
+		// committing at the same time; the time reported starts with the
+		// slot.
+		row.Claimed = true
+		if err := a.commit(row); err != nil {
+			return o, err
+		}
+		err := a.call(s, func(ctx context.Context) error {
+			o.start = time.Now()
+			a.report(s, status, time.Time{}, "")
+			req, err := a.request(s, row.InstanceID, props, nil)
+			if err != nil {
+				return err
+			}
+			o.attr, err = s.provider.Create(ctx, req)
+			return err
+		})
+		return o, err
+	}
+	err := a.call(s, func(ctx context.Context) error {
+		o.start = time.Now()
+		a.report(s, status, time.Time{}, "")
+		req, err := a.request(s, row.InstanceID, props, nil)
+		if err != nil {
+			return err
+		}
+		found, err := reader.Read(ctx, req)
+		if err != nil {
+			return fmt.Errorf("looking for an existing resource before creating it: %w", err)
+		}
+		if found == nil {
+			row.Claimed = true
+			if err := a.commit(row); err != nil {
+				return err
+			}
+			o.attr, err = s.provider.Create(ctx, req)
+			if !errors.Is(err, ErrAlreadyExists) {
+				return err
+			}
+			// Taken between the look and the create: judge what is there
+			// now, without counting the claim just made.
+			createErr := err
+			if found, err = reader.Read(ctx, req); err != nil || found == nil {
+				return createErr
+			}
+			if why, refused := a.ownership(s, found, evidence); refused != nil {
+				a.unclaim(s, row, evidence)
+				return refused
+			} else {
+				o.extra = why
+			}
+		} else {
+			why, refused := a.ownership(s, found, evidence)
+			if refused != nil {
+				return refused
+			}
+			o.extra = why
+			row.Claimed, row.Attr = true, found.Attr
+			if err := a.commit(row); err != nil {
+				return err
+			}
+		}
+		// Take it over: converge it from what it is to what is declared.
+		a.note(s, o.extra)
+		req.OldProps, req.OldAttr = found.Props, found.Attr
+		o.attr, err = s.provider.Update(ctx, req)
+		return err
+	})
+	if o.extra != "" {
+		o.word = "adopted"
+	}
+	return o, err
+}
+
+// unclaim takes back the claim bringUp committed for a create that found
+// the name taken by a resource that is not ours: the row must not make it
+// look like ours to the next run or to destroy.
+func (a *applier) unclaim(s *Step, row *state.Row, evidence *state.Row) {
+	if evidence == nil && row.Status == state.Creating {
+		_ = a.store.Delete(a.commits, a.spec.Stack, a.spec.Stage, row.FQN)
+		return
+	}
+	row.Claimed = evidence != nil && evidence.Claimed && evidence.InstanceID == row.InstanceID
+	_ = a.commit(row)
+}
+
+// ownership is the one adoption policy: a resource found where a create is
+// about to happen may be taken over when it is provably this resource's
+// (its ownership tags, a name generated from this instance, or this row's
+// own claimed create), or when --adopt says so; never when it cannot be
+// (another account). why says which; refused says why not, naming --adopt.
+func (a *applier) ownership(s *Step, f *Found, evidence *state.Row) (why string, refused error) {
+	name := f.Name
+	if name == "" {
+		name = "it"
+	}
+	mine := Stamp{Stack: a.spec.Stack, Stage: a.spec.Stage, ID: s.FQN}
+	switch {
+	case f.Unadoptable != "":
+		return "", fmt.Errorf("Cannot create %s (%s): %s already exists and %s, so it cannot be taken over. Choose another name.", s.FQN, s.Type, name, f.Unadoptable)
+	case f.Stamp != nil && *f.Stamp == mine:
+		return fmt.Sprintf("%s already exists with this resource's ownership tags: taking it over", name), nil
+	case f.Generated:
+		return fmt.Sprintf("%s already exists with the name this resource generated: taking it over", name), nil
+	case f.Stamp == nil && evidenceClaims(evidence):
+		return fmt.Sprintf("%s is the one an interrupted create of this resource made: taking it over", name), nil
+	case a.adopt:
+		if f.Stamp != nil {
+			return fmt.Sprintf("%s belongs to %s: taking it over (--adopt)", name, f.Stamp), nil
+		}
+		return fmt.Sprintf("%s already exists: taking it over (--adopt)", name), nil
+	}
+	owner := ""
+	if f.Stamp != nil {
+		owner = fmt.Sprintf(" (its ownership tags name %s)", f.Stamp)
+	}
+	return "", fmt.Errorf("Cannot adopt resource '%s' (%s): %s exists in the cloud but is not owned by this stack/stage/logical-id%s. Re-run with `--adopt` to take it over, or choose another name.", s.FQN, s.Type, name, owner)
+}
+
+// evidenceClaims reports whether a row proves that this resource itself
+// created (or took over) whatever exists under its name.
+func evidenceClaims(row *state.Row) bool {
+	if row == nil {
+		return false
+	}
+	if row.Claimed {
+		return true
+	}
+	switch row.Status {
+	case state.Creating, state.Replacing:
+		return false // the TypeScript tool's, or from before claims: proves nothing
+	}
+	return len(row.Attr) > 0
+}
+
+func (a *applier) update(r *run, props map[string]any) error {
 	s := r.step
 	row := a.baseRow(s, props)
 	row.InstanceID = s.Row.InstanceID
@@ -414,13 +617,56 @@ func (a *applier) update(r *run, props map[string]any, start time.Time) error {
 	if s.Row.Status == state.Replaced {
 		row.Old, done = s.Row.Old, state.Replaced // old generations still await deletion
 	} else {
-		row.Old = &state.Row{Props: old.Props, Attr: old.Attr, Status: state.Updated}
+		row.Old = snapshotOf(s.Row, old)
 	}
 	row.Status, row.Attr = state.Updating, old.Attr
-	return a.provision(r, props, start, transition{row: row, status: "updating", old: old, update: true, done: done, doneWord: "updated"})
+	if err := a.commit(row); err != nil {
+		return a.fail(s, time.Now(), err)
+	}
+	o := outcome{word: "updated"}
+	err := a.call(s, func(ctx context.Context) error {
+		o.start = time.Now()
+		a.report(s, "updating", time.Time{}, "")
+		req, err := a.request(s, row.InstanceID, props, old)
+		if err != nil {
+			return err
+		}
+		o.attr, err = s.provider.Update(ctx, req)
+		return err
+	})
+	if err == nil && done != state.Replaced {
+		row.Old = nil
+	}
+	return a.finish(r, row, done, o, err)
 }
 
-func (a *applier) replace(r *run, props map[string]any, start time.Time) error {
+// snapshotOf is the stable row an update starts from, whole: instance id
+// and removal policy included, so that a replacement after a failed update
+// still knows what to delete and what to keep.
+func snapshotOf(row, stable *state.Row) *state.Row {
+	snap := *row
+	snap.Props, snap.Attr, snap.Old, snap.Claimed = stable.Props, stable.Attr, nil, false
+	if !snap.Stable() {
+		snap.Status = state.Updated
+	}
+	return &snap
+}
+
+// generationOf is the previous generation a replacement leaves behind: a
+// copy of the row, with an updating row's snapshot folded back (it is the
+// same resource, not an older generation).
+func generationOf(row *state.Row) *state.Row {
+	g := *row
+	if g.Status == state.Updating {
+		if g.Old != nil {
+			g.Props = g.Old.Props
+		}
+		g.Status, g.Old = state.Updated, nil
+	}
+	return &g
+}
+
+func (a *applier) replace(r *run, props map[string]any) error {
 	s := r.step
 	if s.CleanupOnly {
 		r.attrs = decodeMap(s.Row.Attr)
@@ -428,41 +674,124 @@ func (a *applier) replace(r *run, props map[string]any, start time.Time) error {
 		return nil
 	}
 	row := a.baseRow(s, props)
+	var evidence *state.Row
 	if s.Row.Status == state.Replacing {
-		row.InstanceID, row.Old = s.Row.InstanceID, s.Row.Old
+		row.InstanceID, row.Old, row.DeleteFirst, row.Claimed = s.Row.InstanceID, s.Row.Old, s.Row.DeleteFirst, s.Row.Claimed
+		evidence = s.Row
 	} else {
-		prev := *s.Row
-		row.InstanceID, row.Old = state.NewInstanceID(), &prev
+		row.InstanceID, row.Old, row.DeleteFirst = s.NewInstanceID, generationOf(s.Row), s.DeleteFirst
+		if row.InstanceID == "" {
+			row.InstanceID = state.NewInstanceID()
+		}
 	}
 	row.Status = state.Replacing
-	return a.provision(r, props, start, transition{row: row, status: "replacing", done: state.Replaced, doneWord: "replaced"})
+	if row.DeleteFirst && row.Old != nil {
+		for _, g := range row.Old.Generations() {
+			if g.RemovalPolicy == "retain" {
+				return a.fail(s, time.Now(), fmt.Errorf("%s must be replaced, its new generation needs the name of the current one, and the current one has removal policy retain, so it can be neither kept nor deleted. Remove alchemy.Retain() from %s for this deploy, or give it a new name", s.FQN, s.FQN))
+			}
+		}
+	}
+	if err := a.commit(row); err != nil {
+		return a.fail(s, time.Now(), err)
+	}
+	if row.DeleteFirst && row.Old != nil {
+		a.note(s, "Deleting the current resource before creating its replacement, which needs the same name...")
+		for _, g := range row.Old.Generations() {
+			if err := a.deleteGeneration(s, g, nil); err != nil {
+				if errors.Is(err, errInterrupted) {
+					return a.interrupted(s)
+				}
+				return a.fail(s, time.Now(), fmt.Errorf("deleting it before its replacement: %w", err))
+			}
+		}
+		row.Old = nil
+		if err := a.commit(row); err != nil {
+			return a.fail(s, time.Now(), err)
+		}
+	}
+	done := state.Replaced
+	if row.Old == nil {
+		done = state.Created
+	}
+	o, err := a.bringUp(r, row, props, evidence, "creating replacement", "replaced")
+	return a.finish(r, row, done, o, err)
+}
+
+// deleteGeneration deletes one generation of a resource, but only what is
+// provably this resource's: a generation with attributes was created (or
+// taken over) by it; one without (a create interrupted or refused) is
+// looked up first and deleted only if it is ours. current, when set, is the
+// generation that replaces it: if both are the same cloud resource, nothing
+// is deleted.
+func (a *applier) deleteGeneration(s *Step, g *state.Row, current *state.Row) error {
+	if g.RemovalPolicy == "retain" {
+		a.note(s, "Keeping the old generation (removal policy: retain)")
+		return nil
+	}
+	if id, ok := s.provider.(Identifier); ok && current != nil && len(g.Attr) > 0 && len(current.Attr) > 0 {
+		if old := id.Identity(g.Attr); old != "" && old == id.Identity(current.Attr) {
+			a.note(s, fmt.Sprintf("The old generation is the same cloud resource as the new one (%s): not deleting it", old))
+			return nil
+		}
+	}
+	reader, _ := s.provider.(Reader)
+	proven := len(g.Attr) > 0 && evidenceClaims(g)
+	return a.call(s, func(ctx context.Context) error {
+		req, err := a.request(s, g.InstanceID, nil, g)
+		if err != nil {
+			return err
+		}
+		switch {
+		case proven:
+		case reader != nil:
+			// Look it up by the props it was being created with.
+			req.Props = g.Props
+			found, err := reader.Read(ctx, req)
+			if err != nil {
+				return fmt.Errorf("looking for it before deleting it: %w", err)
+			}
+			req.Props = nil
+			if found == nil {
+				return nil
+			}
+			if found.Unadoptable != "" || !(found.Generated || (found.Stamp != nil && *found.Stamp == Stamp{Stack: a.spec.Stack, Stage: a.spec.Stage, ID: s.FQN}) || (found.Stamp == nil && g.Claimed)) {
+				name := found.Name
+				if name == "" {
+					name = "the resource found under its name"
+				}
+				a.note(s, fmt.Sprintf("Not deleting %s: this stack never created it", name))
+				return nil
+			}
+			req.OldAttr = found.Attr
+		case !g.Claimed:
+			return nil // its create was never issued
+		}
+		return s.provider.Delete(ctx, req)
+	})
 }
 
 // collectReplaced deletes the old generations of a replaced resource,
 // outermost first, then collapses the row to created.
 func (a *applier) collectReplaced(r *run) error {
 	s := r.step
-	row, err := a.store.Get(a.work, a.spec.Stack, a.spec.Stage, s.FQN)
+	row, err := a.store.Get(a.commits, a.spec.Stack, a.spec.Stage, s.FQN)
 	if err != nil || row == nil || row.Status != state.Replaced {
 		return err
 	}
 	start := time.Now()
 	for row.Old != nil {
 		old := row.Old
-		if old.RemovalPolicy != "retain" {
-			req, err := a.request(s, old.InstanceID, nil, old)
-			if err != nil {
-				return a.fail(s, start, err)
-			}
-			err = a.call(s, func(ctx context.Context) error { return s.provider.Delete(ctx, req) })
+		if err := a.deleteGeneration(s, old, row); err != nil {
 			if errors.Is(err, errInterrupted) {
 				return a.interrupted(s)
 			}
-			if err != nil {
-				return a.fail(s, start, fmt.Errorf("deleting the replaced generation: %w", err))
-			}
+			return a.fail(s, start, fmt.Errorf("deleting the replaced generation: %w", err))
 		}
-		row.Old = old.Old
+		row.Old = nil
+		if old.Status == state.Replacing || old.Status == state.Replaced {
+			row.Old = old.Old
+		}
 		if row.Old == nil {
 			row.Status = state.Created
 		}
@@ -491,39 +820,38 @@ func (a *applier) deleteOrphan(r *run) error {
 		}
 	}
 	start := time.Now()
-	row := *s.Row
-	retain := row.RemovalPolicy == "retain"
+	retain := s.Row.RemovalPolicy == "retain"
 	if !retain {
-		row.Status = state.Deleting
-		if err := a.commit(&row); err != nil {
-			return a.fail(s, start, err)
-		}
-		a.report(s, "deleting", time.Time{}, "")
-		// Delete every generation: an interrupted replacement leaves old ones.
-		for gen := &row; gen != nil; gen = gen.Old {
-			if gen != &row && gen.RemovalPolicy == "retain" {
-				continue
+		gens := s.Row.Generations()
+		if evidenceClaims(s.Row) {
+			// A row that proves nothing (a create refused or never issued)
+			// stays as it is: marked deleting, it would look like ours.
+			row := *s.Row
+			if row.Status == state.Updating {
+				row.Old = nil // its snapshot is the same resource
 			}
-			req, err := a.request(s, gen.InstanceID, nil, gen)
-			if err != nil {
+			row.Status = state.Deleting
+			if err := a.commit(&row); err != nil {
 				return a.fail(s, start, err)
 			}
-			err = a.call(s, func(ctx context.Context) error { return s.provider.Delete(ctx, req) })
-			if errors.Is(err, errInterrupted) {
-				return a.interrupted(s)
-			}
-			if err != nil {
+		}
+		a.report(s, "deleting", time.Time{}, "")
+		for _, g := range gens {
+			if err := a.deleteGeneration(s, g, nil); err != nil {
+				if errors.Is(err, errInterrupted) {
+					return a.interrupted(s)
+				}
 				return a.fail(s, start, err)
 			}
 		}
 	}
-	if err := a.store.Delete(a.work, a.spec.Stack, a.spec.Stage, s.FQN); err != nil {
+	if err := a.store.Delete(a.commits, a.spec.Stack, a.spec.Stage, s.FQN); err != nil {
 		return a.fail(s, start, err)
 	}
 	if retain {
-		a.succeed(s, "retained", start)
+		a.succeed(s, "retained", start, "")
 	} else {
-		a.succeed(s, "deleted", start)
+		a.succeed(s, "deleted", start, "")
 	}
 	return nil
 }
@@ -550,10 +878,10 @@ func (a *applier) writeOutputs() {
 	}
 	raw, _ := json.Marshal(out)
 	a.result.Outputs = out
-	if prev, err := a.store.GetOutput(a.work, a.spec.Stack, a.spec.Stage); err == nil && prev != nil && reflect.DeepEqual(decodeMap(prev), normalize(out)) {
+	if prev, err := a.store.GetOutput(a.commits, a.spec.Stack, a.spec.Stage); err == nil && prev != nil && reflect.DeepEqual(decodeMap(prev), normalize(out)) {
 		return
 	}
-	if err := a.store.SetOutput(a.work, a.spec.Stack, a.spec.Stage, raw); err != nil {
+	if err := a.store.SetOutput(a.commits, a.spec.Stack, a.spec.Stage, raw); err != nil {
 		a.result.Outputs = nil
 		a.result.Failures = append(a.result.Failures, Failure{FQN: "stack output", Type: "output", Err: err})
 	}
@@ -567,11 +895,11 @@ func (a *applier) finishDestroy() {
 	fail := func(err error) {
 		a.result.Failures = append(a.result.Failures, Failure{FQN: a.spec.Stack + "/" + a.spec.Stage, Type: "stage", Err: err})
 	}
-	if err := a.store.DeleteStage(a.work, a.spec.Stack, a.spec.Stage); err != nil {
+	if err := a.store.DeleteStage(a.commits, a.spec.Stack, a.spec.Stage); err != nil {
 		fail(err)
 		return
 	}
-	left, err := a.store.List(a.work, a.spec.Stack, a.spec.Stage)
+	left, err := a.store.List(a.commits, a.spec.Stack, a.spec.Stage)
 	if err != nil {
 		fail(err)
 		return
@@ -620,4 +948,22 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// panicSite is the first frames of a panic's stack that are not the
+// runtime's or the engine's: where in the provider it happened.
+func panicSite(stack []byte) string {
+	lines := strings.Split(string(stack), "\n")
+	var out []string
+	for i := 0; i+1 < len(lines) && len(out) < 4; i++ {
+		fn := lines[i]
+		if strings.HasPrefix(fn, "\t") || fn == "" || strings.HasPrefix(fn, "goroutine ") {
+			continue
+		}
+		if strings.HasPrefix(fn, "runtime/") || strings.HasPrefix(fn, "panic(") || strings.Contains(fn, "internal/engine.") {
+			continue
+		}
+		out = append(out, "    at "+fn+" ("+strings.TrimSpace(lines[i+1])+")")
+	}
+	return strings.Join(out, "\n")
 }

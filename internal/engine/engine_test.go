@@ -30,6 +30,7 @@ func newCloud() *cloud {
 
 func (c *cloud) Type() string { return "Test.Thing" }
 func (c *cloud) Auth() string { return "" }
+func (c *cloud) Version() int { return 0 }
 func (c *cloud) Diff(_, _ json.RawMessage, changed []string) (engine.Change, error) {
 	for _, k := range changed {
 		for _, r := range c.replace {

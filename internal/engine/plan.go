@@ -47,7 +47,12 @@ type Step struct {
 	// CleanupOnly is a replace whose new generation already exists: only
 	// the old generations remain to be deleted.
 	CleanupOnly bool
-	provider    Provider
+	// DeleteFirst is a replace whose new generation would have the old
+	// one's name: the old one is deleted before the new one is created.
+	DeleteFirst bool
+	// NewInstanceID is the instance id of a replacement's new generation.
+	NewInstanceID string
+	provider      Provider
 }
 
 // Plan is what a deploy or destroy will do.
@@ -130,7 +135,7 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 			if err := needAuth(n.Provider); err != nil {
 				return nil, err
 			}
-			s, err := planNode(n, rows[n.FQN], declared)
+			s, err := planNode(spec, n, rows[n.FQN], declared)
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s (%s): %v", n.FQN, n.Type, err))
 				continue
@@ -161,6 +166,9 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 		prov, err := providerFor(spec, row.ResourceType)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", fqn, err)
+		}
+		if err := checkVersion(row, prov); err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", fqn, row.ResourceType, err)
 		}
 		if err := needAuth(prov); err != nil {
 			return nil, err
@@ -200,7 +208,7 @@ func outputChanges(ctx context.Context, spec *Spec, store state.Store, declared 
 
 // planNode applies the decision table: the persisted status and the diff
 // decide the action, so a row left mid-operation is resumed.
-func planNode(n *Node, row *state.Row, declared map[string]*Step) (*Step, error) {
+func planNode(spec *Spec, n *Node, row *state.Row, declared map[string]*Step) (*Step, error) {
 	s := &Step{FQN: n.FQN, LogicalID: n.LogicalID, Type: n.Type, Node: n, Row: row, provider: n.Provider}
 	props, unknown, err := evalProps(n, planLookup(declared))
 	if err != nil {
@@ -213,6 +221,9 @@ func planNode(n *Node, row *state.Row, declared map[string]*Step) (*Step, error)
 	}
 	if row.ResourceType != n.Type {
 		return nil, fmt.Errorf("state holds a %s at this id; remove it with `alchemy state delete` or use another id", row.ResourceType)
+	}
+	if err := checkVersion(row, n.Provider); err != nil {
+		return nil, err
 	}
 	old := decodeMap(row.Props)
 	s.OldProps = old
@@ -237,11 +248,13 @@ func planNode(n *Node, row *state.Row, declared map[string]*Step) (*Step, error)
 			s.Action = Replace
 		}
 	case state.Replacing:
-		s.Action, s.Resume = Replace, true
+		s.Action, s.Resume, s.DeleteFirst = Replace, true, row.DeleteFirst
+		return s, nil
 	case state.Replaced:
 		switch change {
 		case ChangeNone:
 			s.Action, s.CleanupOnly = Replace, true
+			return s, nil
 		case ChangeUpdate:
 			s.Action = Update
 		default:
@@ -250,7 +263,33 @@ func planNode(n *Node, row *state.Row, declared map[string]*Step) (*Step, error)
 	default:
 		s.Action = map[Change]Action{ChangeNone: Noop, ChangeUpdate: Update, ChangeReplace: Replace}[change]
 	}
+	if s.Action == Replace {
+		s.NewInstanceID = state.NewInstanceID()
+		s.DeleteFirst = sameName(spec, n, row, props, s.NewInstanceID)
+	}
 	return s, nil
+}
+
+// sameName reports whether a replacement's new generation would get the
+// name of the generation it replaces: then both cannot exist at once.
+func sameName(spec *Spec, n *Node, old *state.Row, props map[string]any, newInstance string) bool {
+	id, ok := n.Provider.(Identifier)
+	if !ok {
+		return false
+	}
+	newProps, _ := json.Marshal(props)
+	oldName := id.Name(spec.request(n.FQN, n.LogicalID, old.InstanceID, old.Props))
+	newName := id.Name(spec.request(n.FQN, n.LogicalID, newInstance, newProps))
+	return oldName != "" && oldName == newName
+}
+
+// checkVersion refuses a row written by a newer version of its provider:
+// its fields may mean something this version would misread.
+func checkVersion(row *state.Row, p Provider) error {
+	if row.ProviderVersion > p.Version() {
+		return fmt.Errorf("its state row was written by version %d of the %s provider, and this alchemy has version %d: upgrade alchemy (go get -u github.com/alchemy-go/alchemy) and re-run", row.ProviderVersion, row.ResourceType, p.Version())
+	}
+	return nil
 }
 
 // planLookup publishes, at plan time, only the attributes that will not

@@ -11,6 +11,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
 )
@@ -19,12 +20,20 @@ import (
 type Spec struct {
 	Stack string
 	Stage string
+	// Dir is the stack file's directory (relative paths resolve from it).
+	Dir string
 	// Nodes in declaration order.
 	Nodes []*Node
 	// Outputs are the stack outputs, evaluated after a successful deploy.
 	Outputs []NamedValue
 	// Auth lists the auth providers the stack uses, in declaration order.
 	Auth []auth.Provider
+}
+
+// request is a provider request of the spec's stack and stage.
+func (spec *Spec) request(fqn, logicalID, instanceID string, props json.RawMessage) *Request {
+	return &Request{Stack: spec.Stack, Stage: spec.Stage, Dir: spec.Dir, FQN: fqn, LogicalID: logicalID,
+		InstanceID: instanceID, Props: props}
 }
 
 // NamedValue is one stack output.
@@ -95,17 +104,17 @@ type Request struct {
 	FQN          string
 	LogicalID    string
 	InstanceID   string
+	// Dir is the stack file's directory: relative paths in props resolve
+	// from it, whatever the current directory.
+	Dir string
 	// Props are the resolved props (JSON object).
 	Props json.RawMessage
 	// OldProps and OldAttr are the last applied props and attributes
-	// (update, delete).
+	// (update, delete), or what Read found (adoption, refresh).
 	OldProps json.RawMessage
 	OldAttr  json.RawMessage
 	// Credentials of the provider's auth provider, nil when it needs none.
 	Credentials auth.Credentials
-	// Adopt allows taking over an existing cloud resource that this
-	// stack/stage/id does not own (deploy --adopt).
-	Adopt bool
 	// Note reports progress text for this resource.
 	Note func(string)
 }
@@ -113,13 +122,75 @@ type Request struct {
 // Provider implements one resource type in type-erased form.
 type Provider interface {
 	Type() string
-	// Auth names the auth provider whose credentials calls need ("" for none).
+	// Auth names the auth provider whose calls need credentials ("" for none).
 	Auth() string
+	// Version is the version of the rows this provider writes
+	// (providerVersion); a row of a newer version is refused rather than
+	// misread.
+	Version() int
 	// Diff decides between update and replace for changed props. changed
 	// lists the top-level props that differ; news may hold unknown props.
 	Diff(olds, news json.RawMessage, changed []string) (Change, error)
+	// Create creates the resource. It must not take over an existing one:
+	// when the name is taken it returns an error wrapping ErrAlreadyExists,
+	// and the engine decides.
 	Create(ctx context.Context, r *Request) (json.RawMessage, error)
 	Update(ctx context.Context, r *Request) (json.RawMessage, error)
 	// Delete must treat "already gone" as success.
 	Delete(ctx context.Context, r *Request) error
+}
+
+// ErrAlreadyExists is what Create wraps when the resource's name is taken.
+var ErrAlreadyExists = errors.New("already exists")
+
+// Reader is implemented by providers whose resources exist outside alchemy
+// (in a cloud, on disk): Read finds the resource r names (by r.Props and
+// r.InstanceID, or r.OldAttr when known) and reports what it is and whose.
+// It returns nil, nil when there is none. The engine, never the provider,
+// decides from that whether the resource may be taken over or deleted.
+type Reader interface {
+	Read(ctx context.Context, r *Request) (*Found, error)
+}
+
+// Found is a resource Read found.
+type Found struct {
+	// Attr are its attributes, as Create would return them.
+	Attr json.RawMessage
+	// Props is its live configuration as far as it can be read (props the
+	// provider cannot read are copied from the request), for adoption and
+	// drift; nil when nothing can be read.
+	Props json.RawMessage
+	// Name says what it is, for messages: "bucket photos-prod".
+	Name string
+	// Generated is set when its name was derived from the request's
+	// instance id: only this resource can have made it.
+	Generated bool
+	// Stamp is the ownership stamp it carries (tags, a marker), nil when
+	// none.
+	Stamp *Stamp
+	// Unadoptable, when set, says why it can never be taken over, even with
+	// --adopt ("it belongs to another AWS account").
+	Unadoptable string
+}
+
+// Stamp is the ownership a resource carries: the stack, stage and logical
+// id that created it (tags alchemy::stack, alchemy::stage, alchemy::id).
+type Stamp struct {
+	Stack, Stage, ID string
+}
+
+func (s Stamp) String() string { return s.Stack + "/" + s.Stage + "/" + s.ID }
+
+// Identifier is implemented by providers whose resources have a name that
+// is unique where they live (a bucket name, a table name).
+type Identifier interface {
+	// Name is the name the resource gets with r.Props and r.InstanceID, ""
+	// when two resources may share it. A replacement whose new generation
+	// would have the old one's name cannot be created while the old one
+	// exists: the engine deletes the old one first.
+	Name(r *Request) string
+	// Identity identifies a deployed resource from its attributes (an id,
+	// an ARN, a name): two generations with the same identity are the same
+	// cloud resource, and cleaning up the old one would delete the new one.
+	Identity(attr json.RawMessage) string
 }

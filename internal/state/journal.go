@@ -128,9 +128,9 @@ func (d *stageDir) reopen(recs []record) error {
 	if err := d.ensure(); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(d.path, journalFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o600)
+	f, err := createJournal(d.path)
 	if err != nil {
-		return fmt.Errorf("opening state journal: %w", err)
+		return err
 	}
 	var buf bytes.Buffer
 	j.pending = map[string]entry{}
@@ -176,9 +176,9 @@ func (d *stageDir) open() error {
 	if err := d.replay(); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(d.path, journalFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o600)
+	f, err := createJournal(d.path)
 	if err != nil {
-		return fmt.Errorf("opening state journal: %w", err)
+		return err
 	}
 	if err := d.sync.sync(d.path); err != nil { // the journal's entry itself
 		f.Close()
@@ -186,6 +186,21 @@ func (d *stageDir) open() error {
 	}
 	j.f, j.pending = f, map[string]entry{}
 	return nil
+}
+
+// createJournal creates a new, empty journal. It never opens an existing
+// one: a journal that exists after replay removed the last one belongs to
+// another writer of the stage, whose records truncating would wipe.
+func createJournal(dir string) (*os.File, error) {
+	path := filepath.Join(dir, journalFile)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("another process is writing this stage's state (its journal %s appeared while this one started): only one deploy, destroy or state command may write a stage at a time", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening state journal: %w", err)
+	}
+	return f, nil
 }
 
 // replay writes a journal found on disk into the files and removes it.

@@ -136,24 +136,32 @@ func (e *CorruptError) Error() string {
 	if e.FQN == "" {
 		return fmt.Sprintf("stack output %s %s: %v. Fix or delete the file and re-run.", e.Path, e.Problem, e.Err)
 	}
-	return fmt.Sprintf("state row %s %s: %v. Fix or delete it (alchemy state delete %s/%s/%s) and re-run.",
+	return fmt.Sprintf("state row %s %s: %v. Nothing was changed. Restore the file (from a backup or version control) and re-run, "+
+		"or forget the resource with `alchemy state delete %s/%s/%s --yes`: its cloud resource, if any, is then left as it is and the next deploy creates a new one.",
 		e.Path, e.Problem, e.Err, e.Stack, e.Stage, e.FQN)
 }
 
 func (e *CorruptError) Unwrap() error { return e.Err }
 
-// readFile returns a state file's content, nil when it is missing or empty:
-// the TypeScript tool treats a zero-length file as absent.
-func readFile(path string) ([]byte, error) {
+// readFile returns a state file's content, nil when it is missing. An empty
+// file is an error, not "absent": nothing this tool or the TypeScript tool
+// writes is empty (both write atomically), so an empty row is the remains of
+// a crash or a full disk, and reading it as "no resource" would create a
+// duplicate and orphan the original. A directory where a file belongs is an
+// error for the same reason.
+func readFile(path string, corrupt func(problem string, err error) error) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
+		if fi, serr := os.Stat(path); serr == nil && fi.IsDir() {
+			return nil, corrupt("is a directory, not a file", errors.New("something other than alchemy created it"))
+		}
 		return nil, fmt.Errorf("reading state: %w", err)
 	}
 	if len(data) == 0 {
-		return nil, nil
+		return nil, corrupt("is empty", errors.New("0 bytes, the remains of a crash or a full disk"))
 	}
 	return data, nil
 }
@@ -175,6 +183,9 @@ func parseRow(data []byte, corrupt func(problem string, err error) error) (*Row,
 	}
 	var row Row
 	if err := json.Unmarshal(compact.Bytes(), &row); err != nil {
+		return nil, corrupt("is not a valid state row", err)
+	}
+	if err := row.Validate(); err != nil {
 		return nil, corrupt("is not a valid state row", err)
 	}
 	return &row, nil
@@ -203,18 +214,19 @@ func (l *Local) Get(ctx context.Context, stack, stage, fqn string) (*Row, error)
 	}
 	for _, name := range names {
 		path := filepath.Join(d.path, name+".json")
+		corrupt := func(problem string, err error) error {
+			return &CorruptError{Path: path, Stack: stack, Stage: stage, FQN: fqn, Problem: problem, Err: err}
+		}
 		var data []byte
 		if e, ok := ov[name]; ok {
 			data = e.data // nil: deleted since the file was written
-		} else if data, err = readFile(path); err != nil {
+		} else if data, err = readFile(path, corrupt); err != nil {
 			return nil, err
 		}
 		if data == nil {
 			continue
 		}
-		return parseRow(data, func(problem string, err error) error {
-			return &CorruptError{Path: path, Stack: stack, Stage: stage, FQN: fqn, Problem: problem, Err: err}
-		})
+		return parseRow(data, corrupt)
 	}
 	return nil, nil
 }
@@ -306,8 +318,14 @@ func (l *Local) List(ctx context.Context, stack, stage string) ([]string, error)
 	fqns := make([]string, 0, len(entries)+len(ov))
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || name == outputFile || !strings.HasSuffix(name, ".json") {
+		if name == outputFile || !strings.HasSuffix(name, ".json") {
 			continue
+		}
+		if e.IsDir() {
+			// Skipping it would plan the resource as new: a duplicate.
+			fqn := fqnFromFileStem(strings.TrimSuffix(name, ".json"))
+			return nil, &CorruptError{Path: filepath.Join(d.path, name), Stack: stack, Stage: stage, FQN: fqn,
+				Problem: "is a directory, not a file", Err: errors.New("something other than alchemy created it")}
 		}
 		stem := strings.TrimSuffix(name, ".json")
 		if _, journaled := ov[stem]; !journaled {
@@ -341,7 +359,9 @@ func (l *Local) GetOutput(ctx context.Context, stack, stage string) (json.RawMes
 	var data []byte
 	if e, ok := ov[outputStem]; ok {
 		data = e.data
-	} else if data, err = readFile(path); err != nil {
+	} else if data, err = readFile(path, func(problem string, err error) error {
+		return &CorruptError{Path: path, Stack: stack, Stage: stage, Problem: problem, Err: err}
+	}); err != nil {
 		return nil, err
 	}
 	if data == nil {

@@ -314,21 +314,34 @@ func TestLegacyFileNames(t *testing.T) {
 	}
 }
 
-func TestZeroLengthFileIsAbsent(t *testing.T) {
+func TestUnusableFilesAreErrors(t *testing.T) {
 	s := NewLocal(t.TempDir())
 	dir := filepath.Join(s.Root, "app", "dev")
 	os.MkdirAll(dir, 0o700)
+	// An empty row: the remains of a crash. Read as "absent", a deploy would
+	// create a second resource and orphan the first.
 	os.WriteFile(filepath.Join(dir, "Empty.json"), nil, 0o600)
-	if row, err := s.Get(ctx, "app", "dev", "Empty"); row != nil || err != nil {
+	var ce *CorruptError
+	if row, err := s.Get(ctx, "app", "dev", "Empty"); row != nil || !errors.As(err, &ce) || !strings.Contains(err.Error(), "is empty") {
 		t.Fatalf("Get of a zero-length row = %v, %v", row, err)
 	}
-	rows, err := LoadAll(ctx, s, "app", "dev")
-	if err != nil || len(rows) != 0 {
-		t.Fatalf("LoadAll = %v, %v", rows, err)
+	if _, err := LoadAll(ctx, s, "app", "dev"); !errors.As(err, &ce) || ce.FQN != "Empty" {
+		t.Fatalf("LoadAll = %v", err)
 	}
+	os.Remove(filepath.Join(dir, "Empty.json"))
 	os.WriteFile(filepath.Join(dir, "__stack_output__.json"), nil, 0o600)
-	if out, err := s.GetOutput(ctx, "app", "dev"); out != nil || err != nil {
+	if out, err := s.GetOutput(ctx, "app", "dev"); out != nil || !errors.As(err, &ce) {
 		t.Fatalf("GetOutput of a zero-length file = %s, %v", out, err)
+	}
+	os.Remove(filepath.Join(dir, "__stack_output__.json"))
+
+	// A directory where a row belongs.
+	os.Mkdir(filepath.Join(dir, "Dir.json"), 0o700)
+	if got, err := s.List(ctx, "app", "dev"); !errors.As(err, &ce) || !strings.Contains(err.Error(), "is a directory") {
+		t.Fatalf("List with a directory row = %v, %v", got, err)
+	}
+	if row, err := s.Get(ctx, "app", "dev", "Dir"); row != nil || !errors.As(err, &ce) {
+		t.Fatalf("Get of a directory row = %v, %v", row, err)
 	}
 }
 
@@ -342,6 +355,9 @@ func TestCorruptRowIsAnError(t *testing.T) {
 		{`[1, 2]`, "is not a valid state row: json: cannot unmarshal array"},
 		{`{"fqn": "Api/Bucket", "downstream": "x"}`, `is not a valid state row: field "downstream"`},
 		{`null`, "is not a valid state row: it is null"},
+		{`{"fqn": "Api/Bucket", "resourceType": "T", "downstream": []}`, "is not a valid state row: it has no status"},
+		{`{"fqn": "Api/Bucket", "resourceType": "T", "status": "exploded"}`, `is not a valid state row: its status "exploded" is not one this alchemy knows`},
+		{`{"fqn": "Api/Bucket", "status": "created"}`, "is not a valid state row: it has no resourceType"},
 	} {
 		path := filepath.Join(dir, "Api__Bucket.json")
 		os.WriteFile(path, []byte(tc.content), 0o600)
@@ -352,7 +368,7 @@ func TestCorruptRowIsAnError(t *testing.T) {
 		}
 		msg := err.Error()
 		if !strings.HasPrefix(msg, "state row "+path+" "+tc.problem) ||
-			!strings.HasSuffix(msg, "Fix or delete it (alchemy state delete app/dev/Api/Bucket) and re-run.") {
+			!strings.Contains(msg, "Nothing was changed.") || !strings.Contains(msg, "`alchemy state delete app/dev/Api/Bucket --yes`") {
 			t.Errorf("%s: message %q", tc.content, msg)
 		}
 		if _, err := LoadAll(ctx, s, "app", "dev"); !errors.As(err, &ce) {
@@ -370,7 +386,7 @@ func TestListSkipsNonRows(t *testing.T) {
 	for _, n := range []string{".R.json.tmp-123", "notes.txt", "__stack_output__.json", "R.json.bak"} {
 		os.WriteFile(filepath.Join(dir, n), []byte("{}"), 0o600)
 	}
-	os.Mkdir(filepath.Join(dir, "sub.json"), 0o700)
+	os.Mkdir(filepath.Join(dir, "sub"), 0o700)
 	if got := mustList(t, s, "app", "dev"); !reflect.DeepEqual(got, []string{".dotted"}) {
 		t.Fatalf("List = %q", got)
 	}

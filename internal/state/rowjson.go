@@ -12,7 +12,7 @@ var knownFields = map[string]bool{
 	"kind": true, "resourceType": true, "fqn": true, "logicalId": true,
 	"instanceId": true, "providerVersion": true, "status": true,
 	"downstream": true, "props": true, "attr": true, "removalPolicy": true,
-	"old": true, "deleteFirst": true,
+	"old": true, "deleteFirst": true, "claimed": true,
 }
 
 // snapshot reports whether r is the {props, bindings, attr} snapshot an
@@ -21,7 +21,7 @@ var knownFields = map[string]bool{
 // it round-trips unchanged.
 func (r Row) snapshot() bool {
 	return r.ResourceType == "" && r.FQN == "" && r.LogicalID == "" && r.InstanceID == "" &&
-		r.ProviderVersion == 0 && r.Status == "" && len(r.Downstream) == 0
+		r.ProviderVersion == 0 && r.Status == "" && len(r.Downstream) == 0 && r.RemovalPolicy == ""
 }
 
 // MarshalJSON writes the modelled fields in the TypeScript tool's order,
@@ -74,6 +74,7 @@ func (r Row) MarshalJSON() ([]byte, error) {
 		{"removalPolicy", r.RemovalPolicy, r.RemovalPolicy == ""},
 		{"old", r.Old, r.Old == nil},
 		{"deleteFirst", r.DeleteFirst, !r.DeleteFirst},
+		{"claimed", r.Claimed, !r.Claimed},
 	}
 	for _, f := range fields {
 		if !f.omit {
@@ -118,6 +119,7 @@ func (r *Row) UnmarshalJSON(data []byte) error {
 		"providerVersion": &out.ProviderVersion, "status": &out.Status,
 		"downstream": &out.Downstream, "props": &out.Props, "attr": &out.Attr,
 		"removalPolicy": &out.RemovalPolicy, "old": &out.Old, "deleteFirst": &out.DeleteFirst,
+		"claimed": &out.Claimed,
 	}
 	for k, raw := range m {
 		target, ok := targets[k]

@@ -24,6 +24,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -83,10 +84,59 @@ type Row struct {
 	// replacing/replaced row.
 	Old         *Row `json:"old,omitempty"`
 	DeleteFirst bool `json:"deleteFirst,omitempty"`
+	// Claimed marks a creating or replacing row whose create this tool
+	// issued after checking that the name was free (or already ours): a
+	// resource found under that name later is the one it created, even
+	// before its ownership tags were written. Rows without it (the
+	// TypeScript tool's, or a create refused as not ours) prove nothing.
+	Claimed bool `json:"claimed,omitempty"`
 	// Extra holds the fields this tool does not model (namespace, bindings,
 	// providerMode, adopting, ...), read and written back untouched. Keys that
 	// name a field above are ignored when writing.
 	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// Validate checks what the engine relies on: a resource type, and a status
+// it knows. A row it cannot interpret must stop the plan, never read as "no
+// resource" (which would create a duplicate and orphan the original).
+func (r *Row) Validate() error {
+	if r.Kind == "action" {
+		switch r.Status {
+		case Running, Ran:
+			return nil
+		case "":
+			return errors.New("it has no status")
+		}
+		return fmt.Errorf("its status %q is not one this alchemy knows (written by a newer version?)", r.Status)
+	}
+	if r.ResourceType == "" {
+		return errors.New("it has no resourceType")
+	}
+	switch r.Status {
+	case Creating, Created, Updating, Updated, Deleting, Replacing, Replaced:
+	case "":
+		return errors.New("it has no status")
+	default:
+		return fmt.Errorf("its status %q is not one this alchemy knows (written by a newer version?)", r.Status)
+	}
+	if r.Old != nil && r.Old.Status != "" && (r.Status == Replacing || r.Status == Replaced) {
+		if err := r.Old.Validate(); err != nil {
+			return fmt.Errorf("its previous generation is unusable: %w", err)
+		}
+	}
+	return nil
+}
+
+// Generations returns the row followed by the previous generations a
+// replacement left to delete (a deleting row keeps them until they are
+// gone). An updating row's old snapshot is the same resource, not a
+// generation, and is not listed.
+func (r *Row) Generations() []*Row {
+	out := []*Row{r}
+	for g := r; (g.Status == Replacing || g.Status == Replaced || g.Status == Deleting) && g.Old != nil; g = g.Old {
+		out = append(out, g.Old)
+	}
+	return out
 }
 
 // Stable reports whether no provider call is in flight for the row: its
