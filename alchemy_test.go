@@ -2,6 +2,7 @@ package alchemy_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -248,7 +249,8 @@ func TestConcurrentDeployOfOneStageIsRefused(t *testing.T) {
 	}
 	defer l.Release()
 	r := run(t, hello("%s"), nil, "deploy", "--yes")
-	if r.code != 1 || !strings.Contains(r.errOut, "Another alchemy deploy or destroy of hello/dev_tester is running in this project") {
+	if r.code != 1 || !strings.Contains(r.errOut, fmt.Sprintf("Another alchemy run is changing hello/dev_tester: pid %d on ", os.Getpid())) ||
+		!strings.Contains(r.errOut, "Nothing was changed.") {
 		t.Fatalf("%d %s", r.code, r.errOut)
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".alchemy", "state")); !os.IsNotExist(err) {

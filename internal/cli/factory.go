@@ -34,6 +34,9 @@ type Factory struct {
 	// RunStack builds the stack file and runs it with args, in the alchemy
 	// binary; it returns the program's exit code.
 	RunStack func(ctx context.Context, file string, args []string) (int, error)
+	// Abort is done after a second interrupt: provider calls in flight are
+	// cancelled instead of awaited. nil: never.
+	Abort context.Context
 }
 
 // ProfileFlags are --profile and --env-file, shared by every command that

@@ -129,9 +129,47 @@ func systemFactory() *Factory {
 }
 
 func run(f *Factory) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, abort, stop := interrupts(f.IO)
 	defer stop()
+	f.Abort = abort
 	root := NewRoot(f)
 	root.SetArgs(os.Args[1:])
 	return ExitCode(f.IO, root.ExecuteContext(ctx))
+}
+
+// interrupts turns SIGINT and SIGTERM into two contexts: the first signal
+// cancels ctx (no new work starts; calls in flight finish and are saved),
+// the second cancels abort (calls in flight are cancelled; every row they
+// touch was saved before they started, so the next run resumes them).
+func interrupts(io *iostreams.IOStreams) (ctx, abort context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	abort, cancelAbort := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-sigs:
+			case <-done:
+				return
+			}
+			n++
+			if n == 1 {
+				cancel()
+				continue
+			}
+			if n == 2 {
+				io.Warn("second interrupt: cancelling the calls in flight (state stays resumable)")
+				cancelAbort()
+			}
+		}
+	}()
+	return ctx, abort, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+		cancelAbort()
+	}
 }

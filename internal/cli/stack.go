@@ -128,7 +128,8 @@ the profile does not have yet is set up on the spot when run in a terminal.`,
 
 // stackEnv is everything a stack command needs, resolved.
 type stackEnv struct {
-	root     string // the module root: .alchemy/ lives there
+	root     string     // the module root: .alchemy/ lives there
+	lease    *lock.Lock // the stage lease, held by deploy and destroy
 	s        *session
 	stage    Stage
 	spec     *engine.Spec
@@ -167,11 +168,15 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 		// One writer per stage, from plan to the end of apply: a second run
 		// that planned before the first finished would create everything
 		// again. (plan only reads, and reads a running deploy's journal.)
-		held, err := lockStage(ctx, opts.F, env)
+		held, err := lockStage(ctx, opts.F, env, opts.Op)
 		if err != nil {
 			return err
 		}
 		defer held.Release()
+		// Every write checks the lease first: a run that lost it (its lock
+		// broken or taken over) never overwrites the new holder's state.
+		env.store = state.Fenced(env.store, held)
+		env.lease = held
 		// A run killed before it wrote its journal into the row files leaves
 		// the journal: finish that first, so the files are whole again.
 		if err := state.Recover(ctx, env.store, env.spec.Stack, env.spec.Stage); err != nil {
@@ -214,7 +219,11 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 	if prog != nil {
 		rep = prog
 	}
-	res := engine.ApplyWith(ctx, env.spec, plan, env.store, creds, engine.ApplyOptions{Concurrency: opts.Concurrency, Adopt: opts.Adopt}, rep)
+	ao := engine.ApplyOptions{Concurrency: opts.Concurrency, Adopt: opts.Adopt, Abort: opts.F.Abort}
+	if env.lease != nil {
+		ao.Lease = env.lease
+	}
+	res := engine.ApplyWith(ctx, env.spec, plan, env.store, creds, ao, rep)
 	if prog != nil {
 		prog.done()
 		fmt.Fprintln(out)
@@ -241,12 +250,23 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 	return nil
 }
 
-func lockStage(ctx context.Context, f *Factory, env *stackEnv) (*lock.Lock, error) {
-	key := "stage-" + env.spec.Stack + "-" + env.spec.Stage
-	l, err := lock.Acquire(ctx, filepath.Join(env.root, ".alchemy", "lock"), key, lock.Options{Timeout: 5 * time.Second, Warn: f.IO.Warn})
+func lockStage(ctx context.Context, f *Factory, env *stackEnv, op string) (*lock.Lock, error) {
+	return acquireStage(ctx, f, env.root, env.spec.Stack, env.spec.Stage, "alchemy "+op+" --stage "+env.spec.Stage)
+}
+
+// acquireStage takes the lease of one stage: one deploy, destroy or state
+// edit at a time. A holder that is alive on this host is never displaced
+// (even stopped with Ctrl-Z); one that died is replaced at once.
+func acquireStage(ctx context.Context, f *Factory, root, stack, stage, command string) (*lock.Lock, error) {
+	key := "stage-" + stack + "-" + stage
+	l, err := lock.Acquire(ctx, filepath.Join(root, ".alchemy", "lock"), key, lock.Options{
+		Name: "stage lock of " + stack + "/" + stage, Command: command, Timeout: 5 * time.Second, Warn: f.IO.Warn})
 	var te *lock.TimeoutError
 	if errors.As(err, &te) {
-		return nil, fmt.Errorf("Another alchemy deploy or destroy of %s/%s is running in this project (lock %s). Wait for it to finish and run this command again; if no alchemy process is running, delete that directory.", env.spec.Stack, env.spec.Stage, te.Path)
+		if te.Holder != "" {
+			return nil, fmt.Errorf("Another alchemy run is changing %s/%s: %s. Nothing was changed. Wait for it to finish and run this command again; if it is stopped (Ctrl-Z), resume it (fg) or end it.", stack, stage, te.Holder)
+		}
+		return nil, fmt.Errorf("Another alchemy deploy or destroy of %s/%s is running in this project (lock %s). Nothing was changed. Wait for it to finish and run this command again; if no alchemy process is running, delete that directory.", stack, stage, te.Path)
 	}
 	return l, err
 }

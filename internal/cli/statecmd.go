@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -16,13 +15,9 @@ import (
 // newCmdState builds `alchemy state list|get|delete` over the project's
 // local state (./.alchemy/state). Paths are <stack>/<stage>/<resource id>.
 func newCmdState(f *Factory) *cobra.Command {
-	cmd := &cobra.Command{Use: "state", Short: "Inspect and edit the project's state (./.alchemy/state)", GroupID: "stack"}
+	cmd := &cobra.Command{Use: "state", Short: "Inspect and edit the project's state (.alchemy/state at the module root)", GroupID: "stack"}
 	store := func() (*state.Local, error) {
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, err
-		}
-		return state.NewLocal(filepath.Join(wd, ".alchemy", "state")), nil
+		return state.NewLocal(filepath.Join(projectRoot(f), ".alchemy", "state")), nil
 	}
 	list := &cobra.Command{
 		Use:   "list [stack[/stage]]",
@@ -104,6 +99,15 @@ func newCmdState(f *Factory) *cobra.Command {
 			if !yes {
 				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("This forgets %s: alchemy will no longer manage it, and the cloud resources stay. Re-run with --yes to confirm.", args[0])}
 			}
+			// The stage's lease: never edit state a deploy is writing.
+			held, err := acquireStage(c.Context(), f, projectRoot(f), parts[0], parts[1], "alchemy state delete "+args[0])
+			if err != nil {
+				return err
+			}
+			defer held.Release()
+			if err := state.Recover(c.Context(), s, parts[0], parts[1]); err != nil {
+				return err
+			}
 			if len(parts) == 2 {
 				err = s.DeleteStage(c.Context(), parts[0], parts[1])
 			} else {
@@ -128,6 +132,15 @@ func newCmdState(f *Factory) *cobra.Command {
 	del.Flags().BoolVarP(&yes, "yes", "y", false, "Confirm")
 	cmd.AddCommand(list, get, del)
 	return cmd
+}
+
+// projectRoot is where .alchemy/ lives: the module root of the stack (the
+// directory of the go.mod that builds it), else of the current directory.
+func projectRoot(f *Factory) string {
+	if f.Stack != nil {
+		return f.Stack.Root()
+	}
+	return (&StackProgram{}).Root()
 }
 
 // statePath splits <stack>/<stage>/<resource id> (the id may itself contain

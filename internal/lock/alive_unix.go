@@ -33,3 +33,23 @@ func zombie(pid int) bool {
 	i := bytes.LastIndexByte(data, ')')
 	return i >= 0 && i+2 < len(data) && data[i+2] == 'Z'
 }
+
+// processStart is the start time of pid (in clock ticks since boot, from
+// /proc on Linux), "" where unknown. Together with the pid it names one
+// process: a pid reused later has another start time.
+func processStart(pid int) string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return ""
+	}
+	// Fields after the command: state is field 3; starttime is field 22.
+	fields := bytes.Fields(data[i+1:])
+	if len(fields) < 20 {
+		return ""
+	}
+	return string(fields[19])
+}

@@ -40,6 +40,12 @@ import (
 
 // Options tunes Acquire. Zero fields take the defaults documented on each.
 type Options struct {
+	// Name describes the lock in messages: "stage lock of hello/dev";
+	// default "auth lock".
+	Name string
+	// Command is what the holder does, recorded for whoever waits:
+	// "alchemy deploy --stage prod".
+	Command   string
 	Stale     time.Duration    // a lock whose heartbeat is older than this is reaped; default 30s
 	Heartbeat time.Duration    // holder touches the lock this often; default 10s
 	Timeout   time.Duration    // give up waiting after this; default 120s
@@ -75,6 +81,9 @@ func (o Options) withDefaults() Options {
 	if o.Warn == nil {
 		o.Warn = defaultWarn
 	}
+	if o.Name == "" {
+		o.Name = "auth lock"
+	}
 	return o
 }
 
@@ -88,22 +97,55 @@ func defaultWarn(msg string) {
 type TimeoutError struct {
 	Path    string
 	Timeout time.Duration
+	// Name is the lock's description (Options.Name).
+	Name string
+	// Holder says who holds it ("pid 12 on host, running `alchemy
+	// deploy`, since 10:04:05 (40s ago)"), "" when unknown.
+	Holder string
 }
 
 func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("Timed out waiting for the alchemy auth lock '%s' — another alchemy process "+
+	name := e.Name
+	if name == "" {
+		name = "auth lock"
+	}
+	if e.Holder != "" {
+		return fmt.Sprintf("Timed out after %ds waiting for the alchemy %s '%s', held by %s. Wait for that process to finish and retry; "+
+			"if it is stopped (Ctrl-Z), resume it (fg) or end it. A holder that died is noticed and replaced automatically.",
+			int64(e.Timeout/time.Second), name, e.Path, e.Holder)
+	}
+	return fmt.Sprintf("Timed out waiting for the alchemy %s '%s' — another alchemy process "+
 		"has held it for over %ds. If no other alchemy process is running, delete the lock file and retry.",
-		e.Path, int64(e.Timeout/time.Second))
+		name, e.Path, int64(e.Timeout/time.Second))
+}
+
+// holder describes who holds the lock at lockPath, "" when unknown.
+func holder(lockPath string) string {
+	o, err := readOwner(lockPath)
+	if err != nil {
+		return ""
+	}
+	return o.describe(time.Now())
 }
 
 // Lock is a held lock. A Lock obtained on a home where locking is impossible
 // is a no-op: it still holds the in-process mutex, but nothing on disk.
 type Lock struct {
-	dir   string
-	path  string
-	nonce string
-	noop  bool
-	warn  func(string)
+	dir     string
+	path    string
+	nonce   string
+	noop    bool
+	warn    func(string)
+	name    string
+	command string
+
+	// lost is closed when the lock is found taken over or removed; lostErr
+	// says how. checked is when Check last read the owner file.
+	lost     chan struct{}
+	lostOnce sync.Once
+	lostErr  error
+	checkMu  sync.Mutex
+	checked  time.Time
 
 	unlockKey func()
 	stop      chan struct{}
@@ -164,7 +206,7 @@ func Acquire(ctx context.Context, dir, key string, opts Options) (*Lock, error) 
 	unlockKey, err := lockKey(ctx, keyID(lockPath), deadline)
 	if err != nil {
 		if errors.Is(err, errKeyTimeout) {
-			return nil, &TimeoutError{Path: lockPath, Timeout: opts.Timeout}
+			return nil, &TimeoutError{Path: lockPath, Timeout: opts.Timeout, Name: opts.Name, Holder: holder(lockPath)}
 		}
 		return nil, err
 	}
@@ -174,6 +216,7 @@ func Acquire(ctx context.Context, dir, key string, opts Options) (*Lock, error) 
 		return nil, err
 	}
 	l.unlockKey = unlockKey
+	l.checked = time.Now()
 	if !l.noop {
 		l.stop = make(chan struct{})
 		l.done = make(chan struct{})
@@ -234,15 +277,71 @@ func (l *Lock) removeIfOwned() error {
 		return nil
 	}
 	if err := os.RemoveAll(l.path); err != nil {
-		return fmt.Errorf("release auth lock: %w", err)
+		return fmt.Errorf("release %s: %w", l.name, err)
 	}
 	return nil
 }
 
+// compromised records that the lock is no longer ours: Lost closes, Check
+// and Err report it, and the holder is warned once.
 func (l *Lock) compromised(reason string) {
+	l.lostOnce.Do(func() {
+		l.lostErr = fmt.Errorf("lost the %s: %s", l.name, reason)
+		close(l.lost)
+	})
 	if l.warned.CompareAndSwap(false, true) {
-		l.warn("auth lock compromised (continuing): " + reason)
+		l.warn(l.lostErr.Error())
 	}
+}
+
+// Lost is closed once the lock is found taken over or removed (by the
+// heartbeat, Check or Release). A no-op lock is never lost.
+func (l *Lock) Lost() <-chan struct{} { return l.lost }
+
+// Err says how the lock was lost, nil while it is held.
+func (l *Lock) Err() error {
+	select {
+	case <-l.lost:
+		return l.lostErr
+	default:
+		return nil
+	}
+}
+
+// checkEvery is how long a successful Check is trusted. The clock is
+// monotonic and keeps running while the process is stopped, so a holder
+// resumed after a SIGSTOP reads the owner file again before its next
+// write.
+const checkEvery = time.Second
+
+// Check fails once the lock is no longer this holder's: a fencing check
+// before every write the lock protects. It reads the owner file at most
+// once per checkEvery.
+func (l *Lock) Check() error {
+	if l == nil || l.noop {
+		return nil
+	}
+	if err := l.Err(); err != nil {
+		return err
+	}
+	l.checkMu.Lock()
+	defer l.checkMu.Unlock()
+	if time.Since(l.checked) < checkEvery {
+		return nil
+	}
+	o, err := readOwner(l.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		l.compromised(fmt.Sprintf("'%s' was removed", l.path))
+	case err != nil && !errors.Is(err, errBadOwner):
+		return nil // a transient read failure proves nothing
+	case err != nil || o.Nonce != l.nonce:
+		l.compromised(fmt.Sprintf("'%s' is now held by %s", l.path, holder(l.path)))
+	default:
+		l.checked = time.Now()
+		return nil
+	}
+	return l.Err()
 }
 
 // heartbeat keeps the directory mtime fresh so that nobody, including the
@@ -298,13 +397,14 @@ const (
 )
 
 func acquireDir(ctx context.Context, dir, lockPath string, deadline time.Time, opts Options) (*Lock, error) {
-	l := &Lock{dir: dir, path: lockPath, nonce: newNonce(), warn: opts.Warn}
+	l := &Lock{dir: dir, path: lockPath, nonce: newNonce(), warn: opts.Warn, name: opts.Name, command: opts.Command,
+		lost: make(chan struct{})}
 	unavailable := func(err error) bool {
 		code := unavailableCode(err)
 		if code == "" {
 			return false
 		}
-		opts.Warn(fmt.Sprintf("auth lock unavailable (%s at '%s') — continuing without cross-process locking", code, lockPath))
+		opts.Warn(fmt.Sprintf("%s unavailable (%s at '%s') — continuing without cross-process locking", opts.Name, code, lockPath))
 		l.noop = true
 		return true
 	}
@@ -313,7 +413,7 @@ func acquireDir(ctx context.Context, dir, lockPath string, deadline time.Time, o
 		if unavailable(err) {
 			return l, nil
 		}
-		return nil, fmt.Errorf("create auth lock directory: %w", err)
+		return nil, fmt.Errorf("create %s directory: %w", opts.Name, err)
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -330,7 +430,7 @@ func acquireDir(ctx context.Context, dir, lockPath string, deadline time.Time, o
 			if unavailable(err) {
 				return l, nil
 			}
-			return nil, fmt.Errorf("acquire auth lock '%s': %w", lockPath, err)
+			return nil, fmt.Errorf("acquire %s '%s': %w", opts.Name, lockPath, err)
 		}
 		switch st {
 		case acquired:
@@ -340,7 +440,7 @@ func acquireDir(ctx context.Context, dir, lockPath string, deadline time.Time, o
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 {
-			return nil, &TimeoutError{Path: lockPath, Timeout: opts.Timeout}
+			return nil, &TimeoutError{Path: lockPath, Timeout: opts.Timeout, Name: opts.Name, Holder: holder(lockPath)}
 		}
 		timer := time.NewTimer(min(wait, opts.Poll))
 		select {
@@ -364,7 +464,7 @@ func (l *Lock) try(staleAfter time.Duration) (attempt, error) {
 	if err == nil {
 		// The owner is written before the guard is dropped, so no other Go
 		// process ever judges our directory by the "no owner yet" rule.
-		if err := writeOwner(l.path, l.nonce); err != nil {
+		if err := writeOwner(l.path, l.nonce, l.command); err != nil {
 			_ = os.RemoveAll(l.path)
 			return 0, err
 		}
@@ -397,6 +497,12 @@ const ownerlessGrace = 2 * time.Second
 var mkdirLock = os.Mkdir
 
 // isStale applies the reaping rules to an existing lock directory.
+// Liveness comes before age: a holder on this host whose process is alive
+// is never reaped, however old its heartbeat (it may be stopped with
+// Ctrl-Z, or starved on a busy machine), and one whose process is gone is
+// reaped at once. Only a holder on another host, or one whose owner file
+// cannot be read (the TypeScript tool's), is judged by its heartbeat's
+// age.
 func isStale(lockPath string, staleAfter time.Duration) (stale, gone bool, err error) {
 	fi, err := os.Stat(lockPath)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -405,27 +511,31 @@ func isStale(lockPath string, staleAfter time.Duration) (stale, gone bool, err e
 	if err != nil {
 		return false, false, err
 	}
-	if time.Since(fi.ModTime()) > staleAfter {
-		return true, false, nil
-	}
-	// Without a readable owner of ours only the mtime counts, with one
-	// exception. A Go holder writes its owner before it drops the guard,
-	// and we hold the guard now, so a directory with no owner file at all is
-	// either a TypeScript holder in the instant between its mkdir and its
-	// owner write, or a Go holder killed in that instant, which would
-	// otherwise wedge everyone for the whole stale period.
+	age := time.Since(fi.ModTime())
 	o, err := readOwner(lockPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		return time.Since(fi.ModTime()) > ownerlessGrace, false, nil
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// A Go holder writes its owner before it drops the guard, and we
+		// hold the guard now, so a directory with no owner file at all is
+		// either a TypeScript holder in the instant between its mkdir and
+		// its owner write, or a Go holder killed in that instant, which
+		// would otherwise wedge everyone for the whole stale period.
+		return age > ownerlessGrace, false, nil
+	case err != nil:
+		return age > staleAfter, false, nil
 	}
-	if err != nil {
+	if host := hostname(); host != "" && o.Host == host && o.PID > 0 {
+		if processDead(o.PID) {
+			return true, false, nil
+		}
+		if o.Start != "" {
+			if start := processStart(o.PID); start != "" && start != o.Start {
+				return true, false, nil // the pid now belongs to another process
+			}
+		}
 		return false, false, nil
 	}
-	host := hostname()
-	if host != "" && o.Host == host && o.PID > 0 && processDead(o.PID) {
-		return true, false, nil
-	}
-	return false, false, nil
+	return age > staleAfter, false, nil
 }
 
 var hostname = sync.OnceValue(func() string {

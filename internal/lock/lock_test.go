@@ -551,9 +551,9 @@ func TestForeignLockOnOtherHostNotReapedByPID(t *testing.T) {
 
 func TestStaleLockReaped(t *testing.T) {
 	dir := lockDir(t)
-	host, _ := os.Hostname()
-	// Even a live pid does not save a lock whose heartbeat stopped.
-	plant(t, dir, "k", ownerJSON(t, livePID(), host), 60*time.Second)
+	// A holder on another host, whose pid cannot be probed, is judged by
+	// its heartbeat: one that stopped is reaped.
+	plant(t, dir, "k", ownerJSON(t, livePID(), "some-other-host"), 60*time.Second)
 	start := time.Now()
 	l, err := Acquire(context.Background(), dir, "k", Options{Timeout: 5 * time.Second, Warn: failWarn(t)})
 	if err != nil {
@@ -566,6 +566,68 @@ func TestStaleLockReaped(t *testing.T) {
 	o, err := readOwner(Path(dir, "k"))
 	if err != nil || o.Nonce != l.nonce {
 		t.Errorf("lock not ours after reaping: %+v, %v", o, err)
+	}
+}
+
+// A holder on this host whose process lives is never displaced, however
+// old its heartbeat: it may be stopped (Ctrl-Z, SIGSTOP) or starved. Taking
+// its lock would let two deploys of one stage run at once.
+func TestLiveLocalHolderIsNeverReaped(t *testing.T) {
+	dir := lockDir(t)
+	host, _ := os.Hostname()
+	plant(t, dir, "k", ownerJSON(t, livePID(), host), time.Hour)
+	_, err := Acquire(context.Background(), dir, "k", Options{Timeout: 300 * time.Millisecond, Warn: failWarn(t)})
+	var te *TimeoutError
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), fmt.Sprintf("held by pid %d on %s", livePID(), host)) {
+		t.Fatalf("Acquire = %v; want a timeout naming the holder", err)
+	}
+}
+
+// A pid reused by another process after the holder died does not keep the
+// lock: the owner records the holder's start time.
+func TestReusedPIDIsReaped(t *testing.T) {
+	if processStart(os.Getpid()) == "" {
+		t.Skip("no process start times on this platform")
+	}
+	dir := lockDir(t)
+	host, _ := os.Hostname()
+	data, _ := json.Marshal(owner{PID: livePID(), Host: host, Nonce: "n", AcquiredAt: time.Now().UTC().Format(time.RFC3339Nano), Start: "1"})
+	plant(t, dir, "k", data, time.Second)
+	l, err := Acquire(context.Background(), dir, "k", Options{Timeout: time.Second, Warn: failWarn(t)})
+	if err != nil {
+		t.Fatalf("Acquire over a reused pid = %v", err)
+	}
+	l.Release()
+}
+
+func TestCheckFencesALostLock(t *testing.T) {
+	dir := lockDir(t)
+	var w warnings
+	l, err := Acquire(context.Background(), dir, "k", Options{Name: "stage lock of app/dev", Warn: w.warn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if err := l.Check(); err != nil {
+		t.Fatalf("Check of a held lock = %v", err)
+	}
+	usurp(t, Path(dir, "k"))
+	// Within checkEvery the last check is trusted; after it, the owner file
+	// is read again.
+	l.checkMu.Lock()
+	l.checked = time.Now().Add(-2 * checkEvery)
+	l.checkMu.Unlock()
+	err = l.Check()
+	if err == nil || !strings.HasPrefix(err.Error(), "lost the stage lock of app/dev: ") {
+		t.Fatalf("Check after the lock was taken = %v", err)
+	}
+	select {
+	case <-l.Lost():
+	default:
+		t.Fatal("Lost not closed")
+	}
+	if l.Err() == nil {
+		t.Fatal("Err = nil after loss")
 	}
 }
 
@@ -755,7 +817,7 @@ func TestReleaseLeavesUsurpedLock(t *testing.T) {
 	if err != nil || !bytes.Equal(got, content) {
 		t.Fatalf("usurper's lock removed or changed: %q, %v", got, err)
 	}
-	if ws := w.list(); len(ws) != 1 || !strings.HasPrefix(ws[0], "auth lock compromised (continuing): ") {
+	if ws := w.list(); len(ws) != 1 || !strings.HasPrefix(ws[0], "lost the auth lock: ") {
 		t.Errorf("warnings = %q; want one compromise warning", ws)
 	}
 }
@@ -771,7 +833,7 @@ func TestReleaseAfterLockRemoved(t *testing.T) {
 	if err := l.Release(); err != nil {
 		t.Fatalf("Release = %v; want nil", err)
 	}
-	if ws := w.list(); len(ws) != 1 || !strings.HasPrefix(ws[0], "auth lock compromised (continuing): ") {
+	if ws := w.list(); len(ws) != 1 || !strings.HasPrefix(ws[0], "lost the auth lock: ") {
 		t.Errorf("warnings = %q; want one compromise warning", ws)
 	}
 }
@@ -865,7 +927,7 @@ func TestHeartbeatDetectsCompromise(t *testing.T) {
 				t.Errorf("Release = %v", err)
 			}
 			ws := w.list()
-			if len(ws) != 1 || !strings.HasPrefix(ws[0], "auth lock compromised (continuing): ") {
+			if len(ws) != 1 || !strings.HasPrefix(ws[0], "lost the auth lock: ") {
 				t.Errorf("warnings = %q; want exactly one compromise warning", ws)
 			}
 			if tc.name != "directory removed" {
@@ -1045,7 +1107,7 @@ func TestReapIsRaceFree(t *testing.T) {
 	opts := Options{Stale: 30 * time.Second, Poll: time.Millisecond, Timeout: 20 * time.Second, Warn: failWarn(t)}.withDefaults()
 	var inside, overlaps atomic.Int32
 	for round := 0; round < 15; round++ {
-		plant(t, dir, "race", ownerJSON(t, livePID(), host), time.Minute)
+		plant(t, dir, "race", ownerJSON(t, livePID(), host+"-elsewhere"), time.Minute)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		for g := 0; g < 12; g++ {

@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,25 @@ type owner struct {
 	Host       string `json:"host"`
 	Nonce      string `json:"nonce"`
 	AcquiredAt string `json:"acquiredAt"`
+	// Start identifies the holder process beyond its pid (its start time
+	// on Linux), so that a pid reused by another process after the holder
+	// died does not keep the lock held forever.
+	Start string `json:"start,omitempty"`
+	// Command is what the holder is doing ("alchemy deploy --stage prod"),
+	// for the message of whoever waits.
+	Command string `json:"command,omitempty"`
+}
+
+// describe says who holds a lock, for messages.
+func (o owner) describe(now time.Time) string {
+	s := fmt.Sprintf("pid %d on %s", o.PID, o.Host)
+	if o.Command != "" {
+		s += ", running `" + o.Command + "`"
+	}
+	if t, err := time.Parse(time.RFC3339Nano, o.AcquiredAt); err == nil {
+		s += fmt.Sprintf(", since %s (%s ago)", t.Local().Format("15:04:05"), now.Sub(t).Round(time.Second))
+	}
+	return s
 }
 
 // errBadOwner marks an owner file that exists but is not one of ours, such
@@ -41,12 +61,14 @@ func readOwner(lockPath string) (owner, error) {
 // sees a half-written file. There is no fsync: after a power loss an empty
 // or missing owner only means the lock is judged by its mtime, and a lock
 // needs no durability.
-func writeOwner(lockPath, nonce string) (err error) {
+func writeOwner(lockPath, nonce, command string) (err error) {
 	data, err := json.Marshal(owner{
 		PID:        os.Getpid(),
 		Host:       hostname(),
 		Nonce:      nonce,
 		AcquiredAt: time.Now().UTC().Format(time.RFC3339Nano),
+		Start:      processStart(os.Getpid()),
+		Command:    command,
 	})
 	if err != nil {
 		return err
@@ -77,16 +99,29 @@ func writeOwner(lockPath, nonce string) (err error) {
 // goroutines in together.
 var guardMu sync.Mutex
 
-// lockGuard takes the guard around one create-or-reap decision or release.
-// It blocks without honouring a context because every holder keeps it for a
-// few syscalls only. The .guard file is never deleted: a waiter blocked on
-// the old inode would otherwise be excluded from nothing.
+// guardWait bounds the wait for the guard. Every holder keeps it for a few
+// syscalls only, but a holder stopped (SIGSTOP, Ctrl-Z) inside that window
+// would otherwise block everyone forever.
+const guardWait = 10 * time.Second
+
+// errGuardBusy is the guard held past guardWait.
+var errGuardBusy = errors.New("the lock guard is held by a process that does not let go (stopped with Ctrl-Z or SIGSTOP?)")
+
+// lockGuard takes the guard around one create-or-reap decision or release,
+// waiting at most guardWait. The .guard file is never deleted: a waiter
+// blocked on the old inode would otherwise be excluded from nothing.
 func lockGuard(dir string) (unlock func(), err error) {
 	guardMu.Lock()
 	g := flock.New(filepath.Join(dir, guardFile), flock.SetPermissions(0o600))
-	if err := g.Lock(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), guardWait)
+	defer cancel()
+	ok, err := g.TryLockContext(ctx, 10*time.Millisecond)
+	if !ok || err != nil {
 		guardMu.Unlock()
-		return nil, fmt.Errorf("auth lock guard: %w", err)
+		if err == nil || errors.Is(err, context.DeadlineExceeded) {
+			err = errGuardBusy
+		}
+		return nil, fmt.Errorf("lock guard %s: %w", filepath.Join(dir, guardFile), err)
 	}
 	return func() {
 		_ = g.Unlock()
