@@ -75,7 +75,7 @@ func (s *Stack) Stage() string { return s.stage }
 // Output declares a stack output, printed after a deploy and kept in state.
 // v is an Output, an Input, or a plain value.
 func (s *Stack) Output(name string, v any) {
-	var val engine.Value = literal{v}
+	var val engine.Value = literal{v: v}
 	if in, ok := v.(interface{ value() engine.Value }); ok {
 		val = in.value()
 	}

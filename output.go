@@ -30,7 +30,26 @@ func (o Output[T]) value() engine.Value { return o.v }
 func (Output[T]) inputOf(*T)            {}
 
 // V is a literal input.
-func V[T any](v T) Output[T] { return Output[T]{v: literal{v}} }
+func V[T any](v T) Output[T] { return Output[T]{v: literal{v: v}} }
+
+// Secret is a literal input whose value is secret: it never appears in plan
+// output, progress, errors or --json, and state keeps it encrypted (with
+// ALCHEMY_PASSWORD) or as a keyed hash. Everything derived from it
+// (Sprintf, Map, StringMap) is secret too.
+func Secret[T any](v T) Output[T] { return Output[T]{v: literal{v: v, secret: true}} }
+
+// Secret marks the output's value secret, with everything derived from it.
+func (o Output[T]) Secret() Output[T] {
+	if o.v == nil {
+		return o
+	}
+	return Output[T]{v: secretValue{o.v}}
+}
+
+// secretValue is a value marked secret.
+type secretValue struct{ engine.Value }
+
+func (secretValue) IsSecret() bool { return true }
 
 // String, Int and Bool are literal inputs of the common types.
 func String(s string) Output[string] { return V(s) }
@@ -55,7 +74,7 @@ func Sprintf(format string, args ...any) Output[string] {
 		if in, ok := a.(interface{ value() engine.Value }); ok {
 			deps[i] = in.value()
 		} else {
-			deps[i] = literal{a}
+			deps[i] = literal{v: a}
 		}
 	}
 	return Output[string]{v: derived{deps: deps, fn: func(vals []any) (any, error) {
@@ -77,7 +96,7 @@ func StringMap(m map[string]Output[string]) Output[map[string]string] {
 	for i, k := range keys {
 		deps[i] = m[k].v
 		if deps[i] == nil {
-			deps[i] = literal{""}
+			deps[i] = literal{v: ""}
 		}
 	}
 	return Output[map[string]string]{v: derived{deps: deps, fn: func(vals []any) (any, error) {
@@ -117,10 +136,14 @@ func (a attr) Eval(lookup engine.Lookup) (any, bool, error) {
 	return v, true, nil
 }
 
-type literal struct{ v any }
+type literal struct {
+	v      any
+	secret bool
+}
 
 func (literal) Deps() []string                          { return nil }
 func (l literal) Eval(engine.Lookup) (any, bool, error) { return l.v, true, nil }
+func (l literal) IsSecret() bool                        { return l.secret }
 
 type derived struct {
 	deps []engine.Value
@@ -140,6 +163,16 @@ func (d derived) Deps() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// IsSecret: anything computed from a secret is secret.
+func (d derived) IsSecret() bool {
+	for _, v := range d.deps {
+		if engine.IsSecret(v) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d derived) Eval(lookup engine.Lookup) (any, bool, error) {

@@ -207,7 +207,7 @@ func Declare[Args, Attrs any](s *Stack, p Provider[Args, Attrs], id string, prop
 		}
 		in, ok := fv.Interface().(interface{ value() engine.Value })
 		if !ok {
-			n.Props[name] = literal{fv.Interface()}
+			n.Props[name] = literal{v: fv.Interface()}
 		} else if in.value() != nil {
 			n.Props[name] = in.value()
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/alchemy-go/alchemy/internal/engine"
+	"github.com/alchemy-go/alchemy/internal/secret"
 )
 
 var glyphs = map[engine.Action]string{engine.Create: "+", engine.Update: "~", engine.Replace: "±", engine.Delete: "-", engine.Noop: "•"}
@@ -58,13 +59,9 @@ func printPlan(w io.Writer, p *engine.Plan, plain, detailed bool) {
 }
 
 func printDetail(w io.Writer, s *engine.Step) {
-	secret := map[string]bool{}
-	if s.Node != nil {
-		secret = s.Node.Secret
-	}
 	show := func(k string, v any) string {
-		if secret[k] {
-			return "(redacted)"
+		if s.Secret[k] {
+			return "(secret)"
 		}
 		if s.Unknown[k] {
 			return "(known after apply)"
@@ -76,8 +73,8 @@ func printDetail(w io.Writer, s *engine.Step) {
 		return string(b)
 	}
 	showOld := func(k string, v any) string {
-		if secret[k] {
-			return "(redacted)"
+		if s.Secret[k] || secret.IsSealed(v) {
+			return "(secret)"
 		}
 		if v == nil {
 			return "(unset)"
@@ -149,8 +146,8 @@ func toPlanJSON(p *engine.Plan) planJSON {
 		if len(s.Props) > 0 {
 			j.Props = map[string]any{}
 			for k, v := range s.Props {
-				if s.Node != nil && s.Node.Secret[k] {
-					v = "(redacted)"
+				if s.Secret[k] {
+					v = "(secret)"
 				}
 				j.Props[k] = v
 			}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 // live counter on stderr.
 type progress struct {
 	io    *iostreams.IOStreams
+	w     io.Writer // stdout, or stderr when stdout carries --json
 	plain bool
 	live  bool
 	verb  string
@@ -25,9 +27,9 @@ type progress struct {
 	drawn    time.Time
 }
 
-func newProgress(io *iostreams.IOStreams, total int, verb string) *progress {
-	p := &progress{io: io, plain: io.Plain(), total: total, verb: verb}
-	p.live = !p.plain && io.IsStderrTTY()
+func newProgress(ios *iostreams.IOStreams, total int, verb string) *progress {
+	p := &progress{io: ios, w: ios.Out, plain: ios.Plain(), total: total, verb: verb}
+	p.live = !p.plain && ios.IsStderrTTY()
 	return p
 }
 
@@ -58,13 +60,13 @@ func (p *progress) Status(fqn, typ, status string, elapsed time.Duration, detail
 	p.clear()
 	switch {
 	case p.plain && status == "note":
-		p.io.Printf("[%s] %s\n", fqn, strings.TrimPrefix(detail, " — "))
+		fmt.Fprintf(p.w, "[%s] %s\n", fqn, strings.TrimPrefix(detail, " — "))
 	case p.plain:
-		p.io.Printf("[%s] %s%s%s\n", fqn, status, detail, took)
+		fmt.Fprintf(p.w, "[%s] %s%s%s\n", fqn, status, detail, took)
 	case status == "note":
-		p.io.Printf("  • %s%s\n", fqn, detail)
+		fmt.Fprintf(p.w, "  • %s%s\n", fqn, detail)
 	case done:
-		p.io.Printf("%s %s (%s) %s%s%s\n", glyph, fqn, typ, status, detail, took)
+		fmt.Fprintf(p.w, "%s %s (%s) %s%s%s\n", glyph, fqn, typ, status, detail, took)
 	}
 	p.draw(true)
 }

@@ -15,7 +15,9 @@ import (
 	"github.com/alchemy-go/alchemy/internal/engine"
 	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/lock"
+	"github.com/alchemy-go/alchemy/internal/profile"
 	"github.com/alchemy-go/alchemy/internal/prompt"
+	"github.com/alchemy-go/alchemy/internal/secret"
 	"github.com/alchemy-go/alchemy/internal/state"
 )
 
@@ -130,6 +132,7 @@ the profile does not have yet is set up on the spot when run in a terminal.`,
 type stackEnv struct {
 	root     string     // the module root: .alchemy/ lives there
 	lease    *lock.Lock // the stage lease, held by deploy and destroy
+	secrets  *secret.Codec
 	s        *session
 	stage    Stage
 	spec     *engine.Spec
@@ -152,7 +155,9 @@ func (f *Factory) stackEnv(flags *ProfileFlags, stageFlag string, stageSet bool)
 	}
 	reg := auth.NewRegistry(append(append([]auth.Provider{}, f.Stack.Auth...), f.Registry().All()...)...)
 	ci := envfile.Bool(s.Env, "CI")
+	home, _ := profile.Root(s.Env)
 	return &stackEnv{s: s, stage: st, spec: spec, root: f.Stack.Root(),
+		secrets:  secret.New(envfile.Get(s.Env, "ALCHEMY_PASSWORD"), home),
 		store:    state.NewLocal(filepath.Join(f.Stack.Root(), ".alchemy", "state")),
 		resolver: auth.NewResolver(s.Auth, reg, ci)}, nil
 }
@@ -183,7 +188,7 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 			return err
 		}
 	}
-	plan, err := engine.BuildPlan(ctx, env.spec, env.store, destroy, engine.Options{Credentials: env.resolver.Ensure})
+	plan, err := engine.BuildPlan(ctx, env.spec, env.store, destroy, engine.Options{Credentials: env.resolver.Ensure, Secrets: env.secrets})
 	if err != nil {
 		return err
 	}
@@ -206,6 +211,7 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 	start := time.Now()
 	verb := map[string]string{"deploy": "Deploying", "destroy": "Destroying"}[opts.Op]
 	prog := newProgress(io, len(plan.Steps), verb)
+	prog.w = out // stderr under --json: stdout is the JSON document alone
 	creds := func(ctx context.Context, name string) (auth.Credentials, error) {
 		return env.resolver.Credentials(ctx, name)
 	}

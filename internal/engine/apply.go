@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/secret"
 	"github.com/alchemy-go/alchemy/internal/state"
 )
 
@@ -105,6 +106,10 @@ type applier struct {
 	sem     chan struct{}
 	// adopt is deploy --adopt.
 	adopt bool
+	// secrets seals secret props; scrub removes their values from errors
+	// and notes.
+	secrets *secret.Codec
+	scrub   scrubber
 
 	mu       sync.Mutex
 	result   Result
@@ -164,7 +169,10 @@ func ApplyWith(ctx context.Context, spec *Spec, p *Plan, store state.Store, cred
 	}
 	a := &applier{spec: spec, plan: p, store: store, creds: creds, rep: rep, adopt: o.Adopt,
 		interrupt: ctx, calls: calls, commits: context.WithoutCancel(ctx), sem: make(chan struct{}, concurrency),
-		runs: map[string]*run{}}
+		runs: map[string]*run{}, secrets: p.secrets}
+	if a.secrets == nil {
+		a.secrets = secret.New("", "")
+	}
 	if abort != nil || lost != nil {
 		interrupt, cancelInterrupt := context.WithCancel(ctx)
 		defer cancelInterrupt()
@@ -256,9 +264,10 @@ func (a *applier) report(s *Step, status string, start time.Time, detail string)
 	}
 }
 
-func (a *applier) note(s *Step, msg string) { a.report(s, "note", time.Time{}, msg) }
+func (a *applier) note(s *Step, msg string) { a.report(s, "note", time.Time{}, a.scrub.scrub(msg)) }
 
 func (a *applier) fail(s *Step, start time.Time, err error) error {
+	err = a.scrub.err(err)
 	a.mu.Lock()
 	a.result.Failures = append(a.result.Failures, Failure{FQN: s.FQN, Type: s.Type, Err: err})
 	a.result.Failed++
@@ -341,7 +350,11 @@ func (a *applier) request(s *Step, instanceID string, props map[string]any, old 
 		r.Props, _ = json.Marshal(props)
 	}
 	if old != nil {
-		r.OldProps, r.OldAttr = old.Props, old.Attr
+		oldProps, err := a.secrets.OpenProps(old.Props)
+		if err != nil {
+			return nil, fmt.Errorf("reading its state: %w", err)
+		}
+		r.OldProps, r.OldAttr = oldProps, old.Attr
 	}
 	if name := s.provider.Auth(); name != "" && a.creds != nil {
 		c, err := a.creds(a.calls, name)
@@ -364,6 +377,9 @@ func (a *applier) applyDeclared(r *run) error {
 		}
 	}
 	if s.Action == Noop {
+		for k := range s.Secret {
+			a.scrub.add(s.Props[k])
+		}
 		return a.keep(r)
 	}
 	start := time.Now()
@@ -371,13 +387,20 @@ func (a *applier) applyDeclared(r *run) error {
 	if err != nil {
 		return a.fail(s, start, err)
 	}
+	for k := range s.Secret {
+		a.scrub.add(props[k])
+	}
 	if len(unknown) > 0 {
 		return a.fail(s, start, fmt.Errorf("props %v are still unknown after their dependencies were applied", keys(unknown)))
 	}
 	if s.Action == Update && s.Row.Stable() && s.Row.Status != state.Replaced && len(s.Unknown) > 0 {
 		// Planned as an update only because an input was not known yet; now
 		// that it is, nothing may have changed after all.
-		if reflect.DeepEqual(normalize(storedForm(props, s.Node.Secret)), decodeMap(s.Row.Props)) {
+		changed, _, err := diffProps(a.secrets, a.spec, s.FQN, decodeMap(s.Row.Props), props, nil, s.Secret)
+		if err != nil {
+			return a.fail(s, start, err)
+		}
+		if len(changed) == 0 {
 			return a.keep(r)
 		}
 	}
@@ -397,9 +420,17 @@ func (a *applier) applyDeclared(r *run) error {
 func (a *applier) keep(r *run) error {
 	s := r.step
 	r.attrs = decodeMap(s.Row.Attr)
-	if !equalStrings(s.Row.Downstream, a.downstream(s.FQN)) || (s.Row.RemovalPolicy == "retain") != s.Node.Retain {
+	if !equalStrings(s.Row.Downstream, a.downstream(s.FQN)) || (s.Row.RemovalPolicy == "retain") != s.Node.Retain || (s.Reseal && len(s.Unknown) == 0) {
 		row := *s.Row
 		row.Downstream, row.RemovalPolicy = a.downstream(s.FQN), removalPolicy(s.Node)
+		if s.Reseal && len(s.Unknown) == 0 {
+			// A secret stored in an old or clear form: seal it properly.
+			sealed, err := sealProps(a.secrets, a.spec, s.FQN, s.Props, s.Secret)
+			if err != nil {
+				return a.fail(s, time.Time{}, err)
+			}
+			row.Props = sealed
+		}
 		if err := a.commit(&row); err != nil {
 			return a.fail(s, time.Time{}, err)
 		}
@@ -408,10 +439,13 @@ func (a *applier) keep(r *run) error {
 	return nil
 }
 
-func (a *applier) baseRow(s *Step, props map[string]any) *state.Row {
-	stored, _ := json.Marshal(storedForm(props, s.Node.Secret))
+func (a *applier) baseRow(s *Step, props map[string]any) (*state.Row, error) {
+	stored, err := sealProps(a.secrets, a.spec, s.FQN, props, s.Secret)
+	if err != nil {
+		return nil, err
+	}
 	return &state.Row{Kind: "resource", ResourceType: s.Type, FQN: s.FQN, LogicalID: s.LogicalID,
-		ProviderVersion: s.provider.Version(), Downstream: a.downstream(s.FQN), Props: stored, RemovalPolicy: removalPolicy(s.Node)}
+		ProviderVersion: s.provider.Version(), Downstream: a.downstream(s.FQN), Props: stored, RemovalPolicy: removalPolicy(s.Node)}, nil
 }
 
 // outcome is what a provider call left: the attributes to commit, how to
@@ -445,7 +479,10 @@ func (a *applier) finish(r *run, row *state.Row, done state.Status, o outcome, e
 // was interrupted (the same instance, so the same physical name).
 func (a *applier) create(r *run, props map[string]any) error {
 	s := r.step
-	row := a.baseRow(s, props)
+	row, err := a.baseRow(s, props)
+	if err != nil {
+		return a.fail(s, time.Now(), err)
+	}
 	row.Status = state.Creating
 	row.InstanceID = state.NewInstanceID()
 	if s.Row != nil {
@@ -607,7 +644,10 @@ func evidenceClaims(row *state.Row) bool {
 
 func (a *applier) update(r *run, props map[string]any) error {
 	s := r.step
-	row := a.baseRow(s, props)
+	row, err := a.baseRow(s, props)
+	if err != nil {
+		return a.fail(s, time.Now(), err)
+	}
 	row.InstanceID = s.Row.InstanceID
 	old := s.Row
 	if s.Row.Status == state.Updating && s.Row.Old != nil {
@@ -624,7 +664,7 @@ func (a *applier) update(r *run, props map[string]any) error {
 		return a.fail(s, time.Now(), err)
 	}
 	o := outcome{word: "updated"}
-	err := a.call(s, func(ctx context.Context) error {
+	err = a.call(s, func(ctx context.Context) error {
 		o.start = time.Now()
 		a.report(s, "updating", time.Time{}, "")
 		req, err := a.request(s, row.InstanceID, props, old)
@@ -673,7 +713,10 @@ func (a *applier) replace(r *run, props map[string]any) error {
 		a.report(s, "no change", time.Time{}, "old generation awaits deletion")
 		return nil
 	}
-	row := a.baseRow(s, props)
+	row, err := a.baseRow(s, props)
+	if err != nil {
+		return a.fail(s, time.Now(), err)
+	}
 	var evidence *state.Row
 	if s.Row.Status == state.Replacing {
 		row.InstanceID, row.Old, row.DeleteFirst, row.Claimed = s.Row.InstanceID, s.Row.Old, s.Row.DeleteFirst, s.Row.Claimed
@@ -746,7 +789,7 @@ func (a *applier) deleteGeneration(s *Step, g *state.Row, current *state.Row) er
 		case proven:
 		case reader != nil:
 			// Look it up by the props it was being created with.
-			req.Props = g.Props
+			req.Props = req.OldProps
 			found, err := reader.Read(ctx, req)
 			if err != nil {
 				return fmt.Errorf("looking for it before deleting it: %w", err)
@@ -865,26 +908,70 @@ func (a *applier) interrupted(s *Step) error {
 
 func (a *applier) writeOutputs() {
 	out := map[string]any{}
+	stored := map[string]any{}
 	for _, o := range a.spec.Outputs {
 		v, known, err := o.Value.Eval(a.lookup)
 		if err != nil || !known {
 			if err == nil {
 				err = errors.New("its value is not known")
 			}
-			a.result.Failures = append(a.result.Failures, Failure{FQN: "output " + o.Name, Type: "output", Err: err})
+			a.result.Failures = append(a.result.Failures, Failure{FQN: "output " + o.Name, Type: "output", Err: a.scrub.err(err)})
 			return
 		}
-		out[o.Name] = normalize(v)
+		v = normalize(v)
+		out[o.Name], stored[o.Name] = v, v
+		if IsSecret(o.Value) {
+			out[o.Name] = SecretPlaceholder
+			if stored[o.Name], err = a.secrets.Seal(a.spec.where("", o.Name), v); err != nil {
+				a.result.Failures = append(a.result.Failures, Failure{FQN: "output " + o.Name, Type: "output", Err: err})
+				return
+			}
+		}
 	}
-	raw, _ := json.Marshal(out)
 	a.result.Outputs = out
-	if prev, err := a.store.GetOutput(a.commits, a.spec.Stack, a.spec.Stage); err == nil && prev != nil && reflect.DeepEqual(decodeMap(prev), normalize(out)) {
-		return
+	if prev, err := a.store.GetOutput(a.commits, a.spec.Stack, a.spec.Stage); err == nil && prev != nil {
+		if same, err := sameOutputs(a.secrets, a.spec, decodeMap(prev), a.spec.Outputs, a.lookup); err == nil && same {
+			return
+		}
 	}
+	raw, _ := json.Marshal(stored)
 	if err := a.store.SetOutput(a.commits, a.spec.Stack, a.spec.Stage, raw); err != nil {
 		a.result.Outputs = nil
 		a.result.Failures = append(a.result.Failures, Failure{FQN: "stack output", Type: "output", Err: err})
 	}
+}
+
+// SecretPlaceholder stands for a secret stack output wherever outputs are
+// shown.
+const SecretPlaceholder = "(secret)"
+
+// sameOutputs reports whether the saved output record holds exactly the
+// outputs' values now (secrets compared through the codec).
+func sameOutputs(c *secret.Codec, spec *Spec, prev map[string]any, outputs []NamedValue, lookup Lookup) (bool, error) {
+	if len(prev) != len(outputs) {
+		return false, nil
+	}
+	for _, o := range outputs {
+		v, known, err := o.Value.Eval(lookup)
+		if err != nil || !known {
+			return false, err
+		}
+		old, ok := prev[o.Name]
+		if !ok {
+			return false, nil
+		}
+		if IsSecret(o.Value) || secret.IsSealed(old) {
+			match, rewrite, err := c.Matches(spec.where("", o.Name), old, normalize(v))
+			if err != nil || !match || rewrite {
+				return false, err
+			}
+			continue
+		}
+		if !reflect.DeepEqual(old, normalize(v)) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // finishDestroy removes what is left of the stage and checks that nothing is.

@@ -2,14 +2,12 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"sort"
 	"strings"
 
+	"github.com/alchemy-go/alchemy/internal/secret"
 	"github.com/alchemy-go/alchemy/internal/state"
 )
 
@@ -52,7 +50,13 @@ type Step struct {
 	DeleteFirst bool
 	// NewInstanceID is the instance id of a replacement's new generation.
 	NewInstanceID string
-	provider      Provider
+	// Secret names the props whose values are secret: never shown, stored
+	// sealed.
+	Secret map[string]bool
+	// Reseal is set when a secret prop is stored in a form that must be
+	// written again (an old unsalted hash, or in clear).
+	Reseal   bool
+	provider Provider
 }
 
 // Plan is what a deploy or destroy will do.
@@ -67,6 +71,7 @@ type Plan struct {
 	OutputChanges []string
 	// downstream maps a declared FQN to the declared FQNs that read it.
 	downstream map[string][]string
+	secrets    *secret.Codec
 }
 
 // Counts returns how many steps take each action.
@@ -95,6 +100,9 @@ type Options struct {
 	Credentials func(ctx context.Context, authName string) error
 	// Concurrency bounds provider calls in flight.
 	Concurrency int
+	// Secrets seals and opens secret props in state (ALCHEMY_PASSWORD, or
+	// the keyed hash of the alchemy home).
+	Secrets *secret.Codec
 }
 
 // BuildPlan compares the spec with the stage's state. It never writes.
@@ -103,7 +111,10 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Stack: spec.Stack, Stage: spec.Stage, Destroy: destroy, downstream: map[string][]string{}}
+	p := &Plan{Stack: spec.Stack, Stage: spec.Stage, Destroy: destroy, downstream: map[string][]string{}, secrets: opts.Secrets}
+	if p.secrets == nil {
+		p.secrets = secret.New("", "")
+	}
 	declared := map[string]*Step{}
 	needAuth := func(prov Provider) error {
 		if prov.Auth() == "" || opts.Credentials == nil {
@@ -135,7 +146,7 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 			if err := needAuth(n.Provider); err != nil {
 				return nil, err
 			}
-			s, err := planNode(spec, n, rows[n.FQN], declared)
+			s, err := planNode(spec, p.secrets, n, rows[n.FQN], declared)
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s (%s): %v", n.FQN, n.Type, err))
 				continue
@@ -148,7 +159,7 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 		}
 	}
 	if !destroy {
-		changes, err := outputChanges(ctx, spec, store, declared)
+		changes, err := outputChanges(ctx, spec, store, p.secrets, declared)
 		if err != nil {
 			return nil, err
 		}
@@ -179,7 +190,7 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 	return p, nil
 }
 
-func outputChanges(ctx context.Context, spec *Spec, store state.Store, declared map[string]*Step) ([]string, error) {
+func outputChanges(ctx context.Context, spec *Spec, store state.Store, codec *secret.Codec, declared map[string]*Step) ([]string, error) {
 	raw, err := store.GetOutput(ctx, spec.Stack, spec.Stage)
 	if err != nil {
 		return nil, err
@@ -189,11 +200,11 @@ func outputChanges(ctx context.Context, spec *Spec, store state.Store, declared 
 	seen := map[string]bool{}
 	for _, o := range spec.Outputs {
 		seen[o.Name] = true
-		v, known, err := o.Value.Eval(planLookup(declared))
+		same, err := sameOutputs(codec, spec, map[string]any{o.Name: prev[o.Name]}, []NamedValue{o}, planLookup(declared))
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", o.Name, err)
 		}
-		if old, ok := prev[o.Name]; !known || !ok || !reflect.DeepEqual(old, normalize(v)) {
+		if _, ok := prev[o.Name]; !ok || !same {
 			changed = append(changed, o.Name)
 		}
 	}
@@ -208,8 +219,8 @@ func outputChanges(ctx context.Context, spec *Spec, store state.Store, declared 
 
 // planNode applies the decision table: the persisted status and the diff
 // decide the action, so a row left mid-operation is resumed.
-func planNode(spec *Spec, n *Node, row *state.Row, declared map[string]*Step) (*Step, error) {
-	s := &Step{FQN: n.FQN, LogicalID: n.LogicalID, Type: n.Type, Node: n, Row: row, provider: n.Provider}
+func planNode(spec *Spec, codec *secret.Codec, n *Node, row *state.Row, declared map[string]*Step) (*Step, error) {
+	s := &Step{FQN: n.FQN, LogicalID: n.LogicalID, Type: n.Type, Node: n, Row: row, provider: n.Provider, Secret: secretProps(n)}
 	props, unknown, err := evalProps(n, planLookup(declared))
 	if err != nil {
 		return nil, err
@@ -227,10 +238,15 @@ func planNode(spec *Spec, n *Node, row *state.Row, declared map[string]*Step) (*
 	}
 	old := decodeMap(row.Props)
 	s.OldProps = old
-	s.Changed = changedProps(old, storedForm(props, n.Secret), unknown)
+	if s.Changed, s.Reseal, err = diffProps(codec, spec, n.FQN, old, props, unknown, s.Secret); err != nil {
+		return nil, fmt.Errorf("reading its state: %w", err)
+	}
 	change := ChangeNone
 	if len(s.Changed) > 0 {
-		oldJSON, _ := json.Marshal(old)
+		oldJSON, err := codec.OpenProps(row.Props)
+		if err != nil {
+			return nil, fmt.Errorf("reading its state: %w", err)
+		}
 		newJSON, _ := json.Marshal(props)
 		if change, err = n.Provider.Diff(oldJSON, newJSON, s.Changed); err != nil {
 			return nil, err
@@ -265,20 +281,24 @@ func planNode(spec *Spec, n *Node, row *state.Row, declared map[string]*Step) (*
 	}
 	if s.Action == Replace {
 		s.NewInstanceID = state.NewInstanceID()
-		s.DeleteFirst = sameName(spec, n, row, props, s.NewInstanceID)
+		s.DeleteFirst = sameName(spec, codec, n, row, props, s.NewInstanceID)
 	}
 	return s, nil
 }
 
 // sameName reports whether a replacement's new generation would get the
 // name of the generation it replaces: then both cannot exist at once.
-func sameName(spec *Spec, n *Node, old *state.Row, props map[string]any, newInstance string) bool {
+func sameName(spec *Spec, codec *secret.Codec, n *Node, old *state.Row, props map[string]any, newInstance string) bool {
 	id, ok := n.Provider.(Identifier)
 	if !ok {
 		return false
 	}
 	newProps, _ := json.Marshal(props)
-	oldName := id.Name(spec.request(n.FQN, n.LogicalID, old.InstanceID, old.Props))
+	oldProps, err := codec.OpenProps(old.Props)
+	if err != nil {
+		return false
+	}
+	oldName := id.Name(spec.request(n.FQN, n.LogicalID, old.InstanceID, oldProps))
 	newName := id.Name(spec.request(n.FQN, n.LogicalID, newInstance, newProps))
 	return oldName != "" && oldName == newName
 }
@@ -337,48 +357,6 @@ func normalize(v any) any {
 	var out any
 	_ = json.Unmarshal(b, &out)
 	return out
-}
-
-// RedactedKey marks a secret in state: the value is replaced by a hash, so
-// a change is still detected but the secret is never written.
-const RedactedKey = "__redacted__"
-
-// storedForm is props as they are written to state: secrets hashed.
-func storedForm(props map[string]any, secret map[string]bool) map[string]any {
-	if len(secret) == 0 {
-		return props
-	}
-	out := make(map[string]any, len(props))
-	for k, v := range props {
-		if secret[k] {
-			b, _ := json.Marshal(v)
-			sum := sha256.Sum256(b)
-			v = map[string]any{RedactedKey: "sha256:" + hex.EncodeToString(sum[:])}
-		}
-		out[k] = v
-	}
-	return out
-}
-
-func changedProps(old, news map[string]any, unknown map[string]bool) []string {
-	keys := map[string]bool{}
-	for k := range old {
-		keys[k] = true
-	}
-	for k := range news {
-		keys[k] = true
-	}
-	for k := range unknown {
-		keys[k] = true
-	}
-	var changed []string
-	for k := range keys {
-		if unknown[k] || !reflect.DeepEqual(old[k], news[k]) {
-			changed = append(changed, k)
-		}
-	}
-	sort.Strings(changed)
-	return changed
 }
 
 func decodeMap(raw json.RawMessage) map[string]any {
