@@ -52,10 +52,44 @@ func printPlan(w io.Writer, p *engine.Plan, plain, detailed bool) {
 		} else {
 			fmt.Fprintf(w, "%s %s (%s)\n", glyphs[s.Action], s.LogicalID, s.Type)
 		}
+		printFindings(w, s)
 		if detailed {
 			printDetail(w, s)
 		}
 	}
+}
+
+// printFindings says what a refresh found and how a replace goes.
+func printFindings(w io.Writer, s *engine.Step) {
+	switch {
+	case s.Gone && s.Action == engine.Delete:
+		fmt.Fprintln(w, "    ! already deleted outside alchemy: only its state is removed")
+	case s.Gone:
+		fmt.Fprintln(w, "    ! deleted outside alchemy: it is created again")
+	}
+	for _, d := range s.Drift {
+		fmt.Fprintf(w, "    ! changed outside alchemy: %s %s → %s\n", d.Prop, showValue(d.Stored), showValue(d.Live))
+	}
+	if s.Exists != "" {
+		fmt.Fprintf(w, "    ! %s\n", s.Exists)
+	}
+	if s.Action == engine.Replace && s.DeleteFirst {
+		fmt.Fprintln(w, "    ! its replacement needs the same name: the current one is deleted first")
+	}
+}
+
+func showValue(v any) string {
+	if v == nil {
+		return "(unset)"
+	}
+	if str, ok := v.(string); ok {
+		if str == engine.SecretPlaceholder {
+			return str
+		}
+		return fmt.Sprintf("%q", str)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func printDetail(w io.Writer, s *engine.Step) {
@@ -128,12 +162,17 @@ type planJSON struct {
 }
 
 type planJSONStep struct {
-	ID      string         `json:"id"`
-	Type    string         `json:"type"`
-	Action  string         `json:"action"`
-	Props   map[string]any `json:"props,omitempty"`
-	Unknown []string       `json:"unknown,omitempty"`
-	Changed []string       `json:"changed,omitempty"`
+	ID          string         `json:"id"`
+	Type        string         `json:"type"`
+	Action      string         `json:"action"`
+	Props       map[string]any `json:"props,omitempty"`
+	Unknown     []string       `json:"unknown,omitempty"`
+	Changed     []string       `json:"changed,omitempty"`
+	DeleteFirst bool           `json:"deleteFirst,omitempty"`
+	// From --refresh.
+	Drift  []engine.Drift `json:"drift,omitempty"`
+	Gone   bool           `json:"gone,omitempty"`
+	Exists string         `json:"exists,omitempty"`
 }
 
 func toPlanJSON(p *engine.Plan) planJSON {
@@ -142,7 +181,8 @@ func toPlanJSON(p *engine.Plan) planJSON {
 		out.Summary[string(a)] = n
 	}
 	for _, s := range p.Steps {
-		j := planJSONStep{ID: s.FQN, Type: s.Type, Action: string(s.Action), Changed: s.Changed}
+		j := planJSONStep{ID: s.FQN, Type: s.Type, Action: string(s.Action), Changed: s.Changed,
+			DeleteFirst: s.DeleteFirst, Drift: s.Drift, Gone: s.Gone, Exists: s.Exists}
 		if len(s.Props) > 0 {
 			j.Props = map[string]any{}
 			for k, v := range s.Props {

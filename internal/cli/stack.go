@@ -74,6 +74,7 @@ type StackOptions struct {
 	Adopt       bool
 	JSON        bool
 	Detailed    bool
+	Refresh     bool
 	Concurrency int
 	Args        []string
 }
@@ -118,7 +119,9 @@ the profile does not have yet is set up on the spot when run in a terminal.`,
 		cmd.Flags().BoolVar(&opts.Adopt, "adopt", false, "Take over existing cloud resources that are not owned by this stack")
 		cmd.Flags().BoolVar(&opts.JSON, "json", false, "Print the result as JSON")
 		cmd.Flags().IntVar(&opts.Concurrency, "concurrency", DefaultConcurrency, "Provider calls in flight at once")
+		cmd.Flags().BoolVar(&opts.Refresh, "refresh", false, "Read every resource from its cloud first: converge what changed outside alchemy, re-create what was deleted")
 	case "plan":
+		cmd.Flags().BoolVar(&opts.Refresh, "refresh", false, "Read every resource from its cloud and show what changed outside alchemy")
 		cmd.Flags().BoolVar(&opts.Detailed, "detailed", false, "Show the props that change")
 		cmd.Flags().BoolVar(&opts.JSON, "json", false, "Print the plan as JSON")
 	case "destroy":
@@ -188,7 +191,8 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 			return err
 		}
 	}
-	plan, err := engine.BuildPlan(ctx, env.spec, env.store, destroy, engine.Options{Credentials: env.resolver.Ensure, Secrets: env.secrets})
+	plan, err := engine.BuildPlan(ctx, env.spec, env.store, destroy, engine.Options{Credentials: env.resolver.Ensure, Secrets: env.secrets,
+		Refresh: opts.Refresh, Adopt: opts.Adopt, Resolve: env.resolver.Credentials})
 	if err != nil {
 		return err
 	}

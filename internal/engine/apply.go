@@ -664,10 +664,15 @@ func (a *applier) update(r *run, props map[string]any) error {
 		return a.fail(s, time.Now(), err)
 	}
 	o := outcome{word: "updated"}
+	from := old
+	if s.Live != nil {
+		// A refresh read it: converge from what it is, not what it was.
+		from = &state.Row{Props: s.Live.Props, Attr: s.Live.Attr}
+	}
 	err = a.call(s, func(ctx context.Context) error {
 		o.start = time.Now()
 		a.report(s, "updating", time.Time{}, "")
-		req, err := a.request(s, row.InstanceID, props, old)
+		req, err := a.request(s, row.InstanceID, props, from)
 		if err != nil {
 			return err
 		}
@@ -864,7 +869,10 @@ func (a *applier) deleteOrphan(r *run) error {
 	}
 	start := time.Now()
 	retain := s.Row.RemovalPolicy == "retain"
-	if !retain {
+	if s.Gone && len(s.Row.Generations()) == 1 {
+		// A refresh found it gone already: only its row is left.
+		retain = false
+	} else if !retain {
 		gens := s.Row.Generations()
 		if evidenceClaims(s.Row) {
 			// A row that proves nothing (a create refused or never issued)

@@ -722,3 +722,81 @@ func TestLostLeaseStopsCommitsAndCalls(t *testing.T) {
 		t.Fatalf("outputs written after the lease was lost: %s", out)
 	}
 }
+
+func (f *fixture) plan(refresh bool) *engine.Plan {
+	f.t.Helper()
+	p, err := engine.BuildPlan(context.Background(), f.spec(), f.store, false, engine.Options{Refresh: refresh, Adopt: f.adopt})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return p
+}
+
+func (f *fixture) applyPlan(p *engine.Plan) *engine.Result {
+	return engine.ApplyWith(context.Background(), f.spec(), p, f.store, nil, engine.ApplyOptions{Concurrency: 4, Adopt: f.adopt}, nil)
+}
+
+// Drift: only --refresh reads the cloud; it shows what changed outside
+// alchemy and converges it, and re-creates what was deleted.
+func TestRefresh(t *testing.T) {
+	f := newFixture(t)
+	f.declare("DB", map[string]any{"name": "db1", "size": 1.0}, false)
+	f.declare("Gone", map[string]any{"name": "gone"}, false)
+	f.declare("Old", map[string]any{"name": "old"}, false)
+	_, res := f.apply(false)
+	mustOK(t, res)
+	f.c.takeCalls()
+
+	// Out of band: DB resized, Gone deleted; Old removed from the stack and
+	// deleted by hand too.
+	f.c.mu.Lock()
+	f.c.find("db1").props["size"] = 5.0
+	delete(f.c.byID, f.c.find("gone").id)
+	delete(f.c.byID, f.c.find("old").id)
+	f.c.mu.Unlock()
+	f.nodes = slices.DeleteFunc(f.nodes, func(n *engine.Node) bool { return n.FQN == "Old" })
+	f.declare("New", map[string]any{"name": "taken"}, false)
+	f.c.put("taken", nil)
+
+	if p := f.plan(false); actions(p) != "DB:noop Gone:noop New:create Old:delete" {
+		t.Fatalf("plan without refresh = %s", actions(p))
+	}
+	wantCalls(t, f.c) // a plan never reads the cloud unless asked
+
+	p := f.plan(true)
+	if got := actions(p); got != "DB:update Gone:create New:create Old:delete" {
+		t.Fatalf("refreshed plan = %s", got)
+	}
+	byID := map[string]*engine.Step{}
+	for _, s := range p.Steps {
+		byID[s.FQN] = s
+	}
+	if d := byID["DB"].Drift; len(d) != 1 || d[0].Prop != "size" || d[0].Stored != 1.0 || d[0].Live != 5.0 {
+		t.Fatalf("DB drift = %+v", d)
+	}
+	if !byID["Gone"].Gone || !byID["Old"].Gone {
+		t.Fatalf("gone: Gone=%v Old=%v", byID["Gone"].Gone, byID["Old"].Gone)
+	}
+	if !strings.Contains(byID["New"].Exists, "thing taken already exists and is not this stack's: the deploy will refuse it unless --adopt") {
+		t.Fatalf("New.Exists = %q", byID["New"].Exists)
+	}
+	f.c.takeCalls()
+	f.nodes = slices.DeleteFunc(f.nodes, func(n *engine.Node) bool { return n.FQN == "New" })
+	p = f.plan(true)
+	f.c.takeCalls()
+	mustOK(t, f.applyPlan(p))
+	calls := f.c.takeCalls()
+	slices.Sort(calls)
+	if !slices.Equal(calls, []string{"create Gone", "read Gone", "update DB"}) {
+		t.Fatalf("calls = %q (an orphan already gone must not be deleted)", calls)
+	}
+	if size := f.c.find("db1").props["size"]; size != 1.0 {
+		t.Fatalf("DB not converged: size %v", size)
+	}
+	if f.c.find("gone") == nil || f.row("Old") != nil {
+		t.Fatal("Gone not re-created, or Old's row left")
+	}
+	if p := f.plan(true); p.HasChanges() {
+		t.Fatalf("after converging: %s", actions(p))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/alchemy-go/alchemy/internal/secret"
 	"github.com/alchemy-go/alchemy/internal/state"
@@ -53,10 +54,25 @@ type Step struct {
 	// Secret names the props whose values are secret: never shown, stored
 	// sealed.
 	Secret map[string]bool
+	// What plan --refresh found (Refresh): Live is the resource as it is,
+	// Drift the props that changed outside alchemy, Gone that it no longer
+	// exists, Exists what a create would find under its name.
+	Live   *Found
+	Drift  []Drift
+	Gone   bool
+	Exists string
 	// Reseal is set when a secret prop is stored in a form that must be
 	// written again (an old unsalted hash, or in clear).
 	Reseal   bool
 	provider Provider
+}
+
+// Drift is a prop changed outside alchemy: Stored is what the last deploy
+// applied, Live what the resource has now (both "(secret)" for secrets).
+type Drift struct {
+	Prop   string `json:"prop"`
+	Stored any    `json:"stored"`
+	Live   any    `json:"live"`
 }
 
 // Plan is what a deploy or destroy will do.
@@ -103,6 +119,15 @@ type Options struct {
 	// Secrets seals and opens secret props in state (ALCHEMY_PASSWORD, or
 	// the keyed hash of the alchemy home).
 	Secrets *secret.Codec
+	// Refresh reads every resource from its cloud (plan --refresh): what
+	// changed outside alchemy is shown and converged, what was deleted is
+	// created again. Without it, planning never calls a provider.
+	Refresh bool
+	// Resolve gives the credentials Refresh's reads need.
+	Resolve CredentialsFunc
+	// Adopt is deploy --adopt (what a refresh says about existing
+	// resources depends on it).
+	Adopt bool
 }
 
 // BuildPlan compares the spec with the stage's state. It never writes.
@@ -141,12 +166,26 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 		if err := checkCycles(spec.Nodes); err != nil {
 			return nil, err
 		}
+		var live map[string]*liveState
+		if opts.Refresh {
+			for _, n := range spec.Nodes {
+				if err := needAuth(n.Provider); err != nil {
+					return nil, err
+				}
+			}
+			if live, err = refresh(ctx, spec, p.secrets, opts.Resolve, rows, declaredProviders(spec)); err != nil {
+				return nil, err
+			}
+		}
 		var errs []string
 		for _, n := range spec.Nodes {
 			if err := needAuth(n.Provider); err != nil {
 				return nil, err
 			}
 			s, err := planNode(spec, p.secrets, n, rows[n.FQN], declared)
+			if err == nil && live != nil {
+				err = applyRefresh(spec, p.secrets, s, live[n.FQN])
+			}
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s (%s): %v", n.FQN, n.Type, err))
 				continue
@@ -156,6 +195,11 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 		}
 		if len(errs) > 0 {
 			return nil, fmt.Errorf("planning failed:\n  %s", strings.Join(errs, "\n  "))
+		}
+		if opts.Refresh {
+			if err := probeCreates(ctx, spec, opts.Resolve, p.Steps, opts.Adopt); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if !destroy {
@@ -184,10 +228,189 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 		if err := needAuth(prov); err != nil {
 			return nil, err
 		}
-		p.Steps = append(p.Steps, &Step{FQN: fqn, LogicalID: row.LogicalID, Type: row.ResourceType, Action: Delete,
-			Row: row, OldProps: decodeMap(row.Props), provider: prov})
+		step := &Step{FQN: fqn, LogicalID: row.LogicalID, Type: row.ResourceType, Action: Delete,
+			Row: row, OldProps: decodeMap(row.Props), provider: prov}
+		if opts.Refresh {
+			live, err := refresh(ctx, spec, p.secrets, opts.Resolve, map[string]*state.Row{fqn: row}, func(string) Provider { return prov })
+			if err != nil {
+				return nil, err
+			}
+			if l := live[fqn]; l != nil && l.found == nil {
+				step.Gone = true
+			}
+		}
+		p.Steps = append(p.Steps, step)
 	}
 	return p, nil
+}
+
+func declaredProviders(spec *Spec) func(fqn string) Provider {
+	byFQN := make(map[string]Provider, len(spec.Nodes))
+	for _, n := range spec.Nodes {
+		byFQN[n.FQN] = n.Provider
+	}
+	return func(fqn string) Provider { return byFQN[fqn] }
+}
+
+// liveState is what a refresh read found of one resource: found is nil
+// when it no longer exists.
+type liveState struct {
+	found *Found
+}
+
+// refreshWorkers bounds the reads of a refresh.
+const refreshWorkers = 16
+
+// readJob is one read of a refresh: the resource a row (or, for a create,
+// the declared props) names.
+type readJob struct {
+	fqn, logicalID, instanceID string
+	props, attr                json.RawMessage
+	reader                     Reader
+	prov                       Provider
+}
+
+// refresh reads, from its cloud, every resource of rows that a stable row
+// describes and whose provider can Read.
+func refresh(ctx context.Context, spec *Spec, codec *secret.Codec, resolve CredentialsFunc, rows map[string]*state.Row, provider func(string) Provider) (map[string]*liveState, error) {
+	var jobs []readJob
+	for fqn, row := range rows {
+		prov := provider(fqn)
+		if prov == nil || row == nil || !row.Stable() || len(row.Attr) == 0 {
+			continue
+		}
+		r, ok := prov.(Reader)
+		if !ok {
+			continue
+		}
+		props, err := codec.OpenProps(row.Props)
+		if err != nil {
+			return nil, fmt.Errorf("refreshing %s (%s): %w", fqn, row.ResourceType, err)
+		}
+		jobs = append(jobs, readJob{fqn: fqn, logicalID: row.LogicalID, instanceID: row.InstanceID, props: props, attr: row.Attr, reader: r, prov: prov})
+	}
+	return readAll(ctx, spec, resolve, jobs)
+}
+
+// readAll runs reads with bounded concurrency.
+func readAll(ctx context.Context, spec *Spec, resolve CredentialsFunc, jobs []readJob) (map[string]*liveState, error) {
+	out := make(map[string]*liveState, len(jobs))
+	var mu sync.Mutex
+	var firstErr error
+	next := make(chan readJob)
+	var wg sync.WaitGroup
+	for range min(refreshWorkers, len(jobs)) {
+		wg.Go(func() {
+			for j := range next {
+				req := spec.request(j.fqn, j.logicalID, j.instanceID, j.props)
+				req.OldAttr = j.attr
+				req.Note = func(string) {}
+				var err error
+				var found *Found
+				if name := j.prov.Auth(); name != "" && resolve != nil {
+					req.Credentials, err = resolve(ctx, name)
+				}
+				if err == nil {
+					found, err = j.reader.Read(ctx, req)
+				}
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("refreshing %s (%s): %w", j.fqn, j.prov.Type(), err)
+				}
+				out[j.fqn] = &liveState{found: found}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	return out, firstErr
+}
+
+// probeCreates looks, for every resource about to be created, for one
+// already under its name, and says what the deploy will do with it.
+func probeCreates(ctx context.Context, spec *Spec, resolve CredentialsFunc, steps []*Step, adopt bool) error {
+	var jobs []readJob
+	byFQN := map[string]*Step{}
+	for _, s := range steps {
+		r, ok := s.provider.(Reader)
+		if !ok || s.Action != Create || s.Row != nil || len(s.Unknown) > 0 {
+			continue
+		}
+		props, _ := json.Marshal(s.Props)
+		jobs = append(jobs, readJob{fqn: s.FQN, logicalID: s.LogicalID, instanceID: state.NewInstanceID(), props: props, reader: r, prov: s.provider})
+		byFQN[s.FQN] = s
+	}
+	found, err := readAll(ctx, spec, resolve, jobs)
+	if err != nil {
+		return err
+	}
+	for fqn, l := range found {
+		f := l.found
+		if f == nil {
+			continue
+		}
+		s := byFQN[fqn]
+		name := f.Name
+		if name == "" {
+			name = "a resource with its name"
+		}
+		mine := Stamp{Stack: spec.Stack, Stage: spec.Stage, ID: fqn}
+		switch {
+		case f.Unadoptable != "":
+			s.Exists = fmt.Sprintf("%s already exists and %s: the deploy will fail", name, f.Unadoptable)
+		case f.Stamp != nil && *f.Stamp == mine:
+			s.Exists = fmt.Sprintf("%s already exists with this resource's ownership tags: it will be taken over", name)
+		case adopt:
+			s.Exists = fmt.Sprintf("%s already exists: it will be taken over (--adopt)", name)
+		case f.Stamp != nil:
+			s.Exists = fmt.Sprintf("%s already exists and belongs to %s: the deploy will refuse it unless --adopt", name, f.Stamp)
+		default:
+			s.Exists = fmt.Sprintf("%s already exists and is not this stack's: the deploy will refuse it unless --adopt", name)
+		}
+	}
+	return nil
+}
+
+// applyRefresh changes a declared resource's step by what its refresh
+// found: gone, it is created again (same instance); changed outside
+// alchemy, it is updated from what it is now.
+func applyRefresh(spec *Spec, codec *secret.Codec, s *Step, l *liveState) error {
+	if l == nil {
+		return nil
+	}
+	if l.found == nil {
+		s.Gone = true
+		if s.Action != Replace {
+			s.Action, s.Resume = Create, true
+		}
+		return nil
+	}
+	s.Live = l.found
+	if len(l.found.Props) == 0 {
+		return nil
+	}
+	stored, live := decodeMap(s.Row.Props), decodeMap(l.found.Props)
+	changed, _, err := diffProps(codec, spec, s.FQN, stored, live, nil, s.Secret)
+	if err != nil {
+		return err
+	}
+	for _, k := range changed {
+		d := Drift{Prop: k, Stored: stored[k], Live: live[k]}
+		if s.Secret[k] || secret.IsSealed(d.Stored) {
+			d.Stored, d.Live = SecretPlaceholder, SecretPlaceholder
+		}
+		s.Drift = append(s.Drift, d)
+	}
+	if len(s.Drift) > 0 && s.Action == Noop {
+		// Converge it back to what the stack declares.
+		s.Action = Update
+		s.Changed = append([]string(nil), changed...)
+	}
+	return nil
 }
 
 func outputChanges(ctx context.Context, spec *Spec, store state.Store, codec *secret.Codec, declared map[string]*Step) ([]string, error) {
