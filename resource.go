@@ -134,6 +134,10 @@ type Request[Args, Attrs any] struct {
 	OldAttrs Attrs
 	// Credentials of the provider's auth provider, nil when it needs none.
 	Credentials auth.Credentials
+	// Refresh resolves the credentials again once they expire (long
+	// calls); the same for every request of the run, so clients can cache
+	// on it. nil when the provider needs none.
+	Refresh *engine.Refresher
 	// Dir is the stack file's directory.
 	Dir  string
 	note func(string)
@@ -266,7 +270,7 @@ func (e erased[Args, Attrs]) Diff(olds, news json.RawMessage, changed []string) 
 
 func (e erased[Args, Attrs]) request(r *engine.Request) (*Request[Args, Attrs], error) {
 	req := &Request[Args, Attrs]{Stack: r.Stack, Stage: r.Stage, FQN: r.FQN, LogicalID: r.LogicalID,
-		InstanceID: r.InstanceID, Credentials: r.Credentials, Dir: r.Dir, note: r.Note}
+		InstanceID: r.InstanceID, Credentials: r.Credentials, Refresh: r.Refresh, Dir: r.Dir, note: r.Note}
 	for _, x := range []struct {
 		raw json.RawMessage
 		dst any

@@ -111,10 +111,26 @@ type applier struct {
 	secrets *secret.Codec
 	scrub   scrubber
 
-	mu       sync.Mutex
-	result   Result
-	runs     map[string]*run
-	finalize []func()
+	mu         sync.Mutex
+	result     Result
+	runs       map[string]*run
+	finalize   []func()
+	refreshers map[string]*Refresher
+}
+
+// refresher is the one Refresher of an auth provider for this run.
+func (a *applier) refresher(name string) *Refresher {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.refreshers == nil {
+		a.refreshers = map[string]*Refresher{}
+	}
+	r := a.refreshers[name]
+	if r == nil {
+		r = NewRefresher(name, a.creds)
+		a.refreshers[name] = r
+	}
+	return r
 }
 
 type run struct {
@@ -361,7 +377,7 @@ func (a *applier) request(s *Step, instanceID string, props map[string]any, old 
 		if err != nil {
 			return nil, err
 		}
-		r.Credentials = c
+		r.Credentials, r.Refresh = c, a.refresher(name)
 	}
 	return r, nil
 }

@@ -115,8 +115,28 @@ type Request struct {
 	OldAttr  json.RawMessage
 	// Credentials of the provider's auth provider, nil when it needs none.
 	Credentials auth.Credentials
+	// Refresh resolves them again (they may expire during a long call, a
+	// 15-minute table wait outliving SSO credentials): one per auth
+	// provider and run, so clients can cache on it.
+	Refresh *Refresher
 	// Note reports progress text for this resource.
 	Note func(string)
+}
+
+// Refresher resolves one auth provider's credentials, again once they
+// expire (the resolver caches them until shortly before).
+type Refresher struct {
+	name string
+	fn   CredentialsFunc
+}
+
+// NewRefresher returns a Refresher of the named auth provider's
+// credentials from fn.
+func NewRefresher(name string, fn CredentialsFunc) *Refresher { return &Refresher{name: name, fn: fn} }
+
+// Retrieve returns current credentials.
+func (r *Refresher) Retrieve(ctx context.Context) (auth.Credentials, error) {
+	return r.fn(ctx, r.name)
 }
 
 // Provider implements one resource type in type-erased form.
