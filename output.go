@@ -56,6 +56,27 @@ func String(s string) Output[string] { return V(s) }
 func Int(i int) Output[int]          { return V(i) }
 func Bool(b bool) Output[bool]       { return V(b) }
 
+// Known returns an input's value when it is known at declaration (a literal,
+// or computed from literals only), and false when it depends on another
+// resource. Resource constructors use it to check what they can early: a
+// file that cannot be read fails the plan, not a deploy halfway through.
+func Known[T any](in Input[T]) (T, bool) {
+	var zero T
+	if in == nil {
+		return zero, false
+	}
+	v := in.value()
+	if v == nil || len(v.Deps()) > 0 {
+		return zero, false
+	}
+	x, known, err := v.Eval(func(string) (map[string]any, bool) { return nil, false })
+	if err != nil || !known {
+		return zero, false
+	}
+	t, err := convert[T](x)
+	return t, err == nil
+}
+
 // Map derives an output by applying fn to o's value once it is known.
 func Map[T, U any](o Output[T], fn func(T) U) Output[U] {
 	return Output[U]{v: derived{deps: []engine.Value{o.v}, fn: func(vals []any) (any, error) {

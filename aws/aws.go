@@ -11,13 +11,18 @@
 // errors are retried by the SDK's standard retryer.
 //
 // Every resource is stamped with the ownership tags alchemy::stack,
-// alchemy::stage and alchemy::id.
+// alchemy::stage and alchemy::id. Each provider's Read reports the resource
+// found under the name a resource would get, with those tags as its stamp;
+// the engine alone decides whether it may be taken over (see
+// alchemy.Reader). Create never takes anything over: a name that is taken
+// is an error wrapping alchemy.ErrAlreadyExists.
 //
 // ALCHEMY_S3_TOLERATE_NOT_IMPLEMENTED=1 makes S3Bucket skip, with a note,
 // the bucket settings (tagging, versioning, public access block) that the
-// endpoint answers with 501 NotImplemented. It exists for S3-compatible
-// emulators such as s3rver and must not be set against AWS, where a 501 is a
-// real failure.
+// endpoint answers with 501 NotImplemented, and read them as unknown (no
+// ownership stamp, the declared values) when it looks a bucket up. It
+// exists for S3-compatible emulators such as s3rver and must not be set
+// against AWS, where a 501 is a real failure.
 package aws
 
 import (
@@ -27,10 +32,12 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/alchemy-go/alchemy"
 	"github.com/alchemy-go/alchemy/internal/auth"
 	awsauth "github.com/alchemy-go/alchemy/internal/auth/aws"
+	"github.com/alchemy-go/alchemy/internal/engine"
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -43,21 +50,45 @@ func init() {
 	alchemy.Register[SQSQueueArgs, SQSQueueAttrs](queueProvider{})
 }
 
+// Every provider here reads what exists (alchemy.Reader) and names it
+// (alchemy.Identified), so that the engine can judge it.
+var (
+	_ alchemy.Reader[S3BucketArgs, S3BucketAttrs]                 = bucketProvider{}
+	_ alchemy.Identified[S3BucketArgs, S3BucketAttrs]             = bucketProvider{}
+	_ alchemy.Reader[SQSQueueArgs, SQSQueueAttrs]                 = queueProvider{}
+	_ alchemy.Identified[SQSQueueArgs, SQSQueueAttrs]             = queueProvider{}
+	_ alchemy.Reader[DynamoDBTableArgs, DynamoDBTableAttrs]       = tableProvider{}
+	_ alchemy.Identified[DynamoDBTableArgs, DynamoDBTableAttrs]   = tableProvider{}
+	_ alchemy.Reader[IAMRoleArgs, IAMRoleAttrs]                   = roleProvider{}
+	_ alchemy.Identified[IAMRoleArgs, IAMRoleAttrs]               = roleProvider{}
+	_ alchemy.Reader[LambdaFunctionArgs, LambdaFunctionAttrs]     = functionProvider{}
+	_ alchemy.Identified[LambdaFunctionArgs, LambdaFunctionAttrs] = functionProvider{}
+)
+
 // authName is the auth provider every resource here uses.
 const authName = awsauth.Name
 
-// Ownership tag keys (engine spec §2.4).
+// Ownership tag keys (engine spec §2.4): the SDK's, which
+// alchemy.StampFromTags reads.
 const (
-	TagStack = "alchemy::stack"
-	TagStage = "alchemy::stage"
-	TagID    = "alchemy::id"
+	TagStack = alchemy.TagStack
+	TagStage = alchemy.TagStage
+	TagID    = alchemy.TagID
 )
+
+// tagPrefix is the namespace of the ownership tags, refused in user tags.
+const tagPrefix = "alchemy::"
 
 // EnvTolerateNotImplemented is the knob described in the package comment.
 const EnvTolerateNotImplemented = "ALCHEMY_S3_TOLERATE_NOT_IMPLEMENTED"
 
-// sdkConfig builds the SDK config from the resolved AWS credentials.
-func sdkConfig(ctx context.Context, c auth.Credentials) (sdkaws.Config, error) {
+// sdkConfig builds the SDK config from the resolved AWS credentials. The
+// keys come from one aws.CredentialsCache per run over the profile's
+// resolver (refresh), so a call longer than the credentials' life (a
+// 15-minute table wait on one-hour SSO credentials) gets fresh ones from
+// the SDK itself; the region is the credentials' (us-east-1 when they name
+// none).
+func sdkConfig(ctx context.Context, c auth.Credentials, refresh *engine.Refresher) (sdkaws.Config, error) {
 	creds, ok := c.(*awsauth.Credentials)
 	if !ok || creds == nil {
 		return sdkaws.Config{}, fmt.Errorf("no AWS credentials (got %T)", c)
@@ -66,10 +97,14 @@ func sdkConfig(ctx context.Context, c auth.Credentials) (sdkaws.Config, error) {
 	if region == "" {
 		region = awsauth.DefaultRegion
 	}
+	var provider sdkaws.CredentialsProvider = credentials.NewStaticCredentialsProvider(
+		creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
+	if refresh != nil {
+		provider = credentialsCache(refresh)
+	}
 	opts := []func(*config.LoadOptions) error{
 		config.WithRegion(region),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
-			creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)),
+		config.WithCredentialsProvider(provider),
 		// Keys only ever come from the auth provider.
 		config.WithSharedCredentialsFiles([]string{}),
 	}
@@ -84,6 +119,34 @@ func sdkConfig(ctx context.Context, c auth.Credentials) (sdkaws.Config, error) {
 		return sdkaws.Config{}, fmt.Errorf("AWS SDK configuration: %w", err)
 	}
 	return cfg, nil
+}
+
+// caches holds one credentials cache per Refresher (per run and auth
+// provider): every client of the run shares its keys and its refreshes.
+var caches sync.Map // *engine.Refresher -> *sdkaws.CredentialsCache
+
+func credentialsCache(refresh *engine.Refresher) *sdkaws.CredentialsCache {
+	if c, ok := caches.Load(refresh); ok {
+		return c.(*sdkaws.CredentialsCache)
+	}
+	c, _ := caches.LoadOrStore(refresh, sdkaws.NewCredentialsCache(sdkaws.CredentialsProviderFunc(
+		func(ctx context.Context) (sdkaws.Credentials, error) {
+			got, err := refresh.Retrieve(ctx)
+			if err != nil {
+				return sdkaws.Credentials{}, err
+			}
+			creds, ok := got.(*awsauth.Credentials)
+			if !ok || creds == nil {
+				return sdkaws.Credentials{}, fmt.Errorf("no AWS credentials (got %T)", got)
+			}
+			out := sdkaws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
+				SessionToken: creds.SessionToken, Source: "alchemy profile"}
+			if exp, ok := creds.Expires(); ok {
+				out.CanExpire, out.Expires = true, exp
+			}
+			return out, nil
+		}), func(o *sdkaws.CredentialsCacheOptions) { o.ExpiryWindow = auth.RefreshWindow }))
+	return c.(*sdkaws.CredentialsCache)
 }
 
 // errorCode is the AWS error code of err, "" when it has none.
@@ -115,6 +178,15 @@ func httpStatus(err error) int {
 	return 0
 }
 
+// responseHeader is a header of the response that made err, "" if none.
+func responseHeader(err error, key string) string {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		return re.Response.Header.Get(key)
+	}
+	return ""
+}
+
 // notImplemented reports whether err is the endpoint saying it does not
 // implement the call (501 NotImplemented) and the user allowed skipping that.
 func notImplemented(err error) bool {
@@ -124,20 +196,43 @@ func notImplemented(err error) bool {
 	return hasCode(err, "NotImplemented") || httpStatus(err) == http.StatusNotImplemented
 }
 
-// ownershipTags merges user tags with the ownership tags; ownership wins.
-func ownershipTags(user map[string]string, stack, stage, id string) map[string]string {
+// ownershipTags merges user tags with the ownership tags of stamp (see
+// alchemy.Request.Stamp); ownership wins.
+func ownershipTags(user map[string]string, stamp alchemy.Stamp) map[string]string {
 	out := make(map[string]string, len(user)+3)
 	for k, v := range user {
 		out[k] = v
 	}
-	out[TagStack], out[TagStage], out[TagID] = stack, stage, id
+	out[TagStack], out[TagStage], out[TagID] = stamp.Stack, stamp.Stage, stamp.ID
 	return out
+}
+
+// userTags are a resource's tags without the alchemy:: ones: the user tags
+// of its live configuration (nil for none).
+func userTags(tags map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range tags {
+		if strings.HasPrefix(k, tagPrefix) {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// stampedBy reports whether tags carry exactly stamp.
+func stampedBy(tags map[string]string, stamp alchemy.Stamp) bool {
+	s := alchemy.StampFromTags(tags)
+	return s != nil && *s == stamp
 }
 
 // checkUserTags refuses user tags in the alchemy:: namespace.
 func checkUserTags(tags map[string]string) error {
 	for k := range tags {
-		if strings.HasPrefix(k, "alchemy::") {
+		if strings.HasPrefix(k, tagPrefix) {
 			return fmt.Errorf("tag %q: the alchemy:: prefix is reserved for ownership tags", k)
 		}
 	}

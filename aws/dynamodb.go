@@ -20,7 +20,8 @@ func init() {
 
 // EnvDynamoDBTolerateUnknownOperation set to 1 makes DynamoDBTable skip,
 // with a note, the time-to-live setting when the endpoint answers
-// UpdateTimeToLive with UnknownOperationException. It exists for the
+// UpdateTimeToLive with UnknownOperationException (and read it as the
+// declared one when DescribeTimeToLive gets that answer). It exists for the
 // dynalite emulator (which does not implement UpdateTimeToLive) and must not
 // be set against AWS, where that answer is a real failure.
 const EnvDynamoDBTolerateUnknownOperation = "ALCHEMY_DYNAMODB_TOLERATE_UNKNOWN_OPERATION"
@@ -226,7 +227,7 @@ func dynamoTags(m map[string]string) []types.Tag {
 }
 
 func (tableProvider) client(ctx context.Context, r *tableRequest) (*dynamodb.Client, error) {
-	cfg, err := sdkConfig(ctx, r.Credentials)
+	cfg, err := sdkConfig(ctx, r.Credentials, r.Refresh)
 	if err != nil {
 		return nil, err
 	}
@@ -252,6 +253,107 @@ func waitActive(ctx context.Context, c *dynamodb.Client, name string) (*types.Ta
 	return out.Table, nil
 }
 
+func (tableProvider) Name(r *tableRequest) string { return tableName(r, r.Props) }
+
+// Identity is the table's ARN (its name for attributes without one).
+func (tableProvider) Identity(a DynamoDBTableAttrs) string {
+	if a.TableArn != "" {
+		return a.TableArn
+	}
+	return a.TableName
+}
+
+// Read finds the table by name, with its keys, billing, time to live and
+// tags.
+//
+// A table in DELETING status counts as absent: DynamoDB cannot stop or undo
+// a deletion, the table and its items are going away whatever happens, and
+// nothing remains of it to take over (or to delete). Create waits for such
+// a table to be gone before it creates its own under that name.
+func (p tableProvider) Read(ctx context.Context, r *tableRequest) (*alchemy.Found[DynamoDBTableArgs, DynamoDBTableAttrs], error) {
+	c, err := p.client(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	name := r.OldAttrs.TableName
+	if name == "" {
+		name = tableName(r, r.Props)
+	}
+	d, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
+	if tableGone(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up table %s: %w", name, err)
+	}
+	t := d.Table
+	switch t.TableStatus {
+	case types.TableStatusDeleting:
+		return nil, nil
+	case types.TableStatusCreating:
+		// Its tags are not readable before it is ACTIVE.
+		if t, err = waitActive(ctx, c, name); err != nil {
+			if tableGone(err) {
+				return nil, nil
+			}
+			return nil, err
+		}
+	}
+	tags, err := listTags(ctx, c, sdkaws.ToString(t.TableArn))
+	if err != nil {
+		return nil, fmt.Errorf("reading tags of table %s: %w", name, err)
+	}
+	live := liveTable(r.Props, t)
+	live.Tags = userTags(tags)
+	live.TTLAttribute, err = currentTTL(ctx, c, name)
+	if unknownOperation(err) {
+		live.TTLAttribute = r.Props.TTLAttribute
+	} else if err != nil {
+		return nil, err
+	}
+	return &alchemy.Found[DynamoDBTableArgs, DynamoDBTableAttrs]{
+		Attrs:     tableAttrs(t),
+		Props:     &live,
+		Name:      "table " + name,
+		Generated: r.Props.TableName == "" && name == r.PhysicalName(255, false),
+		Stamp:     alchemy.StampFromTags(tags),
+	}, nil
+}
+
+// liveTable is an existing table's keys and billing, in the form of
+// declared (a default declared as unset stays unset); the other fields are
+// declared's.
+func liveTable(declared DynamoDBTableArgs, t *types.TableDescription) DynamoDBTableArgs {
+	live := declared
+	attrTypes := map[string]string{}
+	for _, d := range t.AttributeDefinitions {
+		attrTypes[sdkaws.ToString(d.AttributeName)] = string(d.AttributeType)
+	}
+	asDeclared := func(typ, decl string) string {
+		if typ == string(types.ScalarAttributeTypeS) && decl == "" {
+			return ""
+		}
+		return typ
+	}
+	live.PartitionKey, live.PartitionKeyType, live.SortKey, live.SortKeyType = "", "", "", ""
+	for _, k := range t.KeySchema {
+		n := sdkaws.ToString(k.AttributeName)
+		switch k.KeyType {
+		case types.KeyTypeHash:
+			live.PartitionKey, live.PartitionKeyType = n, asDeclared(attrTypes[n], declared.PartitionKeyType)
+		case types.KeyTypeRange:
+			live.SortKey, live.SortKeyType = n, asDeclared(attrTypes[n], declared.SortKeyType)
+		}
+	}
+	b := current(t)
+	live.BillingMode, live.ReadCapacity, live.WriteCapacity = string(b.mode), b.read, b.write
+	if b.mode == types.BillingModePayPerRequest && declared.BillingMode == "" {
+		live.BillingMode = ""
+	}
+	return live
+}
+
+// Create makes the table; it never takes over an existing one.
 func (p tableProvider) Create(ctx context.Context, r *tableRequest) (DynamoDBTableAttrs, error) {
 	if err := validateTable(r.Props); err != nil {
 		return DynamoDBTableAttrs{}, err
@@ -261,26 +363,31 @@ func (p tableProvider) Create(ctx context.Context, r *tableRequest) (DynamoDBTab
 		return DynamoDBTableAttrs{}, err
 	}
 	name := tableName(r, r.Props)
-	tags := ownershipTags(r.Props.Tags, r.Stack, r.Stage, r.LogicalID)
+	tags := ownershipTags(r.Props.Tags, r.Stamp())
 	keys, defs := keySchema(r.Props)
 	b := tableBilling(r.Props)
+	in := &dynamodb.CreateTableInput{TableName: &name, KeySchema: keys, AttributeDefinitions: defs,
+		BillingMode: b.mode, ProvisionedThroughput: b.throughput(), Tags: dynamoTags(tags)}
 	r.Note("Creating table " + name + "...")
 	// The tags go in CreateTable too (so that an interrupted create leaves
 	// an owned table on AWS) and are set again by TagResource once the table
 	// is ACTIVE: emulators such as dynalite drop CreateTable's tags.
-	_, err = c.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: &name, KeySchema: keys, AttributeDefinitions: defs,
-		BillingMode: b.mode, ProvisionedThroughput: b.throughput(), Tags: dynamoTags(tags)})
-	adopted := false
+	_, err = c.CreateTable(ctx, in)
+	if tableBusy(err) {
+		// A table of that name exists. One being deleted is on its way out
+		// (see Read): wait until it is gone, then create.
+		if d, derr := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name}); derr == nil && d.Table.TableStatus == types.TableStatusDeleting {
+			r.Note("Table " + name + " is being deleted: waiting until it is gone to create it again...")
+			if err := waitGone(ctx, c, name); err != nil {
+				return DynamoDBTableAttrs{}, err
+			}
+			_, err = c.CreateTable(ctx, in)
+		}
+	}
 	switch {
 	case err == nil:
 	case tableBusy(err):
-		// A table of that name exists: ours if it carries our ownership
-		// tags (an interrupted create being resumed).
-		if err := p.checkOwned(ctx, c, r, name); err != nil {
-			return DynamoDBTableAttrs{}, err
-		}
-		r.Note("Table " + name + " already exists and is ours: adopting it")
-		adopted = true
+		return DynamoDBTableAttrs{}, fmt.Errorf("table %s already exists: %w", name, alchemy.ErrAlreadyExists)
 	default:
 		return DynamoDBTableAttrs{}, fmt.Errorf("creating table %s: %w", name, err)
 	}
@@ -288,53 +395,13 @@ func (p tableProvider) Create(ctx context.Context, r *tableRequest) (DynamoDBTab
 	if err != nil {
 		return DynamoDBTableAttrs{}, err
 	}
-	if adopted {
-		if !sameKeys(t, r.Props) {
-			return DynamoDBTableAttrs{}, fmt.Errorf("table %s already exists with another key schema: choose another tableName", name)
-		}
-		if t, err = p.setBilling(ctx, c, r, t, current(t)); err != nil {
-			return DynamoDBTableAttrs{}, err
-		}
-	}
-	if err := p.setTags(ctx, c, r, t, nil, adopted); err != nil {
+	if err := p.setTags(ctx, c, r, t, nil); err != nil {
 		return DynamoDBTableAttrs{}, err
 	}
-	oldTTL := ""
-	if adopted {
-		if oldTTL, err = currentTTL(ctx, c, name); err != nil {
-			return DynamoDBTableAttrs{}, err
-		}
-	}
-	if err := p.setTTL(ctx, c, r, name, oldTTL); err != nil {
+	if err := p.setTTL(ctx, c, r, name, ""); err != nil {
 		return DynamoDBTableAttrs{}, err
 	}
 	return tableAttrs(t), nil
-}
-
-// checkOwned fails unless the existing table name carries r's ownership tags.
-func (p tableProvider) checkOwned(ctx context.Context, c *dynamodb.Client, r *tableRequest, name string) error {
-	_, owned, err := p.owned(ctx, c, r, name)
-	if err != nil {
-		return err
-	}
-	if !owned {
-		return fmt.Errorf("table %s already exists and is not owned by %s/%s/%s: choose another tableName", name, r.Stack, r.Stage, r.LogicalID)
-	}
-	return nil
-}
-
-// owned describes the existing table name and reports whether it carries
-// r's ownership tags.
-func (tableProvider) owned(ctx context.Context, c *dynamodb.Client, r *tableRequest, name string) (*types.TableDescription, bool, error) {
-	d, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
-	if err != nil {
-		return nil, false, fmt.Errorf("reading existing table %s: %w", name, err)
-	}
-	tags, err := listTags(ctx, c, sdkaws.ToString(d.Table.TableArn))
-	if err != nil {
-		return nil, false, fmt.Errorf("reading tags of existing table %s: %w", name, err)
-	}
-	return d.Table, tags[TagStack] == r.Stack && tags[TagStage] == r.Stage && tags[TagID] == r.LogicalID, nil
 }
 
 func listTags(ctx context.Context, c *dynamodb.Client, arn string) (map[string]string, error) {
@@ -372,6 +439,13 @@ func current(t *types.TableDescription) billing {
 	return b
 }
 
+// Update brings the table from r.OldProps (the props last applied, or its
+// live configuration when it is being taken over) to r.Props. Its keys
+// cannot change in place: a table found with other keys is an error.
+// Billing is compared with the table as DescribeTable shows it (UpdateTable
+// fails when nothing changes), tags with r.OldProps' (user tags removed from
+// the props are removed; tags added outside alchemy are left alone; the
+// ownership tags are always written) and time to live with r.OldProps'.
 func (p tableProvider) Update(ctx context.Context, r *tableRequest) (DynamoDBTableAttrs, error) {
 	if err := validateTable(r.Props); err != nil {
 		return DynamoDBTableAttrs{}, err
@@ -395,16 +469,31 @@ func (p tableProvider) Update(ctx context.Context, r *tableRequest) (DynamoDBTab
 			return DynamoDBTableAttrs{}, err
 		}
 	}
-	if t, err = p.setBilling(ctx, c, r, t, tableBilling(r.OldProps)); err != nil {
+	if !sameKeys(t, r.Props) {
+		live := liveTable(r.Props, t)
+		return DynamoDBTableAttrs{}, fmt.Errorf("table %s exists with other keys (%s); they cannot be changed in place: choose another tableName",
+			name, describeKeys(live))
+	}
+	if t, err = p.setBilling(ctx, c, r, t, current(t)); err != nil {
 		return DynamoDBTableAttrs{}, err
 	}
-	if err := p.setTags(ctx, c, r, t, r.OldProps.Tags, false); err != nil {
+	if err := p.setTags(ctx, c, r, t, r.OldProps.Tags); err != nil {
 		return DynamoDBTableAttrs{}, err
 	}
 	if err := p.setTTL(ctx, c, r, name, r.OldProps.TTLAttribute); err != nil {
 		return DynamoDBTableAttrs{}, err
 	}
 	return tableAttrs(t), nil
+}
+
+// describeKeys renders a table's keys for messages: "partition key id (N),
+// sort key sk (S)".
+func describeKeys(a DynamoDBTableArgs) string {
+	s := fmt.Sprintf("partition key %s (%s)", a.PartitionKey, keyType(a.PartitionKeyType))
+	if a.SortKey != "" {
+		s += fmt.Sprintf(", sort key %s (%s)", a.SortKey, keyType(a.SortKeyType))
+	}
+	return s
 }
 
 // setBilling changes the table's billing from old to r.Props' (UpdateTable
@@ -424,19 +513,11 @@ func (tableProvider) setBilling(ctx context.Context, c *dynamodb.Client, r *tabl
 	return waitActive(ctx, c, name)
 }
 
-// setTags sets the table's tags to r.Props' plus the ownership tags. old are
-// the user tags last applied (removed when gone from r.Props); with
-// unknownTags the table's current tags are read instead.
-func (tableProvider) setTags(ctx context.Context, c *dynamodb.Client, r *tableRequest, t *types.TableDescription, old map[string]string, unknownTags bool) error {
+// setTags sets the table's tags to r.Props' plus the ownership tags. old
+// are the user tags it is brought from: removed when gone from r.Props.
+func (tableProvider) setTags(ctx context.Context, c *dynamodb.Client, r *tableRequest, t *types.TableDescription, old map[string]string) error {
 	arn, name := sdkaws.ToString(t.TableArn), sdkaws.ToString(t.TableName)
-	tags := ownershipTags(r.Props.Tags, r.Stack, r.Stage, r.LogicalID)
-	if unknownTags {
-		cur, err := listTags(ctx, c, arn)
-		if err != nil {
-			return fmt.Errorf("reading tags of table %s: %w", name, err)
-		}
-		old = cur
-	}
+	tags := ownershipTags(r.Props.Tags, r.Stamp())
 	var gone []string
 	for _, k := range slices.Sorted(maps.Keys(old)) {
 		if _, keep := tags[k]; !keep {
@@ -508,6 +589,9 @@ func tableAttrs(t *types.TableDescription) DynamoDBTableAttrs {
 		StreamArn: sdkaws.ToString(t.LatestStreamArn)}
 }
 
+// Delete deletes the table and waits until it is gone. Ownership is the
+// engine's to prove before it calls Delete; a table already gone (or being
+// deleted) is success.
 func (p tableProvider) Delete(ctx context.Context, r *tableRequest) error {
 	c, err := p.client(ctx, r)
 	if err != nil {
@@ -515,24 +599,9 @@ func (p tableProvider) Delete(ctx context.Context, r *tableRequest) error {
 	}
 	name := r.OldAttrs.TableName
 	if name == "" {
-		// An interrupted (or refused) create has no attributes yet: find it
-		// by name, and delete it only if it is ours; a table of that name
-		// without our ownership tags was never created by this resource.
-		// The keys must match too: a create that adopted and then refused
-		// a table of ours with other keys (an explicit tableName whose
-		// keys changed) must not delete the table still in use.
+		// The engine passes the attributes Read found for a row that has
+		// none; derive the name otherwise.
 		name = tableName(r, r.OldProps)
-		t, owned, err := p.owned(ctx, c, r, name)
-		if tableGone(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !owned || !sameKeys(t, r.OldProps) {
-			r.Note("Table " + name + " was not created by this resource: not deleting it")
-			return nil
-		}
 	}
 	r.Note("Deleting table " + name + "...")
 	_, err = c.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: &name})
@@ -558,6 +627,11 @@ func (p tableProvider) Delete(ctx context.Context, r *tableRequest) error {
 	if err != nil {
 		return fmt.Errorf("deleting table %s: %w", name, err)
 	}
+	return waitGone(ctx, c, name)
+}
+
+// waitGone waits until the table no longer exists.
+func waitGone(ctx context.Context, c *dynamodb.Client, name string) error {
 	if err := dynamodb.NewTableNotExistsWaiter(c, func(o *dynamodb.TableNotExistsWaiterOptions) {
 		o.MinDelay, o.MaxDelay = tableWaitMinDelay, tableWaitMaxDelay
 	}).Wait(ctx, &dynamodb.DescribeTableInput{TableName: &name}, tableWaitMax); err != nil {

@@ -2,9 +2,11 @@ package aws_test
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,9 @@ type tableConfig struct {
 	read, write int
 	tags        map[string]string
 	namedName   string
+	// namedKey is Named's partition key (numeric); default "id".
+	namedKey  string
+	namedTags map[string]string
 }
 
 // tableStack is a table with a generated name ("Table", with a TTL
@@ -49,8 +54,12 @@ func tableStack(c *tableConfig) *cli.StackProgram {
 			s.Output("tableArn", t.TableArn)
 		}
 		if c.namedName != "" {
+			key := c.namedKey
+			if key == "" {
+				key = "id"
+			}
 			aws.NewDynamoDBTable(s, "Named", aws.DynamoDBTableProps{TableName: alchemy.String(c.namedName),
-				PartitionKey: alchemy.String("id"), PartitionKeyType: alchemy.String("N")})
+				PartitionKey: alchemy.String(key), PartitionKeyType: alchemy.String("N"), Tags: alchemy.V(c.namedTags)})
 		}
 	})
 }
@@ -287,33 +296,222 @@ func createDirect(t *testing.T, c *dynamodb.Client, name, keyType string, tags m
 	}
 }
 
-// TestDynamoDBTableAdoption: an existing table of the same name is adopted
-// only when it carries the resource's ownership tags and has its keys.
+// TestDynamoDBTableAdoption: an existing table of the same name is taken
+// over only when it carries the resource's ownership tags, and then only
+// if it has its keys; a table stamped as this resource's is its own, so it
+// is deleted once the resource moves on to another name, and a foreign one
+// never is.
 func TestDynamoDBTableAdoption(t *testing.T) {
 	c := startDynalite(t)
 	owned := map[string]string{"alchemy::stack": "ddbtest", "alchemy::stage": "dev_tester", "alchemy::id": "Named", "stale": "x"}
 
 	createDirect(t, c, "ddbtest-foreign", "N", nil)
 	r := run(t, tableStack(&tableConfig{namedName: "ddbtest-foreign"}), "deploy", "--yes")
-	if r.code == 0 || !strings.Contains(r.out+r.errOut, "not owned by ddbtest/dev_tester/Named") {
-		t.Errorf("deploy onto a foreign table: exit %d\n%s\n%s", r.code, r.out, r.errOut)
-	}
+	wantRefused(t, r, "Named", "AWS.DynamoDB.Table", "table ddbtest-foreign", "")
 
 	createDirect(t, c, "ddbtest-wrongkeys", "S", owned)
 	r = run(t, tableStack(&tableConfig{namedName: "ddbtest-wrongkeys"}), "deploy", "--yes")
-	if r.code == 0 || !strings.Contains(r.out+r.errOut, "another key schema") {
+	if r.code == 0 || !strings.Contains(r.out+r.errOut, "table ddbtest-wrongkeys exists with other keys (partition key id (S)); they cannot be changed in place: choose another tableName") {
 		t.Errorf("deploy onto an owned table with other keys: exit %d\n%s\n%s", r.code, r.out, r.errOut)
+	}
+	if d, _ := describe(t, c, "ddbtest-wrongkeys"); keys(d) != "id:HASH:S" {
+		t.Errorf("the table with other keys was changed: %s", keys(d))
 	}
 
 	createDirect(t, c, "ddbtest-owned", "N", owned)
-	mustRun(t, tableStack(&tableConfig{namedName: "ddbtest-owned"}), "deploy", "--yes")
+	r = mustRun(t, tableStack(&tableConfig{namedName: "ddbtest-owned"}), "deploy", "--yes")
+	wantContains(t, r, "table ddbtest-owned already exists with this resource's ownership tags: taking it over")
 	_, tags := describe(t, c, "ddbtest-owned")
 	checkTags(t, "adopted", tags, map[string]string{"alchemy::id": "Named", "stale": ""})
 
 	mustRun(t, tableStack(&tableConfig{namedName: "ddbtest-owned"}), "destroy", "--yes")
-	// The failed creates left generations in state; cleaning them up must
-	// delete neither the foreign table nor the owned one with other keys.
-	if names := tables(t, c); !slices.Equal(names, []string{"ddbtest-foreign", "ddbtest-wrongkeys"}) {
+	if names := tables(t, c); !slices.Equal(names, []string{"ddbtest-foreign"}) {
+		t.Fatalf("tables after destroy: %v, want only the foreign one", names)
+	}
+}
+
+// putItem writes an item {id: n} (numeric key).
+func putItem(t *testing.T, c *dynamodb.Client, table, key string, n int) {
+	t.Helper()
+	if _, err := c.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &table,
+		Item: map[string]types.AttributeValue{key: &types.AttributeValueMemberN{Value: strconv.Itoa(n)},
+			"data": &types.AttributeValueMemberS{Value: "keep me"}}}); err != nil {
+		t.Fatalf("PutItem %s: %v", table, err)
+	}
+}
+
+func itemCount(t *testing.T, c *dynamodb.Client, table string) int {
+	t.Helper()
+	out, err := c.Scan(context.Background(), &dynamodb.ScanInput{TableName: &table})
+	if err != nil {
+		t.Fatalf("Scan %s: %v", table, err)
+	}
+	return len(out.Items)
+}
+
+// A table that exists under the declared name without this resource's
+// ownership tags is refused without --adopt (untouched, and never deleted
+// by destroy) and taken over with it.
+func TestDynamoDBTableExistingNeedsAdopt(t *testing.T) {
+	c := startDynalite(t)
+	const name = "ddbtest-theirs"
+	createDirect(t, c, name, "N", map[string]string{"owner": "them"})
+	putItem(t, c, name, "id", 1)
+	cfg := &tableConfig{namedName: name, namedTags: map[string]string{"team": "a"}}
+	untouched := func(when string) {
+		t.Helper()
+		_, tags := describe(t, c, name)
+		if len(tags) != 1 || tags["owner"] != "them" {
+			t.Errorf("%s: tags %v, want only owner=them", when, tags)
+		}
+		if n := itemCount(t, c, name); n != 1 {
+			t.Errorf("%s: %d items, want 1", when, n)
+		}
+	}
+
+	r := run(t, tableStack(cfg), "deploy", "--yes")
+	wantRefused(t, r, "Named", "AWS.DynamoDB.Table", "table "+name, "")
+	untouched("after the refused deploy")
+	if row := getRow(t, "ddbtest", "Named"); row != nil {
+		t.Errorf("the refused create left a row: %+v", row)
+	}
+	wantContains(t, mustRun(t, tableStack(cfg), "plan"), "Plan: 1 to create")
+	mustRun(t, tableStack(cfg), "destroy", "--yes")
+	untouched("after destroy")
+
+	r = mustRun(t, tableStack(cfg), "deploy", "--yes", "--adopt")
+	wantContains(t, r, "table "+name+" already exists: taking it over (--adopt)")
+	_, tags := describe(t, c, name)
+	if want := map[string]string{"team": "a", "alchemy::stack": "ddbtest", "alchemy::stage": "dev_tester", "alchemy::id": "Named"}; !maps.Equal(tags, want) {
+		t.Errorf("tags after --adopt %v, want %v", tags, want)
+	}
+	if n := itemCount(t, c, name); n != 1 {
+		t.Errorf("after --adopt: %d items, want 1", n)
+	}
+	wantContains(t, mustRun(t, tableStack(cfg), "plan"), "Plan: no changes")
+	mustRun(t, tableStack(cfg), "destroy", "--yes")
+	if names := tables(t, c); len(names) != 0 {
+		t.Fatalf("tables after destroying the adopted one: %v", names)
+	}
+}
+
+// A table stamped by another stage of the same stack is that stage's: it
+// is refused, naming that owner.
+func TestDynamoDBTableOfAnotherStage(t *testing.T) {
+	c := startDynalite(t)
+	const name = "ddbtest-prod"
+	prod := map[string]string{"alchemy::stack": "ddbtest", "alchemy::stage": "prod", "alchemy::id": "Named"}
+	createDirect(t, c, name, "N", prod)
+	r := run(t, tableStack(&tableConfig{namedName: name}), "deploy", "--yes")
+	wantRefused(t, r, "Named", "AWS.DynamoDB.Table", "table "+name, "ddbtest/prod/Named")
+	if _, tags := describe(t, c, name); !maps.Equal(tags, prod) {
+		t.Errorf("tags of the other stage's table changed: %v", tags)
+	}
+	mustRun(t, tableStack(&tableConfig{namedName: name}), "destroy", "--yes")
+	if names := tables(t, c); !slices.Equal(names, []string{name}) {
+		t.Fatalf("tables after destroy: %v", names)
+	}
+}
+
+// A create interrupted after CreateTable and before TagResource leaves a
+// table without ownership tags and a claimed row: the next deploy resumes
+// it (takes the table over and tags it). The same row unclaimed proves
+// nothing (the TypeScript tool's, or a create refused as not ours): the
+// table is refused and destroy leaves it alone.
+func TestDynamoDBTableInterruptedCreate(t *testing.T) {
+	c := startDynalite(t)
+	props := func(name string) map[string]any {
+		return map[string]any{"tableName": name, "partitionKey": "id", "partitionKeyType": "N"}
+	}
+
+	createDirect(t, c, "ddbtest-unclaimed", "N", nil)
+	putItem(t, c, "ddbtest-unclaimed", "id", 7)
+	putRow(t, "ddbtest", interruptedRow("AWS.DynamoDB.Table", "Named", props("ddbtest-unclaimed"), false))
+	cfg := &tableConfig{namedName: "ddbtest-unclaimed"}
+	r := run(t, tableStack(cfg), "deploy", "--yes")
+	wantRefused(t, r, "Named", "AWS.DynamoDB.Table", "table ddbtest-unclaimed", "")
+	if _, tags := describe(t, c, "ddbtest-unclaimed"); len(tags) != 0 {
+		t.Errorf("the unclaimed table was tagged: %v", tags)
+	}
+	if row := getRow(t, "ddbtest", "Named"); row == nil || row.Claimed {
+		t.Errorf("the refused resume left row %+v, want it kept unclaimed", row)
+	}
+	mustRun(t, tableStack(cfg), "destroy", "--yes")
+	if names := tables(t, c); !slices.Equal(names, []string{"ddbtest-unclaimed"}) || itemCount(t, c, "ddbtest-unclaimed") != 1 {
+		t.Fatalf("destroy touched the unclaimed table: tables %v", names)
+	}
+
+	createDirect(t, c, "ddbtest-claimed", "N", nil)
+	row := interruptedRow("AWS.DynamoDB.Table", "Named", props("ddbtest-claimed"), true)
+	putRow(t, "ddbtest", row)
+	cfg.namedName = "ddbtest-claimed"
+	r = mustRun(t, tableStack(cfg), "deploy", "--yes")
+	wantContains(t, r, "table ddbtest-claimed is the one an interrupted create of this resource made: taking it over")
+	d, tags := describe(t, c, "ddbtest-claimed")
+	if want := map[string]string{"alchemy::stack": "ddbtest", "alchemy::stage": "dev_tester", "alchemy::id": "Named"}; !maps.Equal(tags, want) {
+		t.Errorf("resumed table's tags %v, want %v", tags, want)
+	}
+	got := getRow(t, "ddbtest", "Named")
+	if got == nil || got.Status != "created" || got.InstanceID != row.InstanceID || attrOf(t, got, "tableArn") != sdkaws.ToString(d.TableArn) {
+		t.Fatalf("row after the resumed create: %+v", got)
+	}
+	wantContains(t, mustRun(t, tableStack(cfg), "plan"), "Plan: no changes")
+	mustRun(t, tableStack(cfg), "destroy", "--yes")
+	if names := tables(t, c); !slices.Equal(names, []string{"ddbtest-unclaimed"}) {
+		t.Fatalf("tables after destroy: %v, want only the unclaimed one", names)
+	}
+}
+
+// A replace whose new generation keeps the explicit tableName deletes the
+// current table first and ends with exactly one table, the one state
+// points at. An old generation that is the same table as the current one
+// (same ARN) is never deleted.
+func TestDynamoDBTableReplaceSameName(t *testing.T) {
+	c := startDynalite(t)
+	const name = "ddbtest-fixed"
+	cfg := &tableConfig{namedName: name}
+	mustRun(t, tableStack(cfg), "deploy", "--yes")
+	putItem(t, c, name, "id", 1)
+	first := getRow(t, "ddbtest", "Named")
+
+	cfg.namedKey = "key2"
+	wantContains(t, mustRun(t, tableStack(cfg), "plan"), "Plan: 1 to replace")
+	r := mustRun(t, tableStack(cfg), "deploy", "--yes")
+	wantContains(t, r, "Deleting the current resource before creating its replacement")
+	if names := tables(t, c); !slices.Equal(names, []string{name}) {
+		t.Fatalf("tables after the replace: %v", names)
+	}
+	d, tags := describe(t, c, name)
+	if k := keys(d); k != "key2:HASH:N" {
+		t.Errorf("replacement key schema %q", k)
+	}
+	checkTags(t, "replacement", tags, map[string]string{"alchemy::id": "Named", "alchemy::stage": "dev_tester"})
+	if n := itemCount(t, c, name); n != 0 {
+		t.Errorf("the replacement has %d items: is it the old table?", n)
+	}
+	row := getRow(t, "ddbtest", "Named")
+	if row.Status != "created" || row.Old != nil || row.InstanceID == first.InstanceID || attrOf(t, row, "tableArn") != sdkaws.ToString(d.TableArn) {
+		t.Fatalf("row after the replace: %+v", row)
+	}
+
+	// A replaced row whose old generation is this very table (as a
+	// replacement that took over its predecessor would leave): cleaning
+	// it up must not delete the table.
+	putItem(t, c, name, "key2", 2)
+	old := *row
+	old.InstanceID, old.Old = first.InstanceID, nil
+	row.Status, row.Old = "replaced", &old
+	putRow(t, "ddbtest", row)
+	r = mustRun(t, tableStack(cfg), "deploy", "--yes")
+	wantContains(t, r, "is the same cloud resource as the new one")
+	if names := tables(t, c); !slices.Equal(names, []string{name}) || itemCount(t, c, name) != 1 {
+		t.Fatalf("cleaning up an old generation that is the current table deleted it: tables %v", names)
+	}
+	if row := getRow(t, "ddbtest", "Named"); row.Status != "created" || row.Old != nil {
+		t.Errorf("row after the clean-up: %+v", row)
+	}
+	mustRun(t, tableStack(cfg), "destroy", "--yes")
+	if names := tables(t, c); len(names) != 0 {
 		t.Fatalf("tables after destroy: %v", names)
 	}
 }

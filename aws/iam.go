@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/alchemy-go/alchemy"
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
@@ -128,7 +130,7 @@ func iamTags(m map[string]string) []types.Tag {
 }
 
 func (roleProvider) client(ctx context.Context, r *roleRequest) (*iam.Client, error) {
-	cfg, err := sdkConfig(ctx, r.Credentials)
+	cfg, err := sdkConfig(ctx, r.Credentials, r.Refresh)
 	if err != nil {
 		return nil, err
 	}
@@ -151,9 +153,84 @@ type roleState struct {
 
 func desiredState(r *roleRequest, p IAMRoleArgs) roleState {
 	return roleState{trust: &p.AssumeRolePolicy, description: &p.Description, maxSession: maxSession(p),
-		tags: ownershipTags(p.Tags, r.Stack, r.Stage, r.LogicalID), inline: p.InlinePolicies, managed: p.ManagedPolicyArns}
+		tags: ownershipTags(p.Tags, r.Stamp()), inline: p.InlinePolicies, managed: p.ManagedPolicyArns}
 }
 
+func (roleProvider) Name(r *roleRequest) string { return roleName(r, r.Props) }
+
+// Identity is the role's ARN (its name for attributes without one). Not
+// its RoleId: a role deleted and made again under the same name is deleted
+// by the same name.
+func (roleProvider) Identity(a IAMRoleAttrs) string {
+	if a.Arn != "" {
+		return a.Arn
+	}
+	return a.RoleName
+}
+
+// Read finds the role by name, with its trust policy, description, maximum
+// session duration, inline policies, attached policies and tags.
+func (p roleProvider) Read(ctx context.Context, r *roleRequest) (*alchemy.Found[IAMRoleArgs, IAMRoleAttrs], error) {
+	c, err := p.client(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	name := r.OldAttrs.RoleName
+	if name == "" {
+		name = roleName(r, r.Props)
+	}
+	g, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
+	if roleGone(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up role %s: %w", name, err)
+	}
+	st, err := readState(ctx, c, name)
+	if roleGone(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for pn := range st.inline {
+		out, err := c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &name, PolicyName: &pn})
+		if err != nil && !roleGone(err) {
+			return nil, fmt.Errorf("reading inline policy %s of role %s: %w", pn, name, err)
+		}
+		if err == nil {
+			st.inline[pn] = policyDocument(out.PolicyDocument)
+		}
+	}
+	role := g.Role
+	live := IAMRoleArgs{RoleName: r.Props.RoleName, AssumeRolePolicy: policyDocument(role.AssumeRolePolicyDocument),
+		Description: sdkaws.ToString(role.Description), Tags: userTags(st.tags), ManagedPolicyArns: st.managed}
+	if m := int(sdkaws.ToInt32(role.MaxSessionDuration)); m != 0 && !(m == defaultMaxSessionDuration && r.Props.MaxSessionDuration == 0) {
+		live.MaxSessionDuration = m
+	}
+	if len(st.inline) > 0 {
+		live.InlinePolicies = st.inline
+	}
+	return &alchemy.Found[IAMRoleArgs, IAMRoleAttrs]{
+		Attrs:     roleAttrs(role),
+		Props:     &live,
+		Name:      "role " + name,
+		Generated: r.Props.RoleName == "" && name == r.PhysicalName(64, false),
+		Stamp:     alchemy.StampFromTags(st.tags),
+	}, nil
+}
+
+// policyDocument is a policy document as IAM returns it: URL-encoded.
+func policyDocument(doc *string) string {
+	s := sdkaws.ToString(doc)
+	if d, err := url.QueryUnescape(s); err == nil {
+		return d
+	}
+	return s
+}
+
+// Create makes the role with its policies; it never takes over an existing
+// one.
 func (p roleProvider) Create(ctx context.Context, r *roleRequest) (IAMRoleAttrs, error) {
 	if err := validateRole(r.Props); err != nil {
 		return IAMRoleAttrs{}, err
@@ -170,46 +247,25 @@ func (p roleProvider) Create(ctx context.Context, r *roleRequest) (IAMRoleAttrs,
 		in.Description = &r.Props.Description
 	}
 	r.Note("Creating role " + name + "...")
-	var old roleState
-	var role *types.Role
 	out, err := c.CreateRole(ctx, in)
 	switch {
 	case err == nil:
-		role = out.Role
-		// Set by CreateRole; no policies yet.
-		old = roleState{trust: want.trust, description: want.description, maxSession: want.maxSession, tags: want.tags}
 	case errorAs[*types.EntityAlreadyExistsException](err) || hasCode(err, "EntityAlreadyExists"):
-		// Ours when its tags say so (an interrupted create being resumed);
-		// any other role only with --adopt.
-		cur, err := readTags(ctx, c, name)
-		if err != nil {
-			return IAMRoleAttrs{}, fmt.Errorf("reading tags of existing role %s: %w", name, err)
-		}
-		owned := cur[TagStack] == r.Stack && cur[TagStage] == r.Stage && cur[TagID] == r.LogicalID
-		if aerr := r.MayAdopt("AWS.IAM.Role", "role "+name, owned); aerr != nil {
-			return IAMRoleAttrs{}, aerr
-		}
-		r.Note("Role " + name + " already exists: adopting it")
-		if old, err = readState(ctx, c, name); err != nil {
-			return IAMRoleAttrs{}, err
-		}
-		old.tags = cur
-		g, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
-		if err != nil {
-			return IAMRoleAttrs{}, fmt.Errorf("reading role %s: %w", name, err)
-		}
-		role = g.Role
+		return IAMRoleAttrs{}, fmt.Errorf("role %s already exists: %w", name, alchemy.ErrAlreadyExists)
 	default:
 		return IAMRoleAttrs{}, fmt.Errorf("creating role %s: %w", name, err)
 	}
+	// Set by CreateRole; no policies yet.
+	old := roleState{trust: want.trust, description: want.description, maxSession: want.maxSession, tags: want.tags}
 	if err := p.apply(ctx, c, r, name, old, want); err != nil {
 		return IAMRoleAttrs{}, err
 	}
-	return roleAttrs(role), nil
+	return roleAttrs(out.Role), nil
 }
 
 // readState reads the role's tags, inline policy names and attached
-// policies (trust policy and description stay unknown).
+// policies (trust policy, description and inline policy documents stay
+// unknown).
 func readState(ctx context.Context, c *iam.Client, name string) (roleState, error) {
 	s := roleState{inline: map[string]string{}}
 	var err error
@@ -351,6 +407,11 @@ func roleAttrs(role *types.Role) IAMRoleAttrs {
 	return IAMRoleAttrs{RoleName: sdkaws.ToString(role.RoleName), Arn: sdkaws.ToString(role.Arn), RoleID: sdkaws.ToString(role.RoleId)}
 }
 
+// Update brings the role from r.OldProps (the props last applied, or its
+// live configuration when it is being taken over) to r.Props. Tags are
+// compared with the role's current ones, so the ownership tags are written
+// whenever they are missing; user tags of r.OldProps gone from r.Props are
+// removed, tags added outside alchemy are left alone.
 func (p roleProvider) Update(ctx context.Context, r *roleRequest) (IAMRoleAttrs, error) {
 	if err := validateRole(r.Props); err != nil {
 		return IAMRoleAttrs{}, err
@@ -367,12 +428,26 @@ func (p roleProvider) Update(ctx context.Context, r *roleRequest) (IAMRoleAttrs,
 	if err != nil {
 		return IAMRoleAttrs{}, fmt.Errorf("reading role %s: %w", name, err)
 	}
-	if err := p.apply(ctx, c, r, name, desiredState(r, r.OldProps), desiredState(r, r.Props)); err != nil {
+	cur, err := readTags(ctx, c, name)
+	if err != nil {
+		return IAMRoleAttrs{}, fmt.Errorf("reading tags of role %s: %w", name, err)
+	}
+	old := desiredState(r, r.OldProps)
+	old.tags = map[string]string{}
+	for k, v := range cur {
+		if _, was := r.OldProps.Tags[k]; was || strings.HasPrefix(k, tagPrefix) {
+			old.tags[k] = v
+		}
+	}
+	if err := p.apply(ctx, c, r, name, old, desiredState(r, r.Props)); err != nil {
 		return IAMRoleAttrs{}, err
 	}
 	return roleAttrs(g.Role), nil
 }
 
+// Delete detaches the role's managed policies, deletes its inline ones and
+// then the role. Ownership is the engine's to prove before it calls Delete;
+// a role already gone is success.
 func (p roleProvider) Delete(ctx context.Context, r *roleRequest) error {
 	c, err := p.client(ctx, r)
 	if err != nil {
@@ -380,20 +455,9 @@ func (p roleProvider) Delete(ctx context.Context, r *roleRequest) error {
 	}
 	name := r.OldAttrs.RoleName
 	if name == "" {
-		// An interrupted (or refused) create has no attributes yet: delete
-		// the role of that name only if it carries our ownership tags.
+		// The engine passes the attributes Read found for a row that has
+		// none; derive the name otherwise.
 		name = roleName(r, r.OldProps)
-		tags, err := readTags(ctx, c, name)
-		if roleGone(err) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading tags of role %s: %w", name, err)
-		}
-		if tags[TagStack] != r.Stack || tags[TagStage] != r.Stage || tags[TagID] != r.LogicalID {
-			r.Note("Role " + name + " was not created by this resource: not deleting it")
-			return nil
-		}
 	}
 	r.Note("Deleting role " + name + "...")
 	arns, err := attachedArns(ctx, c, name)

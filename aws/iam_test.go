@@ -3,6 +3,7 @@ package aws_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -276,7 +277,7 @@ func TestIAMRoleDestroyAfterExternalDelete(t *testing.T) {
 // --adopt, and cleaning up the failed create leaves it alone; with --adopt
 // it is taken over and brought to the declared state.
 func TestIAMRoleOfSomeoneElse(t *testing.T) {
-	_, c := startIAM(t)
+	fake, c := startIAM(t)
 	ctx := context.Background()
 	name := "theirs"
 	if _, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: &name, AssumeRolePolicyDocument: sdkaws.String(ec2Trust),
@@ -287,10 +288,13 @@ func TestIAMRoleOfSomeoneElse(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &roleConfig{present: true, name: name, trust: lambdaTrust, inline: map[string]string{"read": readPolicy}}
+	fake.ResetCalls()
 	r := run(t, roleStack(cfg), "deploy", "--yes")
-	if r.code == 0 || !strings.Contains(r.errOut, "Cannot adopt resource 'Role' (AWS.IAM.Role): role theirs exists in the cloud but is not owned") {
-		t.Fatalf("deploy over someone else's role: %d %s", r.code, r.errOut)
+	wantRefused(t, r, "Role", "AWS.IAM.Role", "role theirs", "")
+	if n := fake.Writes(); n != 0 {
+		t.Errorf("the refused deploy made %d IAM writes: %v", n, fake.AllCalls())
 	}
+	wantContains(t, mustRun(t, roleStack(cfg), "plan"), "Plan: 1 to create")
 	if r := run(t, roleStack(cfg), "destroy", "--yes"); r.code != 0 {
 		t.Fatalf("destroy: %d %s", r.code, r.errOut)
 	}
@@ -300,14 +304,76 @@ func TestIAMRoleOfSomeoneElse(t *testing.T) {
 	}
 
 	// With --adopt: taken over, their inline policy replaced by ours.
-	mustRun(t, roleStack(cfg), "deploy", "--yes", "--adopt")
+	r = mustRun(t, roleStack(cfg), "deploy", "--yes", "--adopt")
+	wantContains(t, r, "role theirs already exists: taking it over (--adopt)")
 	v = viewRole(t, c, name)
-	if v.trust != lambdaTrust || len(v.inline) != 1 || v.inline["read"] != readPolicy || v.tags["alchemy::id"] != "Role" || v.tags["owner"] != "" {
+	if v.trust != lambdaTrust || len(v.inline) != 1 || v.inline["read"] != readPolicy {
 		t.Errorf("adopted role: %+v", v)
 	}
+	if want := map[string]string{"alchemy::stack": "iamtest", "alchemy::stage": "dev_tester", "alchemy::id": "Role"}; !maps.Equal(v.tags, want) {
+		t.Errorf("adopted role's tags %v, want %v", v.tags, want)
+	}
+	wantContains(t, mustRun(t, roleStack(cfg), "plan"), "Plan: no changes")
 	mustRun(t, roleStack(cfg), "destroy", "--yes")
 	_, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
 	if !errors.As(err, new(*types.NoSuchEntityException)) {
 		t.Errorf("adopted role after destroy: %v", err)
+	}
+}
+
+// A role stamped by another stage of the same stack is that stage's: it is
+// refused, naming that owner.
+func TestIAMRoleOfAnotherStage(t *testing.T) {
+	_, c := startIAM(t)
+	name := "iamtest-prod"
+	prod := map[string]string{"alchemy::stack": "iamtest", "alchemy::stage": "prod", "alchemy::id": "Role"}
+	var tags []types.Tag
+	for k, v := range prod {
+		tags = append(tags, types.Tag{Key: sdkaws.String(k), Value: sdkaws.String(v)})
+	}
+	if _, err := c.CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: &name, AssumeRolePolicyDocument: sdkaws.String(ec2Trust), Tags: tags}); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, roleStack(&roleConfig{present: true, name: name, trust: lambdaTrust}), "deploy", "--yes")
+	wantRefused(t, r, "Role", "AWS.IAM.Role", "role "+name, "iamtest/prod/Role")
+	if v := viewRole(t, c, name); v.trust != ec2Trust || !maps.Equal(v.tags, prod) {
+		t.Errorf("the other stage's role changed: %+v", v)
+	}
+}
+
+// A create interrupted after CreateRole leaves a claimed row without
+// attributes: the next deploy takes the role over (its tags missing, here
+// removed behind alchemy's back) and completes it. Unclaimed, the row
+// proves nothing: refused.
+func TestIAMRoleInterruptedCreate(t *testing.T) {
+	_, c := startIAM(t)
+	ctx := context.Background()
+	for _, name := range []string{"iamtest-unclaimed", "iamtest-claimed"} {
+		if _, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: sdkaws.String(name), AssumeRolePolicyDocument: sdkaws.String(lambdaTrust)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	props := func(name string) map[string]any {
+		return map[string]any{"roleName": name, "assumeRolePolicy": lambdaTrust, "inlinePolicies": map[string]string{"read": readPolicy}}
+	}
+	cfg := &roleConfig{present: true, name: "iamtest-unclaimed", trust: lambdaTrust, inline: map[string]string{"read": readPolicy}}
+	putRow(t, "iamtest", interruptedRow("AWS.IAM.Role", "Role", props(cfg.name), false))
+	wantRefused(t, run(t, roleStack(cfg), "deploy", "--yes"), "Role", "AWS.IAM.Role", "role iamtest-unclaimed", "")
+	mustRun(t, roleStack(cfg), "destroy", "--yes")
+	if v := viewRole(t, c, "iamtest-unclaimed"); len(v.inline) != 0 || len(v.tags) != 0 {
+		t.Fatalf("the unclaimed role changed: %+v", v)
+	}
+
+	cfg.name = "iamtest-claimed"
+	putRow(t, "iamtest", interruptedRow("AWS.IAM.Role", "Role", props(cfg.name), true))
+	r := mustRun(t, roleStack(cfg), "deploy", "--yes")
+	wantContains(t, r, "role iamtest-claimed is the one an interrupted create of this resource made: taking it over")
+	v := viewRole(t, c, "iamtest-claimed")
+	if v.inline["read"] != readPolicy || v.tags["alchemy::id"] != "Role" || v.tags["alchemy::stage"] != "dev_tester" {
+		t.Errorf("resumed role: %+v", v)
+	}
+	mustRun(t, roleStack(cfg), "destroy", "--yes")
+	if names := roleNames(t, c); !slices.Equal(names, []string{"iamtest-unclaimed"}) {
+		t.Fatalf("roles after destroy: %v", names)
 	}
 }

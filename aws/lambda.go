@@ -33,8 +33,9 @@ type LambdaFunctionProps struct {
 	// physical name unique to the stack, id, stage and generation (at most
 	// 64 characters). Changing it replaces the function.
 	FunctionName alchemy.Input[string] `json:"functionName"`
-	// SourceDir is a local directory zipped at deploy (sorted paths, fixed
-	// modification times, so the same files make the same zip). The zip's
+	// SourceDir is a local directory, relative to the stack file's
+	// directory, zipped at deploy (sorted paths, fixed modification times,
+	// so the same files make the same zip). The zip's
 	// SHA-256 is part of the props: editing a file redeploys the code.
 	// Required.
 	SourceDir alchemy.Input[string] `json:"sourceDir"`
@@ -111,13 +112,34 @@ type LambdaFunction struct {
 }
 
 // NewLambdaFunction declares a Lambda function (type AWS.Lambda.Function).
-// Removing it from the stack deletes the function and its URL.
+// Removing it from the stack deletes the function and its URL. A relative
+// SourceDir is relative to the stack file's directory; one known at
+// declaration that cannot be zipped fails the plan, naming the function.
 func NewLambdaFunction(s *alchemy.Stack, id string, props LambdaFunctionProps, opts ...alchemy.Option) *LambdaFunction {
 	decl := functionDecl{FunctionName: props.FunctionName, SourceDir: props.SourceDir, Handler: props.Handler,
 		Runtime: props.Runtime, RoleArn: props.RoleArn, Environment: props.Environment, Timeout: props.Timeout,
 		MemorySize: props.MemorySize, FunctionURL: props.FunctionURL, Tags: props.Tags}
-	if d, ok := props.SourceDir.(alchemy.Output[string]); ok {
-		decl.SourceHash = alchemy.Map(d, hashSourceDir)
+	if dir, ok := alchemy.Known(props.SourceDir); ok {
+		// A directory known now (a literal) is hashed now, so that an
+		// unreadable one fails the plan with its reason.
+		if dir != "" {
+			h, err := hashSourceDir(s.Path(dir))
+			if err != nil {
+				s.Fail(id, err)
+			}
+			decl.SourceHash = alchemy.String(h)
+		}
+	} else if d, ok := props.SourceDir.(alchemy.Output[string]); ok {
+		// A directory only known once another resource is deployed is
+		// hashed then; one that cannot be zipped hashes as "unreadable"
+		// and fails that deploy, zipping it, with the reason.
+		decl.SourceHash = alchemy.Map(d, func(dir string) string {
+			h, err := hashSourceDir(s.Path(dir))
+			if err != nil {
+				return "unreadable"
+			}
+			return h
+		})
 	}
 	r := alchemy.Declare[LambdaFunctionArgs, LambdaFunctionAttrs](s, functionProvider{}, id, decl, opts...)
 	return &LambdaFunction{Resource: r,
@@ -202,15 +224,14 @@ func zipDir(dir string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// hashSourceDir is "sha256:<hex>" of dir's zip, or "unreadable" (the
-// deploy then fails zipping it, with the reason).
-func hashSourceDir(dir string) string {
+// hashSourceDir is "sha256:<hex>" of dir's zip.
+func hashSourceDir(dir string) (string, error) {
 	data, err := zipDir(dir)
 	if err != nil {
-		return "unreadable"
+		return "", err
 	}
 	sum := sha256.Sum256(data)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
 // codeSha256 is Lambda's CodeSha256 of a zip: base64 of its SHA-256.
@@ -319,7 +340,7 @@ func (d desired) environment() *types.Environment {
 }
 
 func (functionProvider) client(ctx context.Context, r *functionRequest) (*lambda.Client, error) {
-	cfg, err := sdkConfig(ctx, r.Credentials)
+	cfg, err := sdkConfig(ctx, r.Credentials, r.Refresh)
 	if err != nil {
 		return nil, err
 	}
@@ -352,15 +373,93 @@ func waitUpdated(ctx context.Context, c *lambda.Client, name string) (*lambda.Ge
 	return out, nil
 }
 
-func owns(r *functionRequest, tags map[string]string) bool {
-	return tags[TagStack] == r.Stack && tags[TagStage] == r.Stage && tags[TagID] == r.LogicalID
+func (functionProvider) Name(r *functionRequest) string { return functionName(r, r.Props) }
+
+// Identity is the function's ARN (its name for attributes without one).
+func (functionProvider) Identity(a LambdaFunctionAttrs) string {
+	if a.Arn != "" {
+		return a.Arn
+	}
+	return a.FunctionName
 }
 
+// Read finds the function by name (GetFunction, tags included) and its URL.
+// The code cannot be read back as a directory: SourceDir is r.Props', and
+// SourceHash is the deployed zip's (Lambda's CodeSha256 is the same SHA-256).
+func (p functionProvider) Read(ctx context.Context, r *functionRequest) (*alchemy.Found[LambdaFunctionArgs, LambdaFunctionAttrs], error) {
+	c, err := p.client(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	name := r.OldAttrs.FunctionName
+	if name == "" {
+		name = functionName(r, r.Props)
+	}
+	g, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &name})
+	if functionGone(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up function %s: %w", name, err)
+	}
+	url := ""
+	u, err := c.GetFunctionUrlConfig(ctx, &lambda.GetFunctionUrlConfigInput{FunctionName: &name})
+	switch {
+	case err == nil:
+		url = sdkaws.ToString(u.FunctionUrl)
+	case !functionGone(err):
+		return nil, fmt.Errorf("reading URL of function %s: %w", name, err)
+	}
+	cfg := g.Configuration
+	live := liveFunction(r.Props, cfg)
+	live.FunctionURL, live.Tags = url != "", userTags(g.Tags)
+	return &alchemy.Found[LambdaFunctionArgs, LambdaFunctionAttrs]{
+		Attrs:     functionAttrs(cfg, url),
+		Props:     &live,
+		Name:      "function " + name,
+		Generated: r.Props.FunctionName == "" && name == r.PhysicalName(64, false),
+		Stamp:     alchemy.StampFromTags(g.Tags),
+	}, nil
+}
+
+// liveFunction is a function's configuration in the form of declared (a
+// default declared as unset stays unset).
+func liveFunction(declared LambdaFunctionArgs, cfg *types.FunctionConfiguration) LambdaFunctionArgs {
+	live := declared
+	if sum, err := base64.StdEncoding.DecodeString(sdkaws.ToString(cfg.CodeSha256)); err == nil && len(sum) == sha256.Size {
+		live.SourceHash = "sha256:" + hex.EncodeToString(sum)
+	}
+	live.RoleArn = sdkaws.ToString(cfg.Role)
+	live.Runtime, live.Handler = string(cfg.Runtime), sdkaws.ToString(cfg.Handler)
+	live.Timeout, live.MemorySize = int(sdkaws.ToInt32(cfg.Timeout)), int(sdkaws.ToInt32(cfg.MemorySize))
+	live.Environment = nil
+	if cfg.Environment != nil && len(cfg.Environment.Variables) > 0 {
+		live.Environment = cfg.Environment.Variables
+	}
+	// Defaults the declaration leaves unset stay unset.
+	def := functionConfig(LambdaFunctionArgs{Runtime: declared.Runtime})
+	if declared.Runtime == "" && live.Runtime == def.runtime {
+		live.Runtime = ""
+	}
+	if declared.Handler == "" && live.Handler == functionConfig(LambdaFunctionArgs{Runtime: live.Runtime}).handler {
+		live.Handler = ""
+	}
+	if declared.Timeout == 0 && live.Timeout == def.timeout {
+		live.Timeout = 0
+	}
+	if declared.MemorySize == 0 && live.MemorySize == def.memory {
+		live.MemorySize = 0
+	}
+	return live
+}
+
+// Create makes the function (and its URL); it never takes over an existing
+// one.
 func (p functionProvider) Create(ctx context.Context, r *functionRequest) (LambdaFunctionAttrs, error) {
 	if err := validateFunction(r.Props); err != nil {
 		return LambdaFunctionAttrs{}, err
 	}
-	code, err := zipDir(r.Props.SourceDir)
+	code, err := zipDir(r.Path(r.Props.SourceDir))
 	if err != nil {
 		return LambdaFunctionAttrs{}, err
 	}
@@ -374,41 +473,33 @@ func (p functionProvider) Create(ctx context.Context, r *functionRequest) (Lambd
 	_, err = c.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: &name, Role: &d.role, Handler: &d.handler,
 		Runtime: types.Runtime(d.runtime), Code: &types.FunctionCode{ZipFile: code}, PackageType: types.PackageTypeZip,
 		Timeout: sdkaws.Int32(int32(d.timeout)), MemorySize: sdkaws.Int32(int32(d.memory)),
-		Environment: d.environment(), Tags: ownershipTags(r.Props.Tags, r.Stack, r.Stage, r.LogicalID)})
+		Environment: d.environment(), Tags: ownershipTags(r.Props.Tags, r.Stamp())})
 	switch {
 	case err == nil:
-		out, err := waitUpdated(ctx, c, name)
-		if err != nil {
-			return LambdaFunctionAttrs{}, err
-		}
-		url, err := p.setURL(ctx, c, r, name, "", false)
-		if err != nil {
-			return LambdaFunctionAttrs{}, err
-		}
-		return functionAttrs(out.Configuration, url), nil
 	case functionConflict(err):
-		// A function of that name exists: ours if it carries our
-		// ownership tags (an interrupted create being resumed), anyone
-		// else's only with --adopt.
-		g, gerr := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &name})
-		if gerr != nil {
-			return LambdaFunctionAttrs{}, fmt.Errorf("reading existing function %s: %w", name, gerr)
-		}
-		if aerr := r.MayAdopt("AWS.Lambda.Function", "function "+name, owns(r, g.Tags)); aerr != nil {
-			return LambdaFunctionAttrs{}, aerr
-		}
-		r.Note("Function " + name + " already exists: adopting it")
-		return p.converge(ctx, c, r, name, code, true)
+		return LambdaFunctionAttrs{}, fmt.Errorf("function %s already exists: %w", name, alchemy.ErrAlreadyExists)
 	default:
 		return LambdaFunctionAttrs{}, fmt.Errorf("creating function %s: %w", name, err)
 	}
+	out, err := waitUpdated(ctx, c, name)
+	if err != nil {
+		return LambdaFunctionAttrs{}, err
+	}
+	url, err := p.setURL(ctx, c, r, name, "", false)
+	if err != nil {
+		return LambdaFunctionAttrs{}, err
+	}
+	return functionAttrs(out.Configuration, url), nil
 }
 
+// Update brings the function to r.Props from what it is now (the function
+// as GetFunction shows it, not as state remembers it), so it converges a
+// function being taken over as well.
 func (p functionProvider) Update(ctx context.Context, r *functionRequest) (LambdaFunctionAttrs, error) {
 	if err := validateFunction(r.Props); err != nil {
 		return LambdaFunctionAttrs{}, err
 	}
-	code, err := zipDir(r.Props.SourceDir)
+	code, err := zipDir(r.Path(r.Props.SourceDir))
 	if err != nil {
 		return LambdaFunctionAttrs{}, err
 	}
@@ -420,17 +511,20 @@ func (p functionProvider) Update(ctx context.Context, r *functionRequest) (Lambd
 	if name == "" {
 		name = functionName(r, r.Props)
 	}
-	return p.converge(ctx, c, r, name, code, false)
+	return p.converge(ctx, c, r, name, code)
 }
 
 // converge brings the existing function name to r.Props: what differs from
 // the function as it is (not as state remembers it) is changed, so nothing
 // is written when nothing differs.
-func (p functionProvider) converge(ctx context.Context, c *lambda.Client, r *functionRequest, name string, code []byte, adopting bool) (LambdaFunctionAttrs, error) {
+func (p functionProvider) converge(ctx context.Context, c *lambda.Client, r *functionRequest, name string, code []byte) (LambdaFunctionAttrs, error) {
 	cur, err := waitUpdated(ctx, c, name)
 	if err != nil {
 		return LambdaFunctionAttrs{}, err
 	}
+	// A function without this resource's ownership tags is being taken
+	// over: its URL may lack the public-access statements.
+	adopting := !stampedBy(cur.Tags, r.Stamp())
 	cfg := cur.Configuration
 	if sdkaws.ToString(cfg.CodeSha256) != codeSha256(code) {
 		r.Note(fmt.Sprintf("Updating code of function %s (%d KB)...", name, (len(code)+1023)/1024))
@@ -475,7 +569,7 @@ func (p functionProvider) converge(ctx context.Context, c *lambda.Client, r *fun
 // setTags makes the function's tags r.Props' plus the ownership tags; cur
 // are its current tags.
 func (functionProvider) setTags(ctx context.Context, c *lambda.Client, r *functionRequest, arn, name string, cur map[string]string) error {
-	want := ownershipTags(r.Props.Tags, r.Stack, r.Stage, r.LogicalID)
+	want := ownershipTags(r.Props.Tags, r.Stamp())
 	var gone []string
 	for _, k := range slices.Sorted(maps.Keys(cur)) {
 		if _, keep := want[k]; !keep {
@@ -503,24 +597,18 @@ func (functionProvider) setTags(ctx context.Context, c *lambda.Client, r *functi
 
 // setURL creates or deletes the function URL (and its resource-policy
 // statements) as r.Props.FunctionURL asks; url is the existing one ("" for
-// none). The statements of an existing URL are added again only when
-// adopting (a function made elsewhere may lack them).
+// none). The statements go first, so that an interrupted create never
+// leaves a URL without them; those of an existing URL are added again only
+// when adopting (a function made elsewhere may lack them).
 func (functionProvider) setURL(ctx context.Context, c *lambda.Client, r *functionRequest, name, url string, adopting bool) (string, error) {
 	has := url != ""
 	switch {
 	case r.Props.FunctionURL && has && !adopting:
 		return url, nil
-	case r.Props.FunctionURL && !has:
-		r.Note("Creating URL of function " + name + "...")
-		out, err := c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: &name, AuthType: types.FunctionUrlAuthTypeNone})
-		if err != nil {
-			return "", fmt.Errorf("creating URL of function %s: %w", name, err)
-		}
-		url = sdkaws.ToString(out.FunctionUrl)
-		fallthrough
 	case r.Props.FunctionURL:
 		// The statements may exist already (an existing URL, an adopted
-		// function): AddPermission then answers a conflict.
+		// function, an interrupted create): AddPermission then answers a
+		// conflict.
 		for _, in := range []*lambda.AddPermissionInput{
 			{FunctionName: &name, StatementId: sdkaws.String(urlStatementID), Action: sdkaws.String("lambda:InvokeFunctionUrl"),
 				Principal: sdkaws.String("*"), FunctionUrlAuthType: types.FunctionUrlAuthTypeNone},
@@ -532,7 +620,15 @@ func (functionProvider) setURL(ctx context.Context, c *lambda.Client, r *functio
 				return "", fmt.Errorf("allowing public access to the URL of function %s: %w", name, err)
 			}
 		}
-		return url, nil
+		if has {
+			return url, nil
+		}
+		r.Note("Creating URL of function " + name + "...")
+		out, err := c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: &name, AuthType: types.FunctionUrlAuthTypeNone})
+		if err != nil {
+			return "", fmt.Errorf("creating URL of function %s: %w", name, err)
+		}
+		return sdkaws.ToString(out.FunctionUrl), nil
 	case has:
 		r.Note("Deleting URL of function " + name + "...")
 		if _, err := c.DeleteFunctionUrlConfig(ctx, &lambda.DeleteFunctionUrlConfigInput{FunctionName: &name}); err != nil && !functionGone(err) {
@@ -552,6 +648,9 @@ func functionAttrs(c *types.FunctionConfiguration, url string) LambdaFunctionAtt
 		FunctionURL: url, CodeSha256: sdkaws.ToString(c.CodeSha256)}
 }
 
+// Delete deletes the function (its URL and resource policy go with it).
+// Ownership is the engine's to prove before it calls Delete; a function
+// already gone is success.
 func (p functionProvider) Delete(ctx context.Context, r *functionRequest) error {
 	c, err := p.client(ctx, r)
 	if err != nil {
@@ -559,20 +658,9 @@ func (p functionProvider) Delete(ctx context.Context, r *functionRequest) error 
 	}
 	name := r.OldAttrs.FunctionName
 	if name == "" {
-		// An interrupted (or refused) create has no attributes yet: delete
-		// the function of that name only if it carries our ownership tags.
+		// The engine passes the attributes Read found for a row that has
+		// none; derive the name otherwise.
 		name = functionName(r, r.OldProps)
-		g, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &name})
-		if functionGone(err) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading function %s: %w", name, err)
-		}
-		if !owns(r, g.Tags) {
-			r.Note("Function " + name + " was not created by this resource: not deleting it")
-			return nil
-		}
 	}
 	r.Note("Deleting function " + name + "...")
 	// The URL config and the resource policy go with the function.

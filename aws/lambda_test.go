@@ -4,7 +4,9 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +17,7 @@ import (
 	"github.com/alchemy-go/alchemy/aws"
 	"github.com/alchemy-go/alchemy/internal/cli"
 	"github.com/alchemy-go/alchemy/internal/fakes/awslambda"
+	"github.com/alchemy-go/alchemy/internal/state"
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -261,12 +264,11 @@ func TestLambdaFunctionOfSomeoneElse(t *testing.T) {
 	cfg := &fnConfig{main: true, name: name, dir: src}
 	srv.ResetRequests()
 	r := run(t, fnStack(cfg), "deploy", "--yes")
-	if r.code == 0 || !strings.Contains(r.errOut, "Cannot adopt resource 'Fn' (AWS.Lambda.Function): function lbtest-theirs exists in the cloud but is not owned") {
-		t.Fatalf("deploy over someone else's function: %d\n%s\n%s", r.code, r.out, r.errOut)
-	}
-	if w := writeOps(srv.Operations()); !slices.Equal(w, []string{"CreateFunction"}) {
+	wantRefused(t, r, "Fn", "AWS.Lambda.Function", "function lbtest-theirs", "")
+	if w := writeOps(srv.Operations()); len(w) != 0 {
 		t.Errorf("refused deploy wrote %v", w)
 	}
+	wantContains(t, mustRun(t, fnStack(cfg), "plan"), "Plan: 1 to create")
 	if r := run(t, fnStack(cfg), "destroy", "--yes"); r.code != 0 {
 		t.Fatalf("destroy: %d %s", r.code, r.errOut)
 	}
@@ -279,6 +281,7 @@ func TestLambdaFunctionOfSomeoneElse(t *testing.T) {
 	}
 
 	mustRun(t, fnStack(cfg), "deploy", "--yes", "--adopt")
+	wantContains(t, mustRun(t, fnStack(cfg), "plan"), "Plan: no changes")
 	f, _ = srv.Function(name)
 	if files, _ := unzip(t, f.Zip); files["bootstrap"] != "ours" {
 		t.Errorf("adopted function's code: %v", files)
@@ -289,6 +292,112 @@ func TestLambdaFunctionOfSomeoneElse(t *testing.T) {
 	}
 	mustRun(t, fnStack(cfg), "destroy", "--yes")
 	if names := srv.FunctionNames(); len(names) != 0 {
+		t.Fatalf("functions after destroy: %v", names)
+	}
+}
+
+// A relative sourceDir is relative to the stack file's directory, not to
+// the directory alchemy runs in, and stays relative in state.
+func TestLambdaFunctionRelativeSourceDir(t *testing.T) {
+	srv, _ := startLambdaFake(t)
+	stackDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(stackDir, "fn"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stackDir, "fn", "bootstrap"), []byte("from the stack dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	prog := fnStack(&fnConfig{main: true, dir: "fn"})
+	prog.File = filepath.Join(stackDir, "alchemy.run.go")
+	mustRun(t, prog, "deploy", "--yes")
+	f := onlyFunction(t, srv, "lbtest-Fn-dev-tester-")
+	if files, _ := unzip(t, f.Zip); files["bootstrap"] != "from the stack dir" {
+		t.Errorf("deployed code %v", files)
+	}
+	row, err := state.NewLocal(filepath.Join(stackDir, ".alchemy", "state")).Get(context.Background(), "lbtest", testStage, "Fn")
+	if err != nil || row == nil {
+		t.Fatalf("row: %v %v", row, err)
+	}
+	var props map[string]any
+	if err := json.Unmarshal(row.Props, &props); err != nil || props["sourceDir"] != "fn" {
+		t.Errorf("props in state: %s (%v)", row.Props, err)
+	}
+	wantContains(t, mustRun(t, prog, "plan"), "Plan: no changes")
+	mustRun(t, prog, "destroy", "--yes")
+}
+
+// A sourceDir that cannot be read fails the plan, naming the function,
+// before anything is called.
+func TestLambdaFunctionUnreadableSourceDir(t *testing.T) {
+	srv, _ := startLambdaFake(t)
+	prog := fnStack(&fnConfig{main: true, dir: "no-such-dir"})
+	for _, cmd := range [][]string{{"plan"}, {"deploy", "--yes"}} {
+		r := run(t, prog, cmd...)
+		if r.code == 0 || !strings.Contains(r.errOut, "Fn: sourceDir: ") || !strings.Contains(r.errOut, "no-such-dir") {
+			t.Errorf("%v with a missing sourceDir: exit %d\n%s\n%s", cmd, r.code, r.out, r.errOut)
+		}
+	}
+	if ops := srv.Operations(); len(ops) != 0 {
+		t.Errorf("calls made: %v", ops)
+	}
+}
+
+// A function stamped by another stage of the same stack is refused, naming
+// that owner. A create interrupted after CreateFunction (its tags removed
+// since, behind alchemy's back) is resumed from its claimed row: taken
+// over, tagged, given our code, and its URL the public-access statements.
+func TestLambdaFunctionOtherStageAndInterruptedCreate(t *testing.T) {
+	srv, c := startLambdaFake(t)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "bootstrap"), []byte("ours"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var theirs bytes.Buffer
+	zw := zip.NewWriter(&theirs)
+	w, _ := zw.Create("bootstrap")
+	io.WriteString(w, "theirs")
+	zw.Close()
+	create := func(name string, tags map[string]string) {
+		t.Helper()
+		if _, err := c.CreateFunction(context.Background(), &lambda.CreateFunctionInput{FunctionName: &name, Role: sdkaws.String(lambdaRole),
+			Handler: sdkaws.String("bootstrap"), Runtime: types.RuntimeProvidedal2023, Code: &types.FunctionCode{ZipFile: theirs.Bytes()},
+			Tags: tags}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	prod := map[string]string{"alchemy::stack": "lbtest", "alchemy::stage": "prod", "alchemy::id": "Fn"}
+	create("lbtest-prod", prod)
+	cfg := &fnConfig{main: true, name: "lbtest-prod", dir: src}
+	srv.ResetRequests()
+	wantRefused(t, run(t, fnStack(cfg), "deploy", "--yes"), "Fn", "AWS.Lambda.Function", "function lbtest-prod", "lbtest/prod/Fn")
+	if w := writeOps(srv.Operations()); len(w) != 0 {
+		t.Errorf("refused deploy wrote %v", w)
+	}
+	if f, _ := srv.Function("lbtest-prod"); !maps.Equal(f.Tags, prod) {
+		t.Errorf("the other stage's function was retagged: %v", f.Tags)
+	}
+
+	create("lbtest-claimed", nil)
+	// With a URL but not the statements that make it public.
+	if _, err := c.CreateFunctionUrlConfig(context.Background(), &lambda.CreateFunctionUrlConfigInput{FunctionName: sdkaws.String("lbtest-claimed"),
+		AuthType: types.FunctionUrlAuthTypeNone}); err != nil {
+		t.Fatal(err)
+	}
+	putRow(t, "lbtest", interruptedRow("AWS.Lambda.Function", "Fn", map[string]any{"functionName": "lbtest-claimed"}, true))
+	cfg.name, cfg.url = "lbtest-claimed", true
+	r := mustRun(t, fnStack(cfg), "deploy", "--yes")
+	wantContains(t, r, "function lbtest-claimed is the one an interrupted create of this resource made: taking it over")
+	f, _ := srv.Function("lbtest-claimed")
+	if files, _ := unzip(t, f.Zip); files["bootstrap"] != "ours" {
+		t.Errorf("resumed function's code: %v", files)
+	}
+	checkTags(t, "resumed", f.Tags, map[string]string{"alchemy::id": "Fn", "alchemy::stage": "dev_tester", "team": "a"})
+	if f.URL == nil || len(f.Permissions) != 2 {
+		t.Errorf("resumed function's URL %+v, permissions %+v", f.URL, f.Permissions)
+	}
+	mustRun(t, fnStack(cfg), "destroy", "--yes")
+	if names := srv.FunctionNames(); !slices.Equal(names, []string{"lbtest-prod"}) {
 		t.Fatalf("functions after destroy: %v", names)
 	}
 }

@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sort"
 	"time"
 
@@ -79,13 +80,151 @@ func bucketName(r *bucketRequest, props S3BucketArgs) string {
 }
 
 func (bucketProvider) client(ctx context.Context, r *bucketRequest) (*s3.Client, string, error) {
-	cfg, err := sdkConfig(ctx, r.Credentials)
+	cfg, err := sdkConfig(ctx, r.Credentials, r.Refresh)
 	if err != nil {
 		return nil, "", err
 	}
 	return s3.NewFromConfig(cfg), cfg.Region, nil
 }
 
+func (bucketProvider) Name(r *bucketRequest) string { return bucketName(r, r.Props) }
+
+// Identity is the bucket's ARN: bucket names are global.
+func (bucketProvider) Identity(a S3BucketAttrs) string {
+	if a.BucketName == "" {
+		return ""
+	}
+	return bucketARN(a.BucketName)
+}
+
+func bucketARN(name string) string { return "arn:aws:s3:::" + name }
+
+// bucketMissing reports whether err says the bucket does not exist.
+func bucketMissing(err error) bool {
+	return hasCode(err, "NotFound", "NoSuchBucket") || httpStatus(err) == http.StatusNotFound
+}
+
+// credentialsRefused reports whether err is S3 refusing the credentials
+// themselves rather than access to one bucket.
+func credentialsRefused(err error) bool {
+	return hasCode(err, "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+		"TokenRefreshRequired", "AccountProblem", "InvalidSecurity")
+}
+
+// Read finds the bucket by name (HeadBucket). One that answers 403 exists
+// but belongs to another AWS account (or these credentials may not touch
+// it), and one in another region cannot be managed from this one: neither
+// can ever be taken over. Its tags, versioning and public access block are
+// read as far as the endpoint implements them (see
+// EnvTolerateNotImplemented); what cannot be read is copied from r.Props.
+func (p bucketProvider) Read(ctx context.Context, r *bucketRequest) (*alchemy.Found[S3BucketArgs, S3BucketAttrs], error) {
+	c, region, err := p.client(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	name := r.OldAttrs.BucketName
+	if name == "" {
+		name = bucketName(r, r.Props)
+	}
+	f := &alchemy.Found[S3BucketArgs, S3BucketAttrs]{
+		Attrs:     S3BucketAttrs{BucketName: name, ARN: bucketARN(name), Region: region},
+		Name:      "bucket " + name,
+		Generated: r.Props.BucketName == "" && name == r.PhysicalName(63, true),
+	}
+	head, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &name})
+	switch {
+	case err == nil:
+		if reg := sdkaws.ToString(head.BucketRegion); reg != "" {
+			f.Attrs.Region = reg
+		}
+	case bucketMissing(err):
+		return nil, nil
+	case httpStatus(err) == http.StatusForbidden:
+		// A HEAD answer has no body: ask again with a GET, whose error
+		// code tells a refused key from a bucket that is not ours.
+		_, lerr := c.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: &name})
+		switch {
+		case lerr == nil, credentialsRefused(lerr):
+			if lerr == nil {
+				lerr = err
+			}
+			return nil, fmt.Errorf("looking up bucket %s: %w", name, lerr)
+		case bucketMissing(lerr):
+			return nil, nil
+		case httpStatus(lerr) != http.StatusForbidden:
+			return nil, fmt.Errorf("looking up bucket %s: %w", name, lerr)
+		}
+		// AccessDenied: the bucket exists, and this account may not use it.
+		f.Unadoptable = "it belongs to another AWS account (or these credentials are denied access to it)"
+		return f, nil
+	case httpStatus(err) == http.StatusMovedPermanently:
+		other := responseHeader(err, "X-Amz-Bucket-Region")
+		if other == "" {
+			other = "another region"
+		}
+		f.Attrs.Region = other
+		f.Unadoptable = fmt.Sprintf("it is in %s, not in this stack's region %s", other, region)
+		return f, nil
+	default:
+		return nil, fmt.Errorf("looking up bucket %s: %w", name, err)
+	}
+
+	live := r.Props
+	tags, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &name})
+	switch {
+	case err == nil:
+		got := map[string]string{}
+		for _, t := range tags.TagSet {
+			got[sdkaws.ToString(t.Key)] = sdkaws.ToString(t.Value)
+		}
+		f.Stamp, live.Tags = alchemy.StampFromTags(got), userTags(got)
+	case hasCode(err, "NoSuchTagSet"):
+		live.Tags = nil
+	case notImplemented(err):
+		// No tags on this endpoint: no stamp either.
+	default:
+		return nil, fmt.Errorf("reading tags of bucket %s: %w", name, err)
+	}
+	v, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &name})
+	switch {
+	case err == nil:
+		switch v.Status {
+		case types.BucketVersioningStatusEnabled:
+			live.Versioning = sdkaws.Bool(true)
+		case types.BucketVersioningStatusSuspended:
+			live.Versioning = sdkaws.Bool(false)
+		default: // never enabled
+			live.Versioning = nil
+		}
+	case notImplemented(err):
+	default:
+		return nil, fmt.Errorf("reading versioning of bucket %s: %w", name, err)
+	}
+	pab, err := c.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &name})
+	switch {
+	case err == nil:
+		live.BlockPublicAccess = nil
+		if b := pab.PublicAccessBlockConfiguration; b != nil {
+			all := sdkaws.ToBool(b.BlockPublicAcls)
+			if sdkaws.ToBool(b.BlockPublicPolicy) == all && sdkaws.ToBool(b.IgnorePublicAcls) == all && sdkaws.ToBool(b.RestrictPublicBuckets) == all {
+				live.BlockPublicAccess = &all
+			}
+		}
+	case hasCode(err, "NoSuchPublicAccessBlockConfiguration"):
+		live.BlockPublicAccess = nil
+	case notImplemented(err):
+	default:
+		return nil, fmt.Errorf("reading the public access block of bucket %s: %w", name, err)
+	}
+	f.Props = &live
+	return f, nil
+}
+
+// Create makes the bucket; it never takes over an existing one. In
+// us-east-1, S3 answers 200 to a CreateBucket of a bucket this account
+// already owns: the engine's Read before Create is what finds such a
+// bucket, so only a name taken between that Read and this call goes
+// unnoticed there.
 func (p bucketProvider) Create(ctx context.Context, r *bucketRequest) (S3BucketAttrs, error) {
 	if err := checkUserTags(r.Props.Tags); err != nil {
 		return S3BucketAttrs{}, err
@@ -101,36 +240,23 @@ func (p bucketProvider) Create(ctx context.Context, r *bucketRequest) (S3BucketA
 	}
 	r.Note("Creating bucket " + name + "...")
 	if _, err := c.CreateBucket(ctx, in); err != nil {
-		if !hasCode(err, "BucketAlreadyOwnedByYou") {
-			if hasCode(err, "BucketAlreadyExists") {
-				return S3BucketAttrs{}, fmt.Errorf("bucket name %s is taken by another AWS account: choose another bucketName", name)
-			}
-			return S3BucketAttrs{}, fmt.Errorf("creating bucket %s: %w", name, err)
+		switch {
+		case hasCode(err, "BucketAlreadyOwnedByYou"):
+			return S3BucketAttrs{}, fmt.Errorf("bucket %s already exists in this AWS account: %w", name, alchemy.ErrAlreadyExists)
+		case hasCode(err, "BucketAlreadyExists"):
+			return S3BucketAttrs{}, fmt.Errorf("bucket name %s is taken (bucket names are global; another AWS account may own it): choose another bucketName: %w", name, alchemy.ErrAlreadyExists)
 		}
-		// In this account already: ours when the name was generated (an
-		// interrupted create being resumed) or its tags say so; any other
-		// bucket only with --adopt.
-		owned := r.Props.BucketName == ""
-		if !owned {
-			if tags, terr := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &name}); terr == nil {
-				got := map[string]string{}
-				for _, t := range tags.TagSet {
-					got[sdkaws.ToString(t.Key)] = sdkaws.ToString(t.Value)
-				}
-				owned = got[TagStack] == r.Stack && got[TagStage] == r.Stage && got[TagID] == r.LogicalID
-			}
-		}
-		if aerr := r.MayAdopt("AWS.S3.Bucket", "bucket "+name, owned); aerr != nil {
-			return S3BucketAttrs{}, aerr
-		}
-		r.Note("Bucket " + name + " already exists in this account: adopting it")
+		return S3BucketAttrs{}, fmt.Errorf("creating bucket %s: %w", name, err)
 	}
 	if err := p.configure(ctx, c, r, name, S3BucketArgs{}); err != nil {
 		return S3BucketAttrs{}, err
 	}
-	return S3BucketAttrs{BucketName: name, ARN: "arn:aws:s3:::" + name, Region: region}, nil
+	return S3BucketAttrs{BucketName: name, ARN: bucketARN(name), Region: region}, nil
 }
 
+// Update brings the bucket from r.OldProps (the props last applied, or its
+// live configuration when it is being taken over) to r.Props, ownership
+// tags included.
 func (p bucketProvider) Update(ctx context.Context, r *bucketRequest) (S3BucketAttrs, error) {
 	if err := checkUserTags(r.Props.Tags); err != nil {
 		return S3BucketAttrs{}, err
@@ -149,10 +275,11 @@ func (p bucketProvider) Update(ctx context.Context, r *bucketRequest) (S3BucketA
 	if r.OldAttrs.Region != "" {
 		region = r.OldAttrs.Region
 	}
-	return S3BucketAttrs{BucketName: name, ARN: "arn:aws:s3:::" + name, Region: region}, nil
+	return S3BucketAttrs{BucketName: name, ARN: bucketARN(name), Region: region}, nil
 }
 
-// configure applies tags, versioning and the public access block.
+// configure applies tags (the whole tag set: user tags and ownership
+// tags), versioning and the public access block.
 func (bucketProvider) configure(ctx context.Context, c *s3.Client, r *bucketRequest, name string, old S3BucketArgs) error {
 	skip := func(what string, err error) error {
 		if notImplemented(err) {
@@ -162,7 +289,7 @@ func (bucketProvider) configure(ctx context.Context, c *s3.Client, r *bucketRequ
 		return fmt.Errorf("setting %s of bucket %s: %w", what, name, err)
 	}
 
-	tags := ownershipTags(r.Props.Tags, r.Stack, r.Stage, r.LogicalID)
+	tags := ownershipTags(r.Props.Tags, r.Stamp())
 	keys := make([]string, 0, len(tags))
 	for k := range tags {
 		keys = append(keys, k)
@@ -205,6 +332,8 @@ func (bucketProvider) configure(ctx context.Context, c *s3.Client, r *bucketRequ
 	return nil
 }
 
+// Delete empties and deletes the bucket. Ownership is the engine's to
+// prove before it calls Delete; a bucket already gone is success.
 func (p bucketProvider) Delete(ctx context.Context, r *bucketRequest) error {
 	c, _, err := p.client(ctx, r)
 	if err != nil {
@@ -212,7 +341,8 @@ func (p bucketProvider) Delete(ctx context.Context, r *bucketRequest) error {
 	}
 	name := r.OldAttrs.BucketName
 	if name == "" {
-		// An interrupted create has no attributes yet: the name is derived.
+		// The engine passes the attributes Read found for a row that has
+		// none (after proving the bucket ours); derive the name otherwise.
 		name = bucketName(r, r.OldProps)
 	}
 	for attempt := 1; ; attempt++ {

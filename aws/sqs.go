@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -134,7 +135,7 @@ func queueAttributes(props SQSQueueArgs, reset bool) (map[string]string, error) 
 }
 
 func (queueProvider) client(ctx context.Context, r *queueRequest) (*sqs.Client, error) {
-	cfg, err := sdkConfig(ctx, r.Credentials)
+	cfg, err := sdkConfig(ctx, r.Credentials, r.Refresh)
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +147,105 @@ func queueGone(err error) bool {
 	return errors.As(err, &nx) || hasCode(err, "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue")
 }
 
+func (queueProvider) Name(r *queueRequest) string { return queueName(r, r.Props) }
+
+// Identity is the queue's ARN (its URL for attributes without one).
+func (queueProvider) Identity(a SQSQueueAttrs) string {
+	if a.QueueArn != "" {
+		return a.QueueArn
+	}
+	return a.QueueURL
+}
+
+// Read finds the queue by URL (known attributes) or name, with its
+// attributes and tags.
+func (p queueProvider) Read(ctx context.Context, r *queueRequest) (*alchemy.Found[SQSQueueArgs, SQSQueueAttrs], error) {
+	c, err := p.client(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	name, url := r.OldAttrs.QueueName, r.OldAttrs.QueueURL
+	if name == "" {
+		name = queueName(r, r.Props)
+	}
+	if url == "" {
+		got, err := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: &name})
+		if queueGone(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("looking up queue %s: %w", name, err)
+		}
+		url = *got.QueueUrl
+	}
+	a, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &url,
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameAll}})
+	if queueGone(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading attributes of queue %s: %w", name, err)
+	}
+	tags, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: &url})
+	if queueGone(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading tags of queue %s: %w", name, err)
+	}
+	live := liveQueue(r.Props, a.Attributes)
+	live.Tags = userTags(tags.Tags)
+	gen := queueName(r, SQSQueueArgs{Fifo: r.Props.Fifo})
+	return &alchemy.Found[SQSQueueArgs, SQSQueueAttrs]{
+		Attrs:     SQSQueueAttrs{QueueURL: url, QueueArn: a.Attributes[string(types.QueueAttributeNameQueueArn)], QueueName: name},
+		Props:     &live,
+		Name:      "queue " + name,
+		Generated: r.Props.QueueName == "" && name == gen,
+		Stamp:     alchemy.StampFromTags(tags.Tags),
+	}, nil
+}
+
+// liveQueue is a queue's configuration from its attributes, in the form of
+// declared (an attribute at SQS's default where declared leaves it unset
+// stays unset).
+func liveQueue(declared SQSQueueArgs, attrs map[string]string) SQSQueueArgs {
+	live := declared
+	live.Fifo = attrs[string(types.QueueAttributeNameFifoQueue)] == "true"
+	number := func(key string, decl *int, def int) *int {
+		v, err := strconv.Atoi(attrs[key])
+		switch {
+		case err != nil:
+			return decl
+		case v == def && decl == nil:
+			return nil
+		}
+		return &v
+	}
+	live.VisibilityTimeout = number(string(types.QueueAttributeNameVisibilityTimeout), declared.VisibilityTimeout, defaultVisibilityTimeout)
+	live.MessageRetentionPeriod = number(string(types.QueueAttributeNameMessageRetentionPeriod), declared.MessageRetentionPeriod, defaultMessageRetentionPeriod)
+	live.DeadLetterTargetArn, live.MaxReceiveCount = "", 0
+	if policy := attrs[string(types.QueueAttributeNameRedrivePolicy)]; policy != "" {
+		var rp struct {
+			DeadLetterTargetArn string          `json:"deadLetterTargetArn"`
+			MaxReceiveCount     json.RawMessage `json:"maxReceiveCount"`
+		}
+		if json.Unmarshal([]byte(policy), &rp) == nil {
+			live.DeadLetterTargetArn = rp.DeadLetterTargetArn
+			// A number, or a number in a string.
+			n, err := strconv.Atoi(strings.Trim(string(rp.MaxReceiveCount), `"`))
+			if err == nil && !(n == defaultMaxReceiveCount && declared.MaxReceiveCount == 0) {
+				live.MaxReceiveCount = n
+			}
+		}
+	}
+	return live
+}
+
+// Create makes the queue; it never takes over an existing one. SQS answers
+// a CreateQueue of an existing queue with the URL of that queue when every
+// attribute matches (and QueueAlreadyExists otherwise): the engine's Read
+// before Create is what finds such a queue, so only one made between that
+// Read and this call goes unnoticed.
 func (p queueProvider) Create(ctx context.Context, r *queueRequest) (SQSQueueAttrs, error) {
 	if err := checkUserTags(r.Props.Tags); err != nil {
 		return SQSQueueAttrs{}, err
@@ -162,39 +262,22 @@ func (p queueProvider) Create(ctx context.Context, r *queueRequest) (SQSQueueAtt
 		return SQSQueueAttrs{}, err
 	}
 	name := queueName(r, r.Props)
-	tags := ownershipTags(r.Props.Tags, r.Stack, r.Stage, r.LogicalID)
+	tags := ownershipTags(r.Props.Tags, r.Stamp())
 	r.Note("Creating queue " + name + "...")
-	var url string
 	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &name, Attributes: attrs, Tags: tags})
 	switch {
 	case err == nil:
-		url = *out.QueueUrl
 	case errorAs[*types.QueueNameExists](err) || hasCode(err, "QueueAlreadyExists", "QueueNameExists"):
-		// A queue of that name with other attributes: ours if it carries
-		// our ownership tags (an interrupted create, props changed since).
-		got, gerr := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: &name})
-		if gerr != nil {
-			return SQSQueueAttrs{}, fmt.Errorf("creating queue %s: %w", name, err)
-		}
-		url = *got.QueueUrl
-		owned, terr := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: &url})
-		if terr != nil {
-			return SQSQueueAttrs{}, fmt.Errorf("reading tags of existing queue %s: %w", name, terr)
-		}
-		ours := owned.Tags[TagStack] == r.Stack && owned.Tags[TagStage] == r.Stage && owned.Tags[TagID] == r.LogicalID
-		if aerr := r.MayAdopt("AWS.SQS.Queue", "queue "+name, ours); aerr != nil {
-			return SQSQueueAttrs{}, aerr
-		}
-		r.Note("Queue " + name + " already exists and is ours: adopting it")
-		if err := p.sync(ctx, c, r, url, SQSQueueArgs{}, true); err != nil {
-			return SQSQueueAttrs{}, err
-		}
+		return SQSQueueAttrs{}, fmt.Errorf("queue %s already exists: %w", name, alchemy.ErrAlreadyExists)
 	default:
 		return SQSQueueAttrs{}, fmt.Errorf("creating queue %s: %w", name, err)
 	}
-	return p.attrs(ctx, c, name, url)
+	return p.attrs(ctx, c, name, *out.QueueUrl)
 }
 
+// Update brings the queue from r.OldProps (the props last applied, or its
+// live configuration when it is being taken over) to r.Props, ownership
+// tags included.
 func (p queueProvider) Update(ctx context.Context, r *queueRequest) (SQSQueueAttrs, error) {
 	if err := checkUserTags(r.Props.Tags); err != nil {
 		return SQSQueueAttrs{}, err
@@ -214,16 +297,17 @@ func (p queueProvider) Update(ctx context.Context, r *queueRequest) (SQSQueueAtt
 		}
 		url = *got.QueueUrl
 	}
-	if err := p.sync(ctx, c, r, url, r.OldProps, false); err != nil {
+	if err := p.sync(ctx, c, r, url, r.OldProps); err != nil {
 		return SQSQueueAttrs{}, err
 	}
 	return p.attrs(ctx, c, name, url)
 }
 
 // sync sets the queue's attributes and tags to r.Props. old are the props
-// last applied (their user tags are removed when gone from r.Props); with
-// unknownTags the queue's current tags are read instead.
-func (queueProvider) sync(ctx context.Context, c *sqs.Client, r *queueRequest, url string, old SQSQueueArgs, unknownTags bool) error {
+// it is brought from: their user tags are removed when gone from r.Props
+// (tags added outside alchemy since are left alone); the ownership tags are
+// always written.
+func (queueProvider) sync(ctx context.Context, c *sqs.Client, r *queueRequest, url string, old SQSQueueArgs) error {
 	attrs, err := queueAttributes(r.Props, true)
 	if err != nil {
 		return err
@@ -231,22 +315,15 @@ func (queueProvider) sync(ctx context.Context, c *sqs.Client, r *queueRequest, u
 	if _, err := c.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: &url, Attributes: attrs}); err != nil {
 		return fmt.Errorf("setting attributes of queue %s: %w", url, err)
 	}
-	tags := ownershipTags(r.Props.Tags, r.Stack, r.Stage, r.LogicalID)
-	oldTags := old.Tags
-	if unknownTags {
-		cur, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: &url})
-		if err != nil {
-			return fmt.Errorf("reading tags of queue %s: %w", url, err)
-		}
-		oldTags = cur.Tags
-	}
+	tags := ownershipTags(r.Props.Tags, r.Stamp())
 	var gone []string
-	for k := range oldTags {
+	for k := range old.Tags {
 		if _, keep := tags[k]; !keep {
 			gone = append(gone, k)
 		}
 	}
 	if len(gone) > 0 {
+		sort.Strings(gone)
 		if _, err := c.UntagQueue(ctx, &sqs.UntagQueueInput{QueueUrl: &url, TagKeys: gone}); err != nil {
 			return fmt.Errorf("removing tags of queue %s: %w", url, err)
 		}
@@ -266,6 +343,8 @@ func (queueProvider) attrs(ctx context.Context, c *sqs.Client, name, url string)
 	return SQSQueueAttrs{QueueURL: url, QueueArn: out.Attributes[string(types.QueueAttributeNameQueueArn)], QueueName: name}, nil
 }
 
+// Delete deletes the queue. Ownership is the engine's to prove before it
+// calls Delete; a queue already gone is success.
 func (p queueProvider) Delete(ctx context.Context, r *queueRequest) error {
 	c, err := p.client(ctx, r)
 	if err != nil {
@@ -273,7 +352,8 @@ func (p queueProvider) Delete(ctx context.Context, r *queueRequest) error {
 	}
 	url := r.OldAttrs.QueueURL
 	if url == "" {
-		// An interrupted create has no attributes yet: find it by name.
+		// The engine passes the attributes Read found for a row that has
+		// none; find the queue by name otherwise.
 		name := queueName(r, r.OldProps)
 		got, err := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: &name})
 		if queueGone(err) {
@@ -283,16 +363,6 @@ func (p queueProvider) Delete(ctx context.Context, r *queueRequest) error {
 			return fmt.Errorf("finding queue %s: %w", name, err)
 		}
 		url = *got.QueueUrl
-		// The create may have failed because the name was someone else's:
-		// delete only a queue that carries this resource's ownership tags.
-		tags, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: &url})
-		if err != nil {
-			return fmt.Errorf("reading tags of queue %s: %w", name, err)
-		}
-		if tags.Tags[TagStack] != r.Stack || tags.Tags[TagStage] != r.Stage || tags.Tags[TagID] != r.LogicalID {
-			r.Note("Queue " + name + " is not this resource's (no matching ownership tags): left in place")
-			return nil
-		}
 	}
 	if _, err := c.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: &url}); err != nil && !queueGone(err) {
 		return fmt.Errorf("deleting queue %s: %w", url, err)

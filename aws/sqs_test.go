@@ -3,6 +3,7 @@ package aws_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,27 +194,117 @@ func TestSQSQueueLifecycle(t *testing.T) {
 	}
 }
 
-// A queue with the chosen name that is someone else's is refused without
-// --adopt, and cleaning up the failed create leaves it alone.
-func TestSQSQueueOfSomeoneElse(t *testing.T) {
+// oneQueue is a stack of one queue "Q" with an explicit name.
+func oneQueue(name string, vis int, tags map[string]string) *cli.StackProgram {
+	return alchemy.Program("sqstest", func(s *alchemy.Stack) {
+		aws.NewSQSQueue(s, "Q", aws.SQSQueueProps{QueueName: alchemy.String(name), VisibilityTimeout: alchemy.Int(vis), Tags: alchemy.V(tags)})
+	})
+}
+
+func startLocalSQS(t *testing.T) *sqs.Client {
+	t.Helper()
 	peer := testpeers.LocalSQS(t)
 	awsTestEnv(t, map[string]string{"AWS_ENDPOINT_URL_SQS": peer.URL})
-	c := sqs.NewFromConfig(sdkConfig(t))
-	name := "theirs"
-	if _, err := c.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: &name, Attributes: map[string]string{"VisibilityTimeout": "99"}}); err != nil {
+	return sqs.NewFromConfig(sdkConfig(t))
+}
+
+// createQueueDirect makes a queue behind alchemy's back, with one message
+// in it.
+func createQueueDirect(t *testing.T, c *sqs.Client, name string, attrs, tags map[string]string) string {
+	t.Helper()
+	ctx := context.Background()
+	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &name, Attributes: attrs, Tags: tags})
+	if err != nil {
 		t.Fatal(err)
 	}
-	prog := alchemy.Program("sqstest", func(s *alchemy.Stack) {
-		aws.NewSQSQueue(s, "Q", aws.SQSQueueProps{QueueName: alchemy.String(name), VisibilityTimeout: alchemy.Int(10)})
-	})
+	if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: out.QueueUrl, MessageBody: sdkaws.String("keep me")}); err != nil {
+		t.Fatal(err)
+	}
+	return *out.QueueUrl
+}
+
+// A queue that exists under the declared name without this resource's
+// ownership tags is refused without --adopt (untouched, and never deleted
+// by destroy) and taken over with it.
+func TestSQSQueueExistingNeedsAdopt(t *testing.T) {
+	c := startLocalSQS(t)
+	const name = "theirs"
+	url := createQueueDirect(t, c, name, map[string]string{"VisibilityTimeout": "99"}, map[string]string{"owner": "them"})
+	prog := oneQueue(name, 10, map[string]string{"team": "a"})
+	untouched := func(when string) {
+		t.Helper()
+		a, tags := queueAttrs(t, c, url)
+		if a["VisibilityTimeout"] != "99" || a["ApproximateNumberOfMessages"] != "1" || !maps.Equal(tags, map[string]string{"owner": "them"}) {
+			t.Errorf("%s: attributes %v, tags %v", when, a, tags)
+		}
+	}
+
 	r := run(t, prog, "deploy", "--yes")
-	if r.code == 0 || !strings.Contains(r.errOut, "Cannot adopt resource 'Q' (AWS.SQS.Queue): queue theirs exists in the cloud but is not owned") {
-		t.Fatalf("deploy over someone else's queue: %d %s", r.code, r.errOut)
+	wantRefused(t, r, "Q", "AWS.SQS.Queue", "queue "+name, "")
+	untouched("after the refused deploy")
+	wantContains(t, mustRun(t, prog, "plan"), "Plan: 1 to create")
+	mustRun(t, prog, "destroy", "--yes")
+	untouched("after destroy")
+
+	r = mustRun(t, prog, "deploy", "--yes", "--adopt")
+	wantContains(t, r, "queue "+name+" already exists: taking it over (--adopt)")
+	a, tags := queueAttrs(t, c, url)
+	if want := map[string]string{"team": "a", "alchemy::stack": "sqstest", "alchemy::stage": "dev_tester", "alchemy::id": "Q"}; !maps.Equal(tags, want) {
+		t.Errorf("tags after --adopt %v, want %v", tags, want)
 	}
-	if r := run(t, prog, "destroy", "--yes"); r.code != 0 {
-		t.Fatalf("destroy: %d %s", r.code, r.errOut)
+	if a["VisibilityTimeout"] != "10" || a["ApproximateNumberOfMessages"] != "1" {
+		t.Errorf("attributes after --adopt: %v", a)
 	}
-	if _, err := c.GetQueueUrl(context.Background(), &sqs.GetQueueUrlInput{QueueName: &name}); err != nil {
-		t.Fatalf("someone else's queue was deleted: %v", err)
+	if row := getRow(t, "sqstest", "Q"); row == nil || attrOf(t, row, "queueUrl") != url {
+		t.Errorf("row after --adopt: %+v", row)
+	}
+	wantContains(t, mustRun(t, prog, "plan"), "Plan: no changes")
+	mustRun(t, prog, "destroy", "--yes")
+	if qs := queues(t, c); len(qs) != 0 {
+		t.Fatalf("queues after destroying the adopted one: %v", qs)
+	}
+}
+
+// A queue stamped by another stage of the same stack is that stage's: it
+// is refused, naming that owner.
+func TestSQSQueueOfAnotherStage(t *testing.T) {
+	c := startLocalSQS(t)
+	prod := map[string]string{"alchemy::stack": "sqstest", "alchemy::stage": "prod", "alchemy::id": "Q"}
+	url := createQueueDirect(t, c, "shared", nil, prod)
+	r := run(t, oneQueue("shared", 10, nil), "deploy", "--yes")
+	wantRefused(t, r, "Q", "AWS.SQS.Queue", "queue shared", "sqstest/prod/Q")
+	if a, tags := queueAttrs(t, c, url); !maps.Equal(tags, prod) || a["VisibilityTimeout"] != "30" {
+		t.Errorf("the other stage's queue changed: %v %v", a, tags)
+	}
+}
+
+// A create interrupted after CreateQueue leaves a claimed row without
+// attributes: the next deploy takes the queue over even when its tags are
+// missing (here: removed behind alchemy's back). The same row unclaimed
+// proves nothing: refused, and destroy leaves the queue alone.
+func TestSQSQueueInterruptedCreate(t *testing.T) {
+	c := startLocalSQS(t)
+	props := func(name string) map[string]any { return map[string]any{"queueName": name, "visibilityTimeout": 10} }
+
+	unclaimed := createQueueDirect(t, c, "unclaimed", nil, nil)
+	putRow(t, "sqstest", interruptedRow("AWS.SQS.Queue", "Q", props("unclaimed"), false))
+	r := run(t, oneQueue("unclaimed", 10, nil), "deploy", "--yes")
+	wantRefused(t, r, "Q", "AWS.SQS.Queue", "queue unclaimed", "")
+	mustRun(t, oneQueue("unclaimed", 10, nil), "destroy", "--yes")
+	if a, tags := queueAttrs(t, c, unclaimed); len(tags) != 0 || a["VisibilityTimeout"] != "30" {
+		t.Errorf("the unclaimed queue changed: %v %v", a, tags)
+	}
+
+	claimed := createQueueDirect(t, c, "claimed", nil, nil)
+	putRow(t, "sqstest", interruptedRow("AWS.SQS.Queue", "Q", props("claimed"), true))
+	r = mustRun(t, oneQueue("claimed", 10, nil), "deploy", "--yes")
+	wantContains(t, r, "queue claimed is the one an interrupted create of this resource made: taking it over")
+	a, tags := queueAttrs(t, c, claimed)
+	if tags["alchemy::id"] != "Q" || tags["alchemy::stage"] != "dev_tester" || a["VisibilityTimeout"] != "10" {
+		t.Errorf("resumed queue: %v %v", a, tags)
+	}
+	mustRun(t, oneQueue("claimed", 10, nil), "destroy", "--yes")
+	if qs := queues(t, c); len(qs) != 1 || qs["unclaimed"] == "" {
+		t.Fatalf("queues after destroy: %v, want only the unclaimed one", qs)
 	}
 }
