@@ -70,6 +70,11 @@ type Found[Args, Attrs any] struct {
 	// Unadoptable, when set, says why it can never be taken over, even with
 	// --adopt: "it belongs to another AWS account".
 	Unadoptable string
+	// StampedOnCreate says that Create writes the stamp in the same call
+	// that makes the resource (a record's comment, tags in the create
+	// request): then one without a stamp was never made by this resource,
+	// even if its row shows an interrupted create.
+	StampedOnCreate bool
 }
 
 // Stamp is the ownership a resource carries: the stack, stage and logical
@@ -118,6 +123,12 @@ type Versioned interface{ Version() int }
 // ErrAlreadyExists is what Create wraps when the resource's name is taken:
 // the engine then decides whether what is there may be taken over.
 var ErrAlreadyExists = engine.ErrAlreadyExists
+
+// ErrMaybeCreated is what Create wraps together with ErrAlreadyExists when
+// the name was taken on a retry after an earlier attempt of the same call
+// got no answer (a timeout, a 5xx): that attempt may have created it, and
+// the engine judges it as its own interrupted create.
+var ErrMaybeCreated = engine.ErrMaybeCreated
 
 // Request is what a provider call receives.
 type Request[Args, Attrs any] struct {
@@ -330,7 +341,7 @@ func (e readable[Args, Attrs]) Read(ctx context.Context, r *engine.Request) (*en
 	if err != nil || f == nil {
 		return nil, err
 	}
-	out := &engine.Found{Name: f.Name, Generated: f.Generated, Stamp: f.Stamp, Unadoptable: f.Unadoptable}
+	out := &engine.Found{Name: f.Name, Generated: f.Generated, Stamp: f.Stamp, Unadoptable: f.Unadoptable, StampedOnCreate: f.StampedOnCreate}
 	if out.Attr, err = json.Marshal(f.Attrs); err != nil {
 		return nil, err
 	}

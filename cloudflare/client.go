@@ -1,13 +1,22 @@
-// Package cloudflare has Cloudflare resources: Workers KV namespaces and R2
-// buckets. Their calls use the "Cloudflare" auth provider's credentials and
-// the account they name; CLOUDFLARE_BASE_URL overrides the API root (tests
-// point it at a fake).
+// Package cloudflare has Cloudflare resources: Workers KV namespaces, R2
+// buckets, D1 databases, DNS records and Workers. Their calls use the
+// "Cloudflare" auth provider's credentials and the account they name;
+// CLOUDFLARE_BASE_URL overrides the API root (tests point it at a fake).
+//
+// Every provider here can Read what it manages, so the engine, not the
+// provider, decides whether something found under a resource's name may be
+// taken over or deleted: Create never takes anything over (a name already
+// taken is an error wrapping alchemy.ErrAlreadyExists). KV namespaces, R2
+// buckets and D1 databases carry no tags: only a generated name proves one
+// is this stack's. DNS records carry an ownership marker in their comment,
+// Workers ownership tags.
 package cloudflare
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/alchemy-go/alchemy"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -61,18 +70,35 @@ func (c *client) accountPath(rest string) string {
 
 // do is cfapi's Do with retries of transient failures. Bodies are values
 // re-encoded on every try. A create retried after a lost answer may find
-// its own first attempt: callers handle "already exists" by adopting.
+// its own first attempt: Create then returns an error wrapping
+// alchemy.ErrAlreadyExists, and the engine reads what is there and decides
+// (the resource's Read says it is this resource's: its generated name, its
+// stamp, or this row's claimed create).
 func (c *client) do(ctx context.Context, method, path string, query url.Values, body, result any) (*cfapi.ResultInfo, error) {
+	lost := false
 	for try := 1; ; try++ {
 		info, err := c.api.Do(ctx, method, path, query, body, result)
 		if err == nil || try >= maxTries || !cfapi.IsUnreachable(err) || ctx.Err() != nil {
+			if err != nil && lost && method == http.MethodPost {
+				// An earlier attempt got no answer and may have created
+				// what this one is told already exists.
+				err = &maybeCreated{err}
+			}
 			return info, err
 		}
+		lost = true
 		if err := sleep(ctx, backoff(try, err)); err != nil {
 			return nil, err
 		}
 	}
 }
+
+// maybeCreated is an error of a POST retried after an attempt that got no
+// answer: it wraps alchemy.ErrMaybeCreated too.
+type maybeCreated struct{ err error }
+
+func (e *maybeCreated) Error() string   { return e.err.Error() }
+func (e *maybeCreated) Unwrap() []error { return []error{e.err, alchemy.ErrMaybeCreated} }
 
 // backoff is the wait before try+1: retryBase·2^(try-1), capped, with
 // jitter in [d/2, d]; at least retryFloor after a 429 and at least the
@@ -118,6 +144,12 @@ func hasCode(err error, codes ...int) bool {
 		}
 	}
 	return false
+}
+
+// isGone reports whether err says the resource does not exist: one of the
+// API's not-found codes, or any 404.
+func isGone(err error, codes ...int) bool {
+	return err != nil && (hasCode(err, codes...) || isStatus(err, http.StatusNotFound))
 }
 
 // isStatus reports whether err is an API answer with HTTP status code.

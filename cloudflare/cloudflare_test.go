@@ -195,13 +195,13 @@ func TestKVNamespaceInterruptedCreateIsAdopted(t *testing.T) {
 	for i := 0; i < 130; i++ {
 		f.AddKVNamespace(account, "unrelated-"+string(rune('a'+i%26))+strings.Repeat("x", i/26))
 	}
-	// The first deploy fails with the API down, after the engine recorded
-	// the create (and its instance id).
-	f.SetDown(503)
+	// The first deploy fails: every try of the create fails, after the
+	// engine looked for the namespace and claimed the create (and its
+	// instance id).
+	f.FailNextOn("POST", "/storage/kv/namespaces", maxTries, 503)
 	if r := run(t, kvStack(""), "deploy", "--yes"); r.code == 0 {
-		t.Fatal("deploy succeeded with the API down")
+		t.Fatal("deploy succeeded with every create failing")
 	}
-	f.SetDown(0)
 	// ... as if the POST had landed before the answer was lost.
 	title := alchemy.PhysicalName("app", "Cache", stage, instanceID(t, "Cache"), 64, false)
 	id := f.AddKVNamespace(account, title)
@@ -313,11 +313,10 @@ func TestR2BucketLifecycle(t *testing.T) {
 
 func TestR2BucketInterruptedCreateIsAdopted(t *testing.T) {
 	f := setup(t)
-	f.SetDown(502)
+	f.FailNextOn("POST", "/r2/buckets", maxTries, 502)
 	if r := run(t, r2Stack("", "apac"), "deploy", "--yes"); r.code == 0 {
-		t.Fatal("deploy succeeded with the API down")
+		t.Fatal("deploy succeeded with every create failing")
 	}
-	f.SetDown(0)
 	name := strings.ToLower(alchemy.PhysicalName("app", "Assets", stage, instanceID(t, "Assets"), 63, true))
 	f.AddR2Bucket(account, name, "apac")
 
@@ -326,14 +325,14 @@ func TestR2BucketInterruptedCreateIsAdopted(t *testing.T) {
 	if bs := f.R2Buckets(account); len(bs) != 1 || bs[0].Name != name {
 		t.Fatalf("buckets = %+v", bs)
 	}
-	if count(f, "GET", "/r2/buckets/"+name) != 1 {
-		t.Fatalf("the existing bucket was not read: %v", f.Requests())
+	if count(f, "GET", "/r2/buckets/"+name) != 1 || count(f, "POST", "/r2/buckets") != 0 {
+		t.Fatalf("the existing bucket was not read, or was created again: %v", f.Requests())
 	}
 }
 
 func TestR2BucketRetriesTransientFailures(t *testing.T) {
 	f := setup(t)
-	f.FailNext(1, 503)
+	f.FailNextOn("POST", "/r2/buckets", 1, 503)
 	deploy(t, r2Stack("retried-bucket", ""))
 	if bs := f.R2Buckets(account); len(bs) != 1 || bs[0].Name != "retried-bucket" {
 		t.Fatalf("buckets = %+v", bs)

@@ -15,15 +15,22 @@ import (
 //
 //	POST   /accounts/{account_id}/d1/database               {"name", "primary_location_hint"?}
 //	GET    /accounts/{account_id}/d1/database?name=&page=&per_page= (page-based, per_page 10..10000)
+//	GET    /accounts/{account_id}/d1/database/{database_id}
 //	DELETE /accounts/{account_id}/d1/database/{database_id}
 //
-// A database is {"uuid", "name", "created_at", "version", ...}. A name the
-// account already has is code 7502 (wrangler's d1 create maps it to "A
-// database with that name already exists"; workers-sdk#2143); a missing
-// database is code 7404 "The database <uuid> could not be found" (wrangler
-// output). Not confirmed: the HTTP statuses of both (the delete also
-// accepts any 404), and whether the list's name filter is exact, so
+// A database is {"uuid", "name", "created_at", "version", "num_tables",
+// "file_size", ...}: its primary location hint is not part of it (the
+// Terraform resource lists it as an input only), so Read cannot see it. A
+// name the account already has is code 7502 (wrangler's d1 create maps it
+// to "A database with that name already exists"; workers-sdk#2143); a
+// missing database is code 7404 "The database <uuid> could not be found"
+// (wrangler output). Not confirmed: the HTTP statuses of both (any 404
+// counts as missing too), and whether the list's name filter is exact, so
 // matches are compared by name here.
+//
+// D1 databases carry no tags: only a generated name proves that a database
+// found under it is this resource's; one with a name the author chose is
+// taken over only with deploy --adopt (the engine decides, from Read).
 const (
 	codeD1Exists   = 7502
 	codeD1NotFound = 7404
@@ -35,6 +42,11 @@ func init() {
 	alchemy.Register[D1DatabaseArgs, D1DatabaseAttrs](d1Provider{})
 }
 
+var (
+	_ alchemy.Reader[D1DatabaseArgs, D1DatabaseAttrs]     = d1Provider{}
+	_ alchemy.Identified[D1DatabaseArgs, D1DatabaseAttrs] = d1Provider{}
+)
+
 // D1DatabaseProps declares a D1 database.
 type D1DatabaseProps struct {
 	// Name of the database. Default: the lower-cased physical name
@@ -42,7 +54,9 @@ type D1DatabaseProps struct {
 	// databases cannot be renamed).
 	Name alchemy.Input[string] `json:"name"`
 	// PrimaryLocationHint is where the primary is placed: wnam, enam, weur,
-	// eeur, apac or oc. Changing it replaces the database.
+	// eeur, apac or oc. Changing it replaces the database: with a name the
+	// author chose, the current database (and its data) is deleted before
+	// the new one is created, as both cannot have the name at once.
 	PrimaryLocationHint alchemy.Input[string] `json:"primaryLocationHint"`
 }
 
@@ -94,6 +108,9 @@ type d1DatabaseJSON struct {
 	Name string `json:"name"`
 }
 
+func (d1Provider) Name(r *d1Request) string          { return d1Name(r, r.Props) }
+func (d1Provider) Identity(a D1DatabaseAttrs) string { return a.ID }
+
 // findD1ByName lists the account's databases filtered by name and returns
 // the one named exactly name, if any.
 func (c *client) findD1ByName(ctx context.Context, name string) (*d1DatabaseJSON, error) {
@@ -123,10 +140,56 @@ func (c *client) findD1ByName(ctx context.Context, name string) (*d1DatabaseJSON
 	return nil, fmt.Errorf("listing D1 databases: more than %d pages", d1MaxPages)
 }
 
-// Create creates the database. Names are unique in an account and the
-// default one embeds stack, id, stage and generation, so a database that
-// already has it (code 7502) is this resource's, left by a create whose
-// answer was lost or a retried POST: it is found by listing and adopted.
+// getD1 reads one database by UUID; nil when there is none.
+func (c *client) getD1(ctx context.Context, id string) (*d1DatabaseJSON, error) {
+	var res d1DatabaseJSON
+	_, err := c.do(ctx, http.MethodGet, c.accountPath("/d1/database/"+url.PathEscape(id)), nil, nil, &res)
+	if isGone(err, codeD1NotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading D1 database %s: %w", id, err)
+	}
+	if res.UUID == "" {
+		res.UUID = id
+	}
+	return &res, nil
+}
+
+// Read finds the database: by its UUID once it is known (a database
+// deleted and re-created under the same name is another database), else by
+// the name this resource gives it.
+func (d1Provider) Read(ctx context.Context, r *d1Request) (*alchemy.Found[D1DatabaseArgs, D1DatabaseAttrs], error) {
+	c, err := newClient(r.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	var db *d1DatabaseJSON
+	if r.OldAttrs.ID != "" {
+		db, err = c.getD1(ctx, r.OldAttrs.ID)
+	} else {
+		db, err = c.findD1ByName(ctx, d1Name(r, r.Props))
+	}
+	if err != nil || db == nil {
+		return nil, err
+	}
+	generated := r.Props.Name == "" && db.Name == d1Name(r, D1DatabaseArgs{})
+	// The location hint cannot be read: it is the declared one.
+	live := D1DatabaseArgs{Name: db.Name, PrimaryLocationHint: r.Props.PrimaryLocationHint}
+	if generated {
+		live.Name = ""
+	}
+	return &alchemy.Found[D1DatabaseArgs, D1DatabaseAttrs]{
+		Attrs:     D1DatabaseAttrs{ID: db.UUID, Name: db.Name},
+		Props:     &live,
+		Name:      "D1 database " + db.Name,
+		Generated: generated,
+	}, nil
+}
+
+// Create creates the database. A name the account already has (code 7502)
+// is reported as alchemy.ErrAlreadyExists: the engine reads the database
+// there and decides whether it may be taken over.
 func (d1Provider) Create(ctx context.Context, r *d1Request) (D1DatabaseAttrs, error) {
 	c, err := newClient(r.Credentials)
 	if err != nil {
@@ -140,15 +203,7 @@ func (d1Provider) Create(ctx context.Context, r *d1Request) (D1DatabaseAttrs, er
 	var res d1DatabaseJSON
 	_, err = c.do(ctx, http.MethodPost, c.accountPath("/d1/database"), nil, body, &res)
 	if hasCode(err, codeD1Exists) {
-		found, ferr := c.findD1ByName(ctx, name)
-		if ferr != nil {
-			return D1DatabaseAttrs{}, ferr
-		}
-		if found == nil {
-			return D1DatabaseAttrs{}, fmt.Errorf("creating D1 database %q: the API says it exists, but the list does not show it: %w", name, err)
-		}
-		r.Note("Adopting existing D1 database " + name)
-		return D1DatabaseAttrs{ID: found.UUID, Name: name}, nil
+		return D1DatabaseAttrs{}, fmt.Errorf("creating D1 database %q: %w: %w", name, alchemy.ErrAlreadyExists, err)
 	}
 	if err != nil {
 		return D1DatabaseAttrs{}, fmt.Errorf("creating D1 database %q: %w", name, err)
@@ -159,16 +214,15 @@ func (d1Provider) Create(ctx context.Context, r *d1Request) (D1DatabaseAttrs, er
 	return D1DatabaseAttrs{ID: res.UUID, Name: name}, nil
 }
 
-// Update has nothing to change: every prop replaces the database.
-func (p d1Provider) Update(ctx context.Context, r *d1Request) (D1DatabaseAttrs, error) {
-	if r.OldAttrs.ID == "" {
-		return p.Create(ctx, r)
-	}
+// Update has nothing to change: every prop replaces the database. Taking
+// one over keeps it as it is (its location hint cannot be read, nor
+// changed).
+func (d1Provider) Update(_ context.Context, r *d1Request) (D1DatabaseAttrs, error) {
 	return r.OldAttrs, nil
 }
 
-// Delete removes the database; one already gone is success. A row without
-// attributes (interrupted create) is looked up by its name.
+// Delete removes the database; one already gone is success. Without a UUID
+// (a claimed create whose answer was lost) it is looked up by its name.
 func (d1Provider) Delete(ctx context.Context, r *d1Request) error {
 	c, err := newClient(r.Credentials)
 	if err != nil {
@@ -183,7 +237,7 @@ func (d1Provider) Delete(ctx context.Context, r *d1Request) error {
 		id = found.UUID
 	}
 	_, err = c.do(ctx, http.MethodDelete, c.accountPath("/d1/database/"+url.PathEscape(id)), nil, nil, nil)
-	if err != nil && (hasCode(err, codeD1NotFound) || isStatus(err, http.StatusNotFound)) {
+	if isGone(err, codeD1NotFound) {
 		return nil
 	}
 	if err != nil {

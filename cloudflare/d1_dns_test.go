@@ -79,11 +79,10 @@ func TestD1DatabaseLifecycle(t *testing.T) {
 func TestD1DatabaseInterruptedCreateIsAdopted(t *testing.T) {
 	f := setup(t)
 	f.AddD1Database(account, "app-db-unrelated", "")
-	f.SetDown(503)
+	f.FailNextOn("POST", "/d1/database", maxTries, 503)
 	if r := run(t, d1Stack("", ""), "deploy", "--yes"); r.code == 0 {
-		t.Fatal("deploy succeeded with the API down")
+		t.Fatal("deploy succeeded with every create failing")
 	}
-	f.SetDown(0)
 	name := strings.ToLower(alchemy.PhysicalName("app", "DB", stage, instanceID(t, "DB"), 63, true))
 	id := f.AddD1Database(account, name, "")
 
@@ -92,8 +91,8 @@ func TestD1DatabaseInterruptedCreateIsAdopted(t *testing.T) {
 	if dbs := f.D1Databases(account); len(dbs) != 2 {
 		t.Fatalf("databases = %+v", dbs)
 	}
-	if count(f, "POST", "/d1/database") != 1 || count(f, "GET", "/d1/database") != 1 {
-		t.Fatalf("want one refused POST and one lookup: %v", f.Requests())
+	if count(f, "POST", "/d1/database") != 0 || count(f, "GET", "/d1/database") != 1 {
+		t.Fatalf("want one lookup and no create: %v", f.Requests())
 	}
 	if !strings.Contains(r.out, "dbid: "+id) {
 		t.Fatalf("outputs: %s", r.out)
@@ -217,7 +216,8 @@ func TestDNSRecordAdoptsOnlyItsOwnRecord(t *testing.T) {
 	// Someone else's identical record: refused, left alone.
 	theirs := f.AddDNSRecord(zoneID, cloudflarefake.DNSRecord{Name: spec.name, Type: spec.typ, Content: spec.content, Comment: "managed by hand"})
 	r := run(t, dnsStack(spec), "deploy", "--yes")
-	if r.code == 0 || !strings.Contains(r.errOut, "not created by this stack") || !strings.Contains(r.errOut, marker) {
+	want := "Cannot adopt resource 'Www' (Cloudflare.DNS.Record): DNS record CNAME www.example.com (origin.example.net) exists in the cloud but is not owned by this stack/stage/logical-id. Re-run with `--adopt`"
+	if r.code != 1 || !strings.Contains(r.errOut, want) {
 		t.Fatalf("deploy over a foreign record: %d %s %s", r.code, r.out, r.errOut)
 	}
 	if recs := f.DNSRecords(zoneID); len(recs) != 1 || recs[0].ID != theirs || recs[0].Comment != "managed by hand" {
@@ -236,8 +236,11 @@ func TestDNSRecordAdoptsOnlyItsOwnRecord(t *testing.T) {
 	if len(recs) != 1 || recs[0].ID != mine || !strings.Contains(r.out, "recid: "+mine) {
 		t.Fatalf("records = %+v, outputs %s", recs, r.out)
 	}
-	if count(f, "POST", "/dns_records") != 1 || count(f, "PUT", "/dns_records/"+mine) != 1 {
+	if count(f, "POST", "/dns_records") != 0 || count(f, "PUT", "/dns_records/"+mine) != 1 {
 		t.Fatalf("adoption requests: %v", f.Requests())
+	}
+	if recs[0].Comment != marker {
+		t.Fatalf("comment = %q", recs[0].Comment)
 	}
 }
 
@@ -260,7 +263,7 @@ func TestDNSRecordBadTokenIsRefused(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.errOut, "9109") {
 		t.Fatalf("deploy with an unknown token: %d %s %s", r.code, r.out, r.errOut)
 	}
-	if n := count(f, "POST", "/dns_records"); n != 1 {
-		t.Fatalf("a 403 was tried %d times", n)
+	if n := len(f.Requests()); n != 1 || count(f, "GET", "/dns_records") != 1 {
+		t.Fatalf("a 403 was tried %d times: %v", n, f.Requests())
 	}
 }

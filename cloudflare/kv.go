@@ -14,12 +14,17 @@ import (
 //
 //	POST   /accounts/{account_id}/storage/kv/namespaces                 {"title"}
 //	GET    /accounts/{account_id}/storage/kv/namespaces?page=&per_page= (page-based, per_page 5..100)
+//	GET    /accounts/{account_id}/storage/kv/namespaces/{namespace_id}
 //	PUT    /accounts/{account_id}/storage/kv/namespaces/{namespace_id}  {"title"}
 //	DELETE /accounts/{account_id}/storage/kv/namespaces/{namespace_id}
 //
 // A duplicate title is HTTP 400, code 10014 "a namespace with this account
 // ID and title already exists"; a missing namespace is code 10013
 // "namespace not found" (HTTP 404).
+//
+// Namespaces carry no tags: only a generated title proves that a namespace
+// found under it is this resource's; one with a title the author chose is
+// taken over only with deploy --adopt (the engine decides, from Read).
 const (
 	codeKVNotFound    = 10013
 	codeKVTitleExists = 10014
@@ -30,6 +35,11 @@ const (
 func init() {
 	alchemy.Register[KVNamespaceArgs, KVNamespaceAttrs](kvProvider{})
 }
+
+var (
+	_ alchemy.Reader[KVNamespaceArgs, KVNamespaceAttrs]     = kvProvider{}
+	_ alchemy.Identified[KVNamespaceArgs, KVNamespaceAttrs] = kvProvider{}
+)
 
 // KVNamespaceProps declares a Workers KV namespace.
 type KVNamespaceProps struct {
@@ -84,7 +94,10 @@ type kvNamespaceJSON struct {
 	Title string `json:"title"`
 }
 
-// findByTitle lists every namespace of the account and returns the one
+func (kvProvider) Name(r *kvRequest) string           { return kvTitle(r, r.Props) }
+func (kvProvider) Identity(a KVNamespaceAttrs) string { return a.ID }
+
+// findKVByTitle lists every namespace of the account and returns the one
 // titled title, if any.
 func (c *client) findKVByTitle(ctx context.Context, title string) (*kvNamespaceJSON, error) {
 	for page := 1; page <= kvMaxPages; page++ {
@@ -108,38 +121,64 @@ func (c *client) findKVByTitle(ctx context.Context, title string) (*kvNamespaceJ
 	return nil, fmt.Errorf("listing KV namespaces: more than %d pages", kvMaxPages)
 }
 
-// Create finds a namespace with the title first: the title embeds stack, id,
-// stage and generation, so one found is this resource's, left by a create
-// whose answer was lost. Otherwise it creates one; a duplicate-title answer
-// (a retried POST that had succeeded) is resolved by listing again.
+// getKV reads one namespace by ID; nil when there is none.
+func (c *client) getKV(ctx context.Context, id string) (*kvNamespaceJSON, error) {
+	var res kvNamespaceJSON
+	_, err := c.do(ctx, http.MethodGet, c.accountPath("/storage/kv/namespaces/"+url.PathEscape(id)), nil, nil, &res)
+	if isGone(err, codeKVNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading KV namespace %s: %w", id, err)
+	}
+	if res.ID == "" {
+		res.ID = id
+	}
+	return &res, nil
+}
+
+// Read finds the namespace: by its ID once it is known (titles change in
+// place), else by the title this resource gives it.
+func (kvProvider) Read(ctx context.Context, r *kvRequest) (*alchemy.Found[KVNamespaceArgs, KVNamespaceAttrs], error) {
+	c, err := newClient(r.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	var ns *kvNamespaceJSON
+	if r.OldAttrs.ID != "" {
+		ns, err = c.getKV(ctx, r.OldAttrs.ID)
+	} else {
+		ns, err = c.findKVByTitle(ctx, kvTitle(r, r.Props))
+	}
+	if err != nil || ns == nil {
+		return nil, err
+	}
+	generated := r.Props.Title == "" && ns.Title == kvTitle(r, KVNamespaceArgs{})
+	live := KVNamespaceArgs{Title: ns.Title}
+	if generated {
+		live.Title = ""
+	}
+	return &alchemy.Found[KVNamespaceArgs, KVNamespaceAttrs]{
+		Attrs:     KVNamespaceAttrs{ID: ns.ID, Title: ns.Title},
+		Props:     &live,
+		Name:      "KV namespace " + ns.Title,
+		Generated: generated,
+	}, nil
+}
+
+// Create creates the namespace. A title the account already has (code
+// 10014) is reported as alchemy.ErrAlreadyExists: the engine reads the
+// namespace there and decides whether it may be taken over.
 func (kvProvider) Create(ctx context.Context, r *kvRequest) (KVNamespaceAttrs, error) {
 	c, err := newClient(r.Credentials)
 	if err != nil {
 		return KVNamespaceAttrs{}, err
 	}
 	title := kvTitle(r, r.Props)
-	if found, err := c.findKVByTitle(ctx, title); err != nil {
-		return KVNamespaceAttrs{}, err
-	} else if found != nil {
-		// A generated title embeds stack, id, stage and instance, so a
-		// namespace with it is this resource's; a title the author chose may
-		// be anyone's.
-		if err := r.MayAdopt("Cloudflare.KV.Namespace", "KV namespace "+title, r.Props.Title == ""); err != nil {
-			return KVNamespaceAttrs{}, err
-		}
-		r.Note("Adopting existing KV namespace " + title)
-		return KVNamespaceAttrs{ID: found.ID, Title: found.Title}, nil
-	}
 	var res kvNamespaceJSON
 	_, err = c.do(ctx, http.MethodPost, c.accountPath("/storage/kv/namespaces"), nil, map[string]string{"title": title}, &res)
 	if hasCode(err, codeKVTitleExists) {
-		found, ferr := c.findKVByTitle(ctx, title)
-		if ferr != nil {
-			return KVNamespaceAttrs{}, ferr
-		}
-		if found != nil {
-			return KVNamespaceAttrs{ID: found.ID, Title: found.Title}, nil
-		}
+		return KVNamespaceAttrs{}, fmt.Errorf("creating KV namespace %q: %w: %w", title, alchemy.ErrAlreadyExists, err)
 	}
 	if err != nil {
 		return KVNamespaceAttrs{}, fmt.Errorf("creating KV namespace %q: %w", title, err)
@@ -150,12 +189,9 @@ func (kvProvider) Create(ctx context.Context, r *kvRequest) (KVNamespaceAttrs, e
 	return KVNamespaceAttrs{ID: res.ID, Title: title}, nil
 }
 
-// Update renames the namespace when its title changed.
-func (p kvProvider) Update(ctx context.Context, r *kvRequest) (KVNamespaceAttrs, error) {
-	if r.OldAttrs.ID == "" {
-		// No attributes recorded: finish the create.
-		return p.Create(ctx, r)
-	}
+// Update renames the namespace when its title is not the declared one
+// (after a title change, or when taking over one found under another).
+func (kvProvider) Update(ctx context.Context, r *kvRequest) (KVNamespaceAttrs, error) {
 	title := kvTitle(r, r.Props)
 	if title == r.OldAttrs.Title {
 		return r.OldAttrs, nil
@@ -166,7 +202,7 @@ func (p kvProvider) Update(ctx context.Context, r *kvRequest) (KVNamespaceAttrs,
 	}
 	path := c.accountPath("/storage/kv/namespaces/" + url.PathEscape(r.OldAttrs.ID))
 	if _, err := c.do(ctx, http.MethodPut, path, nil, map[string]string{"title": title}, nil); err != nil {
-		if hasCode(err, codeKVNotFound) {
+		if isGone(err, codeKVNotFound) {
 			return KVNamespaceAttrs{}, fmt.Errorf("renaming KV namespace %s to %q: it no longer exists (deleted outside alchemy?); remove it from state with `alchemy state delete` to create it again: %w", r.OldAttrs.ID, title, err)
 		}
 		return KVNamespaceAttrs{}, fmt.Errorf("renaming KV namespace %s to %q: %w", r.OldAttrs.ID, title, err)
@@ -174,8 +210,8 @@ func (p kvProvider) Update(ctx context.Context, r *kvRequest) (KVNamespaceAttrs,
 	return KVNamespaceAttrs{ID: r.OldAttrs.ID, Title: title}, nil
 }
 
-// Delete removes the namespace; one already gone is success. A row without
-// attributes (interrupted create) is looked up by its title.
+// Delete removes the namespace; one already gone is success. Without an ID
+// (a claimed create whose answer was lost) it is looked up by its title.
 func (kvProvider) Delete(ctx context.Context, r *kvRequest) error {
 	c, err := newClient(r.Credentials)
 	if err != nil {
@@ -190,7 +226,7 @@ func (kvProvider) Delete(ctx context.Context, r *kvRequest) error {
 		id = found.ID
 	}
 	_, err = c.do(ctx, http.MethodDelete, c.accountPath("/storage/kv/namespaces/"+url.PathEscape(id)), nil, nil, nil)
-	if err != nil && (hasCode(err, codeKVNotFound) || isStatus(err, http.StatusNotFound)) {
+	if isGone(err, codeKVNotFound) {
 		return nil
 	}
 	if err != nil {

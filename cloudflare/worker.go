@@ -26,12 +26,21 @@ import (
 //	       "metadata" (JSON: main_module, compatibility_date, bindings) and
 //	       the module part "worker.js" (application/javascript+module)
 //	POST   /accounts/{account_id}/workers/scripts/{script_name}/subdomain  {"enabled": true}
-//	GET    /accounts/{account_id}/workers/scripts/{script_name}/subdomain  (existence probe)
+//	GET    /accounts/{account_id}/workers/scripts/{script_name}/script-settings {"tags", "logpush", ...}
 //	GET    /accounts/{account_id}/workers/subdomain                         {"subdomain"}
 //	DELETE /accounts/{account_id}/workers/scripts/{script_name}?force=true
 //
 // A missing script is HTTP 404, code 10007 "workers.api.error.script_not_found"
 // (cloudflare/workers-sdk#2218).
+//
+// Ownership: the upload's metadata "tags" (a list of strings) tags the
+// script, and script-settings shows them (cloudflare-typescript
+// src/resources/workers/scripts: ScriptUpdateParams.Metadata.tags,
+// ScriptSetting.tags). Every upload tags it alchemy::stack=<stack>,
+// alchemy::stage=<stage> and alchemy::id=<id> (3 of the 8 tags Workers for
+// Platforms documents as the limit); Read reports them as its stamp, and the
+// engine decides from it. An upload replaces a script whatever it was, so
+// Create first checks that there is none.
 const (
 	codeWorkerNotFound       = 10007
 	workerMainModule         = "worker.js"
@@ -43,6 +52,11 @@ const (
 func init() {
 	alchemy.Register[WorkerArgs, WorkerAttrs](workerProvider{})
 }
+
+var (
+	_ alchemy.Reader[WorkerArgs, WorkerAttrs]     = workerProvider{}
+	_ alchemy.Identified[WorkerArgs, WorkerAttrs] = workerProvider{}
+)
 
 // WorkerProps declares a Cloudflare Worker (an ES module script).
 //
@@ -56,9 +70,12 @@ type WorkerProps struct {
 	Name alchemy.Input[string] `json:"name"`
 	// Script is the ES module source. Exactly one of Script and ScriptPath.
 	Script alchemy.Input[string] `json:"script"`
-	// ScriptPath is a file holding the ES module source, read at deploy. Its
-	// SHA-256 (not its content) is part of the props, so editing the file
-	// redeploys the Worker.
+	// ScriptPath is a file holding the ES module source, relative to the
+	// stack file's directory. It is read when the stack is declared (a
+	// literal path; an Output path once its value is known): an unreadable
+	// file fails the plan, naming it. Its SHA-256 (not its content) is part
+	// of the props, so editing the file redeploys the Worker; the path stays
+	// as written.
 	ScriptPath alchemy.Input[string] `json:"scriptPath"`
 	// CompatibilityDate of the Workers runtime. Default: "2026-01-01".
 	CompatibilityDate alchemy.Input[string] `json:"compatibilityDate"`
@@ -121,30 +138,42 @@ type Worker struct {
 	URL  alchemy.Output[string]
 }
 
-// NewWorker declares a Worker. A ScriptPath given as a literal or an Output
-// is hashed when its value is known (at plan time for a literal).
+// NewWorker declares a Worker. A ScriptPath known at declaration (a
+// literal) is read and hashed there; one that is an Output of another
+// resource when its value is known.
 func NewWorker(s *alchemy.Stack, id string, props WorkerProps, opts ...alchemy.Option) *Worker {
 	decl := workerDecl{
 		Name: props.Name, Script: props.Script, ScriptPath: props.ScriptPath,
 		CompatibilityDate: props.CompatibilityDate,
 		KV:                props.KV, R2: props.R2, D1: props.D1, Vars: props.Vars, Secrets: props.Secrets,
 	}
-	if p, ok := props.ScriptPath.(alchemy.Output[string]); ok {
-		decl.ScriptHash = alchemy.Map(p, hashScriptFile)
+	if path, ok := alchemy.Known(props.ScriptPath); ok && path != "" {
+		if hash, err := hashScriptFile(s.Path(path)); err != nil {
+			s.Fail(id, fmt.Errorf("reading the Worker script %s: %w", path, err))
+		} else {
+			decl.ScriptHash = alchemy.String(hash)
+		}
+	} else if p, ok := props.ScriptPath.(alchemy.Output[string]); ok {
+		decl.ScriptHash = alchemy.Map(p, func(path string) string {
+			hash, err := hashScriptFile(s.Path(path))
+			if err != nil {
+				return "unreadable" // the deploy then fails reading it, naming it
+			}
+			return hash
+		})
 	}
 	r := alchemy.Declare[WorkerArgs, WorkerAttrs](s, workerProvider{}, id, decl, opts...)
 	return &Worker{Resource: r, Name: alchemy.Attr[string](r, "name"), URL: alchemy.Attr[string](r, "url")}
 }
 
-// hashScriptFile is "sha256:<hex>" of the file, or "unreadable" (the deploy
-// then fails reading it, with the reason).
-func hashScriptFile(path string) string {
+// hashScriptFile is "sha256:<hex>" of the file.
+func hashScriptFile(path string) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return "unreadable"
+		return "", err
 	}
 	sum := sha256.Sum256(data)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
 // Bindings combines outputs into one map output (binding name → value),
@@ -170,6 +199,26 @@ func workerName(r *workerRequest, args WorkerArgs) string {
 	return strings.ToLower(r.PhysicalName(workerNameMax, true))
 }
 
+func (workerProvider) Name(r *workerRequest) string  { return workerName(r, r.Props) }
+func (workerProvider) Identity(a WorkerAttrs) string { return a.Name }
+
+// workerTags are the ownership tags every upload sets.
+func workerTags(r *workerRequest) []string {
+	st := r.Stamp()
+	return []string{alchemy.TagStack + "=" + st.Stack, alchemy.TagStage + "=" + st.Stage, alchemy.TagID + "=" + st.ID}
+}
+
+// stampOfTags reads the ownership stamp from a script's tags (key=value).
+func stampOfTags(tags []string) *alchemy.Stamp {
+	m := map[string]string{}
+	for _, t := range tags {
+		if k, v, ok := strings.Cut(t, "="); ok {
+			m[k] = v
+		}
+	}
+	return alchemy.StampFromTags(m)
+}
+
 func validWorkerName(n string) bool {
 	if n == "" || len(n) > workerNameMax {
 		return false
@@ -183,17 +232,19 @@ func validWorkerName(n string) bool {
 	return true
 }
 
-// workerSource is the module to upload: Script, or ScriptPath's content.
-func workerSource(args WorkerArgs) (string, error) {
+// workerSource is the module to upload: Script, or ScriptPath's content
+// (relative to the stack file's directory).
+func workerSource(r *workerRequest) (string, error) {
+	args := r.Props
 	switch {
 	case args.Script != "" && args.ScriptPath != "":
 		return "", errors.New("set only one of Script and ScriptPath")
 	case args.Script != "":
 		return args.Script, nil
 	case args.ScriptPath != "":
-		data, err := os.ReadFile(args.ScriptPath)
+		data, err := os.ReadFile(r.Path(args.ScriptPath))
 		if err != nil {
-			return "", fmt.Errorf("reading the Worker script: %w", err)
+			return "", fmt.Errorf("reading the Worker script %s: %w", args.ScriptPath, err)
 		}
 		return string(data), nil
 	}
@@ -213,6 +264,7 @@ type workerMetadata struct {
 	MainModule        string          `json:"main_module"`
 	CompatibilityDate string          `json:"compatibility_date"`
 	Bindings          []workerBinding `json:"bindings"`
+	Tags              []string        `json:"tags"`
 }
 
 // workerBindings lists the bindings, sorted by name within each kind. A
@@ -309,7 +361,7 @@ func (c *client) scriptPath(name, rest string) string {
 // URL. Error messages name bindings, never their values.
 func (c *client) deployWorker(ctx context.Context, r *workerRequest, name string) (WorkerAttrs, error) {
 	args := r.Props
-	source, err := workerSource(args)
+	source, err := workerSource(r)
 	if err != nil {
 		return WorkerAttrs{}, fmt.Errorf("Worker %s: %w", name, err)
 	}
@@ -321,7 +373,7 @@ func (c *client) deployWorker(ctx context.Context, r *workerRequest, name string
 	if date == "" {
 		date = defaultCompatibilityDate
 	}
-	ct, body, err := uploadBody(workerMetadata{MainModule: workerMainModule, CompatibilityDate: date, Bindings: bindings}, source)
+	ct, body, err := uploadBody(workerMetadata{MainModule: workerMainModule, CompatibilityDate: date, Bindings: bindings, Tags: workerTags(r)}, source)
 	if err != nil {
 		return WorkerAttrs{}, fmt.Errorf("Worker %s: building the upload: %w", name, err)
 	}
@@ -352,45 +404,91 @@ func (c *client) deployWorker(ctx context.Context, r *workerRequest, name string
 	return attrs, nil
 }
 
-// Create uploads the script. A script with a name the author chose that
-// already exists is someone else's unless --adopt; a generated name embeds
-// stack, id, stage and instance, so a script with it is this resource's
-// (an interrupted create) and is overwritten.
-func (workerProvider) Create(ctx context.Context, r *workerRequest) (WorkerAttrs, error) {
+// scriptTags reads a script's tags; found is false when there is no such
+// script.
+func (c *client) scriptTags(ctx context.Context, name string) (tags []string, found bool, err error) {
+	var set struct {
+		Tags []string `json:"tags"`
+	}
+	_, err = c.do(ctx, http.MethodGet, c.scriptPath(name, "/script-settings"), nil, nil, &set)
+	if isGone(err, codeWorkerNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("looking up Worker %s: %w", name, err)
+	}
+	return set.Tags, true, nil
+}
+
+// Read finds the script by its name; its stamp is its ownership tags.
+func (workerProvider) Read(ctx context.Context, r *workerRequest) (*alchemy.Found[WorkerArgs, WorkerAttrs], error) {
+	name := r.OldAttrs.Name
+	if name == "" {
+		name = workerName(r, r.Props)
+	}
+	if !validWorkerName(name) {
+		return nil, nil // Create says why
+	}
 	c, err := newClient(r.Credentials)
 	if err != nil {
-		return WorkerAttrs{}, err
+		return nil, err
 	}
+	tags, found, err := c.scriptTags(ctx, name)
+	if err != nil || !found {
+		return nil, err
+	}
+	generated := r.Props.Name == "" && name == workerName(r, WorkerArgs{})
+	// The script's code and bindings are not read back: Update uploads the
+	// declared ones whatever they were.
+	live := r.Props
+	live.Name = name
+	if generated {
+		live.Name = ""
+	}
+	return &alchemy.Found[WorkerArgs, WorkerAttrs]{
+		Attrs:     WorkerAttrs{Name: name},
+		Props:     &live,
+		Name:      "Worker " + name,
+		Generated: generated,
+		Stamp:     stampOfTags(tags),
+		// Every upload carries the tags: an untagged script is not one of
+		// this resource's.
+		StampedOnCreate: true,
+	}, nil
+}
+
+// Create uploads the script. An upload replaces any script of that name,
+// so a script that exists is reported as alchemy.ErrAlreadyExists instead:
+// the engine reads it and decides whether it may be taken over.
+func (workerProvider) Create(ctx context.Context, r *workerRequest) (WorkerAttrs, error) {
 	name := workerName(r, r.Props)
 	if !validWorkerName(name) {
 		return WorkerAttrs{}, fmt.Errorf("invalid Worker name %q: want 1 to %d lowercase letters, digits, '-' and '_'", name, workerNameMax)
 	}
-	if r.Props.Name != "" && !r.Adopt {
-		_, err := c.do(ctx, http.MethodGet, c.scriptPath(name, "/subdomain"), nil, nil, nil)
-		switch {
-		case err == nil:
-			if err := r.MayAdopt("Cloudflare.Worker", "Worker "+name, false); err != nil {
-				return WorkerAttrs{}, err
-			}
-		case hasCode(err, codeWorkerNotFound) || isStatus(err, http.StatusNotFound):
-		default:
-			return WorkerAttrs{}, fmt.Errorf("looking up Worker %s: %w", name, err)
-		}
-	}
-	return c.deployWorker(ctx, r, name)
-}
-
-// Update re-uploads the script (the engine calls it only when props
-// changed; a name change replaces the Worker).
-func (p workerProvider) Update(ctx context.Context, r *workerRequest) (WorkerAttrs, error) {
-	if r.OldAttrs.Name == "" {
-		return p.Create(ctx, r)
-	}
 	c, err := newClient(r.Credentials)
 	if err != nil {
 		return WorkerAttrs{}, err
 	}
-	return c.deployWorker(ctx, r, r.OldAttrs.Name)
+	if _, found, err := c.scriptTags(ctx, name); err != nil {
+		return WorkerAttrs{}, err
+	} else if found {
+		return WorkerAttrs{}, fmt.Errorf("creating Worker %s: %w", name, alchemy.ErrAlreadyExists)
+	}
+	return c.deployWorker(ctx, r, name)
+}
+
+// Update re-uploads the script (after a change of its props, or to take
+// over the script Read found); a name change replaces the Worker.
+func (workerProvider) Update(ctx context.Context, r *workerRequest) (WorkerAttrs, error) {
+	c, err := newClient(r.Credentials)
+	if err != nil {
+		return WorkerAttrs{}, err
+	}
+	name := r.OldAttrs.Name
+	if name == "" {
+		name = workerName(r, r.Props)
+	}
+	return c.deployWorker(ctx, r, name)
 }
 
 // Delete removes the script; one already gone is success.
@@ -405,7 +503,7 @@ func (workerProvider) Delete(ctx context.Context, r *workerRequest) error {
 	}
 	q := url.Values{"force": {"true"}}
 	_, err = c.do(ctx, http.MethodDelete, c.scriptPath(name, ""), q, nil, nil)
-	if err != nil && (hasCode(err, codeWorkerNotFound) || isStatus(err, http.StatusNotFound)) {
+	if isGone(err, codeWorkerNotFound) {
 		return nil
 	}
 	if err != nil {

@@ -15,7 +15,7 @@ func main() {
 		cache := cloudflare.NewKVNamespace(s, "Cache", cloudflare.KVNamespaceProps{})
 		assets := cloudflare.NewR2Bucket(s, "Assets", cloudflare.R2BucketProps{})
 		worker := cloudflare.NewWorker(s, "Api", cloudflare.WorkerProps{
-			ScriptPath: alchemy.String("examples/cloudflare-worker/worker.js"),
+			ScriptPath: alchemy.String("worker.js"),
 			KV:         cloudflare.Bindings(map[string]alchemy.Output[string]{"CACHE": cache.ID}),
 			R2:         cloudflare.Bindings(map[string]alchemy.Output[string]{"ASSETS": assets.Name}),
 			Vars:       alchemy.V(map[string]string{"STAGE": s.Stage()}),

@@ -563,17 +563,24 @@ func (a *applier) bringUp(r *run, row *state.Row, props map[string]any, evidence
 				return err
 			}
 			// Taken between the look and the create: judge what is there
-			// now, without counting the claim just made.
+			// now, without counting the claim just made, unless this very
+			// call may have made it (an attempt whose answer was lost).
 			createErr := err
 			if found, err = reader.Read(ctx, req); err != nil || found == nil {
 				return createErr
 			}
-			if why, refused := a.ownership(s, found, evidence); refused != nil {
-				a.unclaim(s, row, evidence)
-				return refused
-			} else {
-				o.extra = why
+			judgeBy := evidence
+			if errors.Is(createErr, ErrMaybeCreated) {
+				judgeBy = row
 			}
+			why, refused := a.ownership(s, found, judgeBy)
+			if refused != nil {
+				if judgeBy != row {
+					a.unclaim(s, row, evidence)
+				}
+				return refused
+			}
+			o.extra = why
 		} else {
 			why, refused := a.ownership(s, found, evidence)
 			if refused != nil {
@@ -627,7 +634,7 @@ func (a *applier) ownership(s *Step, f *Found, evidence *state.Row) (why string,
 		return fmt.Sprintf("%s already exists with this resource's ownership tags: taking it over", name), nil
 	case f.Generated:
 		return fmt.Sprintf("%s already exists with the name this resource generated: taking it over", name), nil
-	case f.Stamp == nil && evidenceClaims(evidence):
+	case f.Stamp == nil && !f.StampedOnCreate && evidenceClaims(evidence):
 		return fmt.Sprintf("%s is the one an interrupted create of this resource made: taking it over", name), nil
 	case a.adopt:
 		if f.Stamp != nil {
@@ -819,7 +826,7 @@ func (a *applier) deleteGeneration(s *Step, g *state.Row, current *state.Row) er
 			if found == nil {
 				return nil
 			}
-			if found.Unadoptable != "" || !(found.Generated || (found.Stamp != nil && *found.Stamp == Stamp{Stack: a.spec.Stack, Stage: a.spec.Stage, ID: s.FQN}) || (found.Stamp == nil && g.Claimed)) {
+			if found.Unadoptable != "" || !(found.Generated || (found.Stamp != nil && *found.Stamp == Stamp{Stack: a.spec.Stack, Stage: a.spec.Stage, ID: s.FQN}) || (found.Stamp == nil && !found.StampedOnCreate && g.Claimed)) {
 				name := found.Name
 				if name == "" {
 					name = "the resource found under its name"

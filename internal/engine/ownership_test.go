@@ -27,6 +27,11 @@ type named struct {
 	beforeCreate func(r *engine.Request)
 	failUpdate   error
 	panicOn      string // FQN whose Create panics
+	// lostAnswer makes Create create the thing, lose the answer, retry
+	// and report the name taken (wrapping ErrMaybeCreated), unstamped.
+	lostAnswer bool
+	// stampedOnCreate: Read says the stamp is written by Create itself.
+	stampedOnCreate bool
 	// notReader hides Read, for the providers that cannot look things up.
 	version int
 }
@@ -121,7 +126,7 @@ func (c *named) Read(_ context.Context, r *engine.Request) (*engine.Found, error
 	live, _ := json.Marshal(t.props)
 	_, explicit := props(r.Props)["name"].(string)
 	return &engine.Found{Attr: attrOf(t), Props: live, Name: "thing " + t.name, Stamp: t.stamp,
-		Generated: !explicit && strings.HasPrefix(t.name, "gen-")}, nil
+		Generated: !explicit && strings.HasPrefix(t.name, "gen-"), StampedOnCreate: c.stampedOnCreate}, nil
 }
 
 func (c *named) Create(_ context.Context, r *engine.Request) (json.RawMessage, error) {
@@ -142,6 +147,10 @@ func (c *named) Create(_ context.Context, r *engine.Request) (json.RawMessage, e
 	t := &thing{id: fmt.Sprintf("id-%d", c.next), name: name, props: props(r.Props),
 		stamp: &engine.Stamp{Stack: r.Stack, Stage: r.Stage, ID: r.FQN}}
 	c.byID[t.id] = t
+	if c.lostAnswer {
+		t.stamp = nil // the tagging after the create never ran
+		return nil, fmt.Errorf("thing %s: %w (%w)", name, engine.ErrAlreadyExists, engine.ErrMaybeCreated)
+	}
 	return attrOf(t), nil
 }
 
@@ -798,5 +807,40 @@ func TestRefresh(t *testing.T) {
 	}
 	if p := f.plan(true); p.HasChanges() {
 		t.Fatalf("after converging: %s", actions(p))
+	}
+}
+
+// A create whose answer was lost, retried and told "already exists", made
+// the resource itself: it is taken over, not refused and orphaned.
+func TestCreateWithALostAnswerIsTakenOver(t *testing.T) {
+	f := newFixture(t)
+	f.c.lostAnswer = true
+	f.declare("DB", map[string]any{"name": "db1"}, false)
+	_, res := f.apply(false)
+	mustOK(t, res)
+	wantCalls(t, f.c, "read DB", "create DB", "read DB", "update DB")
+	row := f.row("DB")
+	if got := f.c.names(); !slices.Equal(got, []string{"db1"}) || row.Status != state.Created || f.c.byID[f.c.Identity(row.Attr)] == nil {
+		t.Fatalf("cloud = %q, row = %+v", got, row)
+	}
+}
+
+// For a provider whose Create writes the stamp in the same call, an
+// unstamped resource was never this resource's, whatever its row claims:
+// it is neither taken over nor deleted.
+func TestStampedOnCreateBeatsAClaim(t *testing.T) {
+	f := newFixture(t)
+	f.c.stampedOnCreate = true
+	f.c.put("db1", nil)
+	f.setRow(&state.Row{Kind: "resource", ResourceType: "Test.Named", FQN: "DB", LogicalID: "DB",
+		InstanceID: state.NewInstanceID(), Status: state.Creating, Props: json.RawMessage(`{"name":"db1"}`), Claimed: true})
+	f.declare("DB", map[string]any{"name": "db1"}, false)
+	_, res := f.apply(false)
+	mustFail(t, res, "Cannot adopt resource 'DB'", "--adopt")
+	f.declare("Other", map[string]any{"name": "x"}, false)
+	_, res = f.apply(true)
+	mustOK(t, res)
+	if !slices.Contains(f.c.names(), "db1") {
+		t.Fatal("destroy deleted an unstamped resource of a provider that stamps on create")
 	}
 }

@@ -399,6 +399,10 @@ func applyRefresh(spec *Spec, codec *secret.Codec, s *Step, l *liveState) error 
 		return err
 	}
 	for _, k := range changed {
+		if _, read := live[k]; !read && secret.IsSealed(stored[k]) {
+			// A secret stored as a hash: nothing can read it back to compare.
+			continue
+		}
 		d := Drift{Prop: k, Stored: stored[k], Live: live[k]}
 		if s.Secret[k] || secret.IsSealed(d.Stored) {
 			d.Stored, d.Live = SecretPlaceholder, SecretPlaceholder
@@ -408,7 +412,9 @@ func applyRefresh(spec *Spec, codec *secret.Codec, s *Step, l *liveState) error 
 	if len(s.Drift) > 0 && s.Action == Noop {
 		// Converge it back to what the stack declares.
 		s.Action = Update
-		s.Changed = append([]string(nil), changed...)
+		for _, d := range s.Drift {
+			s.Changed = append(s.Changed, d.Prop)
+		}
 	}
 	return nil
 }

@@ -163,6 +163,12 @@ type Provider interface {
 // ErrAlreadyExists is what Create wraps when the resource's name is taken.
 var ErrAlreadyExists = errors.New("already exists")
 
+// ErrMaybeCreated is what Create wraps, together with ErrAlreadyExists,
+// when the name was taken on a retry after an earlier attempt of this very
+// call got no answer: that attempt may have created it. The engine then
+// treats what it finds like the result of its own claimed create.
+var ErrMaybeCreated = errors.New("an earlier attempt of this create got no answer and may have created it")
+
 // Reader is implemented by providers whose resources exist outside alchemy
 // (in a cloud, on disk): Read finds the resource r names (by r.Props and
 // r.InstanceID, or r.OldAttr when known) and reports what it is and whose.
@@ -191,6 +197,11 @@ type Found struct {
 	// Unadoptable, when set, says why it can never be taken over, even with
 	// --adopt ("it belongs to another AWS account").
 	Unadoptable string
+	// StampedOnCreate is set by providers whose Create writes the stamp in
+	// the same call that makes the resource (a DNS record's comment, a
+	// Worker's tags): an unstamped one was never created by this resource,
+	// whatever its row claims.
+	StampedOnCreate bool
 }
 
 // Stamp is the ownership a resource carries: the stack, stage and logical

@@ -27,6 +27,15 @@ import (
 //     (jeessy2/ddns-go#1378 shows status 400 and that body; certbot#10725 and
 //     lexicon tolerate 81057 "The record already exists." as well, the older
 //     code, NewFuture/DDNS#21 — the fake answers 81058 only);
+//   - a CNAME cannot share its name with an A, AAAA or CNAME record
+//     (developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name):
+//     creating (or turning a record into) a CNAME where one of those exists
+//     is HTTP 400, code 81053 "An A, AAAA, or CNAME record with that host
+//     already exists." (HermanMartinus/bearblog#105); an A or AAAA where a
+//     CNAME exists is HTTP 400, code 81054 "A CNAME record with that host
+//     already exists." (jeessy2/ddns-go#1557 shows status 400 and the body,
+//     both messages followed by a link to that page). Not looked up: whether
+//     other types (TXT, MX) may share a CNAME's name; the fake lets them;
 //   - a missing record: code 81044 "Record does not exist."
 //     (zanjie1999/cloudflare-api-v4-ddns#5). NOT CONFIRMED: its HTTP status
 //     (404 here).
@@ -85,6 +94,8 @@ func (r *dnsRecord) json(z *zone) dnsRecordJSON {
 
 var (
 	errDNSIdentical  = apiMessage{Code: 81058, Message: "An identical record already exists."}
+	errDNSHostTaken  = apiMessage{Code: 81053, Message: "An A, AAAA, or CNAME record with that host already exists. For more details, refer to <https://developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name/>."}
+	errDNSCNAMETaken = apiMessage{Code: 81054, Message: "A CNAME record with that host already exists. For more details, refer to <https://developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name/>."}
 	errDNSNotFound   = apiMessage{Code: 81044, Message: "Record does not exist."}
 	errDNSNameBad    = apiMessage{Code: 9000, Message: "DNS name is invalid."}
 	errDNSValidation = apiMessage{Code: 1004, Message: "DNS Validation Error"}
@@ -200,6 +211,31 @@ func (s *Server) identical(zoneID string, r *dnsRecord) bool {
 	return false
 }
 
+// conflict is the answer when r cannot exist next to the zone's other
+// records (another than r, by ID): an identical one, or a CNAME sharing its
+// name with an A, AAAA or CNAME.
+func (s *Server) conflict(zoneID string, r *dnsRecord) *reply {
+	if s.identical(zoneID, r) {
+		rep := fail(http.StatusBadRequest, errDNSIdentical)
+		return &rep
+	}
+	addressOrAlias := func(t string) bool { return t == "A" || t == "AAAA" || t == "CNAME" }
+	for _, o := range s.dns[zoneID] {
+		if o.id == r.id || o.name != r.name {
+			continue
+		}
+		switch {
+		case r.typ == "CNAME" && addressOrAlias(o.typ):
+			rep := fail(http.StatusBadRequest, errDNSHostTaken)
+			return &rep
+		case o.typ == "CNAME" && addressOrAlias(r.typ):
+			rep := fail(http.StatusBadRequest, errDNSCNAMETaken)
+			return &rep
+		}
+	}
+	return nil
+}
+
 // POST /zones/{zone_id}/dns_records
 func (s *Server) createDNSRecord(c *call) reply {
 	z, rep := s.zoneFor(c)
@@ -215,8 +251,8 @@ func (s *Server) createDNSRecord(c *call) reply {
 	if rep := in.apply(z, r); rep != nil {
 		return *rep
 	}
-	if s.identical(z.id, r) {
-		return fail(http.StatusBadRequest, errDNSIdentical)
+	if rep := s.conflict(z.id, r); rep != nil {
+		return *rep
 	}
 	r.id = s.nextID()
 	s.dnsOf(z.id)[r.id] = r
@@ -299,8 +335,8 @@ func (s *Server) updateDNSRecord(c *call) reply {
 	if rep := in.apply(z, &next); rep != nil {
 		return *rep
 	}
-	if s.identical(z.id, &next) {
-		return fail(http.StatusBadRequest, errDNSIdentical)
+	if rep := s.conflict(z.id, &next); rep != nil {
+		return *rep
 	}
 	next.modified = s.now().UTC()
 	*r = next

@@ -100,6 +100,10 @@
 // FailNext(n, status) does the same for the next n requests only (and, for
 // 429, answers the JSON envelope with code 971 "Please wait and consider
 // throttling your request speed" and Retry-After: 0), to test retries.
+// FailNextOn(method, path, n, status) does so for the next n requests of one
+// method and path only; LoseNextAnswers(method, path, n) serves them and
+// then answers 502, as when a connection drops after the API acted (a
+// create that landed although the client saw it fail).
 //
 // Requests records method, path (relative to URL()), query, and which
 // credential style was presented ("token", "key" or "none"), plus the

@@ -25,11 +25,20 @@ import (
 //     bucket you tried to create already exists, and you own it." (quoted in
 //     client code that documents the API, and wrangler output "[code:
 //     10004]"). The error-codes page also lists 10073 BucketConflict (409)
-//     for a name already taken.
+//     for a name already taken;
+//   - deleting a bucket that holds objects: HTTP 409 "The bucket you tried to
+//     delete (<name>) is not empty (account <id>)." (alchemy-run/distilled#462,
+//     verified live there; cloudflare/terraform-provider-cloudflare#2498: the
+//     API never empties a bucket). That report says the answer carries no
+//     usable error code: the fake answers code 10008 (BucketNotEmpty in the
+//     S3 numbering), which clients must not rely on.
+// Objects are not served over HTTP: AddR2Object puts one in a bucket, so that
+// tests can see a bucket's data survive (or not).
 
 type r2Bucket struct {
 	name, location, storageClass string
 	created                      time.Time
+	objects                      map[string][]byte
 }
 
 type r2BucketJSON struct {
@@ -184,11 +193,18 @@ func (s *Server) getR2Bucket(c *call) reply {
 	return ok(b.json())
 }
 
+func errR2NotEmpty(name, account string) apiMessage {
+	return apiMessage{Code: 10008, Message: "The bucket you tried to delete (" + name + ") is not empty (account " + account + ")."}
+}
+
 // DELETE /accounts/{account_id}/r2/buckets/{bucket_name}
 func (s *Server) deleteR2Bucket(c *call) reply {
 	account, b, rep := s.r2BucketFor(c)
 	if rep != nil {
 		return *rep
+	}
+	if len(b.objects) > 0 {
+		return fail(http.StatusConflict, errR2NotEmpty(b.name, account))
 	}
 	delete(s.r2[account], b.name)
 	return ok(struct{}{})
@@ -217,6 +233,38 @@ func (s *Server) AddR2Bucket(account, name, locationHint string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.addBucketLocked(account, name, locationHint, "")
+}
+
+// AddR2Object stores an object in an existing bucket (as a Worker or an S3
+// client would have); it panics when the bucket does not exist.
+func (s *Server) AddR2Object(account, bucket, key string, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.r2[account][bucket]
+	if b == nil {
+		panic("cloudflarefake: AddR2Object: no bucket " + bucket)
+	}
+	if b.objects == nil {
+		b.objects = map[string][]byte{}
+	}
+	b.objects[key] = append([]byte(nil), body...)
+}
+
+// R2Objects returns the keys of a bucket's objects, sorted; nil when the
+// bucket does not exist.
+func (s *Server) R2Objects(account, bucket string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.r2[account][bucket]
+	if b == nil {
+		return nil
+	}
+	out := []string{}
+	for k := range b.objects {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // RemoveR2Bucket deletes a bucket behind the client's back.

@@ -53,6 +53,8 @@ func (s *Server) registerRoutes(mux *http.ServeMux) {
 		{"DELETE /accounts/{account_id}/workers/scripts/{script_name}", authService, s.deleteWorkerScript},
 		{"GET /accounts/{account_id}/workers/scripts/{script_name}/subdomain", authService, s.getWorkerScriptSubdomain},
 		{"POST /accounts/{account_id}/workers/scripts/{script_name}/subdomain", authService, s.setWorkerScriptSubdomain},
+		{"GET /accounts/{account_id}/workers/scripts/{script_name}/script-settings", authService, s.getWorkerScriptSettings},
+		{"PATCH /accounts/{account_id}/workers/scripts/{script_name}/script-settings", authService, s.editWorkerScriptSettings},
 		{"GET /accounts/{account_id}/workers/subdomain", authService, s.getWorkersSubdomain},
 
 		{"GET /zones/{zone_id}/dns_records", authGateway, s.listDNSRecords},

@@ -54,6 +54,7 @@ type Server struct {
 
 	down     int
 	failNext []int // statuses for the next requests, consumed in order
+	failOn   []*failRule
 	requests []Request
 
 	oauthValid func(string) bool
@@ -146,6 +147,49 @@ func (s *Server) FailNext(n, status int) {
 	s.mu.Unlock()
 }
 
+// failRule fails the next n requests of a method whose path (relative to
+// URL()) contains path: with status before serving them, or, when lose is
+// set, after serving them (the answer is lost: the change is made).
+type failRule struct {
+	method, path string
+	n, status    int
+	lose         bool
+}
+
+// FailNextOn makes the next n requests of method whose path contains path
+// answer status (a 5xx edge error page, or 429), without serving them.
+func (s *Server) FailNextOn(method, path string, n, status int) {
+	if status != http.StatusTooManyRequests && (status < 500 || status > 599) {
+		panic(fmt.Sprintf("cloudflarefake: FailNextOn(%d): want a 5xx or 429 status", status))
+	}
+	s.mu.Lock()
+	s.failOn = append(s.failOn, &failRule{method: method, path: path, n: n, status: status})
+	s.mu.Unlock()
+}
+
+// LoseNextAnswers serves the next n requests of method whose path contains
+// path, then answers 502 instead of their answer, as when a connection
+// drops after the API acted: the client cannot tell whether it happened.
+func (s *Server) LoseNextAnswers(method, path string, n int) {
+	s.mu.Lock()
+	s.failOn = append(s.failOn, &failRule{method: method, path: path, n: n, status: http.StatusBadGateway, lose: true})
+	s.mu.Unlock()
+}
+
+// ruleFor consumes one use of the first rule matching the request.
+func (s *Server) ruleFor(method, path string) *failRule {
+	for i, f := range s.failOn {
+		if f.method == method && strings.Contains(path, f.path) {
+			f.n--
+			if f.n <= 0 {
+				s.failOn = append(s.failOn[:i:i], s.failOn[i+1:]...)
+			}
+			return f
+		}
+	}
+	return nil
+}
+
 // Requests returns a copy of the requests received so far, oldest first.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -176,7 +220,20 @@ func (s *Server) front(next http.Handler) http.Handler {
 		if down == 0 && len(s.failNext) > 0 {
 			down, s.failNext = s.failNext[0], s.failNext[1:]
 		}
+		var rule *failRule
+		if down == 0 {
+			rule = s.ruleFor(rec.Method, rec.Path)
+		}
 		s.mu.Unlock()
+
+		if rule != nil && rule.lose {
+			next.ServeHTTP(httptest.NewRecorder(), r)
+			writeEdgeError(w, rule.status)
+			return
+		}
+		if rule != nil {
+			down = rule.status
+		}
 
 		if down == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "0")

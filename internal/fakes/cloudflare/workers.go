@@ -32,7 +32,17 @@ import (
 //     one answers 404 (code not looked up);
 //   - DELETE /workers/scripts/{name}[?force=true] removes the script;
 //   - an unknown script: HTTP 404, code 10007
-//     "workers.api.error.script_not_found" (cloudflare/workers-sdk#2218).
+//     "workers.api.error.script_not_found" (cloudflare/workers-sdk#2218);
+//   - tags: the upload metadata's "tags" (an array of strings) sets the
+//     script's tags; GET /workers/scripts/{name}/script-settings answers
+//     {"logpush","observability","tags","tail_consumers"} (tags null when
+//     none) and PATCH on it with a JSON body {"tags": [...]} replaces them
+//     (cloudflare-typescript src/resources/workers/scripts: ScriptUpdateParams
+//     .Metadata.tags, ScriptSetting, Settings.get/edit); the script object
+//     also lists them. Not looked up: whether an upload without "tags" keeps
+//     or clears the script's tags (the fake keeps them), and the tag limits
+//     (Workers for Platforms documents at most eight tags per script, without
+//     ',' or '&'; the fake enforces neither).
 
 type workerScript struct {
 	name, etag  string
@@ -44,6 +54,7 @@ type workerScript struct {
 	created     string
 	modified    string
 	uploadCount int
+	tags        []string
 }
 
 var (
@@ -54,6 +65,8 @@ var (
 	errNotMultipart       = apiMessage{Code: 10021, Message: "Expected a multipart/form-data upload"}
 	errBadMetadataJSON    = apiMessage{Code: 10021, Message: "could not parse the metadata part"}
 	errUnknownBindingType = apiMessage{Code: 10021, Message: "unknown binding type"}
+	// Not looked up: the code of malformed tags.
+	errBadTags = apiMessage{Code: 10021, Message: "tags must be an array of strings"}
 )
 
 func errKVBindingInvalid(id string) apiMessage {
@@ -82,8 +95,36 @@ func (w *workerScript) json() map[string]any {
 	return map[string]any{
 		"id": w.name, "etag": w.etag, "created_on": w.created, "modified_on": w.modified,
 		"compatibility_date": w.metadata["compatibility_date"], "usage_model": "standard",
-		"handlers": []string{"fetch"},
+		"handlers": []string{"fetch"}, "tags": w.tagsJSON(),
 	}
+}
+
+// tagsJSON is the script's tags as the API shows them: null when none.
+func (w *workerScript) tagsJSON() any {
+	if len(w.tags) == 0 {
+		return nil
+	}
+	return append([]string(nil), w.tags...)
+}
+
+// parseTags reads a "tags" value: an array of strings.
+func parseTags(v any) ([]string, bool) {
+	if v == nil {
+		return nil, true
+	}
+	raw, ok := v.([]any)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(raw))
+	for _, t := range raw {
+		s, ok := t.(string)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
 }
 
 // parseUpload reads the multipart body of a script upload.
@@ -169,6 +210,11 @@ func (s *Server) uploadWorkerScript(c *call) reply {
 			bindings = append(bindings, m)
 		}
 	}
+	tags, hasTags := meta["tags"]
+	parsedTags, valid := parseTags(tags)
+	if !valid {
+		return fail(http.StatusBadRequest, errBadTags)
+	}
 	name := c.r.PathValue("script_name")
 	now := s.now().UTC().Format("2006-01-02T15:04:05.000000Z")
 	w := s.workersOf(account)[name]
@@ -177,6 +223,9 @@ func (s *Server) uploadWorkerScript(c *call) reply {
 		s.workersOf(account)[name] = w
 	}
 	w.metadata, w.mainModule, w.modules, w.bindings, w.modified = meta, main, modules, bindings, now
+	if hasTags {
+		w.tags = parsedTags
+	}
 	w.uploadCount++
 	w.etag = fmt.Sprintf("%s%04d", s.nextID()[:28], w.uploadCount)
 	return ok(w.json())
@@ -228,6 +277,39 @@ func (s *Server) getWorkerScriptSubdomain(c *call) reply {
 		return *rep
 	}
 	return ok(map[string]any{"enabled": w.subdomain, "previews_enabled": w.subdomain})
+}
+
+func (w *workerScript) settingsJSON() map[string]any {
+	return map[string]any{"logpush": false, "observability": nil, "tags": w.tagsJSON(), "tail_consumers": nil}
+}
+
+// GET /accounts/{account_id}/workers/scripts/{script_name}/script-settings
+func (s *Server) getWorkerScriptSettings(c *call) reply {
+	_, w, rep := s.workerFor(c)
+	if rep != nil {
+		return *rep
+	}
+	return ok(w.settingsJSON())
+}
+
+// PATCH /accounts/{account_id}/workers/scripts/{script_name}/script-settings
+func (s *Server) editWorkerScriptSettings(c *call) reply {
+	_, w, rep := s.workerFor(c)
+	if rep != nil {
+		return *rep
+	}
+	var in map[string]any
+	if err := json.Unmarshal(c.body, &in); err != nil {
+		return fail(http.StatusBadRequest, errBadJSON)
+	}
+	if v, set := in["tags"]; set {
+		tags, valid := parseTags(v)
+		if !valid {
+			return fail(http.StatusBadRequest, errBadTags)
+		}
+		w.tags = tags
+	}
+	return ok(w.settingsJSON())
 }
 
 // GET /accounts/{account_id}/workers/subdomain
@@ -288,6 +370,31 @@ func (s *Server) WorkerSubdomainEnabled(account, name string) bool {
 	defer s.mu.Unlock()
 	w := s.workers[account][name]
 	return w != nil && w.subdomain
+}
+
+// WorkerScriptTags returns a script's tags (nil when it has none or does
+// not exist).
+func (s *Server) WorkerScriptTags(account, name string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.workers[account][name]
+	if w == nil || len(w.tags) == 0 {
+		return nil
+	}
+	return append([]string(nil), w.tags...)
+}
+
+// AddWorkerScript creates (or overwrites) a script directly, as another tool
+// or an interrupted run would have: module is its main module worker.js.
+func (s *Server) AddWorkerScript(account, name, module string, tags ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now().UTC().Format("2006-01-02T15:04:05.000000Z")
+	w := &workerScript{name: name, created: now, modified: now, mainModule: "worker.js",
+		metadata: map[string]any{"main_module": "worker.js"}, modules: map[string]string{"worker.js": module},
+		tags: append([]string(nil), tags...), uploadCount: 1}
+	w.etag = fmt.Sprintf("%s%04d", s.nextID()[:28], w.uploadCount)
+	s.workersOf(account)[name] = w
 }
 
 // RemoveWorkerScript deletes a script behind the client's back.
