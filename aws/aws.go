@@ -29,16 +29,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/alchemy-go/alchemy"
 	"github.com/alchemy-go/alchemy/internal/auth"
 	awsauth "github.com/alchemy-go/alchemy/internal/auth/aws"
 	"github.com/alchemy-go/alchemy/internal/engine"
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go"
@@ -119,6 +122,51 @@ func sdkConfig(ctx context.Context, c auth.Credentials, refresh *engine.Refreshe
 		return sdkaws.Config{}, fmt.Errorf("AWS SDK configuration: %w", err)
 	}
 	return cfg, nil
+}
+
+// createAttempts bounds createCall's attempts.
+const createAttempts = 5
+
+// noRetry turns a client's own retries off for one call: createCall
+// retries it instead.
+var noRetry = sdkaws.NopRetryer{}
+
+// createCall makes a create request with the SDK's retries replaced by
+// ours, which know what the SDK's do not: an attempt that got no answer (a
+// transport error, a 5xx; not a throttle, which was never processed) may
+// have created the resource. When a later attempt is then told the name is
+// taken, the error wraps alchemy.ErrMaybeCreated too, and the engine takes
+// the resource over as this create's own instead of refusing it as someone
+// else's. call must turn the client's retries off (noRetry).
+func createCall[T any](ctx context.Context, call func() (T, error), taken func(error) bool) (T, error) {
+	retryable := retry.IsErrorRetryables(retry.DefaultRetryables)
+	throttle := retry.IsErrorThrottles(retry.DefaultThrottles)
+	lost := false
+	for attempt := 1; ; attempt++ {
+		out, err := call()
+		if err == nil {
+			return out, nil
+		}
+		if taken(err) {
+			if lost {
+				err = fmt.Errorf("%w (%w)", err, alchemy.ErrMaybeCreated)
+			}
+			return out, err
+		}
+		if attempt >= createAttempts || ctx.Err() != nil || retryable.IsErrorRetryable(err) != sdkaws.TrueTernary {
+			return out, err
+		}
+		if throttle.IsErrorThrottle(err) != sdkaws.TrueTernary {
+			lost = true
+		}
+		wait := min(200*time.Millisecond<<(attempt-1), 5*time.Second)
+		wait = wait/2 + rand.N(wait/2+1)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return out, err
+		}
+	}
 }
 
 // caches holds one credentials cache per Refresher (per run and auth

@@ -2,14 +2,21 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/alchemy-go/alchemy"
 	"github.com/alchemy-go/alchemy/internal/auth"
 	awsauth "github.com/alchemy-go/alchemy/internal/auth/aws"
 	"github.com/alchemy-go/alchemy/internal/engine"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Clients get their keys from one credentials cache per run over the
@@ -63,5 +70,42 @@ func TestCredentialsRefreshedThroughOneCache(t *testing.T) {
 	c, _ := sdkConfig(ctx, first, other)
 	if k, _ := c.Credentials.Retrieve(ctx); k.AccessKeyID != "AKIAOTHER" {
 		t.Fatalf("another run shared a cache: %s", k.AccessKeyID)
+	}
+}
+
+// A create retried after an attempt that got no answer, then told the name
+// is taken, may have made the resource itself: the error says so
+// (ErrMaybeCreated). After a throttle, which was never processed, it does
+// not.
+func TestCreateCallKnowsALostAnswer(t *testing.T) {
+	taken := &smithy.GenericAPIError{Code: "BucketAlreadyOwnedByYou"}
+	isTaken := func(err error) bool { return hasCode(err, "BucketAlreadyOwnedByYou") }
+	for _, tc := range []struct {
+		name  string
+		first error
+		maybe bool
+	}{
+		{"connection reset", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, true},
+		{"503", &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 503}}, Err: &smithy.GenericAPIError{Code: "ServiceUnavailable"}}, true},
+		{"throttled", &smithy.GenericAPIError{Code: "ThrottlingException"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			_, err := createCall(context.Background(), func() (struct{}, error) {
+				calls++
+				if calls == 1 {
+					return struct{}{}, tc.first
+				}
+				return struct{}{}, taken
+			}, isTaken)
+			if calls != 2 || !isTaken(err) || errors.Is(err, alchemy.ErrMaybeCreated) != tc.maybe {
+				t.Fatalf("calls %d, err %v (maybe created: %v, want %v)", calls, err, errors.Is(err, alchemy.ErrMaybeCreated), tc.maybe)
+			}
+		})
+	}
+	// Taken at the first attempt: someone else's, as far as we know.
+	_, err := createCall(context.Background(), func() (struct{}, error) { return struct{}{}, taken }, isTaken)
+	if errors.Is(err, alchemy.ErrMaybeCreated) {
+		t.Fatal("a first-attempt conflict marked as maybe ours")
 	}
 }

@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -372,8 +373,14 @@ func (p tableProvider) Create(ctx context.Context, r *tableRequest) (DynamoDBTab
 	// The tags go in CreateTable too (so that an interrupted create leaves
 	// an owned table on AWS) and are set again by TagResource once the table
 	// is ACTIVE: emulators such as dynalite drop CreateTable's tags.
-	_, err = c.CreateTable(ctx, in)
-	if tableBusy(err) {
+	create := func() error {
+		_, err := createCall(ctx, func() (*dynamodb.CreateTableOutput, error) {
+			return c.CreateTable(ctx, in, func(o *dynamodb.Options) { o.Retryer = noRetry })
+		}, tableBusy)
+		return err
+	}
+	err = create()
+	if tableBusy(err) && !errors.Is(err, alchemy.ErrMaybeCreated) {
 		// A table of that name exists. One being deleted is on its way out
 		// (see Read): wait until it is gone, then create.
 		if d, derr := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name}); derr == nil && d.Table.TableStatus == types.TableStatusDeleting {
@@ -381,13 +388,13 @@ func (p tableProvider) Create(ctx context.Context, r *tableRequest) (DynamoDBTab
 			if err := waitGone(ctx, c, name); err != nil {
 				return DynamoDBTableAttrs{}, err
 			}
-			_, err = c.CreateTable(ctx, in)
+			err = create()
 		}
 	}
 	switch {
 	case err == nil:
 	case tableBusy(err):
-		return DynamoDBTableAttrs{}, fmt.Errorf("table %s already exists: %w", name, alchemy.ErrAlreadyExists)
+		return DynamoDBTableAttrs{}, fmt.Errorf("table %s already exists: %w: %w", name, alchemy.ErrAlreadyExists, err)
 	default:
 		return DynamoDBTableAttrs{}, fmt.Errorf("creating table %s: %w", name, err)
 	}

@@ -247,11 +247,16 @@ func (p roleProvider) Create(ctx context.Context, r *roleRequest) (IAMRoleAttrs,
 		in.Description = &r.Props.Description
 	}
 	r.Note("Creating role " + name + "...")
-	out, err := c.CreateRole(ctx, in)
+	isTaken := func(err error) bool {
+		return errorAs[*types.EntityAlreadyExistsException](err) || hasCode(err, "EntityAlreadyExists")
+	}
+	out, err := createCall(ctx, func() (*iam.CreateRoleOutput, error) {
+		return c.CreateRole(ctx, in, func(o *iam.Options) { o.Retryer = noRetry })
+	}, isTaken)
 	switch {
 	case err == nil:
-	case errorAs[*types.EntityAlreadyExistsException](err) || hasCode(err, "EntityAlreadyExists"):
-		return IAMRoleAttrs{}, fmt.Errorf("role %s already exists: %w", name, alchemy.ErrAlreadyExists)
+	case isTaken(err):
+		return IAMRoleAttrs{}, fmt.Errorf("role %s already exists: %w: %w", name, alchemy.ErrAlreadyExists, err)
 	default:
 		return IAMRoleAttrs{}, fmt.Errorf("creating role %s: %w", name, err)
 	}

@@ -470,14 +470,17 @@ func (p functionProvider) Create(ctx context.Context, r *functionRequest) (Lambd
 	name := functionName(r, r.Props)
 	d := functionConfig(r.Props)
 	r.Note(fmt.Sprintf("Creating function %s (%d KB)...", name, (len(code)+1023)/1024))
-	_, err = c.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: &name, Role: &d.role, Handler: &d.handler,
+	in := &lambda.CreateFunctionInput{FunctionName: &name, Role: &d.role, Handler: &d.handler,
 		Runtime: types.Runtime(d.runtime), Code: &types.FunctionCode{ZipFile: code}, PackageType: types.PackageTypeZip,
 		Timeout: sdkaws.Int32(int32(d.timeout)), MemorySize: sdkaws.Int32(int32(d.memory)),
-		Environment: d.environment(), Tags: ownershipTags(r.Props.Tags, r.Stamp())})
+		Environment: d.environment(), Tags: ownershipTags(r.Props.Tags, r.Stamp())}
+	_, err = createCall(ctx, func() (*lambda.CreateFunctionOutput, error) {
+		return c.CreateFunction(ctx, in, func(o *lambda.Options) { o.Retryer = noRetry })
+	}, functionConflict)
 	switch {
 	case err == nil:
 	case functionConflict(err):
-		return LambdaFunctionAttrs{}, fmt.Errorf("function %s already exists: %w", name, alchemy.ErrAlreadyExists)
+		return LambdaFunctionAttrs{}, fmt.Errorf("function %s already exists: %w: %w", name, alchemy.ErrAlreadyExists, err)
 	default:
 		return LambdaFunctionAttrs{}, fmt.Errorf("creating function %s: %w", name, err)
 	}

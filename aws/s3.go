@@ -239,10 +239,13 @@ func (p bucketProvider) Create(ctx context.Context, r *bucketRequest) (S3BucketA
 		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraint(region)}
 	}
 	r.Note("Creating bucket " + name + "...")
-	if _, err := c.CreateBucket(ctx, in); err != nil {
+	_, err = createCall(ctx, func() (*s3.CreateBucketOutput, error) {
+		return c.CreateBucket(ctx, in, func(o *s3.Options) { o.Retryer = noRetry })
+	}, func(err error) bool { return hasCode(err, "BucketAlreadyOwnedByYou", "BucketAlreadyExists") })
+	if err != nil {
 		switch {
 		case hasCode(err, "BucketAlreadyOwnedByYou"):
-			return S3BucketAttrs{}, fmt.Errorf("bucket %s already exists in this AWS account: %w", name, alchemy.ErrAlreadyExists)
+			return S3BucketAttrs{}, fmt.Errorf("bucket %s already exists in this AWS account: %w: %w", name, alchemy.ErrAlreadyExists, err)
 		case hasCode(err, "BucketAlreadyExists"):
 			return S3BucketAttrs{}, fmt.Errorf("bucket name %s is taken (bucket names are global; another AWS account may own it): choose another bucketName: %w", name, alchemy.ErrAlreadyExists)
 		}

@@ -264,11 +264,17 @@ func (p queueProvider) Create(ctx context.Context, r *queueRequest) (SQSQueueAtt
 	name := queueName(r, r.Props)
 	tags := ownershipTags(r.Props.Tags, r.Stamp())
 	r.Note("Creating queue " + name + "...")
-	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &name, Attributes: attrs, Tags: tags})
+	isTaken := func(err error) bool {
+		return errorAs[*types.QueueNameExists](err) || hasCode(err, "QueueAlreadyExists", "QueueNameExists")
+	}
+	out, err := createCall(ctx, func() (*sqs.CreateQueueOutput, error) {
+		return c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &name, Attributes: attrs, Tags: tags},
+			func(o *sqs.Options) { o.Retryer = noRetry })
+	}, isTaken)
 	switch {
 	case err == nil:
-	case errorAs[*types.QueueNameExists](err) || hasCode(err, "QueueAlreadyExists", "QueueNameExists"):
-		return SQSQueueAttrs{}, fmt.Errorf("queue %s already exists: %w", name, alchemy.ErrAlreadyExists)
+	case isTaken(err):
+		return SQSQueueAttrs{}, fmt.Errorf("queue %s already exists: %w: %w", name, alchemy.ErrAlreadyExists, err)
 	default:
 		return SQSQueueAttrs{}, fmt.Errorf("creating queue %s: %w", name, err)
 	}
