@@ -27,7 +27,6 @@
 package alchemy
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -128,10 +127,11 @@ func Program(name string, body func(*Stack), opts ...StackOption) *cli.StackProg
 			}
 		}()
 		body(s)
+		spec = &engine.Spec{Stack: name, Stage: stage, Dir: s.dir, Nodes: s.nodes, Outputs: s.outputs}
 		if len(s.errs) > 0 {
-			return nil, fmt.Errorf("declaring stack %s: %w", name, errors.Join(s.errs...))
+			return spec, &engine.DeclarationError{Stack: name, Errs: s.errs}
 		}
-		return &engine.Spec{Stack: name, Stage: stage, Dir: s.dir, Nodes: s.nodes, Outputs: s.outputs}, nil
+		return spec, nil
 	}
 	for _, o := range opts {
 		o(p)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/engine"
 	"github.com/alchemy-go/alchemy/internal/profile"
 	"github.com/alchemy-go/alchemy/internal/prompt"
 	"github.com/alchemy-go/alchemy/internal/stackrun"
@@ -143,8 +144,9 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 // resource operation.
 func stackProviders(f *Factory) ([]auth.Provider, error) {
 	spec, err := f.Stack.Build("placeholder")
-	if err != nil {
-		return nil, err
+	var decl *engine.DeclarationError
+	if err != nil && (spec == nil || !errors.As(err, &decl)) {
+		return nil, err // a file a resource reads does not matter to signing in
 	}
 	reg := auth.NewRegistry(append(append([]auth.Provider{}, f.Stack.Auth...), f.Registry().All()...)...)
 	seen := map[string]bool{}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
 )
@@ -29,6 +30,21 @@ type Spec struct {
 	// Auth lists the auth providers the stack uses, in declaration order.
 	Auth []auth.Provider
 }
+
+// DeclarationError reports what a stack's declarations found wrong before
+// any plan (an unreadable file a resource needs). The spec is still
+// returned with it, for commands that only need to know which providers the
+// stack uses (login).
+type DeclarationError struct {
+	Stack string
+	Errs  []error
+}
+
+func (e *DeclarationError) Error() string {
+	return fmt.Sprintf("declaring stack %s: %v", e.Stack, errors.Join(e.Errs...))
+}
+
+func (e *DeclarationError) Unwrap() []error { return e.Errs }
 
 // request is a provider request of the spec's stack and stage.
 func (spec *Spec) request(fqn, logicalID, instanceID string, props json.RawMessage) *Request {
