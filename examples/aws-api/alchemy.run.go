@@ -28,7 +28,7 @@ func main() {
 			}),
 		})
 		api := aws.NewLambdaFunction(s, "Api", aws.LambdaFunctionProps{
-			SourceDir: alchemy.String("examples/aws-api/function"),
+			SourceDir: alchemy.String("function"),
 			Runtime:   alchemy.String("nodejs20.x"),
 			Handler:   alchemy.String("index.handler"),
 			RoleArn:   role.Arn,

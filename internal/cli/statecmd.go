@@ -112,7 +112,12 @@ func newCmdState(f *Factory) *cobra.Command {
 				err = s.DeleteStage(c.Context(), parts[0], parts[1])
 			} else {
 				var row *state.Row
-				if row, err = s.Get(c.Context(), parts[0], parts[1], parts[2]); err == nil && row == nil {
+				var corrupt *state.CorruptError
+				row, err = s.Get(c.Context(), parts[0], parts[1], parts[2])
+				switch {
+				case errors.As(err, &corrupt):
+					err = nil // unusable, but there: forgetting it is the way out
+				case err == nil && row == nil:
 					err = fmt.Errorf("no state at %s", args[0])
 				}
 				if err == nil {

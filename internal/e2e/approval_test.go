@@ -12,7 +12,7 @@ import (
 func TestApprovalAndExitCodes(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	hello := stackPath("examples", "hello")
+	hello := w.project(example("hello"))
 	stateDir := w.path(".alchemy", "state", "hello", "dev_tester")
 
 	// No terminal and no --yes: the plan is shown, nothing changes.

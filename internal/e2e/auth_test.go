@@ -21,11 +21,10 @@ type profilesJSON struct {
 
 func TestFirstDeployAuthWalk(t *testing.T) {
 	t.Parallel()
-	widget := fixture("widget")
-
 	t.Run("NonInteractive", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)
+		widget := w.internalProject(fixture("widget"))
 		r := w.run("deploy", widget, "--yes")
 		const want = "Failed to resolve Widget credentials for profile 'default': No credentials configured for 'Widget' in profile 'default', and this process is non-interactive"
 		if r.code != 1 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "alchemy login --profile default") {
@@ -47,6 +46,7 @@ func TestFirstDeployAuthWalk(t *testing.T) {
 	t.Run("CI", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)
+		widget := w.internalProject(fixture("widget"))
 		const token = "tok-from-ci-env"
 		r := w.runEnv([]string{"CI=true", "WIDGET_TOKEN=" + token}, "deploy", widget, "--yes")
 		if r.code != 0 {
@@ -71,6 +71,7 @@ func TestFirstDeployAuthWalk(t *testing.T) {
 	t.Run("Interactive", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)
+		widget := w.internalProject(fixture("widget"))
 		const token = "wdg-typed-secret-0123456789"
 		p := w.startPTY(nil, "deploy", widget)
 		p.Expect("Widget authentication method")
@@ -135,9 +136,9 @@ func TestFirstDeployAuthWalk(t *testing.T) {
 			t.Error("login printed the token")
 		}
 
-		// Without a stack file here, login uses the providers built into
-		// alchemy, none of which this profile has.
-		r = w.run("login")
+		// Without a stack file here (the home directory), login uses the
+		// providers built into alchemy, none of which this profile has.
+		r = w.runIn(w.home, nil, "login")
 		requireContains(t, "login without a stack file", r.stderr, "No stack file (alchemy.run.go) here: using the providers built into alchemy.")
 		t.Logf("login without a stack file, on a profile with only a stack-provided provider: exit %d\n%s", r.code, r.stderr)
 	})

@@ -16,7 +16,7 @@ const sleepyResources = 40
 func TestCtrlCDuringDeploy(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	sleepy := fixture("sleepy")
+	sleepy := w.project(fixture("sleepy"))
 	stateDir := w.path(".alchemy", "state", "sleepy", "dev_tester")
 	w.ok("plan", sleepy) // build the stack file outside the timing
 

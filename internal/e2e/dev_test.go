@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,21 +19,12 @@ import (
 // from message.txt, read when the stack is declared.
 func devModule(t testing.TB, dir string) {
 	t.Helper()
-	repo := repoRoot
-	gomod, err := os.ReadFile(filepath.Join(repo, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod := regexp.MustCompile(`(?m)^module .*$`).ReplaceAllString(string(gomod), "module devtest") +
-		"\nrequire github.com/alchemy-go/alchemy v0.0.0\n\nreplace github.com/alchemy-go/alchemy => " + repo + "\n"
-	sum, _ := os.ReadFile(filepath.Join(repo, "go.sum"))
+	writeModule(t, dir, projectModule)
 	write := func(name, content string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write("go.mod", mod)
-	write("go.sum", string(sum))
 	write("message.txt", "one")
 	write("alchemy.run.go", devStack("hello"))
 }

@@ -40,8 +40,9 @@ func TestStackFileErrors(t *testing.T) {
 	})
 
 	t.Run("DoesNotCompile", func(t *testing.T) {
-		stack := filepath.Join(fixture("broken"), "alchemy.run.go")
-		for _, args := range [][]string{{"deploy", stack, "--yes"}, {"plan", fixture("broken")}} {
+		dir := w.project(fixture("broken"), "broken")
+		stack := filepath.Join(dir, "alchemy.run.go")
+		for _, args := range [][]string{{"deploy", stack, "--yes"}, {"plan", dir}} {
 			r := w.run(args...)
 			if r.code == 0 {
 				t.Fatalf("a stack file that does not compile: %s", r)
@@ -50,25 +51,29 @@ func TestStackFileErrors(t *testing.T) {
 				stack+" does not compile:",
 				// The compiler's own line, position included.
 				`./alchemy.run.go:11:15: cannot use "not a number" (untyped string constant) as int value in variable declaration`,
-				"hint: fix the errors above (paths are relative to "+fixture("broken")+")")
+				"hint: fix the errors above (paths are relative to "+dir+")")
 			if strings.Contains(r.stderr, "# command-line-arguments") {
 				t.Errorf("go's package header reached the user:\n%s", r.stderr)
 			}
 		}
-		if exists(t, w.path(".alchemy")) {
+		if exists(t, w.path(".alchemy")) || exists(t, filepath.Join(dir, ".alchemy")) {
 			t.Error("a failed build left a .alchemy directory")
 		}
 	})
 
 	t.Run("NoStack", func(t *testing.T) {
-		stack := filepath.Join(fixture("nostack"), "alchemy.run.go")
-		r := w.run("deploy", fixture("nostack"), "--yes")
+		dir := w.project(fixture("nostack"), "nostack")
+		stack := filepath.Join(dir, "alchemy.run.go")
+		r := w.run("deploy", dir, "--yes")
 		want := stack + ` does not declare a stack: call alchemy.Run("name", func(s *alchemy.Stack) { ... }) from main` + "\n"
 		if r.code != 1 || r.stderr != want {
 			t.Errorf("want exit 1 and exactly %q; %s", want, r)
 		}
 		if strings.Contains(r.stdout+r.stderr, "hello, not a stack") || strings.Contains(r.stderr, "Building") {
 			t.Errorf("a file without a stack was built or run: %s", r)
+		}
+		if exists(t, w.path(".alchemy")) || exists(t, filepath.Join(dir, ".alchemy")) {
+			t.Error("a file without a stack left a .alchemy directory")
 		}
 	})
 

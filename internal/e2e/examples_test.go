@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,20 +27,15 @@ func TestCloudflareWorkerExample(t *testing.T) {
 
 	w := newWorld(t)
 	base := "CLOUDFLARE_BASE_URL=" + cf.URL()
-	// The stack reads its script relative to the working directory.
-	src, err := os.ReadFile(stackPath("examples", "cloudflare-worker", "worker.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.MkdirAll(w.path("examples", "cloudflare-worker"), 0o755)
-	os.WriteFile(w.path("examples", "cloudflare-worker", "worker.js"), src, 0o644)
+	// The example as a user has it: alchemy.run.go and worker.js, which the
+	// stack names relative to the stack file.
+	stack := w.project(example("cloudflare-worker"))
 
 	// The profile, as a person in CI images would set it up.
 	if r := w.runEnv([]string{base, "CLOUDFLARE_API_TOKEN=" + token, "CLOUDFLARE_ACCOUNT_ID=" + account},
 		"login", "--provider", "Cloudflare", "--method", "stored"); r.code != 0 {
 		t.Fatalf("login: %s", r)
 	}
-	stack := stackPath("examples", "cloudflare-worker")
 	r := w.runEnv([]string{base}, "deploy", stack, "--yes")
 	if r.code != 0 {
 		t.Fatalf("deploy: %s", r)
@@ -79,10 +73,8 @@ func TestCloudflareWorkerExample(t *testing.T) {
 	if len(cf.WorkerScripts(account)) != 0 || len(cf.KVNamespaces(account)) != 0 || len(cf.R2Buckets(account)) != 0 {
 		t.Fatal("destroy left resources behind")
 	}
-	if _, err := os.Stat(filepath.Join(w.dir, ".alchemy", "state", "cf-worker")); err == nil {
-		if rows, _ := os.ReadDir(filepath.Join(w.dir, ".alchemy", "state", "cf-worker")); len(rows) != 0 {
-			t.Fatalf("state left: %v", rows)
-		}
+	if rows := listDir(t, filepath.Join(w.dir, ".alchemy", "state", "cf-worker")); len(rows) != 0 {
+		t.Fatalf("state left: %v", rows)
 	}
 }
 
@@ -98,13 +90,9 @@ func TestAWSAPIExample(t *testing.T) {
 	lambda := awslambda.Start(t)
 
 	w := newWorld(t)
-	src := stackPath("examples", "aws-api", "function", "index.mjs")
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.MkdirAll(w.path("examples", "aws-api", "function"), 0o755)
-	os.WriteFile(w.path("examples", "aws-api", "function", "index.mjs"), data, 0o644)
+	// The example as a user has it: alchemy.run.go and the function's
+	// source directory, which the stack names relative to the stack file.
+	stack := w.project(example("aws-api"))
 	env := []string{
 		"AWS_ENDPOINT_URL_S3=" + s3.URL, "AWS_ENDPOINT_URL_DYNAMODB=" + ddb.URL,
 		"AWS_ENDPOINT_URL_STS=" + emulate.STSEndpoint(), "AWS_ENDPOINT_URL_IAM=" + iam.URL,
@@ -116,7 +104,6 @@ func TestAWSAPIExample(t *testing.T) {
 	if r := w.runEnv(append(env, keys...), "login", "--provider", "AWS", "--method", "stored"); r.code != 0 {
 		t.Fatalf("login: %s", r)
 	}
-	stack := stackPath("examples", "aws-api")
 	r := w.runEnv(env, "deploy", stack, "--yes")
 	if r.code != 0 {
 		t.Fatalf("deploy: %s", r)
@@ -141,5 +128,8 @@ func TestAWSAPIExample(t *testing.T) {
 	}
 	if len(lambda.FunctionNames()) != 0 {
 		t.Fatal("destroy left the function")
+	}
+	if rows := listDir(t, w.path(".alchemy", "state", "aws-api")); len(rows) != 0 {
+		t.Fatalf("state left: %v", rows)
 	}
 }

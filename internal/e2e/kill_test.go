@@ -86,15 +86,16 @@ func tempFiles(t *testing.T, dirs ...string) []string {
 	return out
 }
 
-// deployAndKill starts `alchemy deploy big --yes` without a terminal and
-// SIGKILLs its whole process group (alchemy and the stack program) as soon
-// as kill says so, polling the working directory every millisecond.
+// deployAndKill starts `alchemy deploy --yes` of the big stack, w's
+// project, without a terminal and SIGKILLs its whole process group
+// (alchemy and the stack program) as soon as kill says so, polling the
+// project every millisecond.
 func deployAndKill(t *testing.T, w *world, kill func(progress) bool) killPoint {
 	t.Helper()
 	stateDir := w.path(".alchemy", "state", "big", bigStage)
 	filesDir := w.path(".alchemy", "files")
 	before := visibleFiles(filesDir)
-	args := []string{"deploy", fixture("big"), "--yes"}
+	args := []string{"deploy", w.dir, "--yes"}
 	cmd := w.command(nil, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -185,7 +186,7 @@ func groupAlive(pgid int) bool {
 
 var bigFileRE = regexp.MustCompile(`^big-(File\d{3})-dev-tester-([a-z2-7]{16})\.txt$`)
 
-// checkBigDeployed checks a finished deploy of the big stack: every row
+// checkBigDeployed checks a finished deploy of the big stack (w's project): every row
 // created, exactly one file per File resource at the name its instance id
 // gives, with the content its string gives, and nothing to do on a plan.
 func checkBigDeployed(t *testing.T, w *world) {
@@ -247,7 +248,7 @@ func checkBigDeployed(t *testing.T, w *world) {
 		}
 	}
 	// What alchemy itself sees.
-	r := w.ok("plan", fixture("big"))
+	r := w.ok("plan", w.dir)
 	requireContains(t, "plan after the deploy completed", r.stdout, "Plan: no changes")
 	r = w.ok("state", "list", "big/"+bigStage)
 	if n := len(strings.Fields(r.stdout)); n != bigRows {
@@ -292,10 +293,11 @@ func listDirQuiet(dir string) []string {
 	return names
 }
 
-// destroyBig destroys the big stack and checks that nothing is left.
+// destroyBig destroys the big stack (w's project) and checks that nothing
+// is left.
 func destroyBig(t *testing.T, w *world) {
 	t.Helper()
-	r := w.ok("destroy", fixture("big"), "--yes")
+	r := w.ok("destroy", w.dir, "--yes")
 	requireContains(t, "destroy", r.stdout, fmt.Sprintf("Done: %d succeeded, 0 failed, 0 skipped", bigRows))
 	var left []string
 	for _, name := range listDir(t, w.path(".alchemy", "files")) {
@@ -334,14 +336,25 @@ func files(n int) func(progress) bool {
 
 func TestKillMidDeployResumes(t *testing.T) {
 	t.Parallel()
-	// Build the stack file once, outside any timing.
-	warm := newWorld(t)
-	warm.ok("plan", fixture("big"))
+	// One project for every scenario below (they run one after the other),
+	// so the stack file is built once, outside any timing. Each scenario
+	// starts from a project without .alchemy (no state, lock or file) and
+	// ends destroyed.
+	shared := newWorld(t)
+	shared.project(fixture("big"))
+	shared.ok("plan", shared.dir)
+	fresh := func(t *testing.T) *world {
+		t.Helper()
+		if err := os.RemoveAll(shared.path(".alchemy")); err != nil {
+			t.Fatal(err)
+		}
+		return shared.with(t)
+	}
 
-	// One working directory, killed again and again as the deploy makes
-	// progress, each deploy resuming what the last one left.
+	// Killed again and again as the deploy makes progress, each deploy
+	// resuming what the last one left.
 	t.Run("SuccessiveKills", func(t *testing.T) {
-		w := newWorld(t)
+		w := fresh(t)
 		killedMidway := 0
 		points := []struct {
 			name string
@@ -369,24 +382,24 @@ func TestKillMidDeployResumes(t *testing.T) {
 		if killedMidway < 4 {
 			t.Errorf("only %d of %d deploys were killed midway: the kill points did not land", killedMidway, len(points))
 		}
-		r := w.ok("deploy", fixture("big"), "--yes")
+		r := w.ok("deploy", w.dir, "--yes")
 		checkOutputs(t, r)
 		checkBigDeployed(t, w)
 		destroyBig(t, w)
 	})
 
-	// Fresh working directories, each killed once at a point in time, then
-	// deployed to completion.
+	// From nothing, killed once at a point in time, then deployed to
+	// completion.
 	t.Run("KillAtTime", func(t *testing.T) {
 		for _, after := range []time.Duration{150 * time.Millisecond, 200 * time.Millisecond, 250 * time.Millisecond, 300 * time.Millisecond} {
 			t.Run(after.String(), func(t *testing.T) {
-				w := newWorld(t)
+				w := fresh(t)
 				var k killPoint
 				for try := 0; try < 3; try++ {
 					// The stack file is rebuilt when the module changes
 					// (someone editing the repository): kill a deploy, not a
 					// build.
-					w.ok("plan", fixture("big"))
+					w.ok("plan", w.dir)
 					k = deployAndKill(t, w, func(p progress) bool { return p.elapsed >= after })
 					t.Logf("kill at %v: %s", after, k)
 					if !k.built {
@@ -398,12 +411,12 @@ func TestKillMidDeployResumes(t *testing.T) {
 				}
 				if k.killed && k.journal && k.files < bigPairs {
 					// The plan shows that the work is not done.
-					p := w.ok("plan", fixture("big"))
+					p := w.ok("plan", w.dir)
 					if strings.Contains(p.stdout, "Plan: no changes") {
 						t.Errorf("plan after a kill with %d of %d files says no changes:\n%s", k.files, bigPairs, p.stdout)
 					}
 				}
-				checkOutputs(t, w.ok("deploy", fixture("big"), "--yes"))
+				checkOutputs(t, w.ok("deploy", w.dir, "--yes"))
 				checkBigDeployed(t, w)
 				destroyBig(t, w)
 			})

@@ -33,7 +33,7 @@ var helloFileRE = regexp.MustCompile(`^\.alchemy/files/hello-Greeting-([a-z0-9-]
 func TestExampleLifecycle(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	hello := stackPath("examples", "hello")
+	hello := w.project(example("hello"))
 
 	// First deploy of the default stage, dev_$USER.
 	r := w.ok("deploy", hello, "--yes")
@@ -112,21 +112,19 @@ func TestExampleLifecycle(t *testing.T) {
 	// Destroying a stage that has nothing left is a no-op, not an error.
 	w.ok("destroy", hello, "--yes")
 
-	// `go run alchemy.run.go <command>` is the same CLI as `alchemy
-	// <command>`. A stack file needs its module, and go run finds the module
-	// from its working directory, not from the file: run from this project
-	// directory (outside the module) it fails, so it runs in the module's
-	// root with the program itself started in the project directory (go run
-	// -exec "env -C <dir>"), where the state is.
+	// `go run alchemy.run.go <command>` in the project is the same CLI as
+	// `alchemy <command>`, on the same state (the module root's).
 	goRun := func(args ...string) result {
 		t.Helper()
-		cmd := exec.Command("go", append([]string{"run", "-exec", "env -C " + w.dir, "./examples/hello/alchemy.run.go"}, args...)...)
-		cmd.Dir = repoRoot
+		cmd := exec.Command("go", append([]string{"run", "./alchemy.run.go"}, args...)...)
+		cmd.Dir = w.dir
 		cmd.Env = w.env
 		return runCmd(t, cmd, append([]string{"(go run)"}, args...))
 	}
+	// go run finds the module from its working directory, not from the
+	// file: from outside the project it fails.
 	plain := exec.Command("go", "run", filepath.Join(hello, "alchemy.run.go"), "plan")
-	plain.Dir, plain.Env = w.dir, w.env
+	plain.Dir, plain.Env = w.home, w.env
 	if pr := runCmd(t, plain, []string{"(go run from outside the module) plan"}); pr.code == 0 {
 		t.Logf("note: go run <abs path> from outside the module works now:\n%s", pr)
 	} else {

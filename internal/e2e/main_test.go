@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -51,7 +53,31 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e setup: %v\n", err)
 		return 1
 	}
-	return m.Run()
+	before := repoStateDirs()
+	code := m.Run()
+	// Every test runs its stacks in a project of its own: a .alchemy that
+	// appears in the repository means a test ran a stack in place, sharing
+	// (and racing on) the repository module's state.
+	for _, d := range repoStateDirs() {
+		if !slices.Contains(before, d) {
+			fmt.Fprintf(os.Stderr, "e2e: the run wrote %s inside the repository: a test ran a stack file in place instead of in its own project (world.project)\n", d)
+			code = 1
+		}
+	}
+	return code
+}
+
+// repoStateDirs lists the .alchemy directories in the repository where a
+// stack file run in place would write: the module root (state and locks),
+// and next to the stack files of examples/ and testdata/ (default file
+// paths).
+func repoStateDirs() []string {
+	var dirs []string
+	for _, pattern := range []string{".alchemy", "examples/*/.alchemy", "internal/e2e/testdata/*/.alchemy"} {
+		m, _ := filepath.Glob(filepath.Join(repoRoot, pattern))
+		dirs = append(dirs, m...)
+	}
+	return dirs
 }
 
 func setup(tmp string) error {
@@ -117,14 +143,119 @@ func fixture(name string) string {
 	return stackPath("internal", "e2e", "testdata", name)
 }
 
-// world is one test's user: a working directory (where ./.alchemy goes),
-// a home and an alchemy home, all fresh.
+// example is the directory of an example stack under examples/.
+func example(name string) string {
+	return stackPath("examples", name)
+}
+
+// world is one test's user: a project directory, a home and an alchemy
+// home, all fresh.
 type world struct {
 	t           *testing.T
-	dir         string // working directory of every command
+	dir         string // the project (see project) and working directory of every command
 	home        string // $HOME
 	alchemyHome string // $ALCHEMY_HOME
 	env         []string
+}
+
+// projectModule is the module path of a test project; internalModule is
+// that of a project whose stack imports the SDK's internal test packages
+// (internal/testprovider), which Go allows only to packages under
+// github.com/alchemy-go/alchemy/.
+const (
+	projectModule  = "example.com/project"
+	internalModule = "github.com/alchemy-go/alchemy/e2eproject"
+)
+
+// writeModule makes dir the root of a Go module of its own that builds with
+// this repository's SDK: a go.mod requiring github.com/alchemy-go/alchemy
+// with a replace directive to the repository, and the repository's go.sum.
+// The go.mod repeats the repository's requirements: with module graph
+// pruning a main module must list the modules its imports need, or go build
+// stops with "updates to go.mod needed". Everything resolves offline from
+// the warm module cache.
+func writeModule(t testing.TB, dir, module string) {
+	t.Helper()
+	gomod, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := regexp.MustCompile(`(?m)^module .*$`).ReplaceAllString(string(gomod), "module "+module) +
+		"\nrequire github.com/alchemy-go/alchemy v0.0.0\n\nreplace github.com/alchemy-go/alchemy => " + repoRoot + "\n"
+	sum, err := os.ReadFile(filepath.Join(repoRoot, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyDir copies the files under src into dst, skipping hidden entries
+// (a .alchemy left by a stack run in place).
+func copyDir(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		if rel != "." && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatalf("copying %s: %v", src, err)
+	}
+}
+
+// project makes w.dir the user's project: a module of its own (writeModule)
+// holding a copy of the stack directory src (a fixture or an example: its
+// alchemy.run.go and the files next to it), in w.dir itself or in
+// w.dir/sub... It returns the copy's directory. The stack's state is then
+// at w.path(".alchemy", "state"), and relative paths in the stack resolve
+// from the copy, never from the repository.
+func (w *world) project(src string, sub ...string) string {
+	w.t.Helper()
+	return makeProject(w.t, w.dir, projectModule, src, sub...)
+}
+
+// internalProject is project for a stack that imports the SDK's internal
+// test packages (see internalModule).
+func (w *world) internalProject(src string) string {
+	w.t.Helper()
+	return makeProject(w.t, w.dir, internalModule, src)
+}
+
+func makeProject(t testing.TB, root, module, src string, sub ...string) string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		writeModule(t, root, module)
+	}
+	dst := filepath.Join(append([]string{root}, sub...)...)
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, src, dst)
+	return dst
 }
 
 func newWorld(t *testing.T) *world {
@@ -165,7 +296,15 @@ func newWorldTB(t testing.TB) *world {
 	return w
 }
 
-// path is a path inside the working directory.
+// with is w for a subtest: the same project, home and environment,
+// failing t.
+func (w *world) with(t *testing.T) *world {
+	c := *w
+	c.t = t
+	return &c
+}
+
+// path is a path inside the project directory.
 func (w *world) path(rel ...string) string {
 	return filepath.Join(append([]string{w.dir}, rel...)...)
 }
@@ -192,6 +331,14 @@ func (w *world) command(extra []string, args ...string) *exec.Cmd {
 	cmd.Env = append(append([]string(nil), w.env...), extra...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd
+}
+
+// runIn runs `alchemy args...` with dir as the working directory.
+func (w *world) runIn(dir string, extra []string, args ...string) result {
+	w.t.Helper()
+	cmd := w.command(extra, args...)
+	cmd.Dir = dir
+	return runCmd(w.t, cmd, args)
 }
 
 // run runs `alchemy args...` without a terminal and waits for it.

@@ -321,16 +321,16 @@ func (l *Local) List(ctx context.Context, stack, stage string) ([]string, error)
 		if name == outputFile || !strings.HasSuffix(name, ".json") {
 			continue
 		}
+		stem := strings.TrimSuffix(name, ".json")
+		if _, journaled := ov[stem]; journaled {
+			continue
+		}
 		if e.IsDir() {
 			// Skipping it would plan the resource as new: a duplicate.
-			fqn := fqnFromFileStem(strings.TrimSuffix(name, ".json"))
-			return nil, &CorruptError{Path: filepath.Join(d.path, name), Stack: stack, Stage: stage, FQN: fqn,
+			return nil, &CorruptError{Path: filepath.Join(d.path, name), Stack: stack, Stage: stage, FQN: fqnFromFileStem(stem),
 				Problem: "is a directory, not a file", Err: errors.New("something other than alchemy created it")}
 		}
-		stem := strings.TrimSuffix(name, ".json")
-		if _, journaled := ov[stem]; !journaled {
-			fqns = append(fqns, fqnFromFileStem(stem))
-		}
+		fqns = append(fqns, fqnFromFileStem(stem))
 	}
 	for stem, e := range ov {
 		if e.data != nil && stem+".json" != outputFile {

@@ -1,7 +1,7 @@
 //go:build ignore
 
-// A file at a path the stack names, in the working directory itself
-// (TestKnownBugs/FileChmodsItsDirectory).
+// Files at paths the stack names, next to the stack file itself
+// (TestRegressions/FileChmodsItsDirectory, TestExistingFileNeedsAdopt).
 package main
 
 import (
