@@ -519,88 +519,99 @@ func (a *applier) create(r *run, props map[string]any) error {
 func (a *applier) bringUp(r *run, row *state.Row, props map[string]any, evidence *state.Row, status, word string) (outcome, error) {
 	s := r.step
 	o := outcome{word: word}
+	// Provider calls hold a concurrency slot; commits never do. A commit
+	// made outside a slot shares its flush with every other resource
+	// committing at the same time, instead of costing each slot a flush of
+	// its own. The time reported starts with the first slot.
+	var req *Request
+	callProvider := func(fn func(ctx context.Context) error) error {
+		return a.call(s, func(ctx context.Context) error {
+			if req == nil {
+				o.start = time.Now()
+				a.report(s, status, time.Time{}, "")
+				var err error
+				if req, err = a.request(s, row.InstanceID, props, nil); err != nil {
+					return err
+				}
+			}
+			return fn(ctx)
+		})
+	}
+	create := func() error {
+		return callProvider(func(ctx context.Context) (err error) {
+			o.attr, err = s.provider.Create(ctx, req)
+			return err
+		})
+	}
 	reader, _ := s.provider.(Reader)
 	if reader == nil {
 		// Nothing outside alchemy to find: whatever Create makes is ours.
-		// The commit happens before the resource waits for a concurrency
-		// slot, so it shares its flush with every other resource
-		// committing at the same time; the time reported starts with the
-		// slot.
 		row.Claimed = true
 		if err := a.commit(row); err != nil {
 			return o, err
 		}
-		err := a.call(s, func(ctx context.Context) error {
-			o.start = time.Now()
-			a.report(s, status, time.Time{}, "")
-			req, err := a.request(s, row.InstanceID, props, nil)
+		return o, create()
+	}
+	var found *Found
+	look := func() error {
+		return callProvider(func(ctx context.Context) (err error) {
+			found, err = reader.Read(ctx, req)
 			if err != nil {
-				return err
+				return fmt.Errorf("looking for an existing resource before creating it: %w", err)
 			}
-			o.attr, err = s.provider.Create(ctx, req)
-			return err
+			return nil
 		})
+	}
+	if err := look(); err != nil {
 		return o, err
 	}
-	err := a.call(s, func(ctx context.Context) error {
-		o.start = time.Now()
-		a.report(s, status, time.Time{}, "")
-		req, err := a.request(s, row.InstanceID, props, nil)
-		if err != nil {
-			return err
+	if found == nil {
+		row.Claimed = true
+		if err := a.commit(row); err != nil {
+			return o, err
 		}
-		found, err := reader.Read(ctx, req)
-		if err != nil {
-			return fmt.Errorf("looking for an existing resource before creating it: %w", err)
+		err := create()
+		if !errors.Is(err, ErrAlreadyExists) {
+			return o, err
 		}
-		if found == nil {
-			row.Claimed = true
-			if err := a.commit(row); err != nil {
-				return err
-			}
-			o.attr, err = s.provider.Create(ctx, req)
-			if !errors.Is(err, ErrAlreadyExists) {
-				return err
-			}
-			// Taken between the look and the create: judge what is there
-			// now, without counting the claim just made, unless this very
-			// call may have made it (an attempt whose answer was lost).
-			createErr := err
-			if found, err = reader.Read(ctx, req); err != nil || found == nil {
-				return createErr
-			}
-			judgeBy := evidence
-			if errors.Is(createErr, ErrMaybeCreated) {
-				judgeBy = row
-			}
-			why, refused := a.ownership(s, found, judgeBy)
-			if refused != nil {
-				if judgeBy != row {
-					a.unclaim(s, row, evidence)
-				}
-				return refused
-			}
-			o.extra = why
-		} else {
-			why, refused := a.ownership(s, found, evidence)
-			if refused != nil {
-				return refused
-			}
-			o.extra = why
-			row.Claimed, row.Attr = true, found.Attr
-			if err := a.commit(row); err != nil {
-				return err
-			}
+		// Taken between the look and the create: judge what is there now,
+		// without counting the claim just made, unless this very call may
+		// have made it (an attempt whose answer was lost).
+		createErr := err
+		if err := look(); err != nil || found == nil {
+			return o, createErr
 		}
-		// Take it over: converge it from what it is to what is declared.
-		a.note(s, o.extra)
+		judgeBy := evidence
+		if errors.Is(createErr, ErrMaybeCreated) {
+			judgeBy = row
+		}
+		why, refused := a.ownership(s, found, judgeBy)
+		if refused != nil {
+			if judgeBy != row {
+				a.unclaim(s, row, evidence)
+			}
+			return o, refused
+		}
+		o.extra = why
+	} else {
+		why, refused := a.ownership(s, found, evidence)
+		if refused != nil {
+			return o, refused
+		}
+		o.extra = why
+		row.Claimed, row.Attr = true, found.Attr
+		if err := a.commit(row); err != nil {
+			return o, err
+		}
+	}
+	// Take it over: converge it from what it is to what is declared.
+	a.note(s, o.extra)
+	o.word = "adopted"
+	err := callProvider(func(ctx context.Context) (err error) {
 		req.OldProps, req.OldAttr = found.Props, found.Attr
 		o.attr, err = s.provider.Update(ctx, req)
 		return err
 	})
-	if o.extra != "" {
-		o.word = "adopted"
-	}
 	return o, err
 }
 
