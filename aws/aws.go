@@ -100,6 +100,31 @@ func sdkConfig(ctx context.Context, c auth.Credentials, refresh *engine.Refreshe
 	if region == "" {
 		region = awsauth.DefaultRegion
 	}
+	if refresh == nil {
+		return loadConfig(ctx, creds, region, nil)
+	}
+	// Loading the SDK's configuration reads the environment and the shared
+	// config files: once per run (Refresher) and region, not once per call.
+	key := configKey{refresh, region}
+	if cfg, ok := configs.Load(key); ok {
+		return cfg.(sdkaws.Config), nil
+	}
+	cfg, err := loadConfig(ctx, creds, region, refresh)
+	if err != nil {
+		return sdkaws.Config{}, err
+	}
+	configs.Store(key, cfg)
+	return cfg, nil
+}
+
+type configKey struct {
+	refresh *engine.Refresher
+	region  string
+}
+
+var configs sync.Map // configKey -> sdkaws.Config
+
+func loadConfig(ctx context.Context, creds *awsauth.Credentials, region string, refresh *engine.Refresher) (sdkaws.Config, error) {
 	var provider sdkaws.CredentialsProvider = credentials.NewStaticCredentialsProvider(
 		creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
 	if refresh != nil {
