@@ -114,7 +114,6 @@ type applier struct {
 	mu         sync.Mutex
 	result     Result
 	runs       map[string]*run
-	finalize   []func()
 	refreshers map[string]*Refresher
 }
 
@@ -633,21 +632,26 @@ func (a *applier) unclaim(s *Step, row *state.Row, evidence *state.Row) {
 // own claimed create), or when --adopt says so; never when it cannot be
 // (another account). why says which; refused says why not, naming --adopt.
 func (a *applier) ownership(s *Step, f *Found, evidence *state.Row) (why string, refused error) {
+	return judge(a.spec, s, f, evidence, a.adopt)
+}
+
+func judge(spec *Spec, s *Step, f *Found, evidence *state.Row, adopt bool) (why string, refused error) {
 	name := f.Name
 	if name == "" {
 		name = "it"
 	}
-	mine := Stamp{Stack: a.spec.Stack, Stage: a.spec.Stage, ID: s.FQN}
 	switch {
 	case f.Unadoptable != "":
 		return "", fmt.Errorf("Cannot create %s (%s): %s already exists and %s, so it cannot be taken over. Choose another name.", s.FQN, s.Type, name, f.Unadoptable)
-	case f.Stamp != nil && *f.Stamp == mine:
+	case provenOurs(spec, s.FQN, f, evidence):
+		if f.Stamp == nil && !f.Generated {
+			return fmt.Sprintf("%s is the one an interrupted create of this resource made: taking it over", name), nil
+		}
+		if f.Generated {
+			return fmt.Sprintf("%s already exists with the name this resource generated: taking it over", name), nil
+		}
 		return fmt.Sprintf("%s already exists with this resource's ownership tags: taking it over", name), nil
-	case f.Generated:
-		return fmt.Sprintf("%s already exists with the name this resource generated: taking it over", name), nil
-	case f.Stamp == nil && !f.StampedOnCreate && evidenceClaims(evidence):
-		return fmt.Sprintf("%s is the one an interrupted create of this resource made: taking it over", name), nil
-	case a.adopt:
+	case adopt:
 		if f.Stamp != nil {
 			return fmt.Sprintf("%s belongs to %s: taking it over (--adopt)", name, f.Stamp), nil
 		}
@@ -658,6 +662,19 @@ func (a *applier) ownership(s *Step, f *Found, evidence *state.Row) (why string,
 		owner = fmt.Sprintf(" (its ownership tags name %s)", f.Stamp)
 	}
 	return "", fmt.Errorf("Cannot adopt resource '%s' (%s): %s exists in the cloud but is not owned by this stack/stage/logical-id%s. Re-run with `--adopt` to take it over, or choose another name.", s.FQN, s.Type, name, owner)
+}
+
+// provenOurs reports whether a found resource is provably the one of the
+// resource fqn: it carries its stamp, its name was generated from its
+// instance, or evidence (its row) shows it created it and nothing says
+// otherwise (no stamp, from a provider that would have written one).
+func provenOurs(spec *Spec, fqn string, f *Found, evidence *state.Row) bool {
+	if f.Unadoptable != "" {
+		return false
+	}
+	mine := Stamp{Stack: spec.Stack, Stage: spec.Stage, ID: fqn}
+	return (f.Stamp != nil && *f.Stamp == mine) || f.Generated ||
+		(f.Stamp == nil && !f.StampedOnCreate && evidenceClaims(evidence))
 }
 
 // evidenceClaims reports whether a row proves that this resource itself
@@ -837,7 +854,7 @@ func (a *applier) deleteGeneration(s *Step, g *state.Row, current *state.Row) er
 			if found == nil {
 				return nil
 			}
-			if found.Unadoptable != "" || !(found.Generated || (found.Stamp != nil && *found.Stamp == Stamp{Stack: a.spec.Stack, Stage: a.spec.Stage, ID: s.FQN}) || (found.Stamp == nil && !found.StampedOnCreate && g.Claimed)) {
+			if !provenOurs(a.spec, s.FQN, found, g) {
 				name := found.Name
 				if name == "" {
 					name = "the resource found under its name"

@@ -786,7 +786,7 @@ func TestRefresh(t *testing.T) {
 	if !byID["Gone"].Gone || !byID["Old"].Gone {
 		t.Fatalf("gone: Gone=%v Old=%v", byID["Gone"].Gone, byID["Old"].Gone)
 	}
-	if !strings.Contains(byID["New"].Exists, "thing taken already exists and is not this stack's: the deploy will refuse it unless --adopt") {
+	if !strings.Contains(byID["New"].Exists, "the deploy will refuse it: Cannot adopt resource 'New' (Test.Named): thing taken exists") || !strings.Contains(byID["New"].Exists, "--adopt") {
 		t.Fatalf("New.Exists = %q", byID["New"].Exists)
 	}
 	f.c.takeCalls()

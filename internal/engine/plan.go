@@ -354,22 +354,10 @@ func probeCreates(ctx context.Context, spec *Spec, resolve CredentialsFunc, step
 			continue
 		}
 		s := byFQN[fqn]
-		name := f.Name
-		if name == "" {
-			name = "a resource with its name"
-		}
-		mine := Stamp{Stack: spec.Stack, Stage: spec.Stage, ID: fqn}
-		switch {
-		case f.Unadoptable != "":
-			s.Exists = fmt.Sprintf("%s already exists and %s: the deploy will fail", name, f.Unadoptable)
-		case f.Stamp != nil && *f.Stamp == mine:
-			s.Exists = fmt.Sprintf("%s already exists with this resource's ownership tags: it will be taken over", name)
-		case adopt:
-			s.Exists = fmt.Sprintf("%s already exists: it will be taken over (--adopt)", name)
-		case f.Stamp != nil:
-			s.Exists = fmt.Sprintf("%s already exists and belongs to %s: the deploy will refuse it unless --adopt", name, f.Stamp)
-		default:
-			s.Exists = fmt.Sprintf("%s already exists and is not this stack's: the deploy will refuse it unless --adopt", name)
+		if why, refused := judge(spec, s, f, nil, adopt); refused != nil {
+			s.Exists = "the deploy will refuse it: " + refused.Error()
+		} else {
+			s.Exists = why
 		}
 	}
 	return nil

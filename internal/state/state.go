@@ -30,17 +30,10 @@ import (
 	"sync"
 )
 
-// Markers of encoded values inside props, attrs and outputs (spec 3.4). The
-// store treats those values as opaque JSON; the engine encodes and decodes.
-const (
-	// RedactedMarker wraps a secret in plaintext state: {"__redacted__": <value>}.
-	RedactedMarker = "__redacted__"
-	// SecretMarker wraps an encrypted secret (when ALCHEMY_PASSWORD is set):
-	// {"__secret__": "<ciphertext of the JSON value>"}.
-	SecretMarker = "__secret__"
-	// DurationMarker wraps a duration: {"__duration__": {...}}.
-	DurationMarker = "__duration__"
-)
+// Values inside props, attrs and outputs may be encoded with the markers of
+// spec 3.4 ({"__redacted__": ...}, {"__secret__": ...}, {"__duration__":
+// ...}); the store treats them as opaque JSON, and internal/secret encodes
+// and decodes secrets.
 
 // Status of a row (spec 3.3).
 type Status string
