@@ -129,7 +129,7 @@ func systemFactory() *Factory {
 }
 
 func run(f *Factory) int {
-	ctx, abort, stop := interrupts(f.IO)
+	ctx, abort, stop := interrupts()
 	defer stop()
 	f.Abort = abort
 	root := NewRoot(f)
@@ -141,7 +141,7 @@ func run(f *Factory) int {
 // cancels ctx (no new work starts; calls in flight finish and are saved),
 // the second cancels abort (calls in flight are cancelled; every row they
 // touch was saved before they started, so the next run resumes them).
-func interrupts(io *iostreams.IOStreams) (ctx, abort context.Context, stop func()) {
+func interrupts() (ctx, abort context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	abort, cancelAbort := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
@@ -161,7 +161,6 @@ func interrupts(io *iostreams.IOStreams) (ctx, abort context.Context, stop func(
 				continue
 			}
 			if n == 2 {
-				io.Warn("second interrupt: cancelling the calls in flight (state stays resumable)")
 				cancelAbort()
 			}
 		}

@@ -233,7 +233,18 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 	if env.lease != nil {
 		ao.Lease = env.lease
 	}
+	applied := make(chan struct{})
+	if opts.F.Abort != nil {
+		go func() {
+			select {
+			case <-opts.F.Abort.Done():
+				io.Warn("second interrupt: cancelling the calls in flight (what they were doing is resumed by the next run)")
+			case <-applied:
+			}
+		}()
+	}
 	res := engine.ApplyWith(ctx, env.spec, plan, env.store, creds, ao, rep)
+	close(applied)
 	if prog != nil {
 		prog.done()
 		fmt.Fprintln(out)

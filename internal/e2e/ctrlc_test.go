@@ -80,3 +80,49 @@ func TestCtrlCDuringDeploy(t *testing.T) {
 		}
 	}
 }
+
+// A second Ctrl-C does not wait for the calls in flight: it cancels them,
+// and the deploy ends at once with what they were doing left resumable.
+func TestSecondCtrlCAbortsCallsInFlight(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	stack := w.project(fixture("stoppable")) // a 3 s pause between two files
+	stateDir := w.path(".alchemy", "state", "stoppable", "dev_tester")
+	w.ok("plan", stack)
+
+	p := w.startPTY(nil, "deploy", stack, "--yes")
+	p.Expect("First")
+	deadline := time.Now().Add(runTimeout)
+	for {
+		rows, _ := stateRows(t, stateDir)
+		if rows["Nap"].Status == "creating" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pause never started:\n%s", p.Screen())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	p.Send(testpty.KeyCtrlC)
+	time.Sleep(100 * time.Millisecond)
+	p.Send(testpty.KeyCtrlC)
+	p.Expect("Interrupted")
+	p.RequireExit(130)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("two Ctrl-Cs took %v to end the deploy; the 3 s pause in flight should have been cancelled", took)
+	}
+	rows, _ := stateRows(t, stateDir)
+	if rows["Nap"].Status != "creating" || rows["After"].Status == "created" {
+		t.Errorf("after the abort: Nap %q, After %q; want Nap still creating (resumable), After not created", rows["Nap"].Status, rows["After"].Status)
+	}
+	r := w.ok("deploy", stack, "--yes")
+	requireContains(t, "resumed deploy", r.stdout, "Done: ")
+	rows, _ = stateRows(t, stateDir)
+	for _, fqn := range []string{"First", "Nap", "After"} {
+		if rows[fqn].Status != "created" {
+			t.Errorf("after the resumed deploy, %s is %q", fqn, rows[fqn].Status)
+		}
+	}
+	requireContains(t, "plan", w.ok("plan", stack).stdout, "Plan: no changes")
+}

@@ -327,12 +327,21 @@ func (a *applier) call(s *Step, fn func(ctx context.Context) error) (err error) 
 	}()
 	err = fn(a.calls)
 	if err != nil && a.calls.Err() != nil {
+		if errors.Is(context.Cause(a.calls), errAborted) {
+			return errAbortedInFlight
+		}
 		err = fmt.Errorf("%w (%v)", err, context.Cause(a.calls))
 	}
 	return err
 }
 
-var errInterrupted = errors.New("interrupted before it started")
+var (
+	errInterrupted = errors.New("not started: interrupted")
+	// errAbortedInFlight is a call a second interrupt cancelled: like one
+	// that never started, its row was committed first and the next run
+	// resumes it.
+	errAbortedInFlight = fmt.Errorf("cancelled in flight by a second interrupt; the next run resumes it: %w", errInterrupted)
+)
 
 func (a *applier) lookup(fqn string) (map[string]any, bool) {
 	a.mu.Lock()
@@ -476,7 +485,7 @@ type outcome struct {
 func (a *applier) finish(r *run, row *state.Row, done state.Status, o outcome, err error) error {
 	s := r.step
 	if errors.Is(err, errInterrupted) {
-		return a.interrupted(s)
+		return a.interrupted(s, err)
 	}
 	if err != nil {
 		return a.fail(s, o.start, err)
@@ -799,7 +808,7 @@ func (a *applier) replace(r *run, props map[string]any) error {
 		for _, g := range row.Old.Generations() {
 			if err := a.deleteGeneration(s, g, nil); err != nil {
 				if errors.Is(err, errInterrupted) {
-					return a.interrupted(s)
+					return a.interrupted(s, err)
 				}
 				return a.fail(s, time.Now(), fmt.Errorf("deleting it before its replacement: %w", err))
 			}
@@ -883,7 +892,7 @@ func (a *applier) collectReplaced(r *run) error {
 		old := row.Old
 		if err := a.deleteGeneration(s, old, row); err != nil {
 			if errors.Is(err, errInterrupted) {
-				return a.interrupted(s)
+				return a.interrupted(s, err)
 			}
 			return a.fail(s, start, fmt.Errorf("deleting the replaced generation: %w", err))
 		}
@@ -941,7 +950,7 @@ func (a *applier) deleteOrphan(r *run) error {
 		for _, g := range gens {
 			if err := a.deleteGeneration(s, g, nil); err != nil {
 				if errors.Is(err, errInterrupted) {
-					return a.interrupted(s)
+					return a.interrupted(s, err)
 				}
 				return a.fail(s, start, err)
 			}
@@ -958,11 +967,11 @@ func (a *applier) deleteOrphan(r *run) error {
 	return nil
 }
 
-func (a *applier) interrupted(s *Step) error {
+func (a *applier) interrupted(s *Step, err error) error {
 	a.mu.Lock()
 	a.result.Interrupted = true
 	a.mu.Unlock()
-	return a.skip(s, errors.New("not started: interrupted"))
+	return a.skip(s, err)
 }
 
 func (a *applier) writeOutputs() {

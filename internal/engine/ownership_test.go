@@ -682,7 +682,10 @@ func TestAbortCancelsCallsInFlight(t *testing.T) {
 	abort, doAbort := context.WithCancel(context.Background())
 	go func() { <-p.started; doAbort() }()
 	res := engine.ApplyWith(context.Background(), f.spec(), plan, f.store, nil, engine.ApplyOptions{Concurrency: 2, Abort: abort}, nil)
-	mustFail(t, res, "aborted by a second interrupt")
+	mustFail(t, res, "cancelled in flight by a second interrupt; the next run resumes it")
+	if !res.Interrupted || res.Failed != 0 {
+		t.Fatalf("an aborted call is an interruption, not a failure: %+v", res)
+	}
 	// The call's row was committed before it started: the next run resumes it.
 	if row := f.row("A"); row == nil || row.Status != state.Creating || !row.Claimed {
 		t.Fatalf("row = %+v", row)
