@@ -75,6 +75,9 @@ func (f *Factory) session(p *ProfileFlags) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if w := env.IgnoredWarning(); w != "" {
+		f.IO.Warn(w)
+	}
 	sel, err := profile.Select(p.Profile, p.profileSet, env)
 	if err != nil {
 		return nil, err

@@ -157,11 +157,21 @@ func (w *oauthWorld) start(t *testing.T, extra []string, args ...string) *oauthP
 	return w.startCmd(t, exec.Command(os.Args[0], args...), extra, args)
 }
 
+// startInDir is start with the working directory dir (its ./.env applies).
+func (w *oauthWorld) startInDir(t *testing.T, dir string, args ...string) *oauthProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	return w.startCmd(t, cmd, nil, args)
+}
+
 func (w *oauthWorld) startCmd(t *testing.T, cmd *exec.Cmd, extra, args []string) *oauthProc {
 	t.Helper()
 	p := &oauthProc{args: args, cmd: cmd, done: make(chan struct{})}
 	cmd.Env = append(append([]string(nil), w.env...), extra...)
-	cmd.Dir = t.TempDir() // no ./.env of the test's working directory
+	if cmd.Dir == "" {
+		cmd.Dir = t.TempDir() // no ./.env of the test's working directory
+	}
 	cmd.Stdout, cmd.Stderr = &p.stdout, &p.stderr
 	var err error
 	if p.stdin, err = cmd.StdinPipe(); err != nil {

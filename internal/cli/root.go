@@ -26,7 +26,7 @@ func NewRoot(f *Factory) *cobra.Command {
 		Long: `alchemy deploys a stack written in Go (alchemy.run.go) to a stage, and signs in to each
 cloud through a profile: a named bundle of credentials in ~/.alchemy (or $ALCHEMY_HOME).
 
-The profile is --profile, else $ALCHEMY_PROFILE (from --env-file or ./.env first), else 'default'.`,
+The profile is --profile, else $ALCHEMY_PROFILE (the shell's, then --env-file's or ./.env's), else 'default'.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

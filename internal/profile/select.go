@@ -13,8 +13,8 @@ type Selection struct {
 	Source string
 }
 
-// Select applies the precedence --profile > ALCHEMY_PROFILE (dotenv before
-// process env) > "default". flagSet distinguishes an omitted flag from an
+// Select applies the precedence --profile > ALCHEMY_PROFILE (the process
+// environment before the dotenv file) > "default". flagSet distinguishes an omitted flag from an
 // explicit one: an omitted flag must never shadow ALCHEMY_PROFILE (the
 // upstream tool's flag default did exactly that).
 func Select(flag string, flagSet bool, env *envfile.Env) (Selection, error) {

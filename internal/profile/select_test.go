@@ -21,7 +21,9 @@ func TestSelectPrecedence(t *testing.T) {
 		{name: "nothing set", want: Selection{"default", "built-in default"}},
 		{name: "process env", processEnv: "work", want: Selection{"work", "ALCHEMY_PROFILE"}},
 		{name: "dotenv", dotenv: "ALCHEMY_PROFILE=dot", want: Selection{"dot", "ALCHEMY_PROFILE in .env"}},
-		{name: "dotenv beats process env", dotenv: "ALCHEMY_PROFILE=dot", processEnv: "work", want: Selection{"dot", "ALCHEMY_PROFILE in .env"}},
+		// The process environment wins, as with every dotenv tool: a
+		// committed .env never beats what a CI job or a shell exports.
+		{name: "process env beats dotenv", dotenv: "ALCHEMY_PROFILE=dot", processEnv: "work", want: Selection{"work", "ALCHEMY_PROFILE"}},
 		{name: "flag beats everything", flag: "prod", flagSet: true, dotenv: "ALCHEMY_PROFILE=dot", processEnv: "work", want: Selection{"prod", "--profile"}},
 		// An omitted flag must not shadow ALCHEMY_PROFILE (upstream's bug).
 		{name: "omitted flag does not shadow env", flag: "", flagSet: false, processEnv: "work", want: Selection{"work", "ALCHEMY_PROFILE"}},
