@@ -288,3 +288,37 @@ func TestStateCommands(t *testing.T) {
 		t.Fatalf("plan after forget: %s", r.out)
 	}
 }
+
+// Under CI an explicit profile is honoured (the seed's `alchemy deploy
+// --stage prod --profile prod`); without one, each provider reads its env
+// method.
+func TestCIKeepsAnExplicitProfile(t *testing.T) {
+	workdir(t)
+	// Store a token in profile "prod" (from the environment, as a script does).
+	t.Setenv("WIDGET_TOKEN", "tok-stored-prod")
+	if r := run(t, widgetStack(), nil, "login", "--profile", "prod", "--provider", "Widget", "--method", "stored"); r.code != 0 {
+		t.Fatalf("login: %d %s", r.code, r.errOut)
+	}
+	t.Setenv("CI", "true")
+	t.Setenv("WIDGET_TOKEN", "tok-from-ci-env")
+	r := run(t, widgetStack(), nil, "deploy", "--yes", "--stage", "prod", "--profile", "prod")
+	if r.code != 0 || !strings.Contains(r.out, "tokenHash: "+testprovider.TokenHash("tok-stored-prod")) {
+		t.Fatalf("CI deploy --profile prod did not use the profile: %d %s %s", r.code, r.out, r.errOut)
+	}
+	t.Setenv("ALCHEMY_PROFILE", "prod")
+	r = run(t, widgetStack(), nil, "deploy", "--yes", "--stage", "prod2")
+	if r.code != 0 || !strings.Contains(r.out, "tokenHash: "+testprovider.TokenHash("tok-stored-prod")) {
+		t.Fatalf("CI deploy with ALCHEMY_PROFILE did not use the profile: %d %s %s", r.code, r.out, r.errOut)
+	}
+	t.Setenv("ALCHEMY_PROFILE", "")
+	r = run(t, widgetStack(), nil, "deploy", "--yes", "--stage", "ci")
+	if r.code != 0 || !strings.Contains(r.out, "tokenHash: "+testprovider.TokenHash("tok-from-ci-env")) {
+		t.Fatalf("CI deploy without a profile did not read the environment: %d %s %s", r.code, r.out, r.errOut)
+	}
+	// An explicit profile without that provider: an error naming the fix,
+	// never a prompt.
+	r = run(t, widgetStack(), nil, "deploy", "--yes", "--stage", "x", "--profile", "empty")
+	if r.code != 1 || !strings.Contains(r.errOut, "alchemy login --profile empty --provider Widget --method <stored|env>") {
+		t.Fatalf("CI deploy with an unconfigured profile: %d %s", r.code, r.errOut)
+	}
+}

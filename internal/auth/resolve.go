@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/profile"
 )
 
@@ -34,10 +35,11 @@ type cached struct {
 	until time.Time // zero: forever
 }
 
-// NewResolver returns a resolver for the context's profile. ci selects the
-// env-only mode.
-func NewResolver(c *Context, reg *Registry, ci bool) *Resolver {
-	return &Resolver{c: c, reg: reg, ci: ci, cache: map[string]*cached{}}
+// NewResolver returns a resolver for the context's profile. envOnly (CI
+// without an explicit profile) reads each provider's env method and writes
+// nothing.
+func NewResolver(c *Context, reg *Registry, envOnly bool) *Resolver {
+	return &Resolver{c: c, reg: reg, ci: envOnly, cache: map[string]*cached{}}
 }
 
 // Credentials returns the credentials of the named provider.
@@ -116,7 +118,13 @@ func (r *Resolver) resolve(ctx context.Context, name string) (Credentials, error
 	if entry == nil {
 		if !r.c.Interactive {
 			// Before configure, and so before any lock is taken.
-			return nil, wrap(&NotConfiguredError{Provider: p.Name(), Profile: r.c.Profile})
+			nc := &NotConfiguredError{Provider: p.Name(), Profile: r.c.Profile}
+			if envfile.Bool(r.c.Env, "CI") {
+				// CI with an explicit profile: configure it from variables,
+				// or let each provider read its own.
+				nc.Hint = loginHint(r.c.Profile, p) + " Or run without --profile and ALCHEMY_PROFILE: under CI each provider then reads its environment variables."
+			}
+			return nil, wrap(nc)
 		}
 		if entry, err = Configure(ctx, r.c, p, ""); err != nil {
 			return nil, wrap(err)

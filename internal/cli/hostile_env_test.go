@@ -70,3 +70,28 @@ func TestHostileDotenvCannotRedirectSecrets(t *testing.T) {
 	}
 	noSecrets(t, []string{tokens.Refresh, tokens.Access}, q)
 }
+
+// Under CI, a login whose refresh is refused must not print a sign-in URL
+// and wait for a paste: it fails at once, naming what to run.
+func TestCILoginNeverWaitsForAPaste(t *testing.T) {
+	t.Parallel()
+	w := newOAuthWorld(t, 0, cfAccount)
+	tokens := loggedIn(t, w)
+	tokens.Refresh = "no-longer-valid"
+	tokens.Expires = time.Now().Add(-time.Minute).UnixMilli()
+	w.writeTokens(t, "p", tokens)
+	start := time.Now()
+	p := w.start(t, []string{"CI=1"}, "login", "--profile", "p", "--provider", "Cloudflare")
+	p.exitCode(t, 1)
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("login took %v: it waited", took)
+	}
+	for _, want := range []string{"needs a browser and a person", "alchemy login --profile p --provider Cloudflare"} {
+		if !strings.Contains(p.stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, p)
+		}
+	}
+	if strings.Contains(p.stderr.String()+p.stdout.String(), "authorize") {
+		t.Errorf("a sign-in URL was printed under CI:\n%s", p)
+	}
+}

@@ -100,6 +100,8 @@ func newOAuthWorldAt(t *testing.T, host string, port int, accounts ...string) *o
 		"CLOUDFLARE_OAUTH_REVOKE_URL=" + srv.RevokeURL(),
 		"CLOUDFLARE_OAUTH_REDIRECT_URI=" + redirect,
 		"ALCHEMY_OAUTH_TIMEOUT=" + oauthLoginWindow,
+		// These processes have no terminal: the tests paste on a pipe.
+		"ALCHEMY_OAUTH_PASTE=1",
 	}
 	for _, k := range []string{"PATH", "GOCOVERDIR"} {
 		if v, ok := os.LookupEnv(k); ok {

@@ -157,12 +157,15 @@ func (f *Factory) stackEnv(flags *ProfileFlags, stageFlag string, stageSet bool)
 		return nil, err
 	}
 	reg := auth.NewRegistry(append(append([]auth.Provider{}, f.Stack.Auth...), f.Registry().All()...)...)
-	ci := envfile.Bool(s.Env, "CI")
+	// Under CI each provider reads its env method, unless a profile was
+	// chosen explicitly (--profile, ALCHEMY_PROFILE): the seed's CI pairing
+	// is `alchemy deploy --stage prod --profile prod`.
+	envOnly := envfile.Bool(s.Env, "CI") && !s.Sel.Explicit()
 	home, _ := profile.Root(s.Env)
 	return &stackEnv{s: s, stage: st, spec: spec, root: f.Stack.Root(),
 		secrets:  secret.New(envfile.Get(s.Env, "ALCHEMY_PASSWORD"), home),
 		store:    state.NewLocal(filepath.Join(f.Stack.Root(), ".alchemy", "state")),
-		resolver: auth.NewResolver(s.Auth, reg, ci)}, nil
+		resolver: auth.NewResolver(s.Auth, reg, envOnly)}, nil
 }
 
 func stackRun(ctx context.Context, opts *StackOptions) error {

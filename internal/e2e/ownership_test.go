@@ -46,7 +46,7 @@ func TestExistingFileNeedsAdopt(t *testing.T) {
 	}
 	// A plan that reads what exists says what the deploy will do.
 	r = w.ok("plan", stack, "--refresh")
-	requireContains(t, "plan --refresh", r.stdout, "file greeting.txt already exists", "--adopt")
+	requireContains(t, "plan --refresh", r.stdout, "the deploy will refuse it: Cannot adopt resource 'Readme' (Local.File): file greeting.txt exists", "--adopt")
 	untouched("after plan --refresh")
 
 	// Destroy deletes what the stack made (public/index.html) and leaves

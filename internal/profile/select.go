@@ -35,3 +35,7 @@ func Select(flag string, flagSet bool, env *envfile.Env) (Selection, error) {
 	}
 	return sel, nil
 }
+
+// Explicit reports whether something chose the profile (a flag or
+// ALCHEMY_PROFILE), rather than the built-in default.
+func (s Selection) Explicit() bool { return s.Source != "built-in default" }

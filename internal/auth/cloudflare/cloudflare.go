@@ -183,8 +183,17 @@ func (p Provider) Configure(ctx context.Context, c *auth.Context, method string)
 }
 
 // oauthLogin signs in with the browser, stores the tokens and picks the
-// account.
+// account. It needs a person: without one (no terminal, CI) it fails at
+// once, naming what to do, rather than print a URL and wait for a paste
+// nobody will make.
 func oauthLogin(ctx context.Context, c *auth.Context, scopes []string) (string, error) {
+	// ALCHEMY_OAUTH_PASTE=1 (from the process environment only) lets a
+	// script without a terminal drive a remote sign-in by pasting the
+	// redirected URL on stdin; CI never waits.
+	scripted := envfile.Get(c.Env, "ALCHEMY_OAUTH_PASTE") == "1" && !envfile.Bool(c.Env, "CI")
+	if !c.Interactive && !scripted {
+		return "", auth.Errorf("Cloudflare: signing in with OAuth needs a browser and a person, and this process is non-interactive (no terminal, or CI is set). Run `alchemy login --profile %s --provider Cloudflare` in a terminal, or use an API token: `alchemy login --profile %s --provider Cloudflare --method stored` with CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID set", c.Profile, c.Profile)
+	}
 	o, err := browserLogin(ctx, c, scopes)
 	if err != nil {
 		return "", oauthFailure(c, err)
