@@ -8,6 +8,7 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -69,25 +70,105 @@ func write(path string, data []byte, perm os.FileMode, durable bool) (err error)
 	return syncDir(dir)
 }
 
-// MkdirPrivate creates dir and its parents with mode 0700, and tightens dir
-// itself to 0700 when it already exists with looser permissions.
+// MkdirPrivate creates dir and its parents with mode 0700. An existing dir
+// is only ever tightened (group and other bits removed), never loosened: a
+// directory the user made read-only stays read-only (and is an error, as
+// nothing can be written there), one owned by another user is refused
+// rather than written into, and a symbolic link is refused rather than
+// followed, so a secret is never written outside where it belongs.
 func MkdirPrivate(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		fi, err = os.Lstat(dir)
 	}
-	fi, err := os.Stat(dir)
 	if err != nil {
 		return err
 	}
-	if !fi.IsDir() {
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link: alchemy does not follow links where it keeps credentials (the secret would land wherever it points). Replace it with a directory", dir)
+	case !fi.IsDir():
 		return fmt.Errorf("%s exists and is not a directory", dir)
 	}
-	if fi.Mode().Perm() != 0o700 {
-		if err := os.Chmod(dir, 0o700); err != nil && !errors.Is(err, os.ErrPermission) {
+	if uid, ok := ownerOf(fi); ok && uid != os.Getuid() {
+		return fmt.Errorf("%s belongs to another user (uid %d): alchemy will not write credentials there. Fix its owner, or set ALCHEMY_HOME to a directory of yours", dir, uid)
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o200 == 0 {
+		return fmt.Errorf("%s is read-only (mode %#o): alchemy leaves it as you made it. Make it writable (chmod u+w), or set ALCHEMY_HOME to a writable directory", dir, perm)
+	}
+	if perm&0o077 != 0 {
+		if err := os.Chmod(dir, perm&^0o077); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// ReadRegular reads a file that must be a regular file: a symbolic link, a
+// named pipe (which would block every reader), a device or a directory is
+// an error naming it, and nothing is opened that could hang.
+func ReadRegular(path string) ([]byte, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := regular(path, fi); err != nil {
+		return nil, err
+	}
+	f, err := openNoFollow(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := regular(path, fi); err != nil {
+		return nil, err // replaced between the look and the open
+	}
+	return io.ReadAll(f)
+}
+
+// NotRegularError is a path that is not a regular file.
+type NotRegularError struct {
+	Path, What string
+}
+
+func (e *NotRegularError) Error() string {
+	return fmt.Sprintf("%s is %s, not a regular file: alchemy does not read it (it could hang, or lead elsewhere). Replace it with a regular file or remove it", e.Path, e.What)
+}
+
+func regular(path string, fi os.FileInfo) error {
+	m := fi.Mode()
+	switch {
+	case m.IsRegular():
+		return nil
+	case m&os.ModeSymlink != 0:
+		return &NotRegularError{Path: path, What: "a symbolic link"}
+	case m&os.ModeNamedPipe != 0:
+		return &NotRegularError{Path: path, What: "a named pipe"}
+	case m.IsDir():
+		return &NotRegularError{Path: path, What: "a directory"}
+	case m&os.ModeSocket != 0:
+		return &NotRegularError{Path: path, What: "a socket"}
+	}
+	return &NotRegularError{Path: path, What: "a device or special file"}
+}
+
+// RemoveStaleTempsIn deletes every temp file (.<name>.tmp-*) a killed
+// writer left in dir: secret files' temps hold a whole secret. Call it only
+// while holding the lock that serialises dir's writers.
+func RemoveStaleTempsIn(dir string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+	for _, m := range matches {
+		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() {
+			os.Remove(m)
+		}
+	}
 }
 
 // RemoveStaleTemps deletes temp files a killed writer of path left behind.

@@ -60,23 +60,23 @@ func Describe(ctx context.Context, c *Context, reg *Registry, p profile.Profile)
 // does: a header, then one "── Provider ──" block per provider. Resolution
 // failures go to errOut and do not stop the listing.
 func RenderText(out, errOut io.Writer, name string, views []View) {
-	fmt.Fprintf(out, "Profile: %s\n", name)
+	fmt.Fprintf(out, "Profile: %s\n", display.Safe(name))
 	if len(views) == 0 {
 		fmt.Fprintln(out, "(no providers configured)")
 		return
 	}
 	for _, v := range views {
-		fmt.Fprintf(out, "\n── %s ──\n", v.Provider)
+		fmt.Fprintf(out, "\n── %s ──\n", display.Safe(v.Provider))
 		switch {
 		case !v.Known:
 			for _, f := range fallbackFields(v.Entry) {
-				fmt.Fprintf(out, "  %s: %s\n", f.Key, f.Value)
+				fmt.Fprintf(out, "  %s: %s\n", display.Safe(f.Key), display.Safe(f.Value))
 			}
 		case v.Err != nil:
-			fmt.Fprintf(errOut, "  Failed to retrieve credentials: %s\n", v.Err)
+			fmt.Fprintf(errOut, "  Failed to retrieve credentials: %s\n", display.Safe(v.Err.Error()))
 		default:
 			for _, f := range v.Fields {
-				fmt.Fprintf(out, "  %-*s %s\n", f.Width, f.Key+":", f.Value)
+				fmt.Fprintf(out, "  %-*s %s\n", f.Width, f.Key+":", display.Safe(f.Value))
 			}
 			fmt.Fprintf(out, "  source: %s\n", v.Creds.Source())
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/display"
 	"github.com/alchemy-go/alchemy/internal/profile"
 )
 
@@ -83,8 +84,11 @@ func profileShowRun(ctx context.Context, opts *ProfileShowOptions) error {
 		return writeJSON(opts.F, out)
 	}
 	if !exists {
-		io.Printf("Profile '%s' not found.\n", name)
+		io.Printf("Profile '%s' not found.\n", display.Safe(name))
 		if names := cfg.Names(); len(names) > 0 {
+			for i := range names {
+				names[i] = display.Safe(names[i])
+			}
 			io.Printf("Available profiles: %s\n", strings.Join(names, ", "))
 		} else {
 			io.Printf("No profiles configured. Run `alchemy login`.\n")
@@ -177,12 +181,12 @@ func profileListRun(opts *ProfileListOptions) error {
 		p := cfg.Profiles[name]
 		var provs []string
 		for _, prov := range p.Providers() {
-			provs = append(provs, fmt.Sprintf("%s (%s)", prov, p[prov].Method()))
+			provs = append(provs, fmt.Sprintf("%s (%s)", display.Safe(prov), display.Safe(p[prov].Method())))
 		}
 		if len(provs) == 0 {
 			provs = []string{"(no providers configured)"}
 		}
-		io.Printf("%s %s: %s\n", mark, name, strings.Join(provs, ", "))
+		io.Printf("%s %s: %s\n", mark, display.Safe(name), strings.Join(provs, ", "))
 	}
 	if _, ok := cfg.Profiles[s.Sel.Name]; ok {
 		io.Printf("\nSelected: %s (%s)\n", s.Sel.Name, s.Sel.Source)

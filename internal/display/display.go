@@ -4,9 +4,12 @@
 package display
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Redact shows the first visible characters of a secret followed by "****",
@@ -56,4 +59,38 @@ func Expiry(expires, now time.Time) string {
 		return "expired (" + ISO(expires) + ")"
 	}
 	return "in " + Duration(remaining) + " (" + ISO(expires) + ")"
+}
+
+// Safe escapes what a terminal would interpret in a string read from a file
+// (a profile name, a method, an account id in profiles.json): control
+// characters (an ESC starts a sequence that can clear the screen or retitle
+// the window) and the invisible format characters that reorder text. They
+// are shown as \x1b, \u202e, ...; everything else is left as it is.
+func Safe(s string) string {
+	clean := true
+	for _, r := range s {
+		if unsafeRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case !unsafeRune(r):
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError
 }

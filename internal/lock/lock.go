@@ -488,10 +488,6 @@ func (l *Lock) try(staleAfter time.Duration) (attempt, error) {
 	return retryNow, nil
 }
 
-// ownerlessGrace is how long a lock directory may exist without an owner
-// file before it is taken for the remains of a killed creator.
-const ownerlessGrace = 2 * time.Second
-
 // mkdirLock is a variable so tests can simulate a read-only or full home
 // even when running as root, where permissions do not stop writes.
 var mkdirLock = os.Mkdir
@@ -515,12 +511,12 @@ func isStale(lockPath string, staleAfter time.Duration) (stale, gone bool, err e
 	o, err := readOwner(lockPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		// A Go holder writes its owner before it drops the guard, and we
-		// hold the guard now, so a directory with no owner file at all is
-		// either a TypeScript holder in the instant between its mkdir and
-		// its owner write, or a Go holder killed in that instant, which
-		// would otherwise wedge everyone for the whole stale period.
-		return age > ownerlessGrace, false, nil
+		// No owner file: a TypeScript holder in the instant between its
+		// mkdir and its owner write (it is slow to start on a loaded
+		// machine), or a holder killed in that instant. Taking it would
+		// crash the TypeScript holder when it writes its owner; like the
+		// TypeScript tool, it is held until its mtime goes stale.
+		return age > staleAfter, false, nil
 	case err != nil:
 		return age > staleAfter, false, nil
 	}

@@ -661,26 +661,23 @@ func deadPID(t *testing.T) int {
 
 func TestLockWithoutOwner(t *testing.T) {
 	dir := lockDir(t)
-	// A holder between mkdir and writing its owner looks like this; it is
-	// given a grace period to write it.
+	// A holder between mkdir and writing its owner looks like this (the
+	// TypeScript tool, slow to get there on a loaded machine): it is held,
+	// as the TypeScript tool holds it, until its mtime goes stale. Taking
+	// it would crash that holder when it writes its owner.
 	p := plant(t, dir, "fresh", nil, 0)
 	if _, err := Acquire(context.Background(), dir, "fresh", Options{Timeout: 200 * time.Millisecond}); !errors.As(err, new(*TimeoutError)) {
 		t.Fatalf("Acquire on fresh ownerless lock = %v; want *TimeoutError", err)
 	}
 	mustExist(t, p)
-
-	// A creator killed in that instant never writes it: the directory is
-	// reaped after the grace period, long before the stale period.
-	plant(t, dir, "killed", nil, ownerlessGrace+time.Second)
-	start := time.Now()
-	l, err := Acquire(context.Background(), dir, "killed", Options{Timeout: time.Second, Warn: failWarn(t)})
-	if err != nil || time.Since(start) > 500*time.Millisecond {
-		t.Fatalf("Acquire on a killed creator's ownerless lock = %v after %v", err, time.Since(start))
+	p = plant(t, dir, "slow", nil, 10*time.Second)
+	if _, err := Acquire(context.Background(), dir, "slow", Options{Timeout: 200 * time.Millisecond}); !errors.As(err, new(*TimeoutError)) {
+		t.Fatalf("Acquire on a 10 s old ownerless lock = %v; want *TimeoutError", err)
 	}
-	l.Release()
+	mustExist(t, p)
 
 	plant(t, dir, "old", nil, 60*time.Second)
-	l, err = Acquire(context.Background(), dir, "old", Options{Timeout: time.Second, Warn: failWarn(t)})
+	l, err := Acquire(context.Background(), dir, "old", Options{Timeout: time.Second, Warn: failWarn(t)})
 	if err != nil {
 		t.Fatalf("Acquire on stale ownerless lock = %v", err)
 	}

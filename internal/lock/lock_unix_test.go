@@ -178,3 +178,44 @@ func TestZombieCountsAsDead(t *testing.T) {
 	}
 	cmd.Wait()
 }
+
+// A named pipe where a lock's owner or guard file belongs must not hang
+// anyone: it is an error, never opened.
+func TestNamedPipesInTheLockDirectory(t *testing.T) {
+	dir := lockDir(t)
+	p := plant(t, dir, "fifo", nil, time.Hour)
+	os.Remove(filepath.Join(p, ownerFile))
+	if err := syscall.Mkfifo(filepath.Join(p, ownerFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		l, err := Acquire(context.Background(), dir, "fifo", Options{Timeout: 2 * time.Second, Warn: failWarn(t)})
+		if err == nil {
+			l.Release()
+		}
+		done <- err
+	}()
+	select {
+	case <-done: // judged by its age: stale, reaped
+	case <-time.After(10 * time.Second):
+		t.Fatal("a named pipe as owner file hung Acquire")
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, ".guard2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, guardFile))
+	os.Rename(filepath.Join(dir, ".guard2"), filepath.Join(dir, guardFile))
+	go func() {
+		_, err := Acquire(context.Background(), dir, "other", Options{Timeout: time.Second})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+			t.Fatalf("Acquire with a named pipe as guard = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a named pipe as guard hung Acquire")
+	}
+}

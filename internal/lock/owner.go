@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/alchemy-go/alchemy/internal/atomicfile"
 )
 
 // owner is the content of <lock>/owner. The nonce is what makes release and
@@ -46,7 +48,7 @@ func (o owner) describe(now time.Time) string {
 var errBadOwner = errors.New("owner file is not an alchemy-go owner record")
 
 func readOwner(lockPath string) (owner, error) {
-	data, err := os.ReadFile(filepath.Join(lockPath, ownerFile))
+	data, err := atomicfile.ReadRegular(filepath.Join(lockPath, ownerFile))
 	if err != nil {
 		return owner{}, err
 	}
@@ -112,6 +114,11 @@ var errGuardBusy = errors.New("the lock guard is held by a process that does not
 // blocked on the old inode would otherwise be excluded from nothing.
 func lockGuard(dir string) (unlock func(), err error) {
 	guardMu.Lock()
+	// Opening a named pipe would block: only a regular file is a guard.
+	if fi, err := os.Lstat(filepath.Join(dir, guardFile)); err == nil && !fi.Mode().IsRegular() {
+		guardMu.Unlock()
+		return nil, fmt.Errorf("lock guard %s is not a regular file: remove it", filepath.Join(dir, guardFile))
+	}
 	g := flock.New(filepath.Join(dir, guardFile), flock.SetPermissions(0o600))
 	ctx, cancel := context.WithTimeout(context.Background(), guardWait)
 	defer cancel()

@@ -31,16 +31,26 @@ type Store struct {
 	now      func() time.Time
 }
 
-// Root returns the home directory: $ALCHEMY_HOME, else ~/.alchemy.
+// Root returns the home directory: $ALCHEMY_HOME, else ~/.alchemy. The
+// home itself may be a symbolic link (a dotfiles checkout): it is resolved
+// here, once, and links inside it are then refused, never followed.
 func Root(env envfile.Source) (string, error) {
-	if v := envfile.Get(env, "ALCHEMY_HOME"); v != "" {
-		return filepath.Abs(v)
+	dir := envfile.Get(env, "ALCHEMY_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("cannot find your home directory (%v): set HOME, or ALCHEMY_HOME to the directory alchemy should keep profiles in", err)
+		}
+		dir = filepath.Join(home, ".alchemy")
 	}
-	home, err := os.UserHomeDir()
+	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return "", fmt.Errorf("cannot find your home directory (%v): set HOME, or ALCHEMY_HOME to the directory alchemy should keep profiles in", err)
+		return "", err
 	}
-	return filepath.Join(home, ".alchemy"), nil
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	return abs, nil
 }
 
 // New returns the store rooted at root. warn receives the store's warnings
@@ -84,7 +94,7 @@ func (s *Store) lockDir() string { return filepath.Join(s.root, "lock") }
 // corrupt, truncated or of an unknown version is an *InvalidError, never an
 // empty config.
 func (s *Store) Load() (*Config, error) {
-	data, err := os.ReadFile(s.ConfigPath())
+	data, err := atomicfile.ReadRegular(s.ConfigPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Config{Profiles: map[string]Profile{}}, nil
 	}
@@ -163,7 +173,10 @@ func (s *Store) ReadSecret(profile, key string, v any) (bool, error) {
 		return false, err
 	}
 	path := s.SecretPath(profile, key)
-	data, err := os.ReadFile(path)
+	if err := s.checkDir(s.CredentialsDir(profile)); err != nil {
+		return false, err
+	}
+	data, err := atomicfile.ReadRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -212,7 +225,11 @@ func (tx *Tx) WriteSecret(key string, v any) error {
 	if err := atomicfile.MkdirPrivate(filepath.Dir(filepath.Dir(path))); err != nil {
 		return writeError(path, err)
 	}
-	atomicfile.RemoveStaleTemps(path)
+	if err := atomicfile.MkdirPrivate(filepath.Dir(path)); err != nil {
+		return writeError(path, err)
+	}
+	// Temps a killed writer left hold whole secrets: gone at every write.
+	atomicfile.RemoveStaleTempsIn(filepath.Dir(path))
 	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return writeError(path, err)
 	}
@@ -225,16 +242,47 @@ func (tx *Tx) DeleteSecret(key string) error {
 		return err
 	}
 	path := tx.s.SecretPath(tx.profile, key)
+	if err := tx.s.checkDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	atomicfile.RemoveStaleTempsIn(filepath.Dir(path))
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("Could not delete credentials at '%s': %v", path, unwrapPath(err))
 	}
 	return nil
 }
 
-// DeleteAll removes the profile's whole credentials directory.
+// DeleteAll removes the profile's whole credentials directory, temps of
+// killed writers included. A symbolic link there is refused, not removed
+// as if it were the credentials.
 func (tx *Tx) DeleteAll() error {
-	if err := os.RemoveAll(tx.s.CredentialsDir(tx.profile)); err != nil {
+	dir := tx.s.CredentialsDir(tx.profile)
+	if err := tx.s.checkDir(dir); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("Could not delete credentials for profile '%s': %v", tx.profile, unwrapPath(err))
+	}
+	return nil
+}
+
+// checkDir refuses a directory of the home that is a symbolic link or not
+// a directory; a missing one is fine.
+func (s *Store) checkDir(dir string) error {
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		fi, err := os.Lstat(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("%s is a symbolic link: alchemy does not follow links where it keeps credentials. Replace it with a directory (its secrets would be read from, written to or deleted wherever it points)", d)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", d)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,71 @@
+//go:build unix
+
+package atomicfile
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestMkdirPrivateRefusesWhatIsNotOurs(t *testing.T) {
+	root := t.TempDir()
+	// Another user's directory (only root can make one in a test).
+	theirs := filepath.Join(root, "theirs")
+	os.Mkdir(theirs, 0o700)
+	if os.Getuid() == 0 {
+		if err := os.Chown(theirs, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if err := MkdirPrivate(theirs); err == nil || !strings.Contains(err.Error(), "belongs to another user (uid 65534)") {
+			t.Fatalf("MkdirPrivate of another user's directory = %v", err)
+		}
+	}
+	// A read-only directory stays read-only.
+	ro := filepath.Join(root, "ro")
+	os.Mkdir(ro, 0o500)
+	if err := MkdirPrivate(ro); err == nil || !strings.Contains(err.Error(), "is read-only (mode 0500)") {
+		t.Fatalf("MkdirPrivate of a read-only directory = %v", err)
+	}
+	if fi, _ := os.Stat(ro); fi.Mode().Perm() != 0o500 {
+		t.Fatalf("mode changed to %v", fi.Mode().Perm())
+	}
+	// A symbolic link is refused, not followed.
+	link := filepath.Join(root, "link")
+	os.Symlink(t.TempDir(), link)
+	if err := MkdirPrivate(link); err == nil || !strings.Contains(err.Error(), "is a symbolic link") {
+		t.Fatalf("MkdirPrivate of a symlink = %v", err)
+	}
+	// Looser permissions are only tightened.
+	loose := filepath.Join(root, "loose")
+	os.Mkdir(loose, 0o755)
+	if err := MkdirPrivate(loose); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(loose); fi.Mode().Perm() != 0o700 {
+		t.Fatalf("loose directory is %v", fi.Mode().Perm())
+	}
+}
+
+func TestReadRegularNeverHangs(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var nr *NotRegularError
+	if _, err := ReadRegular(fifo); !errors.As(err, &nr) || nr.What != "a named pipe" {
+		t.Fatalf("ReadRegular(fifo) = %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "real"), []byte("x"), 0o600)
+	os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "link"))
+	if _, err := ReadRegular(filepath.Join(dir, "link")); !errors.As(err, &nr) || nr.What != "a symbolic link" {
+		t.Fatalf("ReadRegular(link) = %v", err)
+	}
+	if data, err := ReadRegular(filepath.Join(dir, "real")); err != nil || string(data) != "x" {
+		t.Fatalf("ReadRegular(real) = %q, %v", data, err)
+	}
+}
