@@ -67,6 +67,11 @@ type Credentials interface {
 // places a secret leaves alchemy, and only on explicit request.
 type Exporter interface {
 	Env() map[string]string
+	// Inherited names every variable another tool would read this
+	// provider's credentials from: `profile exec` removes them from the
+	// environment it hands down before adding Env, so that a stale
+	// session token or profile name in the shell never mixes with them.
+	Inherited() []string
 }
 
 // Context is what a provider method may use. Providers never read os.Getenv,

@@ -95,3 +95,16 @@ func TestCILoginNeverWaitsForAPaste(t *testing.T) {
 		t.Errorf("a sign-in URL was printed under CI:\n%s", p)
 	}
 }
+
+// Clearing a profile revokes its OAuth grant: a refresh token that outlived
+// its file would still sign in.
+func TestProfileClearRevokesTheGrant(t *testing.T) {
+	t.Parallel()
+	w := newOAuthWorld(t, 0, cfAccount)
+	tokens := loggedIn(t, w)
+	p := w.start(t, nil, "profile", "clear", "--profile", "p")
+	p.exitCode(t, 0)
+	w.checkRefreshDead(t, "after profile clear", tokens.Refresh)
+	mustNotExist(t, w.oauthFile("p"))
+	noSecrets(t, []string{tokens.Refresh, tokens.Access}, p)
+}

@@ -207,7 +207,7 @@ func NewCmdProfileClear(f *Factory, runF func(*ProfileClearOptions) error) *cobr
 	opts := &ProfileClearOptions{F: f}
 	cmd := &cobra.Command{
 		Use:   "clear",
-		Short: "Remove a profile and all its stored credentials (nothing is revoked; see `alchemy logout`)",
+		Short: "Remove a profile and all its stored credentials, revoking its OAuth grants",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -226,6 +226,20 @@ func profileClearRun(ctx context.Context, opts *ProfileClearOptions) error {
 		return err
 	}
 	name := s.Sel.Name
+	// Grants die with the profile: a refresh token left valid at the
+	// provider outlives the file that held it.
+	if cfg, err := s.Store.Load(); err == nil {
+		p := cfg.Profiles[name]
+		for _, prov := range p.Providers() {
+			if pr, err := opts.F.Registry().Get(prov); err == nil {
+				if fg, ok := pr.(auth.Forgetter); ok {
+					if err := fg.Forget(ctx, s.Auth, p[prov]); err != nil {
+						opts.F.IO.Warn(fmt.Sprintf("%s: %v", prov, err))
+					}
+				}
+			}
+		}
+	}
 	var existed bool
 	err = s.Store.WithProfile(ctx, name, func(tx *profile.Tx) error {
 		err := s.Store.Update(ctx, func(c *profile.Config) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 
@@ -17,34 +18,34 @@ import (
 
 // exportEnv resolves the selected profile's providers (or one) and returns
 // their credentials as environment variables.
-func exportEnv(ctx context.Context, f *Factory, flags *ProfileFlags, provider string) (map[string]string, error) {
+func exportEnv(ctx context.Context, f *Factory, flags *ProfileFlags, provider string) (env map[string]string, inherited []string, err error) {
 	s, err := f.session(flags)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg, err := s.Store.Load()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p, ok := cfg.Profiles[s.Sel.Name]
 	if !ok {
-		return nil, fmt.Errorf("Profile '%s' not found. Run `alchemy login --profile %s` to set it up.", s.Sel.Name, s.Sel.Name)
+		return nil, nil, fmt.Errorf("Profile '%s' not found. Run `alchemy login --profile %s` to set it up.", s.Sel.Name, s.Sel.Name)
 	}
 	reg := f.Registry()
 	var names []string
 	if provider != "" {
 		prov, err := reg.Get(provider)
 		if err != nil {
-			return nil, &ExitError{Code: ExitUsage, Err: err}
+			return nil, nil, &ExitError{Code: ExitUsage, Err: err}
 		}
 		if _, ok := p[prov.Name()]; !ok {
-			return nil, fmt.Errorf("%s is not configured in profile '%s'. Run `alchemy login --profile %s --provider %s`.", prov.Name(), s.Sel.Name, s.Sel.Name, prov.Name())
+			return nil, nil, fmt.Errorf("%s is not configured in profile '%s'. Run `alchemy login --profile %s --provider %s`.", prov.Name(), s.Sel.Name, s.Sel.Name, prov.Name())
 		}
 		names = []string{prov.Name()}
 	} else {
 		names = p.Providers()
 	}
-	env := map[string]string{}
+	env = map[string]string{}
 	for _, name := range names {
 		prov, err := reg.Get(name)
 		if err != nil {
@@ -52,7 +53,7 @@ func exportEnv(ctx context.Context, f *Factory, flags *ProfileFlags, provider st
 		}
 		creds, err := prov.Read(ctx, s.Auth, p[name])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ex, ok := creds.(auth.Exporter)
 		if !ok {
@@ -63,11 +64,41 @@ func exportEnv(ctx context.Context, f *Factory, flags *ProfileFlags, provider st
 				env[k] = v
 			}
 		}
+		inherited = append(inherited, ex.Inherited()...)
 	}
 	if len(env) == 0 {
-		return nil, errors.New("no credentials to export from profile '" + s.Sel.Name + "'")
+		return nil, nil, errors.New("no credentials to export from profile '" + s.Sel.Name + "'")
 	}
-	return env, nil
+	return env, inherited, nil
+}
+
+// childEnv is the environment `profile exec` hands down: the process's,
+// without any variable the exported providers' credentials could be read
+// from, plus the exported ones.
+func childEnv(parent []string, env map[string]string, inherited []string) []string {
+	drop := map[string]bool{}
+	for _, k := range inherited {
+		drop[k] = true
+	}
+	for k := range env {
+		drop[k] = true
+	}
+	out := make([]string, 0, len(parent)+len(env))
+	for _, kv := range parent {
+		k, _, _ := strings.Cut(kv, "=")
+		if !drop[k] {
+			out = append(out, kv)
+		}
+	}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, k+"="+env[k])
+	}
+	return out
 }
 
 func newCmdProfileEnv(f *Factory) *cobra.Command {
@@ -84,7 +115,7 @@ or a pipe, not a terminal others can see.`,
   alchemy profile env --provider AWS --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			env, err := exportEnv(c.Context(), f, &flags, provider)
+			env, inherited, err := exportEnv(c.Context(), f, &flags, provider)
 			if err != nil {
 				return err
 			}
@@ -95,6 +126,18 @@ or a pipe, not a terminal others can see.`,
 			sort.Strings(keys)
 			switch format {
 			case "sh":
+				// What the shell has of these providers' variables and the
+				// profile does not set goes, so nothing stale mixes in.
+				var unset []string
+				for _, k := range inherited {
+					if _, set := env[k]; !set && !slices.Contains(unset, k) {
+						unset = append(unset, k)
+					}
+				}
+				sort.Strings(unset)
+				if len(unset) > 0 {
+					f.IO.Printf("unset %s\n", strings.Join(unset, " "))
+				}
 				for _, k := range keys {
 					f.IO.Printf("export %s=%s\n", k, shellQuote(env[k]))
 				}
@@ -127,16 +170,13 @@ func newCmdProfileExec(f *Factory) *cobra.Command {
   alchemy profile exec --provider Cloudflare -- wrangler whoami`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			env, err := exportEnv(c.Context(), f, &flags, provider)
+			env, inherited, err := exportEnv(c.Context(), f, &flags, provider)
 			if err != nil {
 				return err
 			}
 			cmd := exec.Command(args[0], args[1:]...)
 			cmd.Stdin, cmd.Stdout, cmd.Stderr = f.IO.In, f.IO.Out, f.IO.ErrOut
-			cmd.Env = os.Environ()
-			for k, v := range env {
-				cmd.Env = append(cmd.Env, k+"="+v)
-			}
+			cmd.Env = childEnv(os.Environ(), env, inherited)
 			err = cmd.Run()
 			var exit *exec.ExitError
 			if errors.As(err, &exit) {

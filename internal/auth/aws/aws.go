@@ -95,6 +95,15 @@ func (c *Credentials) Fields(now time.Time) []auth.Field {
 
 // Env is the credentials as the environment variables other tools read
 // (alchemy profile env / exec).
+// Inherited are the variables the AWS SDKs and CLI read credentials,
+// profiles and regions from.
+func (c *Credentials) Inherited() []string {
+	return []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+		"AWS_CREDENTIAL_EXPIRATION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_REGION", "AWS_DEFAULT_REGION"}
+}
+
 func (c *Credentials) Env() map[string]string {
 	m := map[string]string{"AWS_ACCESS_KEY_ID": c.AccessKeyID, "AWS_SECRET_ACCESS_KEY": c.SecretAccessKey}
 	if c.SessionToken != "" {

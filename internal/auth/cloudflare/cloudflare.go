@@ -111,6 +111,12 @@ func (c *Credentials) Fields(now time.Time) []auth.Field {
 // Env is the credentials as the variables Cloudflare tools read (wrangler
 // and alchemy's env method), for alchemy profile env / exec. An OAuth access
 // token is a bearer token like an API token.
+// Inherited are the variables wrangler and the Cloudflare SDKs read.
+func (c *Credentials) Inherited() []string {
+	return []string{"CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY", "CLOUDFLARE_EMAIL", "CLOUDFLARE_ACCOUNT_ID",
+		"CF_API_TOKEN", "CF_API_KEY", "CF_EMAIL", "CF_ACCOUNT_ID"}
+}
+
 func (c *Credentials) Env() map[string]string {
 	m := map[string]string{"CLOUDFLARE_ACCOUNT_ID": c.AccountID}
 	switch c.Type {

@@ -57,6 +57,11 @@ func (c *Credentials) Source() auth.Source { return c.source }
 
 // Env is the token as GITHUB_TOKEN, for alchemy profile env / exec.
 func (c *Credentials) Env() map[string]string     { return map[string]string{"GITHUB_TOKEN": c.Token} }
+
+// Inherited are the variables gh and the GitHub SDKs read tokens from.
+func (c *Credentials) Inherited() []string {
+	return []string{"GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"}
+}
 func (c *Credentials) Expires() (time.Time, bool) { return time.Time{}, false }
 func (c *Credentials) Fields(time.Time) []auth.Field {
 	return []auth.Field{{Key: "token", Value: display.Redact(c.Token, 6)}}
