@@ -56,7 +56,7 @@ type Credentials struct {
 func (c *Credentials) Source() auth.Source { return c.source }
 
 // Env is the token as GITHUB_TOKEN, for alchemy profile env / exec.
-func (c *Credentials) Env() map[string]string     { return map[string]string{"GITHUB_TOKEN": c.Token} }
+func (c *Credentials) Env() map[string]string { return map[string]string{"GITHUB_TOKEN": c.Token} }
 
 // Inherited are the variables gh and the GitHub SDKs read tokens from.
 func (c *Credentials) Inherited() []string {
