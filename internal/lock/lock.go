@@ -294,6 +294,10 @@ func (l *Lock) compromised(reason string) {
 	}
 }
 
+// Held reports whether the lock really excludes other processes: false for
+// the no-op lock of a home where no lock can be made (read-only).
+func (l *Lock) Held() bool { return l != nil && !l.noop }
+
 // Lost is closed once the lock is found taken over or removed (by the
 // heartbeat, Check or Release). A no-op lock is never lost.
 func (l *Lock) Lost() <-chan struct{} { return l.lost }
@@ -515,7 +519,13 @@ func isStale(lockPath string, staleAfter time.Duration) (stale, gone bool, err e
 		// mkdir and its owner write (it is slow to start on a loaded
 		// machine), or a holder killed in that instant. Taking it would
 		// crash the TypeScript holder when it writes its owner; like the
-		// TypeScript tool, it is held until its mtime goes stale.
+		// TypeScript tool, it is held until its mtime goes stale. A Go
+		// holder killed there left its owner record in a temp file (the
+		// TypeScript tool writes none): if that names a dead process on
+		// this host, the lock is reaped at once.
+		if o, ok := pendingOwner(lockPath); ok && o.Host == hostname() && o.PID > 0 && processDead(o.PID) {
+			return true, false, nil
+		}
 		return age > staleAfter, false, nil
 	case err != nil:
 		return age > staleAfter, false, nil

@@ -4,6 +4,7 @@ package lock
 
 import (
 	"bytes"
+	"encoding/json"
 	"context"
 	"errors"
 	"io"
@@ -218,4 +219,23 @@ func TestNamedPipesInTheLockDirectory(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a named pipe as guard hung Acquire")
 	}
+}
+
+// A Go holder killed between its mkdir and its owner's rename left its
+// record in a temp file: a dead pid there frees the lock at once, while an
+// ownerless directory without one (the TypeScript tool mid-acquire) waits.
+func TestKilledMidAcquireIsReapedAtOnce(t *testing.T) {
+	dir := lockDir(t)
+	host, _ := os.Hostname()
+	p := plant(t, dir, "k", nil, 0)
+	data, _ := json.Marshal(owner{PID: deadPID(t), Host: host, Nonce: "n", AcquiredAt: time.Now().UTC().Format(time.RFC3339Nano)})
+	if err := os.WriteFile(filepath.Join(p, "."+ownerFile+"-123.tmp"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	l, err := Acquire(context.Background(), dir, "k", Options{Timeout: 5 * time.Second, Warn: failWarn(t)})
+	if err != nil || time.Since(start) > time.Second {
+		t.Fatalf("Acquire = %v after %v", err, time.Since(start))
+	}
+	l.Release()
 }

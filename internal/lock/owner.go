@@ -135,3 +135,17 @@ func lockGuard(dir string) (unlock func(), err error) {
 		guardMu.Unlock()
 	}, nil
 }
+
+// pendingOwner reads the owner record a Go holder was writing when it was
+// killed (the temp file of writeOwner), if any.
+func pendingOwner(lockPath string) (owner, bool) {
+	matches, _ := filepath.Glob(filepath.Join(lockPath, "."+ownerFile+"-*.tmp"))
+	for _, m := range matches {
+		data, err := atomicfile.ReadRegular(m)
+		var o owner
+		if err == nil && json.Unmarshal(data, &o) == nil && o.Nonce != "" {
+			return o, true
+		}
+	}
+	return owner{}, false
+}

@@ -200,13 +200,38 @@ func (s *Store) WithProfile(ctx context.Context, profile string, fn func(*Tx) er
 		return err
 	}
 	defer l.Release()
-	return fn(&Tx{s: s, profile: profile})
+	return fn(&Tx{s: s, profile: profile, excl: l.Held()})
 }
 
 // Tx is a profile's secrets while its lock is held.
 type Tx struct {
 	s       *Store
 	profile string
+	excl    bool // the lock really excludes other processes
+}
+
+// CanPersist says whether a secret written now would be saved for every
+// process: the profile lock is real (not the no-op of a read-only home) and
+// the credentials directory takes a write. A single-use secret (a refresh
+// token) must not be spent when this fails: the others could not see its
+// replacement.
+func (tx *Tx) CanPersist() error {
+	dir := tx.s.CredentialsDir(tx.profile)
+	if !tx.excl {
+		return fmt.Errorf("no lock can be taken in %s (read-only?), so other alchemy processes cannot be kept from spending the same single-use token", tx.s.root)
+	}
+	if err := atomicfile.MkdirPrivate(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	if err := atomicfile.MkdirPrivate(dir); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("%s cannot be written (%v)", dir, unwrapPath(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // ReadSecret is Store.ReadSecret for this profile.

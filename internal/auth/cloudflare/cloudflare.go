@@ -495,7 +495,16 @@ func freshOAuth(ctx context.Context, c *auth.Context, force bool) (*OAuth, error
 			out = &cur // another process refreshed while we waited for the lock
 			return nil
 		}
-		next, err := refresh(ctx, c, &cur)
+		// The refresh token is single-use: spend it only where its
+		// replacement can be saved for every process.
+		if err := tx.CanPersist(); err != nil {
+			return auth.Errorf("Cloudflare: the OAuth access token of profile '%s' needs a refresh, and refresh tokens are single-use: refreshing where the new one cannot be saved would lose the login for every other process. %v. Make the alchemy home writable (or mount it so), or use environment credentials (CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID with CI=1)", c.Profile, err)
+		}
+		// The request is not cancelled by Ctrl-C: once the server has
+		// rotated the token, its answer is the only copy of the new one.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+		defer cancel()
+		next, err := refresh(rctx, c, &cur)
 		var oe *OAuthError
 		if errors.As(err, &oe) && oe.Code == "invalid_grant" {
 			// A writer that does not take our lock (the TypeScript tool) may
@@ -509,14 +518,24 @@ func freshOAuth(ctx context.Context, c *auth.Context, force bool) (*OAuth, error
 		if err != nil {
 			return auth.Errorf("Cloudflare OAuth refresh failed. Run: alchemy login --profile %s (the token endpoint said %v)", c.Profile, err)
 		}
-		if err := tx.WriteSecret(oauthKey, next); err != nil {
-			return err
-		}
 		out = next
+		if err := tx.WriteSecret(oauthKey, next); err != nil {
+			// The old refresh token is spent: this process keeps working
+			// with the new access token, and says what was lost.
+			c.IO.Warn(fmt.Sprintf("Cloudflare: the refreshed OAuth tokens could not be saved (%v). This command goes on with them, but the next one will need `alchemy login --profile %s`.", err, c.Profile))
+		}
 		return nil
 	})
+	if err == nil && ctx.Err() != nil {
+		// Interrupted while refreshing: what was refreshed is saved; now
+		// the command may stop.
+		return out, ctx.Err()
+	}
 	return out, err
 }
+
+// refreshTimeout bounds a refresh request, which no interrupt cancels.
+const refreshTimeout = 30 * time.Second
 
 func (Provider) Logout(ctx context.Context, c *auth.Context, e profile.Entry) error {
 	switch e.Method() {

@@ -93,6 +93,10 @@ type Server struct {
 	exchanges, refreshes int
 	revocations          int
 	denyConsent          bool
+	// afterRotate runs once a refresh has rotated the tokens, before the
+	// answer is written (a client cancelled then has lost nothing but the
+	// answer).
+	afterRotate func()
 }
 
 // pending is an authorization request waiting for login and consent.
@@ -367,7 +371,21 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.provider.WriteAccessError(ctx, w, ar, err)
 		return
 	}
+	if grant == "refresh_token" && s.afterRotate != nil {
+		hook := s.afterRotate
+		s.mu.Unlock()
+		hook()
+		s.mu.Lock()
+	}
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// AfterRotate sets a function run when a refresh has rotated the tokens,
+// before its answer is written; nil removes it.
+func (s *Server) AfterRotate(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.afterRotate = fn
 }
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
