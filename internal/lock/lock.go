@@ -464,17 +464,35 @@ func (l *Lock) try(staleAfter time.Duration) (attempt, error) {
 	}
 	defer unlock()
 
-	err = mkdirLock(l.path, 0o700)
-	if err == nil {
-		// The owner is written before the guard is dropped, so no other Go
-		// process ever judges our directory by the "no owner yet" rule.
-		if err := writeOwner(l.path, l.nonce, l.command); err != nil {
-			_ = os.RemoveAll(l.path)
+	// A claim naming this process is written before the mkdir and removed
+	// once the owner file is in place: if this process is killed between
+	// the two, the next one finds whose the ownerless directory was (an
+	// ownerless directory is otherwise held until stale, as the
+	// TypeScript tool mid-acquire looks just like it).
+	claim := claimPath(l.path)
+	_, err = os.Lstat(l.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := writeOwnerTo(claim, l.nonce, l.command); err != nil {
 			return 0, err
 		}
-		return acquired, nil
-	}
-	if !errors.Is(err, fs.ErrExist) {
+		err = mkdirLock(l.path, 0o700)
+		if err == nil {
+			// The owner is written before the guard is dropped, so no other
+			// Go process ever judges our directory by the "no owner yet"
+			// rule.
+			if err := writeOwner(l.path, l.nonce, l.command); err != nil {
+				_ = os.RemoveAll(l.path)
+				_ = os.Remove(claim)
+				return 0, err
+			}
+			_ = os.Remove(claim)
+			return acquired, nil
+		}
+		_ = os.Remove(claim)
+		if !errors.Is(err, fs.ErrExist) {
+			return 0, err
+		}
+	} else if err != nil {
 		return 0, err
 	}
 	stale, gone, err := isStale(l.path, staleAfter)
@@ -489,7 +507,14 @@ func (l *Lock) try(staleAfter time.Duration) (attempt, error) {
 	if err := os.RemoveAll(l.path); err != nil {
 		return 0, err
 	}
+	_ = os.Remove(claim)
 	return retryNow, nil
+}
+
+// claimPath is where a Go process names itself while it creates the lock
+// directory at lockPath.
+func claimPath(lockPath string) string {
+	return filepath.Join(filepath.Dir(lockPath), "."+filepath.Base(lockPath)+".claim")
 }
 
 // mkdirLock is a variable so tests can simulate a read-only or full home
@@ -520,10 +545,10 @@ func isStale(lockPath string, staleAfter time.Duration) (stale, gone bool, err e
 		// machine), or a holder killed in that instant. Taking it would
 		// crash the TypeScript holder when it writes its owner; like the
 		// TypeScript tool, it is held until its mtime goes stale. A Go
-		// holder killed there left its owner record in a temp file (the
-		// TypeScript tool writes none): if that names a dead process on
-		// this host, the lock is reaped at once.
-		if o, ok := pendingOwner(lockPath); ok && o.Host == hostname() && o.PID > 0 && processDead(o.PID) {
+		// process killed there left its claim (the TypeScript tool writes
+		// none): if that names a dead process on this host, the lock is
+		// reaped at once.
+		if o, err := readOwnerFile(claimPath(lockPath)); err == nil && o.Host == hostname() && o.PID > 0 && processDead(o.PID) {
 			return true, false, nil
 		}
 		return age > staleAfter, false, nil

@@ -221,15 +221,15 @@ func TestNamedPipesInTheLockDirectory(t *testing.T) {
 	}
 }
 
-// A Go holder killed between its mkdir and its owner's rename left its
-// record in a temp file: a dead pid there frees the lock at once, while an
-// ownerless directory without one (the TypeScript tool mid-acquire) waits.
+// A Go process killed between its mkdir and its owner write left its
+// claim: a dead pid there frees the lock at once, while an ownerless
+// directory without one (the TypeScript tool mid-acquire) waits.
 func TestKilledMidAcquireIsReapedAtOnce(t *testing.T) {
 	dir := lockDir(t)
 	host, _ := os.Hostname()
 	p := plant(t, dir, "k", nil, 0)
 	data, _ := json.Marshal(owner{PID: deadPID(t), Host: host, Nonce: "n", AcquiredAt: time.Now().UTC().Format(time.RFC3339Nano)})
-	if err := os.WriteFile(filepath.Join(p, "."+ownerFile+"-123.tmp"), data, 0o600); err != nil {
+	if err := os.WriteFile(claimPath(p), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

@@ -48,7 +48,12 @@ func (o owner) describe(now time.Time) string {
 var errBadOwner = errors.New("owner file is not an alchemy-go owner record")
 
 func readOwner(lockPath string) (owner, error) {
-	data, err := atomicfile.ReadRegular(filepath.Join(lockPath, ownerFile))
+	return readOwnerFile(filepath.Join(lockPath, ownerFile))
+}
+
+// readOwnerFile reads an owner record (the owner file, or a claim).
+func readOwnerFile(path string) (owner, error) {
+	data, err := atomicfile.ReadRegular(path)
 	if err != nil {
 		return owner{}, err
 	}
@@ -63,7 +68,12 @@ func readOwner(lockPath string) (owner, error) {
 // sees a half-written file. There is no fsync: after a power loss an empty
 // or missing owner only means the lock is judged by its mtime, and a lock
 // needs no durability.
-func writeOwner(lockPath, nonce, command string) (err error) {
+func writeOwner(lockPath, nonce, command string) error {
+	return writeOwnerTo(filepath.Join(lockPath, ownerFile), nonce, command)
+}
+
+// writeOwnerTo writes this process's owner record to path, atomically.
+func writeOwnerTo(path, nonce, command string) (err error) {
 	data, err := json.Marshal(owner{
 		PID:        os.Getpid(),
 		Host:       hostname(),
@@ -76,7 +86,7 @@ func writeOwner(lockPath, nonce, command string) (err error) {
 		return err
 	}
 	// CreateTemp opens with mode 0600.
-	tmp, err := os.CreateTemp(lockPath, "."+ownerFile+"-*.tmp")
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*.tmp")
 	if err != nil {
 		return err
 	}
@@ -92,7 +102,7 @@ func writeOwner(lockPath, nonce, command string) (err error) {
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), filepath.Join(lockPath, ownerFile))
+	return os.Rename(tmp.Name(), path)
 }
 
 // guardMu backs up the flock within this process: flock(2) excludes
@@ -134,18 +144,4 @@ func lockGuard(dir string) (unlock func(), err error) {
 		_ = g.Unlock()
 		guardMu.Unlock()
 	}, nil
-}
-
-// pendingOwner reads the owner record a Go holder was writing when it was
-// killed (the temp file of writeOwner), if any.
-func pendingOwner(lockPath string) (owner, bool) {
-	matches, _ := filepath.Glob(filepath.Join(lockPath, "."+ownerFile+"-*.tmp"))
-	for _, m := range matches {
-		data, err := atomicfile.ReadRegular(m)
-		var o owner
-		if err == nil && json.Unmarshal(data, &o) == nil && o.Nonce != "" {
-			return o, true
-		}
-	}
-	return owner{}, false
 }
