@@ -89,6 +89,11 @@ type Context struct {
 	Now         func() time.Time
 	// Login carries the login command's options for providers that use them.
 	Login LoginOptions
+
+	// stage, during Configure, collects the secret writes for the commit
+	// that saves them with the entry; after holds what runs once it did.
+	stage *profile.Tx
+	after *[]func()
 }
 
 // LoginOptions are flags of `alchemy login` that shape a provider's
@@ -105,9 +110,25 @@ type LoginOptions struct {
 	EndSSO bool
 }
 
-// WithSecrets runs fn under the profile's cross-process lock.
+// WithSecrets runs fn under the profile's cross-process lock. During a
+// configure step its writes are staged instead, and saved with the entry.
 func (c *Context) WithSecrets(ctx context.Context, fn func(*profile.Tx) error) error {
+	if c.stage != nil {
+		return fn(c.stage)
+	}
 	return c.Store.WithProfile(ctx, c.Profile, fn)
+}
+
+// AfterSave runs fn once what this step wrote is saved: at once outside a
+// configure step, after its commit inside one. Revoking what a new
+// credential replaces goes here, so nothing is given back before its
+// replacement is safe.
+func (c *Context) AfterSave(fn func()) {
+	if c.after != nil {
+		*c.after = append(*c.after, fn)
+		return
+	}
+	fn()
 }
 
 // ReadSecret reads one of the profile's secret documents without the lock.

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,8 +28,10 @@ func (e *NotConfiguredError) Error() string {
 }
 
 // Configure runs p's configure step for the context's profile under the
-// interactive mutex, persists the returned entry, and removes the secrets of
-// the method it replaces. method "" asks for one.
+// interactive mutex, then saves what it produced in one transaction: the
+// entry and the secrets it staged change together, the new configuration is
+// saved before the replaced method's files are removed, and a replaced
+// grant is revoked last (profile.Store.Commit). method "" asks for one.
 func Configure(ctx context.Context, c *Context, p Provider, method string) (profile.Entry, error) {
 	if method != "" {
 		if _, err := MethodFor(p, method); err != nil {
@@ -39,20 +42,26 @@ func Configure(ctx context.Context, c *Context, p Provider, method string) (prof
 	}
 	var entry profile.Entry
 	err := prompt.Exclusive(func() error {
-		prev, err := currentEntry(c, p.Name())
+		staged := *c
+		staged.stage = c.Store.NewStage(c.Profile)
+		staged.after = &[]func(){}
+		var err error
+		if entry, err = p.Configure(ctx, &staged, method); err != nil {
+			return err
+		}
+		prev, removed, err := c.Store.Commit(ctx, c.Profile, p.Name(), entry, staged.stage, p.SecretKeys)
 		if err != nil {
 			return err
 		}
-		entry, err = p.Configure(ctx, c, method)
-		if err != nil {
-			return err
-		}
-		if prev != nil {
-			if err := forgetReplaced(ctx, c, p, prev, entry); err != nil {
-				return err
+		if f, ok := p.(Forgetter); ok && prev != nil && prev.Method() != entry.Method() {
+			if err := f.Forget(ctx, c, prev, removed); err != nil {
+				c.IO.Warn(fmt.Sprintf("%s: %v", p.Name(), err))
 			}
 		}
-		return c.Store.SetEntry(ctx, c.Profile, p.Name(), entry)
+		for _, fn := range *staged.after {
+			fn()
+		}
+		return nil
 	})
 	return entry, err
 }
@@ -91,37 +100,9 @@ func currentEntry(c *Context, provider string) (profile.Entry, error) {
 	return cfg.Profiles[c.Profile][provider], nil
 }
 
-// Forgetter is implemented by providers whose replaced method needs more
-// than its files deleted (an OAuth grant to revoke).
+// Forgetter is implemented by providers whose secrets hold something to
+// give back when they are removed (an OAuth grant to revoke). secrets are
+// the removed files' contents, by key; Forget runs after they are gone.
 type Forgetter interface {
-	Forget(ctx context.Context, c *Context, e profile.Entry) error
-}
-
-// forgetReplaced deletes the secret files the previous method owned and the
-// new one does not, so switching from an API token to OAuth leaves no token.
-func forgetReplaced(ctx context.Context, c *Context, p Provider, prev, next profile.Entry) error {
-	if f, ok := p.(Forgetter); ok && prev.Method() != next.Method() {
-		return f.Forget(ctx, c, prev)
-	}
-	keep := map[string]bool{}
-	for _, k := range p.SecretKeys(next) {
-		keep[k] = true
-	}
-	var drop []string
-	for _, k := range p.SecretKeys(prev) {
-		if !keep[k] {
-			drop = append(drop, k)
-		}
-	}
-	if len(drop) == 0 {
-		return nil
-	}
-	return c.WithSecrets(ctx, func(tx *profile.Tx) error {
-		for _, k := range drop {
-			if err := tx.DeleteSecret(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	Forget(ctx context.Context, c *Context, e profile.Entry, secrets map[string]json.RawMessage) error
 }

@@ -87,6 +87,11 @@ func (f *Factory) session(p *ProfileFlags) (*session, error) {
 		return nil, err
 	}
 	store := profile.New(root, f.IO.Warn)
+	// A configure a killed process left half-saved is completed before
+	// anything reads the profiles.
+	if err := store.Settle(context.Background()); err != nil {
+		return nil, err
+	}
 	pr := f.Prompter
 	if pr == nil {
 		pr = prompt.New(f.IO)

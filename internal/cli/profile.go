@@ -226,39 +226,49 @@ func profileClearRun(ctx context.Context, opts *ProfileClearOptions) error {
 		return err
 	}
 	name := s.Sel.Name
-	// Grants die with the profile: a refresh token left valid at the
-	// provider outlives the file that held it.
-	if cfg, err := s.Store.Load(); err == nil {
-		p := cfg.Profiles[name]
-		for _, prov := range p.Providers() {
-			if pr, err := opts.F.Registry().Get(prov); err == nil {
-				if fg, ok := pr.(auth.Forgetter); ok {
-					if err := fg.Forget(ctx, s.Auth, p[prov]); err != nil {
-						opts.F.IO.Warn(fmt.Sprintf("%s: %v", prov, err))
-					}
-				}
-			}
-		}
-	}
 	var existed bool
+	var before profile.Profile
+	secrets := map[string]json.RawMessage{}
 	err = s.Store.WithProfile(ctx, name, func(tx *profile.Tx) error {
 		err := s.Store.Update(ctx, func(c *profile.Config) error {
-			_, existed = c.Profiles[name]
+			before, existed = c.Profiles[name]
 			delete(c.Profiles, name)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
+		// What the files hold is read before they go, to give back after.
+		for _, prov := range before.Providers() {
+			if pr, err := opts.F.Registry().Get(prov); err == nil {
+				for _, k := range pr.SecretKeys(before[prov]) {
+					var raw json.RawMessage
+					if found, err := tx.ReadSecret(k, &raw); err == nil && found {
+						secrets[k] = raw
+					}
+				}
+			}
+		}
 		return tx.DeleteAll()
 	})
 	if err != nil {
 		return err
 	}
+	// Grants die with the profile: a refresh token left valid at the
+	// provider would outlive the file that held it.
+	for _, prov := range before.Providers() {
+		if pr, err := opts.F.Registry().Get(prov); err == nil {
+			if fg, ok := pr.(auth.Forgetter); ok {
+				if err := fg.Forget(ctx, s.Auth, before[prov], secrets); err != nil {
+					opts.F.IO.Warn(fmt.Sprintf("%s: %v", prov, err))
+				}
+			}
+		}
+	}
 	if existed {
-		opts.F.IO.Printf("Cleared profile '%s' and all its credentials.\n", name)
+		opts.F.IO.Printf("Cleared profile '%s' and all its credentials.\n", display.Safe(name))
 	} else {
-		opts.F.IO.Printf("Profile '%s' not found in profiles.json; removed any stray credentials directory.\n", name)
+		opts.F.IO.Printf("Profile '%s' not found in profiles.json; removed any stray credentials directory.\n", display.Safe(name))
 	}
 	return nil
 }

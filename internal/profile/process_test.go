@@ -23,6 +23,8 @@ func TestMain(m *testing.M) {
 		os.Exit(childWriter())
 	case "crasher":
 		os.Exit(childCrasher())
+	case "committer":
+		os.Exit(childCommitter())
 	}
 	os.Exit(m.Run())
 }

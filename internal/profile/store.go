@@ -200,7 +200,11 @@ func (s *Store) WithProfile(ctx context.Context, profile string, fn func(*Tx) er
 		return err
 	}
 	defer l.Release()
-	return fn(&Tx{s: s, profile: profile, excl: l.Held()})
+	tx := &Tx{s: s, profile: profile, excl: l.Held()}
+	if err := s.rollForward(ctx, profile, tx); err != nil {
+		return err
+	}
+	return fn(tx)
 }
 
 // Tx is a profile's secrets while its lock is held.
@@ -208,6 +212,9 @@ type Tx struct {
 	s       *Store
 	profile string
 	excl    bool // the lock really excludes other processes
+	// staged holds the writes (nil: a delete) of a staging Tx (NewStage),
+	// which writes nothing itself.
+	staged map[string]json.RawMessage
 }
 
 // CanPersist says whether a secret written now would be saved for every
@@ -216,6 +223,9 @@ type Tx struct {
 // token) must not be spent when this fails: the others could not see its
 // replacement.
 func (tx *Tx) CanPersist() error {
+	if tx.staged != nil {
+		return nil // Commit writes it, under the lock
+	}
 	dir := tx.s.CredentialsDir(tx.profile)
 	if !tx.excl {
 		return fmt.Errorf("no lock can be taken in %s (read-only?), so other alchemy processes cannot be kept from spending the same single-use token", tx.s.root)
@@ -234,8 +244,16 @@ func (tx *Tx) CanPersist() error {
 	return os.Remove(f.Name())
 }
 
-// ReadSecret is Store.ReadSecret for this profile.
-func (tx *Tx) ReadSecret(key string, v any) (bool, error) { return tx.s.ReadSecret(tx.profile, key, v) }
+// ReadSecret is Store.ReadSecret for this profile, seeing staged writes.
+func (tx *Tx) ReadSecret(key string, v any) (bool, error) {
+	if raw, ok := tx.staged[key]; ok {
+		if raw == nil {
+			return false, nil
+		}
+		return true, json.Unmarshal(raw, v)
+	}
+	return tx.s.ReadSecret(tx.profile, key, v)
+}
 
 // WriteSecret writes v as credentials/<profile>/<key>.json, mode 0600.
 func (tx *Tx) WriteSecret(key string, v any) error {
@@ -245,6 +263,10 @@ func (tx *Tx) WriteSecret(key string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
+	}
+	if tx.staged != nil {
+		tx.staged[key] = data
+		return nil
 	}
 	path := tx.s.SecretPath(tx.profile, key)
 	if err := atomicfile.MkdirPrivate(filepath.Dir(filepath.Dir(path))); err != nil {
@@ -266,6 +288,10 @@ func (tx *Tx) DeleteSecret(key string) error {
 	if err := validateKey(key); err != nil {
 		return err
 	}
+	if tx.staged != nil {
+		tx.staged[key] = nil
+		return nil
+	}
 	path := tx.s.SecretPath(tx.profile, key)
 	if err := tx.s.checkDir(filepath.Dir(path)); err != nil {
 		return err
@@ -281,6 +307,9 @@ func (tx *Tx) DeleteSecret(key string) error {
 // killed writers included. A symbolic link there is refused, not removed
 // as if it were the credentials.
 func (tx *Tx) DeleteAll() error {
+	if tx.staged != nil {
+		return errors.New("a staged configure cannot delete a whole profile")
+	}
 	dir := tx.s.CredentialsDir(tx.profile)
 	if err := tx.s.checkDir(dir); err != nil {
 		return err

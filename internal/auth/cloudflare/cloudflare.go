@@ -5,6 +5,7 @@ package cloudflare
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -220,33 +221,32 @@ func oauthLogin(ctx context.Context, c *auth.Context, scopes []string) (string, 
 		return "", err
 	}
 	if hadOld && old.Refresh != "" && old.Refresh != o.Refresh {
-		// The login this one replaces stays valid at Cloudflare otherwise.
-		if err := revoke(ctx, c, &old); err != nil {
-			c.IO.Warn(fmt.Sprintf("Cloudflare: could not revoke the previous OAuth token: %v", err))
-		}
+		// The login this one replaces stays valid at Cloudflare otherwise;
+		// it is given back once the new one is saved.
+		c.AfterSave(func() {
+			if err := revoke(ctx, c, &old); err != nil {
+				c.IO.Warn(fmt.Sprintf("Cloudflare: could not revoke the previous OAuth token: %v", err))
+			}
+		})
 	}
 	return account, nil
 }
 
-// Forget removes what a replaced method left: an OAuth grant is revoked
-// (best effort) before its file goes; stored credentials are deleted.
-func (Provider) Forget(ctx context.Context, c *auth.Context, e profile.Entry) error {
-	return c.WithSecrets(ctx, func(tx *profile.Tx) error {
-		if e.Method() == "oauth" {
-			var o OAuth
-			if found, err := tx.ReadSecret(oauthKey, &o); err == nil && found && o.Refresh != "" {
-				if err := revoke(ctx, c, &o); err != nil {
-					c.IO.Warn(fmt.Sprintf("Cloudflare: could not revoke OAuth token: %v", err))
-				}
-			}
-		}
-		for _, k := range (Provider{}).SecretKeys(e) {
-			if err := tx.DeleteSecret(k); err != nil {
-				return err
-			}
-		}
+// Forget gives back what removed secrets held: a replaced OAuth grant is
+// revoked (best effort), after its file is gone and its replacement saved.
+func (Provider) Forget(ctx context.Context, c *auth.Context, e profile.Entry, secrets map[string]json.RawMessage) error {
+	raw, ok := secrets[oauthKey]
+	if !ok {
 		return nil
-	})
+	}
+	var o OAuth
+	if err := json.Unmarshal(raw, &o); err != nil || o.Refresh == "" {
+		return nil
+	}
+	if err := revoke(ctx, c, &o); err != nil {
+		return fmt.Errorf("could not revoke the replaced OAuth grant: %v", err)
+	}
+	return nil
 }
 
 func oauthFailure(c *auth.Context, err error) error {
