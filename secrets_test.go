@@ -183,7 +183,7 @@ func TestSecretsNeverShowAndStillDecode(t *testing.T) {
 		t.Fatal("failing update succeeded")
 	}
 	noSecrets(t, "a failing deploy", r.out+r.errOut)
-	if !strings.Contains(r.errOut+r.out, "the server rejected dsn \"****\"") {
+	if !strings.Contains(r.errOut+r.out, "the server rejected dsn \"post****\"") {
 		t.Fatalf("the error lost its context:\n%s%s", r.out, r.errOut)
 	}
 	p.fail = false

@@ -18,6 +18,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/iostreams"
 	"github.com/alchemy-go/alchemy/internal/profile"
+	"github.com/alchemy-go/alchemy/internal/redact"
 	"github.com/alchemy-go/alchemy/internal/prompt"
 )
 
@@ -60,6 +61,23 @@ type Credentials interface {
 	// Fields are the display lines at time now, secrets redacted. The
 	// renderer adds the source line.
 	Fields(now time.Time) []Field
+}
+
+// SecretHolder is implemented by credentials: Secrets lists the values to
+// keep out of every output (tokens, keys; not account ids).
+type SecretHolder interface {
+	Secrets() []string
+}
+
+// Read resolves p's credentials for e and registers their secrets with the
+// redaction registry, so no output of this process can show them. Every
+// read of credentials goes through it.
+func Read(ctx context.Context, c *Context, p Provider, e profile.Entry) (Credentials, error) {
+	creds, err := p.Read(ctx, c, e)
+	if sh, ok := creds.(SecretHolder); ok && err == nil {
+		redact.Add(sh.Secrets()...)
+	}
+	return creds, redact.Error(err)
 }
 
 // Exporter is implemented by credentials that can be handed to another

@@ -45,7 +45,7 @@ func Describe(ctx context.Context, c *Context, reg *Registry, p profile.Profile)
 		wg.Add(1)
 		go func(v *View) {
 			defer wg.Done()
-			v.Creds, v.Err = prov.Read(ctx, c, v.Entry)
+			v.Creds, v.Err = Read(ctx, c, prov, v.Entry)
 			if v.Err == nil {
 				v.Fields = v.Creds.Fields(now)
 				v.Expires, _ = v.Creds.Expires()

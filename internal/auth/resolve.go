@@ -100,7 +100,7 @@ func (r *Resolver) resolve(ctx context.Context, name string) (Credentials, error
 	}
 	if r.ci {
 		e, _ := profile.NewEntry(map[string]string{"method": "env"})
-		creds, err := p.Read(ctx, r.c, e)
+		creds, err := Read(ctx, r.c, p, e)
 		if err != nil {
 			return nil, wrap(err)
 		}
@@ -130,7 +130,7 @@ func (r *Resolver) resolve(ctx context.Context, name string) (Credentials, error
 			return nil, wrap(err)
 		}
 	}
-	creds, err := p.Read(ctx, r.c, entry)
+	creds, err := Read(ctx, r.c, p, entry)
 	if err != nil {
 		return nil, wrap(err)
 	}

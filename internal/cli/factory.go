@@ -102,7 +102,7 @@ func (f *Factory) session(p *ProfileFlags) (*session, error) {
 		Store:       store,
 		Env:         env,
 		IO:          f.IO,
-		Prompt:      pr,
+		Prompt:      prompt.Registering(pr),
 		HTTP:        f.HTTP,
 		Interactive: !interactive,
 		Now:         f.Now,

@@ -51,7 +51,7 @@ func exportEnv(ctx context.Context, f *Factory, flags *ProfileFlags, provider st
 		if err != nil {
 			continue // a provider this binary does not have
 		}
-		creds, err := prov.Read(ctx, s.Auth, p[name])
+		creds, err := auth.Read(ctx, s.Auth, prov, p[name])
 		if err != nil {
 			return nil, nil, err
 		}
@@ -124,6 +124,8 @@ or a pipe, not a terminal others can see.`,
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
+			// The one place secrets are printed, because the user asked.
+			out, _ := f.IO.Disclosed()
 			switch format {
 			case "sh":
 				// What the shell has of these providers' variables and the
@@ -136,18 +138,18 @@ or a pipe, not a terminal others can see.`,
 				}
 				sort.Strings(unset)
 				if len(unset) > 0 {
-					f.IO.Printf("unset %s\n", strings.Join(unset, " "))
+					fmt.Fprintf(out, "unset %s\n", strings.Join(unset, " "))
 				}
 				for _, k := range keys {
-					f.IO.Printf("export %s=%s\n", k, shellQuote(env[k]))
+					fmt.Fprintf(out, "export %s=%s\n", k, shellQuote(env[k]))
 				}
 			case "dotenv":
 				for _, k := range keys {
-					f.IO.Printf("%s=%s\n", k, dotenvQuote(env[k]))
+					fmt.Fprintf(out, "%s=%s\n", k, dotenvQuote(env[k]))
 				}
 			case "json":
 				b, _ := json.MarshalIndent(env, "", "  ")
-				f.IO.Printf("%s\n", b)
+				fmt.Fprintf(out, "%s\n", b)
 			default:
 				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("unknown --format %q: use sh, json or dotenv", format)}
 			}
@@ -175,7 +177,8 @@ func newCmdProfileExec(f *Factory) *cobra.Command {
 				return err
 			}
 			cmd := exec.Command(args[0], args[1:]...)
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = f.IO.In, f.IO.Out, f.IO.ErrOut
+			out, errOut := f.IO.Disclosed() // the command's own output is its business
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = f.IO.In, out, errOut
 			cmd.Env = childEnv(os.Environ(), env, inherited)
 			err = cmd.Run()
 			var exit *exec.ExitError

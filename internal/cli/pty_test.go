@@ -173,7 +173,7 @@ func TestPTYLogin(t *testing.T) {
 		p.Expect("Cloudflare: credentials saved.")
 		p.Expect("Profile: p")
 		p.Expect("── Cloudflare ──")
-		p.Expect("apiToken: cf-valid-****")
+		p.Expect("apiToken: cf-v****")
 		p.Expect("accountId: " + cfAccount)
 		p.Expect("source: stored")
 		p.RequireExit(0)

@@ -2,12 +2,10 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"reflect"
 	"sort"
-	"strings"
-	"sync"
 
+	"github.com/alchemy-go/alchemy/internal/redact"
 	"github.com/alchemy-go/alchemy/internal/secret"
 )
 
@@ -110,34 +108,16 @@ func diffProps(c *secret.Codec, spec *Spec, fqn string, old, news map[string]any
 	return changed, rewrite, nil
 }
 
-// scrubber replaces secret values in text: errors and notes from providers
-// can quote what they were given.
-type scrubber struct {
-	mu   sync.Mutex
-	vals map[string]bool
-	r    *strings.Replacer
-}
+// scrubber feeds a run's secret values to the process's redaction
+// registry (internal/redact), through which errors and notes pass before
+// they are reported: providers' errors can quote what they were given.
+type scrubber struct{}
 
-// minScrub is the shortest secret string replaced: shorter ones would
-// mangle ordinary words.
-const minScrub = 4
-
-// add records the string leaves of a secret value.
+// add registers the string leaves of a secret value.
 func (s *scrubber) add(v any) {
 	switch x := v.(type) {
 	case string:
-		if len(x) < minScrub {
-			return
-		}
-		s.mu.Lock()
-		if !s.vals[x] {
-			if s.vals == nil {
-				s.vals = map[string]bool{}
-			}
-			s.vals[x] = true
-			s.r = nil
-		}
-		s.mu.Unlock()
+		redact.Add(x)
 	case map[string]any:
 		for _, e := range x {
 			s.add(e)
@@ -149,49 +129,6 @@ func (s *scrubber) add(v any) {
 	}
 }
 
-func (s *scrubber) scrub(text string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.vals) == 0 {
-		return text
-	}
-	if s.r == nil {
-		vals := make([]string, 0, len(s.vals))
-		for v := range s.vals {
-			vals = append(vals, v)
-		}
-		// Longest first, so a secret containing another is replaced whole.
-		sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
-		var args []string
-		for _, v := range vals {
-			args = append(args, v, "****")
-		}
-		s.r = strings.NewReplacer(args...)
-	}
-	return s.r.Replace(text)
-}
+func (s *scrubber) scrub(text string) string { return redact.String(text) }
 
-// scrubbed is an error whose text had secrets replaced; errors.Is and As
-// still see the original.
-type scrubbed struct {
-	text string
-	err  error
-}
-
-func (e *scrubbed) Error() string { return e.text }
-func (e *scrubbed) Unwrap() error { return e.err }
-
-func (s *scrubber) err(err error) error {
-	if err == nil {
-		return nil
-	}
-	text := s.scrub(err.Error())
-	if text == err.Error() {
-		return err
-	}
-	var sc *scrubbed
-	if errors.As(err, &sc) && sc.text == text {
-		return err
-	}
-	return &scrubbed{text: text, err: err}
-}
+func (s *scrubber) err(err error) error { return redact.Error(err) }

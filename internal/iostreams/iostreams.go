@@ -12,13 +12,19 @@ import (
 	"sync"
 
 	"golang.org/x/term"
+
+	"github.com/alchemy-go/alchemy/internal/redact"
 )
 
 // IOStreams are a command's input and outputs.
 type IOStreams struct {
-	In     io.Reader
+	In io.Reader
+	// Out and ErrOut pass everything through the redaction registry.
 	Out    io.Writer
 	ErrOut io.Writer
+	// rawOut and rawErr are the streams themselves, for the explicit
+	// disclosures (profile env, profile exec) alone.
+	rawOut, rawErr io.Writer
 
 	inTTY, outTTY, errTTY bool
 	getenv                func(string) string
@@ -28,7 +34,8 @@ type IOStreams struct {
 // System returns the real streams.
 func System() *IOStreams {
 	return &IOStreams{
-		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+		In: os.Stdin, Out: redact.Writer{W: os.Stdout}, ErrOut: redact.Writer{W: os.Stderr},
+		rawOut: os.Stdout, rawErr: os.Stderr,
 		inTTY:  isTerminal(os.Stdin),
 		outTTY: isTerminal(os.Stdout),
 		errTTY: isTerminal(os.Stderr),
@@ -40,7 +47,18 @@ func System() *IOStreams {
 // environment for the interactivity check.
 func Test() (s *IOStreams, in *bytes.Buffer, out *bytes.Buffer, errOut *bytes.Buffer) {
 	in, out, errOut = &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
-	return &IOStreams{In: in, Out: out, ErrOut: errOut, getenv: func(string) string { return "" }}, in, out, errOut
+	return &IOStreams{In: in, Out: redact.Writer{W: out}, ErrOut: redact.Writer{W: errOut}, rawOut: out, rawErr: errOut,
+		getenv: func(string) string { return "" }}, in, out, errOut
+}
+
+// Disclosed returns the streams without redaction: for what the user
+// explicitly asked to see or pass on (profile env, profile exec), nothing
+// else.
+func (s *IOStreams) Disclosed() (out, errOut io.Writer) {
+	if s.rawOut == nil {
+		return s.Out, s.ErrOut
+	}
+	return s.rawOut, s.rawErr
 }
 
 // SetTTY pretends the streams are terminals (tests).

@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/huh"
 
 	"github.com/alchemy-go/alchemy/internal/iostreams"
+	"github.com/alchemy-go/alchemy/internal/redact"
 )
 
 // ErrCancelled is returned when the person cancels a prompt (Ctrl-C, Esc).
@@ -68,7 +69,11 @@ func New(io *iostreams.IOStreams) Prompter {
 	if !io.CanPrompt() {
 		return NonInteractive{}
 	}
-	return &terminal{in: io.In, out: io.Out}
+	// The terminal itself, not the redacting writer: the form library
+	// sizes and colours itself from the file, and what it draws is our
+	// questions and the person's own (masked) answers.
+	out, _ := io.Disclosed()
+	return &terminal{in: io.In, out: out}
 }
 
 // NonInteractive fails every prompt.
@@ -187,4 +192,24 @@ func check(in Input, raw string) error {
 		return in.Validate(v)
 	}
 	return nil
+}
+
+// Registering returns p with every answer to a secret input registered
+// with the redaction registry the moment it is typed, before anything (a
+// failed check, an error message) could show it.
+func Registering(p Prompter) Prompter {
+	if _, ok := p.(NonInteractive); ok {
+		return p
+	}
+	return registering{p}
+}
+
+type registering struct{ Prompter }
+
+func (r registering) Input(ctx context.Context, in Input) (string, error) {
+	v, err := r.Prompter.Input(ctx, in)
+	if in.Secret {
+		redact.Add(v)
+	}
+	return v, err
 }

@@ -1,6 +1,9 @@
 package testpeers
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +18,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/alchemy-go/alchemy/internal/lock"
+	"github.com/alchemy-go/alchemy/internal/testpty"
 )
 
 // The tests of this file run the real TypeScript tool and check that what it
@@ -324,12 +330,29 @@ func TestTSToolInteractiveGhCli(t *testing.T) {
 	p := ts.Start(t, env, "profile", "edit", "--add", "GitHub")
 	p.Expect("GitHub authentication method")
 	p.Expect("Personal Access Token")
-	p.Send("\r") // the first choice, GitHub CLI
-	p.Expect("GitHub host")
-	p.Send("\r") // blank: github.com
-	p.Expect("GitHub host · (empty)")
+	pressUntil(t, p, "\r", "GitHub host")           // the first choice, GitHub CLI
+	pressUntil(t, p, "\r", "GitHub host · (empty)") // blank: github.com
 	p.RequireExit(0)
 	fileSample(t, ah, "default", "GitHub", "pty/default/github.json", nil)
+}
+
+// pressUntil types key until want appears on the screen after what was
+// matched so far, then consumes it. The prompts draw before they read the
+// keyboard: a key typed in between reaches them in cooked mode ("\r" read
+// as "\n"), which they ignore, so the key is typed again every 2 s.
+func pressUntil(t *testing.T, p *testpty.Proc, key, want string) {
+	t.Helper()
+	deadline := time.Now().Add(p.Timeout)
+	for time.Now().Before(deadline) {
+		p.Send(key)
+		for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if s := p.Screen(); strings.Contains(s[min(p.Matched(), len(s)):], want) {
+				p.Expect(want)
+				return
+			}
+		}
+	}
+	t.Fatalf("%q did not appear after typing %q for %v; screen:\n%s", want, key, p.Timeout, p.Screen())
 }
 
 // expiresRE normalizes the expiry of OAuth samples.
@@ -347,11 +370,14 @@ func TestTSToolCloudflareOAuth(t *testing.T) {
 	env, ah := tsHome(t)
 
 	var (
-		mu      sync.Mutex
-		form    url.Values
-		locks   []string
-		owner   string
-		ownerOK bool
+		mu        sync.Mutex
+		form      url.Values
+		locks     []string
+		owner     string
+		ownerOK   bool
+		ownerMode os.FileMode
+		inLock    []os.DirEntry
+		goWaited  string
 	)
 	lockDir := filepath.Join(ah, "lock")
 	tokenResponse := input(t, "oauth-token-response")
@@ -368,8 +394,20 @@ func TestTSToolCloudflareOAuth(t *testing.T) {
 		for _, e := range entries {
 			locks = append(locks, e.Name())
 		}
-		b, err := os.ReadFile(filepath.Join(lockDir, "profile-credentials-expired.lock", "owner"))
+		ownerPath := filepath.Join(lockDir, "profile-credentials-expired.lock", "owner")
+		b, err := os.ReadFile(ownerPath)
 		owner, ownerOK = string(b), err == nil
+		if st, err := os.Stat(ownerPath); err == nil {
+			ownerMode = st.Mode().Perm()
+		}
+		inLock, _ = os.ReadDir(filepath.Dir(ownerPath))
+		// Our lock package waits for it (the owner is not one of ours,
+		// so only the mtime counts, and the tool keeps it fresh).
+		l, err := lock.Acquire(context.Background(), lockDir, "profile-credentials-expired", lock.Options{Timeout: 1500 * time.Millisecond, Warn: func(string) {}})
+		if _, ok := errors.AsType[*lock.TimeoutError](err); !ok {
+			goWaited = fmt.Sprintf("lock.Acquire while the tool holds the lock: %v, %v", l, err)
+			_ = l.Release()
+		}
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(tokenResponse))
@@ -381,9 +419,13 @@ func TestTSToolCloudflareOAuth(t *testing.T) {
 	writeFile(t, TSProfilePath(ah, "default", "Cloudflare"), input(t, "oauth/valid/cloudflare.json"), 0o600)
 	writeFile(t, TSProfilePath(ah, "expired", "Cloudflare"), input(t, "oauth/expired/cloudflare.json"), 0o600)
 
-	sample(t, "oauth/show-valid", ts.MustRun(t, env, "profile", "show"), normExpires)
+	out := ts.MustRun(t, env, "profile", "show")
+	t.Logf("profile show:\n%s", out)
+	sample(t, "oauth/show-valid", out, normExpires)
 	started := time.Now()
-	sample(t, "oauth/show-refreshed", ts.MustRun(t, env, "profile", "show", "--profile", "expired"), normExpires)
+	out = ts.MustRun(t, env, "profile", "show", "--profile", "expired")
+	t.Logf("profile show --profile expired:\n%s", out)
+	sample(t, "oauth/show-refreshed", out, normExpires)
 	fileSample(t, ah, "expired", "Cloudflare", "oauth/refreshed/cloudflare.json", normExpires)
 
 	mu.Lock()
@@ -400,9 +442,16 @@ func TestTSToolCloudflareOAuth(t *testing.T) {
 	if !ownerOK || !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(owner) {
 		t.Errorf("owner file while held: %q (read ok %v), want a bare UUID v4", owner, ownerOK)
 	}
-	// The lock is gone once the run is over.
-	if entries, _ := os.ReadDir(lockDir); len(entries) != 0 {
-		t.Errorf("locks left: %v", entries)
+	if ownerMode != 0o644 || len(inLock) != 1 {
+		t.Errorf("while held: owner mode %v, lock dir entries %v; want 0644 and only owner", ownerMode, inLock)
+	}
+	if goWaited != "" {
+		t.Error(goWaited)
+	}
+	// The lock is gone once the run is over (our lock package left its
+	// .guard file there).
+	if got := tree(t, lockDir); !slices.Equal(got, []string{".guard"}) {
+		t.Errorf("lock dir after the run: %q", got)
 	}
 	// The refreshed expiry is now + expires_in.
 	doc, _ := ReadTSProfile(t, ah, "expired", "Cloudflare")
@@ -641,11 +690,7 @@ func TestTSToolLocks(t *testing.T) {
 		t.Parallel()
 		env, ah := tsHome(t)
 		dir := mkLock(t, ah, ourOwner, 40*time.Second)
-		start := time.Now()
 		ts.MustRun(t, env, "profile", "list")
-		if d := time.Since(start); d > 20*time.Second {
-			t.Errorf("took %v", d)
-		}
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {
 			t.Errorf("the stale lock is still there: %v", err)
 		}
@@ -659,27 +704,27 @@ func TestTSToolLocks(t *testing.T) {
 			t.Errorf("the stale lock is still there: %v", err)
 		}
 	})
-	t.Run("fresh JSON owner is waited for", func(t *testing.T) {
+	t.Run("a lock held by our lock package is waited for", func(t *testing.T) {
 		t.Parallel()
 		env, ah := tsHome(t)
-		dir := mkLock(t, ah, ourOwner, 0)
+		// A heartbeat of 1 s and a hold of 6 s: the tool must wait for the
+		// release, however long, as long as the mtime stays fresh.
 		const hold = 6 * time.Second
-		// Hold the lock as our tool does (heartbeat on the dir mtime), then
-		// release it. The tool cannot finish before the release.
-		released := make(chan struct{})
+		l, err := lock.Acquire(context.Background(), filepath.Join(ah, "lock"), "profiles-migrate",
+			lock.Options{Command: "go test", Heartbeat: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		released := make(chan error, 1)
 		go func() {
-			defer close(released)
-			end := time.Now().Add(hold)
-			for time.Now().Before(end) {
-				now := time.Now()
-				_ = os.Chtimes(dir, now, now)
-				time.Sleep(500 * time.Millisecond)
-			}
-			_ = os.RemoveAll(dir)
+			time.Sleep(hold)
+			released <- l.Release()
 		}()
 		start := time.Now()
 		ts.MustRun(t, env, "profile", "list")
-		<-released
+		if err := <-released; err != nil {
+			t.Errorf("Release: %v", err)
+		}
 		if d := time.Since(start); d < hold {
 			t.Errorf("the tool finished after %v, before the lock was released (%v)", d, hold)
 		}

@@ -58,6 +58,7 @@ type Credentials struct {
 }
 
 func (c *Credentials) Source() auth.Source        { return c.source }
+func (c *Credentials) Secrets() []string          { return []string{c.Token} }
 func (c *Credentials) Expires() (time.Time, bool) { return c.expiry, !c.expiry.IsZero() }
 func (c *Credentials) Fields(time.Time) []auth.Field {
 	return []auth.Field{{Key: "token", Value: display.Redact(c.Token, 4)}}

@@ -95,6 +95,12 @@ func (c *Credentials) Fields(now time.Time) []auth.Field {
 
 // Env is the credentials as the environment variables other tools read
 // (alchemy profile env / exec).
+// Secrets are the keys (the access key id too: with the secret it is a
+// login, and it names the account's user).
+func (c *Credentials) Secrets() []string {
+	return []string{c.AccessKeyID, c.SecretAccessKey, c.SessionToken}
+}
+
 // Inherited are the variables the AWS SDKs and CLI read credentials,
 // profiles and regions from.
 func (c *Credentials) Inherited() []string {

@@ -22,6 +22,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/auth"
 	"github.com/alchemy-go/alchemy/internal/browser"
 	"github.com/alchemy-go/alchemy/internal/envfile"
+	"github.com/alchemy-go/alchemy/internal/redact"
 )
 
 // awsProfile is one profile of the AWS CLI's config file that alchemy can
@@ -286,6 +287,7 @@ func writeSSOCache(c *auth.Context, p awsProfile, region string, reg *ssooidc.Re
 		return err
 	}
 	now := c.Now().UTC()
+	redact.Add(awssdk.ToString(tok.AccessToken), awssdk.ToString(tok.RefreshToken), awssdk.ToString(reg.ClientSecret))
 	data, err := json.MarshalIndent(ssoCache{
 		StartURL: p.StartURL, Region: region,
 		AccessToken:           awssdk.ToString(tok.AccessToken),

@@ -16,6 +16,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/display"
 	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/profile"
+	"github.com/alchemy-go/alchemy/internal/redact"
 	"github.com/alchemy-go/alchemy/internal/prompt"
 )
 
@@ -104,7 +105,7 @@ func (c *Credentials) Fields(now time.Time) []auth.Field {
 		}
 	}
 	return []auth.Field{
-		{Key: "apiToken", Value: display.Redact(c.APIToken, 9)},
+		{Key: "apiToken", Value: display.Redact(c.APIToken, 4)},
 		{Key: "accountId", Value: c.AccountID},
 	}
 }
@@ -112,6 +113,11 @@ func (c *Credentials) Fields(now time.Time) []auth.Field {
 // Env is the credentials as the variables Cloudflare tools read (wrangler
 // and alchemy's env method), for alchemy profile env / exec. An OAuth access
 // token is a bearer token like an API token.
+// Secrets are the token, key and email (the email pairs with the key).
+func (c *Credentials) Secrets() []string {
+	return []string{c.APIToken, c.APIKey, c.Email, c.AccessToken}
+}
+
 // Inherited are the variables wrangler and the Cloudflare SDKs read.
 func (c *Credentials) Inherited() []string {
 	return []string{"CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY", "CLOUDFLARE_EMAIL", "CLOUDFLARE_ACCOUNT_ID",
@@ -205,6 +211,7 @@ func oauthLogin(ctx context.Context, c *auth.Context, scopes []string) (string, 
 	if err != nil {
 		return "", oauthFailure(c, err)
 	}
+	redact.Add(o.Access, o.Refresh)
 	account, err := chooseAccount(ctx, c, o)
 	if err != nil {
 		// Nobody will hold this grant: give it back.
@@ -478,6 +485,7 @@ func freshOAuth(ctx context.Context, c *auth.Context, force bool) (*OAuth, error
 	if !found || o.Type != "oauth" {
 		return nil, notFound
 	}
+	redact.Add(o.Access, o.Refresh)
 	fresh := func(o *OAuth) bool { return time.UnixMilli(o.Expires).After(c.Now().Add(refreshWindow)) }
 	if !force && fresh(&o) {
 		return &o, nil
@@ -504,7 +512,11 @@ func freshOAuth(ctx context.Context, c *auth.Context, force bool) (*OAuth, error
 		// rotated the token, its answer is the only copy of the new one.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
 		defer cancel()
+		redact.Add(cur.Access, cur.Refresh)
 		next, err := refresh(rctx, c, &cur)
+		if next != nil {
+			redact.Add(next.Access, next.Refresh)
+		}
 		var oe *OAuthError
 		if errors.As(err, &oe) && oe.Code == "invalid_grant" {
 			// A writer that does not take our lock (the TypeScript tool) may

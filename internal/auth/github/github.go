@@ -58,6 +58,9 @@ func (c *Credentials) Source() auth.Source { return c.source }
 // Env is the token as GITHUB_TOKEN, for alchemy profile env / exec.
 func (c *Credentials) Env() map[string]string { return map[string]string{"GITHUB_TOKEN": c.Token} }
 
+// Secrets is the token.
+func (c *Credentials) Secrets() []string { return []string{c.Token} }
+
 // Inherited are the variables gh and the GitHub SDKs read tokens from.
 func (c *Credentials) Inherited() []string {
 	return []string{"GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"}
