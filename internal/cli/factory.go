@@ -87,6 +87,11 @@ func (f *Factory) session(p *ProfileFlags) (*session, error) {
 		return nil, err
 	}
 	store := profile.New(root, f.IO.Warn)
+	for _, pr := range f.Registry().All() {
+		if sh, ok := pr.(interface{ Shape() profile.Shape }); ok {
+			store.Register(sh.Shape())
+		}
+	}
 	// A configure a killed process left half-saved is completed before
 	// anything reads the profiles.
 	if err := store.Settle(context.Background()); err != nil {

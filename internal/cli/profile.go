@@ -230,6 +230,19 @@ func profileClearRun(ctx context.Context, opts *ProfileClearOptions) error {
 	var before profile.Profile
 	secrets := map[string]json.RawMessage{}
 	err = s.Store.WithProfile(ctx, name, func(tx *profile.Tx) error {
+		// What the files hold is read before they go, to give back after.
+		if cfg, err := loadForWrite(s.Store); err == nil {
+			for _, prov := range cfg.Profiles[name].Providers() {
+				if pr, err := opts.F.Registry().Get(prov); err == nil {
+					for _, k := range pr.SecretKeys(cfg.Profiles[name][prov]) {
+						var raw json.RawMessage
+						if found, err := tx.ReadSecret(k, &raw); err == nil && found {
+							secrets[k] = raw
+						}
+					}
+				}
+			}
+		}
 		err := s.Store.Update(ctx, func(c *profile.Config) error {
 			before, existed = c.Profiles[name]
 			delete(c.Profiles, name)
@@ -237,17 +250,6 @@ func profileClearRun(ctx context.Context, opts *ProfileClearOptions) error {
 		})
 		if err != nil {
 			return err
-		}
-		// What the files hold is read before they go, to give back after.
-		for _, prov := range before.Providers() {
-			if pr, err := opts.F.Registry().Get(prov); err == nil {
-				for _, k := range pr.SecretKeys(before[prov]) {
-					var raw json.RawMessage
-					if found, err := tx.ReadSecret(k, &raw); err == nil && found {
-						secrets[k] = raw
-					}
-				}
-			}
 		}
 		return tx.DeleteAll()
 	})

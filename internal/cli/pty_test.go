@@ -270,8 +270,8 @@ func TestPTYLogin(t *testing.T) {
 		p.MustNotShow(awsSecret)
 
 		var stored map[string]any
-		readJSON(t, filepath.Join(w.alchemy, "credentials", "p", "aws.json"), &stored)
-		jsonEqual(t, "aws.json", stored, `{"accountId":"`+testpeers.AccountID+`","accessKeyId":"AKIAIOSFODNN7EXAMPLE","secretAccessKey":"`+awsSecret+`","sessionToken":"","region":"us-east-1"}`)
+		readJSON(t, filepath.Join(w.alchemy, "credentials", "p", "aws-stored.json"), &stored)
+		jsonEqual(t, "aws-stored.json", stored, `{"accountId":"`+testpeers.AccountID+`","accessKeyId":"AKIAIOSFODNN7EXAMPLE","secretAccessKey":"`+awsSecret+`","sessionToken":"","region":"us-east-1"}`)
 		jsonEqual(t, "profiles.json profile p", readProfiles(t, w.alchemy).Profiles["p"], `{"AWS":{"method":"stored"}}`)
 		if !slices.Contains(sts.AccessKeyIDs(), "AKIAIOSFODNN7EXAMPLE") {
 			t.Errorf("STS never saw the typed access key: the keys were not checked")

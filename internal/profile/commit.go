@@ -103,6 +103,19 @@ func (s *Store) Commit(ctx context.Context, profile, provider string, e Entry, s
 			rec.Deletes = append(rec.Deletes, k)
 		}
 		sort.Strings(rec.Deletes)
+		if s.V1() {
+			// One provider file holds entry and secrets: its atomic
+			// rewrite is the whole transaction.
+			return s.editV1(ctx, profile, provider, func(_ Entry, secrets map[string]json.RawMessage) (Entry, error) {
+				for k, v := range rec.Writes {
+					secrets[k] = v
+				}
+				for _, k := range rec.Deletes {
+					delete(secrets, k)
+				}
+				return rec.Entry, nil
+			})
+		}
 		data, err := json.Marshal(rec)
 		if err != nil {
 			return err
@@ -174,10 +187,16 @@ func (s *Store) rollForward(ctx context.Context, profile string, tx *Tx) error {
 	return s.apply(ctx, profile, tx, &rec)
 }
 
-// Settle completes every commit a killed process left, so that what a
+// Settle migrates a profiles.json that sits next to profiles/ (v1.go) and
+// completes every commit a killed process left, so that what a
 // command reads is a whole configuration. It costs a directory listing
 // when there is nothing to do.
 func (s *Store) Settle(ctx context.Context) error {
+	if err := s.migrateV0(ctx); err != nil {
+		// The profiles/ files are read as they are; profiles.json waits
+		// for a writable home.
+		s.warnOnce("migrate", fmt.Sprintf("%s sits next to the profiles/ layout this home uses and could not be migrated into it: %v", s.ConfigPath(), err))
+	}
 	pending, _ := filepath.Glob(filepath.Join(s.root, "credentials", "*", commitFile))
 	for _, p := range pending {
 		name := filepath.Base(filepath.Dir(p))

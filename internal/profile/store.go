@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alchemy-go/alchemy/internal/atomicfile"
@@ -29,6 +30,12 @@ type Store struct {
 	root     string
 	lockOpts lock.Options
 	now      func() time.Time
+
+	shapes map[string]*Shape // by lowercased provider name (v1.go)
+	docs   map[string]*Shape // by secret document key
+
+	warnMu sync.Mutex
+	warned map[string]bool
 }
 
 // Root returns the home directory: $ALCHEMY_HOME, else ~/.alchemy. The
@@ -72,6 +79,21 @@ func (s *Store) SetLockOptions(o lock.Options) {
 
 func (s *Store) warn(msg string) { s.lockOpts.Warn(msg) }
 
+// warnOnce warns about key once per store (a command loads the profiles
+// several times).
+func (s *Store) warnOnce(key, msg string) {
+	s.warnMu.Lock()
+	defer s.warnMu.Unlock()
+	if s.warned[key] {
+		return
+	}
+	if s.warned == nil {
+		s.warned = map[string]bool{}
+	}
+	s.warned[key] = true
+	s.warn(msg)
+}
+
 // Root is the home directory of this store.
 func (s *Store) Root() string { return s.root }
 
@@ -94,6 +116,9 @@ func (s *Store) lockDir() string { return filepath.Join(s.root, "lock") }
 // corrupt, truncated or of an unknown version is an *InvalidError, never an
 // empty config.
 func (s *Store) Load() (*Config, error) {
+	if s.V1() {
+		return s.loadV1()
+	}
 	data, err := atomicfile.ReadRegular(s.ConfigPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Config{Profiles: map[string]Profile{}}, nil
@@ -108,6 +133,9 @@ func (s *Store) Load() (*Config, error) {
 // the result atomically. An unusable file is first moved to a timestamped
 // backup, with a warning, so nothing the user had is lost.
 func (s *Store) Update(ctx context.Context, fn func(*Config) error) error {
+	if s.V1() {
+		return s.updateV1(ctx, fn)
+	}
 	l, err := lock.Acquire(ctx, s.lockDir(), "profiles", s.lockOpts)
 	if err != nil {
 		return err
@@ -163,8 +191,10 @@ func (s *Store) SetEntry(ctx context.Context, profile, provider string, e Entry)
 	})
 }
 
-// ReadSecret decodes credentials/<profile>/<key>.json into v. It reports
-// false, with no error, when the file does not exist.
+// ReadSecret decodes the secret document key of profile into v: in a v0
+// home credentials/<profile>/<key>.json (or a legacy name of it), in a v1
+// home the fields of its provider's file. It reports false, with no error,
+// when there is none.
 func (s *Store) ReadSecret(profile, key string, v any) (bool, error) {
 	if err := ValidateName(profile); err != nil {
 		return false, err
@@ -172,6 +202,22 @@ func (s *Store) ReadSecret(profile, key string, v any) (bool, error) {
 	if err := validateKey(key); err != nil {
 		return false, err
 	}
+	if s.V1() {
+		raw, err := s.secretV1(profile, key)
+		if err != nil || raw == nil {
+			return false, err
+		}
+		return true, json.Unmarshal(raw, v)
+	}
+	for _, k := range append([]string{key}, s.legacyKeys(key)...) {
+		if found, err := s.readSecretV0(profile, k, v); err != nil || found {
+			return found, err
+		}
+	}
+	return false, nil
+}
+
+func (s *Store) readSecretV0(profile, key string, v any) (bool, error) {
 	path := s.SecretPath(profile, key)
 	if err := s.checkDir(s.CredentialsDir(profile)); err != nil {
 		return false, err
@@ -200,9 +246,11 @@ func (s *Store) WithProfile(ctx context.Context, profile string, fn func(*Tx) er
 		return err
 	}
 	defer l.Release()
-	tx := &Tx{s: s, profile: profile, excl: l.Held()}
-	if err := s.rollForward(ctx, profile, tx); err != nil {
-		return err
+	tx := &Tx{s: s, profile: profile, ctx: ctx, excl: l.Held()}
+	if !s.V1() {
+		if err := s.rollForward(ctx, profile, tx); err != nil {
+			return err
+		}
 	}
 	return fn(tx)
 }
@@ -211,6 +259,7 @@ func (s *Store) WithProfile(ctx context.Context, profile string, fn func(*Tx) er
 type Tx struct {
 	s       *Store
 	profile string
+	ctx     context.Context
 	excl    bool // the lock really excludes other processes
 	// staged holds the writes (nil: a delete) of a staging Tx (NewStage),
 	// which writes nothing itself.
@@ -227,6 +276,9 @@ func (tx *Tx) CanPersist() error {
 		return nil // Commit writes it, under the lock
 	}
 	dir := tx.s.CredentialsDir(tx.profile)
+	if tx.s.V1() {
+		dir = filepath.Join(tx.s.profilesDir(), tx.profile)
+	}
 	if !tx.excl {
 		return fmt.Errorf("no lock can be taken in %s (read-only?), so other alchemy processes cannot be kept from spending the same single-use token", tx.s.root)
 	}
@@ -255,7 +307,9 @@ func (tx *Tx) ReadSecret(key string, v any) (bool, error) {
 	return tx.s.ReadSecret(tx.profile, key, v)
 }
 
-// WriteSecret writes v as credentials/<profile>/<key>.json, mode 0600.
+// WriteSecret writes v as the secret document key: in a v0 home
+// credentials/<profile>/<key>.json, mode 0600 (legacy names of it are
+// removed), in a v1 home into its provider's file.
 func (tx *Tx) WriteSecret(key string, v any) error {
 	if err := validateKey(key); err != nil {
 		return err
@@ -267,6 +321,9 @@ func (tx *Tx) WriteSecret(key string, v any) error {
 	if tx.staged != nil {
 		tx.staged[key] = data
 		return nil
+	}
+	if tx.s.V1() {
+		return tx.s.editSecretV1(tx.context(), tx.profile, key, data)
 	}
 	path := tx.s.SecretPath(tx.profile, key)
 	if err := atomicfile.MkdirPrivate(filepath.Dir(filepath.Dir(path))); err != nil {
@@ -280,10 +337,18 @@ func (tx *Tx) WriteSecret(key string, v any) error {
 	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return writeError(path, err)
 	}
-	return nil
+	return tx.removeV0(tx.s.legacyKeys(key))
 }
 
-// DeleteSecret removes one secret file; a missing file is not an error.
+func (tx *Tx) context() context.Context {
+	if tx.ctx == nil {
+		return context.Background()
+	}
+	return tx.ctx
+}
+
+// DeleteSecret removes one secret document (and its legacy names); a
+// missing one is not an error.
 func (tx *Tx) DeleteSecret(key string) error {
 	if err := validateKey(key); err != nil {
 		return err
@@ -292,13 +357,22 @@ func (tx *Tx) DeleteSecret(key string) error {
 		tx.staged[key] = nil
 		return nil
 	}
-	path := tx.s.SecretPath(tx.profile, key)
-	if err := tx.s.checkDir(filepath.Dir(path)); err != nil {
-		return err
+	if tx.s.V1() {
+		return tx.s.editSecretV1(tx.context(), tx.profile, key, nil)
 	}
-	atomicfile.RemoveStaleTempsIn(filepath.Dir(path))
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("Could not delete credentials at '%s': %v", path, unwrapPath(err))
+	return tx.removeV0(append([]string{key}, tx.s.legacyKeys(key)...))
+}
+
+func (tx *Tx) removeV0(keys []string) error {
+	for _, key := range keys {
+		path := tx.s.SecretPath(tx.profile, key)
+		if err := tx.s.checkDir(filepath.Dir(path)); err != nil {
+			return err
+		}
+		atomicfile.RemoveStaleTempsIn(filepath.Dir(path))
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("Could not delete credentials at '%s': %v", path, unwrapPath(err))
+		}
 	}
 	return nil
 }
@@ -310,12 +384,19 @@ func (tx *Tx) DeleteAll() error {
 	if tx.staged != nil {
 		return errors.New("a staged configure cannot delete a whole profile")
 	}
-	dir := tx.s.CredentialsDir(tx.profile)
-	if err := tx.s.checkDir(dir); err != nil {
-		return err
+	// A v1 home's profile is its profiles/<name>/; the TypeScript tool
+	// still keeps caches in credentials/<name>/ there.
+	dirs := []string{tx.s.CredentialsDir(tx.profile)}
+	if tx.s.V1() {
+		dirs = append(dirs, filepath.Join(tx.s.profilesDir(), tx.profile))
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("Could not delete credentials for profile '%s': %v", tx.profile, unwrapPath(err))
+	for _, dir := range dirs {
+		if err := tx.s.checkDir(dir); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("Could not delete credentials for profile '%s': %v", tx.profile, unwrapPath(err))
+		}
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ import (
 // Name is the provider's key in profiles.json.
 const Name = "AWS"
 
-const storedKey = "aws"
+const storedKey = "aws-stored"
 
 // DefaultRegion is offered when nothing else names a region.
 const DefaultRegion = "us-east-1"
@@ -46,7 +46,8 @@ type Entry struct {
 	SSOProfile string `json:"ssoProfile,omitempty"`
 }
 
-// Stored is credentials/<profile>/aws.json. SessionToken is "" when absent,
+// Stored is credentials/<profile>/aws-stored.json (aws.json before; see
+// Shape). SessionToken is "" when absent,
 // as the TypeScript tool writes it.
 type Stored struct {
 	AccountID       string `json:"accountId"`

@@ -16,8 +16,8 @@ import (
 	"github.com/alchemy-go/alchemy/internal/display"
 	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/profile"
-	"github.com/alchemy-go/alchemy/internal/redact"
 	"github.com/alchemy-go/alchemy/internal/prompt"
+	"github.com/alchemy-go/alchemy/internal/redact"
 )
 
 // Name is the provider's key in profiles.json.
@@ -70,6 +70,11 @@ type OAuth struct {
 	Refresh string   `json:"refresh"`
 	Expires int64    `json:"expires"` // epoch milliseconds
 	Scopes  []string `json:"scopes"`
+	// ClientID is the OAuth client the grant was issued to when another
+	// client made it (the TypeScript tool's, read from its v1 file);
+	// refreshes and revocations name it. Empty for our own grants, so the
+	// seed's cf-oauth.json shape is unchanged.
+	ClientID string `json:"clientId,omitempty"`
 }
 
 const oauthKey = "cf-oauth"

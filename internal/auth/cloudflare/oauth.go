@@ -56,6 +56,15 @@ type endpoints struct {
 	clientID, authorize, token, revoke, redirect string
 }
 
+// client is the client a grant belongs to: the one it was issued to when
+// the file says so.
+func (ep endpoints) client(o *OAuth) string {
+	if o.ClientID != "" {
+		return o.ClientID
+	}
+	return ep.clientID
+}
+
 func oauthEndpoints(env envfile.Source) endpoints {
 	get := func(key, def string) string {
 		if v := envfile.Get(env, key); v != "" {
@@ -311,6 +320,9 @@ func fromToken(tok *oauth2.Token, prev *OAuth, now time.Time) *OAuth {
 	if o.Refresh == "" && prev != nil {
 		o.Refresh = prev.Refresh // the server may keep the old one valid
 	}
+	if prev != nil {
+		o.ClientID = prev.ClientID
+	}
 	exp := tok.Expiry
 	if exp.IsZero() {
 		exp = now.Add(time.Hour)
@@ -340,7 +352,7 @@ func tokenError(err error) error {
 // expects (client_id and redirect_uri in the body).
 func refresh(ctx context.Context, c *auth.Context, o *OAuth) (*OAuth, error) {
 	ep := oauthEndpoints(c.Env)
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {o.Refresh}, "client_id": {ep.clientID}, "redirect_uri": {ep.redirect}}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {o.Refresh}, "client_id": {ep.client(o)}, "redirect_uri": {ep.redirect}}
 	var body struct {
 		AccessToken  string `json:"access_token"`
 		RefreshToken string `json:"refresh_token"`
@@ -370,7 +382,7 @@ func refresh(ctx context.Context, c *auth.Context, o *OAuth) (*OAuth, error) {
 // revoke tells the server to forget the refresh token (RFC 7009).
 func revoke(ctx context.Context, c *auth.Context, o *OAuth) error {
 	ep := oauthEndpoints(c.Env)
-	form := url.Values{"token": {o.Refresh}, "token_type_hint": {"refresh_token"}, "client_id": {ep.clientID}}
+	form := url.Values{"token": {o.Refresh}, "token_type_hint": {"refresh_token"}, "client_id": {ep.client(o)}}
 	var body struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
