@@ -39,7 +39,8 @@ const V1Format = "alchemy.profile/v1"
 type Shape struct {
 	Provider string
 	// Order lists entry keys written after "method", in the order the
-	// TypeScript tool writes them; other keys follow, sorted.
+	// TypeScript tool writes them; other keys follow, sorted. A key here
+	// is an entry key for a method that has no document holding it.
 	Order []string
 	Docs  []Doc
 }
@@ -145,7 +146,9 @@ func readV1(path string) (*v1Doc, map[string]json.RawMessage, error) {
 
 // split separates a v1 file's values into the entry and the secret
 // documents of its method. Fields of another method's documents are left
-// out of both: they are stale secrets no method reads.
+// out of both (stale secrets no method reads) unless Order names them as
+// an entry key (Cloudflare's accountId is an OAuth entry's, and a stored
+// document's).
 func (sh *Shape) split(values map[string]json.RawMessage) (Entry, map[string]json.RawMessage) {
 	e := Entry{}
 	for k, v := range values {
@@ -155,7 +158,9 @@ func (sh *Shape) split(values map[string]json.RawMessage) (Entry, map[string]jso
 	secrets := map[string]json.RawMessage{}
 	for _, d := range sh.Docs {
 		for _, f := range d.Fields {
-			delete(e, f)
+			if d.Method == method || !containsString(sh.Order, f) {
+				delete(e, f)
+			}
 		}
 		if d.Method != method {
 			continue
