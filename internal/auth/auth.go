@@ -18,8 +18,8 @@ import (
 	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/iostreams"
 	"github.com/alchemy-go/alchemy/internal/profile"
-	"github.com/alchemy-go/alchemy/internal/redact"
 	"github.com/alchemy-go/alchemy/internal/prompt"
+	"github.com/alchemy-go/alchemy/internal/redact"
 )
 
 // Method is one way a provider can authenticate.
@@ -90,6 +90,15 @@ type Exporter interface {
 	// environment it hands down before adding Env, so that a stale
 	// session token or profile name in the shell never mixes with them.
 	Inherited() []string
+}
+
+// AccountReader is implemented by providers whose credentials act in one
+// account, so a stage can be bound to it: Account says which account these
+// credentials would deploy to, asking the cloud where the credentials
+// alone prove nothing (an account id stored beside AWS keys is only a
+// claim; STS knows).
+type AccountReader interface {
+	Account(ctx context.Context, c *Context, creds Credentials) (string, error)
 }
 
 // Context is what a provider method may use. Providers never read os.Getenv,
