@@ -90,6 +90,45 @@ func WithAuth(ps ...auth.Provider) StackOption {
 	return func(p *cli.StackProgram) { p.Auth = append(p.Auth, ps...) }
 }
 
+// StageOption declares something about one stage: the profile it runs
+// with, an account its credentials must act in.
+type StageOption func(*cli.StageBinding)
+
+// Stage binds a stage to a profile and to accounts:
+//
+//	alchemy.Run("app", body,
+//		alchemy.Stage("prod", alchemy.Profile("prod"),
+//			alchemy.Account("Cloudflare", "0123456789abcdef0123456789abcdef"),
+//			alchemy.Account("AWS", "111122223333")))
+//
+// Running the stage without --profile or ALCHEMY_PROFILE uses the bound
+// profile, under CI too; a different one chosen on the command line is
+// refused. deploy, destroy, dev and plan resolve the credentials of every
+// bound provider and check the account they act in (Cloudflare: the
+// account id deploys use; AWS: STS GetCallerIdentity) before anything is
+// read or changed, and refuse on a mismatch.
+func Stage(name string, opts ...StageOption) StackOption {
+	return func(p *cli.StackProgram) {
+		b := &cli.StageBinding{Stage: name}
+		for _, o := range opts {
+			o(b)
+		}
+		p.Stages = append(p.Stages, b)
+	}
+}
+
+// Profile is the profile a stage runs with (see Stage).
+func Profile(name string) StageOption {
+	return func(b *cli.StageBinding) { b.SetProfile(name) }
+}
+
+// Account is the account a provider's credentials must act in for a stage
+// (see Stage): provider is an auth provider's name ("Cloudflare", "AWS"),
+// id the Cloudflare account id or the 12-digit AWS account id.
+func Account(provider, id string) StageOption {
+	return func(b *cli.StageBinding) { b.AddAccount(provider, id) }
+}
+
 // Run declares the stack and runs the alchemy CLI on it with the process's
 // arguments (deploy, plan, destroy, dev, login, ...). It does not return.
 func Run(name string, body func(*Stack), opts ...StackOption) {

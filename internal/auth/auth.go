@@ -92,6 +92,15 @@ type Exporter interface {
 	Inherited() []string
 }
 
+// AccountReader is implemented by providers whose credentials act in one
+// account, so a stage can be bound to it: Account says which account these
+// credentials would deploy to, asking the cloud where the credentials
+// alone prove nothing (an account id stored beside AWS keys is only a
+// claim; STS knows).
+type AccountReader interface {
+	Account(ctx context.Context, c *Context, creds Credentials) (string, error)
+}
+
 // Context is what a provider method may use. Providers never read os.Getenv,
 // write files outside Store, or prompt outside Prompt.
 type Context struct {

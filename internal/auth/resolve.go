@@ -24,6 +24,16 @@ type Resolver struct {
 	reg *Registry
 	ci  bool
 
+	// Check, when set, vets credentials as they are resolved, before the
+	// resolver hands them to anyone (a stage bound to accounts refuses
+	// credentials of another account); its error is returned as is and,
+	// like every failure, not cached. Set it before the first resolution.
+	Check func(ctx context.Context, p Provider, creds Credentials) error
+	// Pinned names what chose the profile when neither --profile nor
+	// ALCHEMY_PROFILE can change it (a stage binding of the stack): the
+	// remedies of a missing provider then name that profile, also under CI.
+	Pinned string
+
 	mu    sync.Mutex
 	cache map[string]*cached
 }
@@ -92,19 +102,28 @@ func (r *Resolver) resolve(ctx context.Context, name string) (Credentials, error
 	if err != nil {
 		return nil, err
 	}
-	wrap := func(err error) error {
+	creds, err := r.read(ctx, p)
+	if err != nil {
 		if IsCancelled(err) {
-			return err
+			return nil, err
 		}
-		return &ResolveError{Provider: p.Name(), Profile: r.c.Profile, Err: err}
+		return nil, &ResolveError{Provider: p.Name(), Profile: r.c.Profile, Err: err}
 	}
+	if r.Check != nil {
+		if err := r.Check(ctx, p, creds); err != nil {
+			return nil, err
+		}
+	}
+	return creds, nil
+}
+
+// read resolves p's credentials: its env method under CI without a chosen
+// profile, else the profile's entry (configured on the spot when a person
+// can answer).
+func (r *Resolver) read(ctx context.Context, p Provider) (Credentials, error) {
 	if r.ci {
 		e, _ := profile.NewEntry(map[string]string{"method": "env"})
-		creds, err := Read(ctx, r.c, p, e)
-		if err != nil {
-			return nil, wrap(err)
-		}
-		return creds, nil
+		return Read(ctx, r.c, p, e)
 	}
 	cfg, err := r.c.Store.Load()
 	var invalid *profile.InvalidError
@@ -112,29 +131,30 @@ func (r *Resolver) resolve(ctx context.Context, name string) (Credentials, error
 	case errors.As(err, &invalid):
 		cfg = &profile.Config{Profiles: map[string]profile.Profile{}}
 	case err != nil:
-		return nil, wrap(err)
+		return nil, err
 	}
 	entry := cfg.Profiles[r.c.Profile][p.Name()]
 	if entry == nil {
 		if !r.c.Interactive {
 			// Before configure, and so before any lock is taken.
 			nc := &NotConfiguredError{Provider: p.Name(), Profile: r.c.Profile}
-			if envfile.Bool(r.c.Env, "CI") {
+			switch {
+			case r.Pinned != "":
+				// Neither running without --profile nor CI=1 changes a
+				// pinned profile: configuring it is the only remedy.
+				nc.Hint = loginHint(r.c.Profile, p) + fmt.Sprintf(" (%s selects profile '%s', under CI too.)", r.Pinned, r.c.Profile)
+			case envfile.Bool(r.c.Env, "CI"):
 				// CI with an explicit profile: configure it from variables,
 				// or let each provider read its own.
 				nc.Hint = loginHint(r.c.Profile, p) + " Or run without --profile and ALCHEMY_PROFILE: under CI each provider then reads its environment variables."
 			}
-			return nil, wrap(nc)
+			return nil, nc
 		}
 		if entry, err = Configure(ctx, r.c, p, ""); err != nil {
-			return nil, wrap(err)
+			return nil, err
 		}
 	}
-	creds, err := Read(ctx, r.c, p, entry)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	return creds, nil
+	return Read(ctx, r.c, p, entry)
 }
 
 // ResolveError is a provider's credentials failing to resolve at deploy time.

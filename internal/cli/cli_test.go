@@ -25,6 +25,8 @@ func TestMain(m *testing.M) {
 	}
 	testscript.Main(m, map[string]func(){
 		"alchemy": func() { os.Exit(cli.Main()) },
+		"app":     func() { os.Exit(cli.MainStack(boundStack())) },
+		"badapp":  func() { os.Exit(cli.MainStack(badlyBoundStack())) },
 	})
 }
 
@@ -44,6 +46,7 @@ func TestScripts(t *testing.T) {
 	// emulate's STS accepts any key; the gate refuses keys that are neither
 	// this one nor issued by emulate's IAM, as real STS would.
 	sts := emulate.STSRejectingUnknownKeys(t, "AKIAIOSFODNN7EXAMPLE")
+	sts.MapAccount(awsProdKey, awsProdAccount)
 	tshome, err := filepath.Abs("../profile/testdata/v0-home")
 	if err != nil {
 		t.Fatal(err)

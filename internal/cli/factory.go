@@ -71,6 +71,13 @@ type session struct {
 }
 
 func (f *Factory) session(p *ProfileFlags) (*session, error) {
+	return f.openSession(p, nil)
+}
+
+// openSession is session with a last word on the profile: pick, when not
+// nil, sees the environment and the selection and may replace or refuse it
+// (a stage's binding) before anything in the alchemy home is read or written.
+func (f *Factory) openSession(p *ProfileFlags, pick func(*envfile.Env, profile.Selection) (profile.Selection, error)) (*session, error) {
 	env, err := envfile.Load(p.EnvFile, p.envFileSet)
 	if err != nil {
 		return nil, err
@@ -81,6 +88,11 @@ func (f *Factory) session(p *ProfileFlags) (*session, error) {
 	sel, err := profile.Select(p.Profile, p.profileSet, env)
 	if err != nil {
 		return nil, err
+	}
+	if pick != nil {
+		if sel, err = pick(env, sel); err != nil {
+			return nil, err
+		}
 	}
 	root, err := profile.Root(env)
 	if err != nil {

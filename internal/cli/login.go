@@ -148,7 +148,7 @@ func stackProviders(f *Factory) ([]auth.Provider, error) {
 	if err != nil && (spec == nil || !errors.As(err, &decl)) {
 		return nil, err // a file a resource reads does not matter to signing in
 	}
-	reg := auth.NewRegistry(append(append([]auth.Provider{}, f.Stack.Auth...), f.Registry().All()...)...)
+	reg := f.stackRegistry()
 	seen := map[string]bool{}
 	var out []auth.Provider
 	add := func(p auth.Provider) {

@@ -155,6 +155,7 @@ func propKeys(props map[string]any, unknown map[string]bool) []string {
 type planJSON struct {
 	Stack     string           `json:"stack"`
 	Stage     string           `json:"stage"`
+	Binding   *bindingJSON     `json:"binding,omitempty"`
 	Summary   map[string]int   `json:"summary"`
 	Resources []planJSONStep   `json:"resources"`
 	Outputs   map[string]any   `json:"outputs,omitempty"`
@@ -173,6 +174,13 @@ type planJSONStep struct {
 	Drift  []engine.Drift `json:"drift,omitempty"`
 	Gone   bool           `json:"gone,omitempty"`
 	Exists string         `json:"exists,omitempty"`
+}
+
+// planJSON is the plan as JSON, with the stage's binding.
+func (env *stackEnv) planJSON(p *engine.Plan) planJSON {
+	j := toPlanJSON(p)
+	j.Binding = env.binding.json()
+	return j
 }
 
 func toPlanJSON(p *engine.Plan) planJSON {

@@ -32,6 +32,8 @@ type StackProgram struct {
 	// File is the stack file's absolute path, "" when unknown (then the
 	// current directory stands in for its directory).
 	File string
+	// Stages binds stages to a profile and to accounts (alchemy.Stage).
+	Stages []*StageBinding
 }
 
 // Dir is the stack file's directory: relative paths in the stack resolve
@@ -94,7 +96,9 @@ func NewCmdStack(f *Factory, op string, runF func(*StackOptions) error) *cobra.C
 
 [stack] is the stack file (default ./alchemy.run.go) or its directory. The stage is --stage, else
 $ALCHEMY_STAGE, else $STAGE, else dev_$USER. Credentials come from the selected profile; a provider
-the profile does not have yet is set up on the spot when run in a terminal.`,
+the profile does not have yet is set up on the spot when run in a terminal. A stage the stack binds
+(alchemy.Stage) runs with its profile, and the account of every bound provider is checked before
+anything is changed.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Args = args
@@ -138,17 +142,30 @@ type stackEnv struct {
 	secrets  *secret.Codec
 	s        *session
 	stage    Stage
+	binding  *StageBinding // nil: the stage is not bound
 	spec     *engine.Spec
 	store    state.Store
 	resolver *auth.Resolver
 }
 
-func (f *Factory) stackEnv(flags *ProfileFlags, stageFlag string, stageSet bool) (*stackEnv, error) {
-	s, err := f.session(flags)
+func (f *Factory) stackEnv(opts *StackOptions) (*stackEnv, error) {
+	reg := f.stackRegistry()
+	bindings, err := f.Stack.stageBindings(reg)
 	if err != nil {
 		return nil, err
 	}
-	st, err := resolveStage(stageFlag, stageSet, s.Env)
+	var st Stage
+	var bound *StageBinding
+	// The stage decides the profile when it is bound to one, so it is
+	// resolved first, from the same environment.
+	s, err := f.openSession(&opts.Flags, func(env *envfile.Env, sel profile.Selection) (profile.Selection, error) {
+		var err error
+		if st, err = resolveStage(opts.Stage, opts.stageSet, env); err != nil {
+			return sel, err
+		}
+		bound = bindings[st.Name]
+		return bound.selectProfile(sel, opts.Op)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -156,22 +173,54 @@ func (f *Factory) stackEnv(flags *ProfileFlags, stageFlag string, stageSet bool)
 	if err != nil {
 		return nil, err
 	}
-	reg := auth.NewRegistry(append(append([]auth.Provider{}, f.Stack.Auth...), f.Registry().All()...)...)
 	// Under CI each provider reads its env method, unless a profile was
-	// chosen explicitly (--profile, ALCHEMY_PROFILE): the seed's CI pairing
-	// is `alchemy deploy --stage prod --profile prod`.
+	// chosen explicitly (--profile, ALCHEMY_PROFILE, or the stage's
+	// binding): the seed's CI pairing is `alchemy deploy --stage prod
+	// --profile prod`.
 	envOnly := envfile.Bool(s.Env, "CI") && !s.Sel.Explicit()
+	resolver := auth.NewResolver(s.Auth, reg, envOnly)
+	if bound != nil {
+		resolver.Check = bound.checkAccount(s.Auth, envOnly)
+		if bound.Profile != "" {
+			resolver.Pinned = bound.source()
+		}
+	}
 	home, _ := profile.Root(s.Env)
-	return &stackEnv{s: s, stage: st, spec: spec, root: f.Stack.Root(),
+	return &stackEnv{s: s, stage: st, binding: bound, spec: spec, root: f.Stack.Root(),
 		secrets:  secret.New(envfile.Get(s.Env, "ALCHEMY_PASSWORD"), home),
 		store:    state.NewLocal(filepath.Join(f.Stack.Root(), ".alchemy", "state")),
-		resolver: auth.NewResolver(s.Auth, reg, envOnly)}, nil
+		resolver: resolver}, nil
+}
+
+// stackRegistry is the auth providers of a stack program: the ones it adds
+// (alchemy.WithAuth), then the bundled ones.
+func (f *Factory) stackRegistry() *auth.Registry {
+	return auth.NewRegistry(append(append([]auth.Provider{}, f.Stack.Auth...), f.Registry().All()...)...)
+}
+
+// checkAccounts resolves, and so checks, the credentials of every provider
+// the stage binds to an account, before the stage's lease is taken or its
+// state read. Also a provider no declared resource uses: resources of it
+// left in state are deleted with its credentials.
+func (env *stackEnv) checkAccounts(ctx context.Context) error {
+	if env.binding == nil {
+		return nil
+	}
+	for _, a := range env.binding.Accounts {
+		if err := env.resolver.Ensure(ctx, a.Provider); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func stackRun(ctx context.Context, opts *StackOptions) error {
 	io := opts.F.IO
-	env, err := opts.F.stackEnv(&opts.Flags, opts.Stage, opts.stageSet)
+	env, err := opts.F.stackEnv(opts)
 	if err != nil {
+		return err
+	}
+	if err := env.checkAccounts(ctx); err != nil {
 		return err
 	}
 	destroy := opts.Op == "destroy"
@@ -200,11 +249,14 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 		return err
 	}
 	if opts.JSON && opts.Op == "plan" {
-		return writeJSON(opts.F, toPlanJSON(plan))
+		return writeJSON(opts.F, env.planJSON(plan))
 	}
 	out := io.Out
 	if opts.JSON {
 		out = io.ErrOut
+	}
+	if h := env.binding.header(); h != "" {
+		fmt.Fprintln(out, h)
 	}
 	printPlan(out, plan, io.Plain(), opts.Detailed)
 	if opts.Op == "plan" {
@@ -254,7 +306,7 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 		fmt.Fprintln(out, summaryLine(res, time.Since(start)))
 	}
 	if opts.JSON {
-		j := toPlanJSON(plan)
+		j := env.planJSON(plan)
 		j.Outputs = res.Outputs
 		for _, f := range res.Failures {
 			j.Failures = append(j.Failures, map[string]any{"id": f.FQN, "type": f.Type, "error": f.Err.Error(), "skipped": f.Skipped})

@@ -79,23 +79,7 @@ func main() {
 }
 `), 0o644)
 
-	cmd := w.command([]string{"ALCHEMY_DEV_POLL=100ms", "CLOUDFLARE_BASE_URL=" + cf.URL(), "CLOUDFLARE_OAUTH_TOKEN_URL=" + srv.TokenURL()}, "dev")
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer killGroup(cmd)
-	waitFor := func(what string) {
-		t.Helper()
-		deadline := time.Now().Add(90 * time.Second)
-		for !strings.Contains(out.String(), what) {
-			if time.Now().After(deadline) {
-				t.Fatalf("waited for %q:\n%s", what, out.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	_, out := startDev(t, w, "ALCHEMY_DEV_POLL=100ms", "CLOUDFLARE_BASE_URL="+cf.URL(), "CLOUDFLARE_OAUTH_TOKEN_URL="+srv.TokenURL())
 	titles := func() []string {
 		var ts []string
 		for _, ns := range cf.KVNamespaces(account) {
@@ -103,7 +87,7 @@ func main() {
 		}
 		return ts
 	}
-	waitFor("[dev] cycle 1 applied")
+	out.waitFor(t, "[dev] cycle 1 applied")
 	if got := titles(); len(got) != 1 || got[0] != "dev-one" {
 		t.Fatalf("after cycle 1: %v\n%s", got, out.String())
 	}
@@ -115,7 +99,7 @@ func main() {
 		t.Fatal("the first access token is still valid: the refresh did not rotate it")
 	}
 	os.WriteFile(w.path("message.txt"), []byte("two"), 0o644)
-	waitFor("[dev] cycle 2 applied")
+	out.waitFor(t, "[dev] cycle 2 applied")
 	if got := titles(); len(got) != 1 || got[0] != "dev-two" {
 		t.Fatalf("after cycle 2: %v\n%s", got, out.String())
 	}

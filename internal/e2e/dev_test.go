@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -61,28 +62,12 @@ func TestDevSession(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	devModule(t, w.dir)
-	cmd := w.command([]string{"ALCHEMY_DEV_POLL=100ms"}, "dev")
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer killGroup(cmd)
-	waitFor := func(what string, n int) {
-		t.Helper()
-		deadline := time.Now().Add(90 * time.Second)
-		for strings.Count(out.String(), what) < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("waited for %q (%d times):\n%s", what, n, out.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	cmd, out := startDev(t, w, "ALCHEMY_DEV_POLL=100ms")
 	content := func() string {
 		b, _ := os.ReadFile(w.path("out", "greeting.txt"))
 		return string(b)
 	}
-	waitFor("[dev] cycle 1 applied", 1)
+	out.waitFor(t, "[dev] cycle 1 applied")
 	if got := content(); got != "hello one" {
 		t.Fatalf("after the first deploy: %q\n%s", got, out.String())
 	}
@@ -100,7 +85,7 @@ func TestDevSession(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Logf("edit to applied (one resource, no rebuild): %v", time.Since(start).Round(time.Millisecond))
-	waitFor("[dev] cycle 2 applied", 1)
+	out.waitFor(t, "[dev] cycle 2 applied")
 
 	// The stack itself: rebuilt.
 	start = time.Now()
@@ -112,11 +97,11 @@ func TestDevSession(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Logf("edit to applied (stack rebuilt): %v", time.Since(start).Round(time.Millisecond))
-	waitFor("[dev] cycle 3 applied", 1)
+	out.waitFor(t, "[dev] cycle 3 applied")
 
 	// A broken edit is reported and the session keeps watching; the fix is applied.
 	os.WriteFile(w.path("alchemy.run.go"), []byte(devStack("bad")+"\nthis does not compile\n"), 0o644)
-	waitFor("failed to build", 1)
+	out.waitFor(t, "failed to build")
 	if !strings.Contains(out.String(), "does not compile") {
 		t.Fatalf("the compiler error was not shown:\n%s", out.String())
 	}
@@ -124,7 +109,7 @@ func TestDevSession(t *testing.T) {
 		t.Fatalf("a broken edit changed the deployed file: %q", got)
 	}
 	os.WriteFile(w.path("alchemy.run.go"), []byte(devStack("fixed")), 0o644)
-	waitFor("[dev] cycle 5 applied", 1)
+	out.waitFor(t, "[dev] cycle 5 applied")
 	if got := content(); got != "fixed two" {
 		t.Fatalf("after the fix: %q\n%s", got, out.String())
 	}
@@ -150,6 +135,34 @@ func TestDevSession(t *testing.T) {
 	locks, _ := filepath.Glob(w.path(".alchemy", "lock", "*.lock"))
 	if len(locks) != 0 {
 		t.Fatalf("locks left: %v", locks)
+	}
+}
+
+// startDev starts `alchemy dev` in w with extra environment variables;
+// its stdout and stderr collect in out. The process group is killed when
+// the test ends.
+func startDev(t *testing.T, w *world, extra ...string) (cmd *exec.Cmd, out *lockedBuffer) {
+	t.Helper()
+	cmd = w.command(extra, "dev")
+	out = &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { killGroup(cmd) })
+	return cmd, out
+}
+
+// waitFor waits (90 s at most: a first cycle builds the stack) until what
+// appears in the output.
+func (b *lockedBuffer) waitFor(t *testing.T, what string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(b.String(), what) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited for %q:\n%s", what, b.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

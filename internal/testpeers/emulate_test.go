@@ -280,3 +280,27 @@ func TestSTSRejectingUnknownKeys(t *testing.T) {
 		t.Errorf("unsigned request through the gate: %s\n%s", resp.Status, body)
 	}
 }
+
+func TestSTSGateMapAccount(t *testing.T) {
+	p := Emulate(t)
+	p.SetAWSEnv(t)
+	gate := p.STSRejectingUnknownKeys(t, "AKIDEMULATE")
+	gate.MapAccount("AKIDPROD", "111122223333")
+	t.Setenv("AWS_ENDPOINT_URL_STS", gate.Endpoint)
+
+	for _, c := range []struct{ akid, account string }{
+		{"AKIDPROD", "111122223333"},
+		{"AKIDEMULATE", AccountID},
+	} {
+		out, err := callerIdentity(t, c.akid, "secret", "")
+		if err != nil {
+			t.Fatalf("GetCallerIdentity with %s: %v", c.akid, err)
+		}
+		if got := aws.ToString(out.Account); got != c.account {
+			t.Errorf("%s: Account = %q, want %q", c.akid, got, c.account)
+		}
+		if arn := aws.ToString(out.Arn); !strings.HasPrefix(arn, "arn:aws:iam::"+c.account+":") {
+			t.Errorf("%s: Arn = %q, want account %s", c.akid, arn, c.account)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,11 @@ import (
 // HTTP 403, awsQuery error code InvalidClientTokenId. A request with no
 // access key at all gets 403 MissingAuthenticationToken. The secret and the
 // signature are not checked.
+//
+// emulate knows one account (AccountID). MapAccount gives a key another one:
+// the gate allows the key and rewrites that account in the peer's answers to
+// it, so two key pairs can belong to two accounts (tests of a stage bound to
+// an AWS account).
 type STSGate struct {
 	// Endpoint is the URL for AWS_ENDPOINT_URL_STS (it ends in "/sts/").
 	Endpoint string
@@ -34,8 +40,45 @@ type STSGate struct {
 	peer  *Peer
 	allow []string
 
-	mu   sync.Mutex
-	seen []string
+	mu       sync.Mutex
+	seen     []string
+	accounts map[string]string // access key id -> account id
+}
+
+// MapAccount makes STS answer, for access key akid, that it belongs to
+// account (a 12-digit id) rather than to emulate's AccountID. The key is
+// allowed through the gate from then on.
+func (g *STSGate) MapAccount(akid, account string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.accounts[akid] = account
+}
+
+func (g *STSGate) accountOf(akid string) (string, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	a, ok := g.accounts[akid]
+	return a, ok
+}
+
+// rewriteAccount replaces emulate's account id in an answer to a mapped
+// key: the <Account> element and the account field of ARNs.
+func (g *STSGate) rewriteAccount(resp *http.Response) error {
+	account, ok := g.accountOf(accessKeyID(resp.Request))
+	if !ok {
+		return nil
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	text := strings.ReplaceAll(string(body), "<Account>"+AccountID+"</Account>", "<Account>"+account+"</Account>")
+	text = strings.ReplaceAll(text, ":"+AccountID+":", ":"+account+":")
+	resp.Body = io.NopCloser(strings.NewReader(text))
+	resp.ContentLength = int64(len(text))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(text)))
+	return nil
 }
 
 // STSRejectingUnknownKeys starts an STSGate in front of p (see STSGate) and
@@ -49,19 +92,21 @@ func (p *Peer) STSRejectingUnknownKeys(t testing.TB, allow ...string) *STSGate {
 	if err != nil {
 		t.Fatalf("testpeers: STS gate: %v", err)
 	}
-	g := &STSGate{peer: p, allow: slices.Clone(allow)}
+	g := &STSGate{peer: p, allow: slices.Clone(allow), accounts: map[string]string{}}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.Transport = loopbackTransport()
+	proxy.ModifyResponse = g.rewriteAccount
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		akid := accessKeyID(r)
 		g.mu.Lock()
 		g.seen = append(g.seen, akid)
 		g.mu.Unlock()
+		_, mapped := g.accountOf(akid)
 		switch {
 		case akid == "":
 			writeSTSError(w, "MissingAuthenticationToken", "Request is missing Authentication Token")
 			return
-		case slices.Contains(g.allow, akid):
+		case slices.Contains(g.allow, akid) || mapped:
 		default:
 			ok, err := g.activeIAMKey(akid)
 			if err != nil {

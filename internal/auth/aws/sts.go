@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -92,4 +93,31 @@ func IsUnreachable(err error) bool {
 		return true
 	}
 	return false
+}
+
+var _ auth.AccountReader = Provider{}
+
+// Account is the account these credentials act in, as STS GetCallerIdentity
+// answers with them: not the account id stored beside the keys or set in
+// AWS_ACCOUNT_ID, which nothing checks.
+func (Provider) Account(ctx context.Context, c *auth.Context, creds auth.Credentials) (string, error) {
+	cr, ok := creds.(*Credentials)
+	if !ok || cr == nil {
+		return "", fmt.Errorf("AWS: no AWS credentials to check (got %T)", creds)
+	}
+	region := cr.Region
+	if region == "" {
+		region = DefaultRegion
+	}
+	id, err := callerIdentity(ctx, c, &Stored{AccessKeyID: cr.AccessKeyID, SecretAccessKey: cr.SecretAccessKey,
+		SessionToken: cr.SessionToken, Region: region})
+	switch {
+	case err == nil:
+		return id.Account, nil
+	case IsRejected(err):
+		return "", auth.Errorf("AWS rejected the credentials when asked which account they belong to (%v)", err)
+	case IsUnreachable(err):
+		return "", auth.Errorf("AWS: could not reach STS to ask which account the credentials belong to (%v)", err)
+	}
+	return "", auth.Errorf("AWS: STS GetCallerIdentity failed (%v)", err)
 }
