@@ -24,7 +24,8 @@ func TestMain(m *testing.M) {
 		os.Exit(cli.Main())
 	}
 	testscript.Main(m, map[string]func(){
-		"alchemy": func() { os.Exit(cli.Main()) },
+		"alchemy":       func() { os.Exit(cli.Main()) },
+		"alchemy-stack": func() { os.Exit(cli.MainStack(scriptStack())) },
 	})
 }
 

@@ -157,15 +157,13 @@ func (f *Factory) stackEnv(flags *ProfileFlags, stageFlag string, stageSet bool)
 		return nil, err
 	}
 	reg := auth.NewRegistry(append(append([]auth.Provider{}, f.Stack.Auth...), f.Registry().All()...)...)
-	// Under CI each provider reads its env method, unless a profile was
-	// chosen explicitly (--profile, ALCHEMY_PROFILE): the seed's CI pairing
-	// is `alchemy deploy --stage prod --profile prod`.
-	envOnly := envfile.Bool(s.Env, "CI") && !s.Sel.Explicit()
 	home, _ := profile.Root(s.Env)
+	resolver := auth.NewResolver(s.Auth, reg, s.envOnly())
+	f.warnDisagreements(s, resolver)
 	return &stackEnv{s: s, stage: st, spec: spec, root: f.Stack.Root(),
 		secrets:  secret.New(envfile.Get(s.Env, "ALCHEMY_PASSWORD"), home),
 		store:    state.NewLocal(filepath.Join(f.Stack.Root(), ".alchemy", "state")),
-		resolver: auth.NewResolver(s.Auth, reg, envOnly)}, nil
+		resolver: resolver}, nil
 }
 
 func stackRun(ctx context.Context, opts *StackOptions) error {

@@ -58,52 +58,10 @@ func TestDevSessionRefreshesShortLivedTokens(t *testing.T) {
 	writeJSON(filepath.Join(w.alchemyHome, "credentials", "default", "cf-oauth.json"), map[string]any{
 		"type": "oauth", "access": tok.AccessToken, "refresh": tok.RefreshToken, "expires": tok.Expiry.UnixMilli(), "scopes": []string{"account:read"}})
 
-	devModule(t, w.dir)
-	os.WriteFile(w.path("alchemy.run.go"), []byte(`//go:build ignore
-
-package main
-
-import (
-	"os"
-
-	"github.com/alchemy-go/alchemy"
-	"github.com/alchemy-go/alchemy/cloudflare"
-)
-
-func main() {
-	alchemy.Run("devcf", func(s *alchemy.Stack) {
-		msg, _ := os.ReadFile("message.txt")
-		kv := cloudflare.NewKVNamespace(s, "Cache", cloudflare.KVNamespaceProps{Title: alchemy.String("dev-" + string(msg))})
-		s.Output("id", kv.ID)
-	})
-}
-`), 0o644)
-
-	cmd := w.command([]string{"ALCHEMY_DEV_POLL=100ms", "CLOUDFLARE_BASE_URL=" + cf.URL(), "CLOUDFLARE_OAUTH_TOKEN_URL=" + srv.TokenURL()}, "dev")
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer killGroup(cmd)
-	waitFor := func(what string) {
-		t.Helper()
-		deadline := time.Now().Add(90 * time.Second)
-		for !strings.Contains(out.String(), what) {
-			if time.Now().After(deadline) {
-				t.Fatalf("waited for %q:\n%s", what, out.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	titles := func() []string {
-		var ts []string
-		for _, ns := range cf.KVNamespaces(account) {
-			ts = append(ts, ns.Title)
-		}
-		return ts
-	}
-	waitFor("[dev] cycle 1 applied")
+	devKVModule(t, w.dir)
+	out := w.startDev(t, "CLOUDFLARE_BASE_URL="+cf.URL(), "CLOUDFLARE_OAUTH_TOKEN_URL="+srv.TokenURL())
+	titles := func() []string { return kvTitles(cf, account) }
+	out.waitFor(t, "[dev] cycle 1 applied")
 	if got := titles(); len(got) != 1 || got[0] != "dev-one" {
 		t.Fatalf("after cycle 1: %v\n%s", got, out.String())
 	}
@@ -115,7 +73,7 @@ func main() {
 		t.Fatal("the first access token is still valid: the refresh did not rotate it")
 	}
 	os.WriteFile(w.path("message.txt"), []byte("two"), 0o644)
-	waitFor("[dev] cycle 2 applied")
+	out.waitFor(t, "[dev] cycle 2 applied")
 	if got := titles(); len(got) != 1 || got[0] != "dev-two" {
 		t.Fatalf("after cycle 2: %v\n%s", got, out.String())
 	}
