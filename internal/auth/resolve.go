@@ -36,6 +36,12 @@ type Resolver struct {
 
 	mu    sync.Mutex
 	cache map[string]*cached
+
+	// resolved is told each provider's credentials once, the first time
+	// they resolve (announced): a later re-resolution after expiry is the
+	// same run.
+	resolved  func(provider string, creds Credentials)
+	announced map[string]bool
 }
 
 type cached struct {
@@ -49,8 +55,13 @@ type cached struct {
 // without an explicit profile) reads each provider's env method and writes
 // nothing.
 func NewResolver(c *Context, reg *Registry, envOnly bool) *Resolver {
-	return &Resolver{c: c, reg: reg, ci: envOnly, cache: map[string]*cached{}}
+	return &Resolver{c: c, reg: reg, ci: envOnly, cache: map[string]*cached{}, announced: map[string]bool{}}
 }
+
+// OnResolved makes fn see each provider's credentials once per run, the
+// first time they resolve: the deploy path checks them against the
+// environment there. Set it before the first resolution.
+func (r *Resolver) OnResolved(fn func(provider string, creds Credentials)) { r.resolved = fn }
 
 // Credentials returns the credentials of the named provider.
 func (r *Resolver) Credentials(ctx context.Context, name string) (Credentials, error) {
@@ -87,6 +98,15 @@ func (r *Resolver) Credentials(ctx context.Context, name string) (Credentials, e
 			}
 		}
 		close(e.once)
+		if e.err == nil && r.resolved != nil {
+			r.mu.Lock()
+			first := !r.announced[name]
+			r.announced[name] = true
+			r.mu.Unlock()
+			if first {
+				r.resolved(name, e.creds)
+			}
+		}
 		return e.creds, e.err
 	}
 }

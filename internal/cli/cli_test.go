@@ -24,9 +24,10 @@ func TestMain(m *testing.M) {
 		os.Exit(cli.Main())
 	}
 	testscript.Main(m, map[string]func(){
-		"alchemy": func() { os.Exit(cli.Main()) },
-		"app":     func() { os.Exit(cli.MainStack(boundStack())) },
-		"badapp":  func() { os.Exit(cli.MainStack(badlyBoundStack())) },
+		"alchemy":       func() { os.Exit(cli.Main()) },
+		"alchemy-stack": func() { os.Exit(cli.MainStack(scriptStack())) },
+		"app":           func() { os.Exit(cli.MainStack(boundStack())) },
+		"badapp":        func() { os.Exit(cli.MainStack(badlyBoundStack())) },
 	})
 }
 

@@ -79,10 +79,18 @@ func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) e
 	}
 	builder := &stackrun.Builder{Stderr: os.Stderr}
 	args := append([]string{"deploy", abs, "--yes"}, pass...)
+	env := []string{"ALCHEMY_DEV=1", "ALCHEMY_STACK_FILE=" + abs}
+	// A warning is said once per session, not once per cycle
+	// (warnOncePerSession).
+	if notices, err := os.CreateTemp("", "alchemy-dev-notices-*"); err == nil {
+		notices.Close()
+		defer os.Remove(notices.Name())
+		env = append(env, devNoticesEnv+"="+notices.Name())
+	}
 	snap := stackrun.Scan(root)
 	for n := 1; ; n++ {
 		start := time.Now()
-		code, err := devCycle(ctx, builder, abs, args)
+		code, err := devCycle(ctx, builder, abs, args, env)
 		switch {
 		case code == ExitInterrupted || errors.Is(ctx.Err(), context.Canceled):
 			io.Errorf("[dev] stopped.\n")
@@ -106,12 +114,12 @@ func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) e
 
 // devCycle rebuilds the stack (cached when only other files changed) and
 // deploys it.
-func devCycle(ctx context.Context, b *stackrun.Builder, file string, args []string) (int, error) {
+func devCycle(ctx context.Context, b *stackrun.Builder, file string, args, env []string) (int, error) {
 	exe, err := b.Build(ctx, file)
 	if err != nil {
 		return 0, err
 	}
-	return stackrun.Exec(ctx, exe, args, []string{"ALCHEMY_DEV=1", "ALCHEMY_STACK_FILE=" + file})
+	return stackrun.Exec(ctx, exe, args, env)
 }
 
 func describeChanges(root string, changed []string) string {

@@ -31,9 +31,10 @@ func newCmdProfile(f *Factory) *cobra.Command {
 
 // ProfileShowOptions are the inputs of `alchemy profile show`.
 type ProfileShowOptions struct {
-	F     *Factory
-	Flags ProfileFlags
-	JSON  bool
+	F       *Factory
+	Flags   ProfileFlags
+	JSON    bool
+	Explain bool
 }
 
 // NewCmdProfileShow builds `alchemy profile show`.
@@ -52,6 +53,7 @@ func NewCmdProfileShow(f *Factory, runF func(*ProfileShowOptions) error) *cobra.
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Print the same facts as JSON (secrets redacted the same way)")
+	cmd.Flags().BoolVar(&opts.Explain, "explain", false, "Explain how the profile was chosen and, for each provider, every source considered, which one wins and why, what it shadows, and where each value comes from (names only, never secrets; calls no API and refreshes nothing)")
 	return cmd
 }
 
@@ -71,6 +73,9 @@ func profileShowRun(ctx context.Context, opts *ProfileShowOptions) error {
 	cfg, err := s.Store.Load()
 	if err != nil {
 		return err
+	}
+	if opts.Explain {
+		return explain(opts.F, s, cfg, opts.JSON)
 	}
 	io, name := opts.F.IO, s.Sel.Name
 	p, exists := cfg.Profiles[name]

@@ -177,7 +177,7 @@ func (f *Factory) stackEnv(opts *StackOptions) (*stackEnv, error) {
 	// chosen explicitly (--profile, ALCHEMY_PROFILE, or the stage's
 	// binding): the seed's CI pairing is `alchemy deploy --stage prod
 	// --profile prod`.
-	envOnly := envfile.Bool(s.Env, "CI") && !s.Sel.Explicit()
+	envOnly := s.envOnly()
 	resolver := auth.NewResolver(s.Auth, reg, envOnly)
 	if bound != nil {
 		resolver.Check = bound.checkAccount(s.Auth, envOnly)
@@ -185,6 +185,7 @@ func (f *Factory) stackEnv(opts *StackOptions) (*stackEnv, error) {
 			resolver.Pinned = bound.source()
 		}
 	}
+	f.warnDisagreements(s, resolver)
 	home, _ := profile.Root(s.Env)
 	return &stackEnv{s: s, stage: st, binding: bound, spec: spec, root: f.Stack.Root(),
 		secrets:  secret.New(envfile.Get(s.Env, "ALCHEMY_PASSWORD"), home),

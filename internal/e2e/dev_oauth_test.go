@@ -58,35 +58,9 @@ func TestDevSessionRefreshesShortLivedTokens(t *testing.T) {
 	writeJSON(filepath.Join(w.alchemyHome, "credentials", "default", "cf-oauth.json"), map[string]any{
 		"type": "oauth", "access": tok.AccessToken, "refresh": tok.RefreshToken, "expires": tok.Expiry.UnixMilli(), "scopes": []string{"account:read"}})
 
-	devModule(t, w.dir)
-	os.WriteFile(w.path("alchemy.run.go"), []byte(`//go:build ignore
-
-package main
-
-import (
-	"os"
-
-	"github.com/alchemy-go/alchemy"
-	"github.com/alchemy-go/alchemy/cloudflare"
-)
-
-func main() {
-	alchemy.Run("devcf", func(s *alchemy.Stack) {
-		msg, _ := os.ReadFile("message.txt")
-		kv := cloudflare.NewKVNamespace(s, "Cache", cloudflare.KVNamespaceProps{Title: alchemy.String("dev-" + string(msg))})
-		s.Output("id", kv.ID)
-	})
-}
-`), 0o644)
-
+	devKVModule(t, w.dir)
 	_, out := startDev(t, w, "ALCHEMY_DEV_POLL=100ms", "CLOUDFLARE_BASE_URL="+cf.URL(), "CLOUDFLARE_OAUTH_TOKEN_URL="+srv.TokenURL())
-	titles := func() []string {
-		var ts []string
-		for _, ns := range cf.KVNamespaces(account) {
-			ts = append(ts, ns.Title)
-		}
-		return ts
-	}
+	titles := func() []string { return kvTitles(cf, account) }
 	out.waitFor(t, "[dev] cycle 1 applied")
 	if got := titles(); len(got) != 1 || got[0] != "dev-one" {
 		t.Fatalf("after cycle 1: %v\n%s", got, out.String())

@@ -67,3 +67,35 @@ func TestProtected(t *testing.T) {
 		}
 	}
 }
+
+func TestLayers(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("BOTH=file\nFILE=file\nEMPTY=\nCLOUDFLARE_BASE_URL=http://127.0.0.1:1\n"), 0o600)
+	t.Setenv("BOTH", "shell")
+	t.Setenv("SHELL_ONLY", "shell")
+	t.Setenv("FILE", "")
+	t.Setenv("CLOUDFLARE_BASE_URL", "")
+	e, err := Load("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]Layers{
+		"BOTH":                {Key: "BOTH", Process: "shell", File: "file", InFile: true},
+		"SHELL_ONLY":          {Key: "SHELL_ONLY", Process: "shell"},
+		"FILE":                {Key: "FILE", File: "file", InFile: true},
+		"EMPTY":               {Key: "EMPTY", InFile: true},
+		"CLOUDFLARE_BASE_URL": {Key: "CLOUDFLARE_BASE_URL", File: "http://127.0.0.1:1", InFile: true, Protected: true},
+	} {
+		got := e.Layers(key)
+		if got != want {
+			t.Errorf("Layers(%s) = %+v, want %+v", key, got, want)
+		}
+		// The layer a value comes from agrees with Lookup.
+		v, _ := e.Lookup(key)
+		switch {
+		case got.FromProcess() && v != got.Process, got.FromFile() && v != got.File, !got.FromProcess() && !got.FromFile() && v != "":
+			t.Errorf("%s: Lookup = %q, but Layers says process %v, file %v", key, v, got.FromProcess(), got.FromFile())
+		}
+	}
+}

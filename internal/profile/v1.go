@@ -653,3 +653,33 @@ func (s *Store) moveV0Aside() (string, error) {
 	}
 	return dir, nil
 }
+
+// SecretFile is the file that holds (or would hold) the secret document key
+// of profile: its provider's file in a v1 home, else the credentials file
+// (the legacy name when only that exists).
+func (s *Store) SecretFile(profile, key string) string {
+	if sh := s.docs[key]; sh != nil && s.V1() {
+		return s.v1Path(profile, sh.Provider)
+	}
+	for _, k := range s.legacyKeys(key) {
+		if _, err := os.Lstat(s.SecretPath(profile, k)); err == nil {
+			if _, err := os.Lstat(s.SecretPath(profile, key)); err != nil {
+				return s.SecretPath(profile, k)
+			}
+		}
+	}
+	return s.SecretPath(profile, key)
+}
+
+// EntryFile is the file that holds provider's entry of profile:
+// profiles.json in a v0 home, the provider's file in a v1 home (the
+// profile's directory when provider is "").
+func (s *Store) EntryFile(profile, provider string) string {
+	if s.V1() && provider == "" {
+		return filepath.Join(s.profilesDir(), profile)
+	}
+	if s.V1() {
+		return s.v1Path(profile, provider)
+	}
+	return s.ConfigPath()
+}

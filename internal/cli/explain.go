@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/envfile"
+	"github.com/alchemy-go/alchemy/internal/profile"
+)
+
+// envOnly is CI without an explicit profile (--profile, ALCHEMY_PROFILE):
+// each provider then reads its env method and no profile entry is used.
+// The seed's CI pairing is `alchemy deploy --stage prod --profile prod`, so
+// an explicit profile keeps its entries under CI.
+func (s *session) envOnly() bool {
+	return envfile.Bool(s.Env, "CI") && !s.Sel.Explicit()
+}
+
+// explain is `profile show --explain`: how the profile was chosen and where
+// each provider's credentials would come from, from files and variables
+// alone (auth.Explain calls no API and refreshes nothing).
+func explain(f *Factory, s *session, cfg *profile.Config, asJSON bool) error {
+	home, _ := os.UserHomeDir()
+	x := &auth.Explaining{Profile: s.Sel.Name, Store: s.Store, Env: s.Env, Home: home, Now: f.Now}
+	ex := auth.Explain(x, f.Registry(), cfg, s.Sel, s.envOnly())
+	if asJSON {
+		return writeJSON(f, ex)
+	}
+	auth.RenderExplanation(f.IO.Out, ex)
+	return nil
+}
+
+// warnDisagreements makes the resolver check each provider's credentials,
+// once per run, against the variables that name an account, region or AWS
+// profile: a stored profile silently outranking CLOUDFLARE_ACCOUNT_ID sent
+// the TypeScript tool's deploys to the wrong account (its #1083). Under
+// envOnly the variables are what is used, so nothing can disagree.
+func (f *Factory) warnDisagreements(s *session, r *auth.Resolver) {
+	if s.envOnly() {
+		return
+	}
+	r.OnResolved(func(provider string, creds auth.Credentials) {
+		for _, w := range auth.Disagreements(s.Env, s.Sel.Name, provider, creds) {
+			f.warnOncePerSession(w)
+		}
+	})
+}
+
+// devNoticesEnv names the file in which an `alchemy dev` session records
+// the warnings its cycles printed. Each cycle is a deploy process of its
+// own; without it every cycle would repeat the same warning.
+const devNoticesEnv = "ALCHEMY_DEV_NOTICES"
+
+var noticesMu sync.Mutex
+
+// warnOncePerSession warns, unless this dev session already did. The file
+// holds hashes, one a line, not the messages. It is read from the process
+// environment only (the dev loop sets it), and only appended to when it
+// already exists: a stray value cannot make alchemy create files.
+func (f *Factory) warnOncePerSession(msg string) {
+	path := os.Getenv(devNoticesEnv)
+	if path == "" {
+		f.IO.Warn(msg)
+		return
+	}
+	sum := sha256.Sum256([]byte(msg))
+	key := hex.EncodeToString(sum[:])
+	noticesMu.Lock()
+	defer noticesMu.Unlock()
+	if data, err := os.ReadFile(path); err == nil && strings.Contains(string(data), key) {
+		return
+	}
+	f.IO.Warn(msg)
+	if fh, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		fmt.Fprintln(fh, key)
+		fh.Close()
+	}
+}
