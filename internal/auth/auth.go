@@ -18,8 +18,8 @@ import (
 	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/iostreams"
 	"github.com/alchemy-go/alchemy/internal/profile"
-	"github.com/alchemy-go/alchemy/internal/redact"
 	"github.com/alchemy-go/alchemy/internal/prompt"
+	"github.com/alchemy-go/alchemy/internal/redact"
 )
 
 // Method is one way a provider can authenticate.

@@ -16,8 +16,8 @@ import (
 	"github.com/alchemy-go/alchemy/internal/display"
 	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/profile"
-	"github.com/alchemy-go/alchemy/internal/redact"
 	"github.com/alchemy-go/alchemy/internal/prompt"
+	"github.com/alchemy-go/alchemy/internal/redact"
 )
 
 // Name is the provider's key in profiles.json.
@@ -207,6 +207,13 @@ func oauthLogin(ctx context.Context, c *auth.Context, scopes []string) (string, 
 	if !c.Interactive && !scripted {
 		return "", auth.Errorf("Cloudflare: signing in with OAuth needs a browser and a person, and this process is non-interactive (no terminal, or CI is set). Run `alchemy login --profile %s --provider Cloudflare` in a terminal, or use an API token: `alchemy login --profile %s --provider Cloudflare --method stored` with CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID set", c.Profile, c.Profile)
 	}
+	// An account to pin the login to that cannot be one fails before the
+	// person signs in, and is not quoted whole: it may be a token.
+	if id, source := pinnedAccount(c); id != "" {
+		if err := validAccount(id, source); err != nil {
+			return "", err
+		}
+	}
 	o, err := browserLogin(ctx, c, scopes)
 	if err != nil {
 		return "", oauthFailure(c, err)
@@ -276,11 +283,7 @@ func chooseAccount(ctx context.Context, c *auth.Context, o *OAuth) (string, erro
 	if len(accounts) == 0 {
 		return "", auth.Errorf("Cloudflare: no accounts found for this credential.")
 	}
-	pinned := c.Login.AccountID
-	if pinned == "" {
-		pinned = envfile.Get(c.Env, "CLOUDFLARE_ACCOUNT_ID")
-	}
-	if pinned != "" {
+	if pinned, _ := pinnedAccount(c); pinned != "" {
 		for _, a := range accounts {
 			if strings.EqualFold(a.ID, pinned) {
 				return a.ID, nil
@@ -300,6 +303,16 @@ func chooseAccount(ctx context.Context, c *auth.Context, o *OAuth) (string, erro
 		opts[i] = prompt.Option{Value: a.ID, Label: a.Name, Hint: a.ID}
 	}
 	return c.Prompt.Select(ctx, "Select a Cloudflare account", opts, accounts[0].ID)
+}
+
+// pinnedAccount is the account an OAuth login must choose, if any:
+// --account-id (or the profile's account, on a new sign-in), else
+// CLOUDFLARE_ACCOUNT_ID; and where it came from, for messages.
+func pinnedAccount(c *auth.Context) (id, source string) {
+	if c.Login.AccountID != "" {
+		return c.Login.AccountID, "given to this login with --account-id or by the profile"
+	}
+	return envfile.Get(c.Env, "CLOUDFLARE_ACCOUNT_ID"), "from the CLOUDFLARE_ACCOUNT_ID env var"
 }
 
 // captureStored asks for (or, without a terminal, takes from the
@@ -643,7 +656,11 @@ func validAccount(id, source string) error {
 		return auth.Errorf("Cloudflare account ID is missing (%s). Set CLOUDFLARE_ACCOUNT_ID or re-run 'alchemy login' and provide your account ID (found in the Cloudflare dashboard under Workers & Pages → Account details).", source)
 	}
 	if !isAccountID(id) {
-		return auth.Errorf("'%s' is not a valid Cloudflare account ID (%s) — expected 32 hex characters. Copy the account ID from the Cloudflare dashboard (Workers & Pages → Account details) into CLOUDFLARE_ACCOUNT_ID or re-run 'alchemy login'.", id, source)
+		// What sits where the account id goes may be a token or key
+		// (variables swapped, a token pasted into the account field), and
+		// none of it is registered as a secret yet: it is shown as secrets
+		// are, with its length to tell a typo.
+		return auth.Errorf("'%s' (%d characters) is not a valid Cloudflare account ID (%s) — expected 32 hex characters. Copy the account ID from the Cloudflare dashboard (Workers & Pages → Account details) into CLOUDFLARE_ACCOUNT_ID or re-run 'alchemy login'.", display.Redact(id, 4), len(id), source)
 	}
 	return nil
 }

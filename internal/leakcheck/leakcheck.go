@@ -1,0 +1,273 @@
+// Package leakcheck is the detector of the secret-leak tests: a set of
+// secrets, each known by a label, and checks that report which of them
+// showed up where. A finding names the secret by its label and shows the
+// text around it with every secret of the set replaced by «label», so a
+// failing leak test does not leak the secret into a CI log in its turn.
+//
+// A leak is a secret's whole value or its first PrefixLen characters: a
+// message may quote a secret cut short ("token ghp_ab12cd34... is
+// invalid"), and the redaction registry (internal/redact) keeps only 4.
+//
+// It is a normal package only so that the tests of several packages
+// (internal/cli, internal/e2e) share one detector; nothing but tests
+// imports it.
+package leakcheck
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// PrefixLen is how much of a secret's start counts as a leak on its own.
+const PrefixLen = 8
+
+// MinLen is the shortest secret a set accepts: shorter values would be
+// found by chance, and the prefix rule needs room.
+const MinLen = 16
+
+// contextLen is how much text a finding shows on either side.
+const contextLen = 60
+
+// Set is the secrets of one leak test. It is safe for concurrent use:
+// secrets may be added while commands run (tokens a server issues).
+type Set struct {
+	mu      sync.Mutex
+	labels  map[string]string // value -> label
+	values  map[string]string // label -> value
+	masker  *strings.Replacer
+	ordered []string // values, longest first
+}
+
+// New returns an empty set.
+func New() *Set {
+	return &Set{labels: map[string]string{}, values: map[string]string{}}
+}
+
+// Generate returns a new secret, starting with prefix (a format a
+// provider expects, such as "AKIA"), filled with Random characters to n,
+// and adds it under label.
+func (s *Set) Generate(t testing.TB, label, prefix string, n int) string {
+	t.Helper()
+	v := prefix + Random(t, n-len(prefix))
+	s.Add(t, label, v)
+	return v
+}
+
+// Random returns n random lowercase letters and digits.
+func Random(t testing.TB, n int) string {
+	t.Helper()
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// Add adds a secret under label. Adding the same value under the same
+// label again does nothing.
+func (s *Set) Add(t testing.TB, label, value string) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(value) < MinLen {
+		t.Fatalf("leakcheck: secret %q is %d characters; at least %d are needed to tell it from ordinary text", label, len(value), MinLen)
+	}
+	if old, ok := s.labels[value]; ok {
+		if old != label {
+			t.Fatalf("leakcheck: secret %q has the value of %q", label, old)
+		}
+		return
+	}
+	if _, ok := s.values[label]; ok {
+		t.Fatalf("leakcheck: two secrets labelled %q", label)
+	}
+	s.labels[value] = label
+	s.values[label] = value
+	s.masker = nil
+}
+
+// Value returns the secret labelled label.
+func (s *Set) Value(t testing.TB, label string) string {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.values[label]
+	if !ok {
+		t.Fatalf("leakcheck: no secret labelled %q", label)
+	}
+	return v
+}
+
+// Finding is one occurrence of a secret.
+type Finding struct {
+	// Label names the secret; for a prefix that several secrets share
+	// (AWS session tokens all start "IQoJb3Jp"), all of them, joined by
+	// " or ".
+	Label string
+	// Whole is false when only the first PrefixLen characters were found.
+	Whole bool
+	// Context is the text around the occurrence, every secret masked.
+	Context string
+}
+
+func (f Finding) String() string {
+	what := "its whole value"
+	if !f.Whole {
+		what = fmt.Sprintf("its first %d characters", PrefixLen)
+	}
+	return fmt.Sprintf("secret %q (%s): …%s…", f.Label, what, f.Context)
+}
+
+// Mask returns text with every secret of the set replaced by «label» and
+// every first PrefixLen characters of one by «label:prefix».
+func (s *Set) Mask(text string) string {
+	return s.replacer().Replace(text)
+}
+
+func (s *Set) replacer() *strings.Replacer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.masker != nil {
+		return s.masker
+	}
+	values := make([]string, 0, len(s.labels))
+	for v := range s.labels {
+		values = append(values, v)
+	}
+	sort.Slice(values, func(i, j int) bool { return len(values[i]) > len(values[j]) })
+	// Whole values first: the replacer tries its pairs in order at each
+	// position, so a secret is masked whole before its prefix matches.
+	var pairs []string
+	prefixes := map[string][]string{} // first PrefixLen characters -> labels
+	for _, v := range values {
+		pairs = append(pairs, v, "«"+s.labels[v]+"»")
+		p := v[:PrefixLen]
+		prefixes[p] = append(prefixes[p], s.labels[v])
+	}
+	for p, labels := range prefixes {
+		sort.Strings(labels)
+		pairs = append(pairs, p, "«"+strings.Join(labels, " or ")+":prefix»")
+	}
+	s.masker = strings.NewReplacer(pairs...)
+	return s.masker
+}
+
+// Find returns every occurrence of a secret of the set in text.
+func (s *Set) Find(text string) []Finding {
+	masked := s.Mask(text)
+	if masked == text {
+		return nil
+	}
+	var out []Finding
+	for i := 0; i < len(masked); {
+		start := strings.Index(masked[i:], "«")
+		if start < 0 {
+			break
+		}
+		start += i
+		end := strings.Index(masked[start:], "»")
+		if end < 0 {
+			break
+		}
+		end += start + len("»")
+		marker := masked[start+len("«") : end-len("»")]
+		label, prefix := strings.CutSuffix(marker, ":prefix")
+		first, _, _ := strings.Cut(label, " or ")
+		if _, known := s.lookup(first); known {
+			out = append(out, Finding{Label: label, Whole: !prefix, Context: window(masked, start, end)})
+		}
+		i = end
+	}
+	return out
+}
+
+func (s *Set) lookup(label string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.values[label]
+	return v, ok
+}
+
+// window is masked[start:end] with up to contextLen bytes either side,
+// cut at UTF-8 boundaries, newlines shown as ⏎ so a finding stays one line.
+func window(masked string, start, end int) string {
+	from, to := max(0, start-contextLen), min(len(masked), end+contextLen)
+	for from > 0 && !isRuneStart(masked[from]) {
+		from--
+	}
+	for to < len(masked) && !isRuneStart(masked[to]) {
+		to++
+	}
+	return strings.ReplaceAll(masked[from:to], "\n", "⏎")
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// Check fails t for every secret of the set in text, naming where the text
+// came from (a command and its stream, a file).
+func (s *Set) Check(t testing.TB, where, text string) {
+	t.Helper()
+	for _, f := range s.Find(text) {
+		t.Errorf("leak in %s: %s", where, f)
+	}
+}
+
+// CheckTree checks every regular file under root (which need not exist),
+// naming each by its path. skip are glob patterns (filepath.Match) of paths
+// relative to root that hold secrets by design (the credentials a profile
+// stores, the AWS CLI's token cache); a matching directory is skipped whole.
+func (s *Set) CheckTree(t testing.TB, root string, skip ...string) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) && path == root {
+				return nil
+			}
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		for _, pattern := range skip {
+			if ok, _ := filepath.Match(pattern, rel); ok {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		s.Check(t, "file "+path, string(data))
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("leakcheck: %v", err)
+	}
+}
+
+// Shows fails t unless text holds the whole value of every labelled
+// secret: for the commands that disclose on purpose, so that a leak test
+// cannot pass by printing nothing at all.
+func (s *Set) Shows(t testing.TB, where, text string, labels ...string) {
+	t.Helper()
+	for _, l := range labels {
+		if !strings.Contains(text, s.Value(t, l)) {
+			t.Errorf("%s does not show secret %q, and it should: it discloses on explicit request\n%s", where, l, s.Mask(text))
+		}
+	}
+}
