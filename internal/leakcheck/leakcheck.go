@@ -38,11 +38,10 @@ const contextLen = 60
 // Set is the secrets of one leak test. It is safe for concurrent use:
 // secrets may be added while commands run (tokens a server issues).
 type Set struct {
-	mu      sync.Mutex
-	labels  map[string]string // value -> label
-	values  map[string]string // label -> value
-	masker  *strings.Replacer
-	ordered []string // values, longest first
+	mu       sync.Mutex
+	labels   map[string]string   // value -> label
+	values   map[string]string   // label -> value
+	byPrefix map[string][]string // see prefixes; nil after an Add
 }
 
 // New returns an empty set.
@@ -94,7 +93,7 @@ func (s *Set) Add(t testing.TB, label, value string) {
 	}
 	s.labels[value] = label
 	s.values[label] = value
-	s.masker = nil
+	s.byPrefix = nil
 }
 
 // Value returns the secret labelled label.
@@ -115,7 +114,8 @@ type Finding struct {
 	// (AWS session tokens all start "IQoJb3Jp"), all of them, joined by
 	// " or ".
 	Label string
-	// Whole is false when only the first PrefixLen characters were found.
+	// Whole is false when only the secret's start was found (PrefixLen
+	// characters or more).
 	Whole bool
 	// Context is the text around the occurrence, every secret masked.
 	Context string
@@ -124,79 +124,110 @@ type Finding struct {
 func (f Finding) String() string {
 	what := "its whole value"
 	if !f.Whole {
-		what = fmt.Sprintf("its first %d characters", PrefixLen)
+		what = fmt.Sprintf("its first %d or more characters", PrefixLen)
 	}
 	return fmt.Sprintf("secret %q (%s): …%s…", f.Label, what, f.Context)
 }
 
-// Mask returns text with every secret of the set replaced by «label» and
-// every first PrefixLen characters of one by «label:prefix».
+// Mask returns text with every secret of the set replaced by «label», and
+// every other run of text that starts like one (its first PrefixLen
+// characters or more, but not all of it) by «label:prefix»: the whole run,
+// so that even a finding's context shows nothing of it.
 func (s *Set) Mask(text string) string {
-	return s.replacer().Replace(text)
-}
-
-func (s *Set) replacer() *strings.Replacer {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.masker != nil {
-		return s.masker
-	}
-	values := make([]string, 0, len(s.labels))
-	for v := range s.labels {
-		values = append(values, v)
-	}
-	sort.Slice(values, func(i, j int) bool { return len(values[i]) > len(values[j]) })
-	// Whole values first: the replacer tries its pairs in order at each
-	// position, so a secret is masked whole before its prefix matches.
-	var pairs []string
-	prefixes := map[string][]string{} // first PrefixLen characters -> labels
-	for _, v := range values {
-		pairs = append(pairs, v, "«"+s.labels[v]+"»")
-		p := v[:PrefixLen]
-		prefixes[p] = append(prefixes[p], s.labels[v])
-	}
-	for p, labels := range prefixes {
-		sort.Strings(labels)
-		pairs = append(pairs, p, "«"+strings.Join(labels, " or ")+":prefix»")
-	}
-	s.masker = strings.NewReplacer(pairs...)
-	return s.masker
+	masked, _ := s.mask(text)
+	return masked
 }
 
 // Find returns every occurrence of a secret of the set in text.
 func (s *Set) Find(text string) []Finding {
-	masked := s.Mask(text)
-	if masked == text {
-		return nil
-	}
-	var out []Finding
-	for i := 0; i < len(masked); {
-		start := strings.Index(masked[i:], "«")
-		if start < 0 {
-			break
-		}
-		start += i
-		end := strings.Index(masked[start:], "»")
-		if end < 0 {
-			break
-		}
-		end += start + len("»")
-		marker := masked[start+len("«") : end-len("»")]
-		label, prefix := strings.CutSuffix(marker, ":prefix")
-		first, _, _ := strings.Cut(label, " or ")
-		if _, known := s.lookup(first); known {
-			out = append(out, Finding{Label: label, Whole: !prefix, Context: window(masked, start, end)})
-		}
-		i = end
+	masked, spans := s.mask(text)
+	out := make([]Finding, 0, len(spans))
+	for _, sp := range spans {
+		out = append(out, Finding{Label: sp.label, Whole: sp.whole, Context: window(masked, sp.start, sp.end)})
 	}
 	return out
 }
 
-func (s *Set) lookup(label string) (string, bool) {
+// span is a masked occurrence, at [start, end) of the masked text.
+type span struct {
+	start, end int
+	label      string
+	whole      bool
+}
+
+func (s *Set) mask(text string) (string, []span) {
+	byPrefix := s.prefixes()
+	var b strings.Builder
+	var spans []span
+	for i := 0; i < len(text); {
+		var values []string
+		if i+PrefixLen <= len(text) {
+			values = byPrefix[text[i:i+PrefixLen]]
+		}
+		if len(values) == 0 {
+			b.WriteByte(text[i])
+			i++
+			continue
+		}
+		// The longest run of text that one of these secrets starts with;
+		// every secret it could be the start of is named.
+		n := 0
+		var labels []string
+		for _, v := range values {
+			switch m := commonPrefix(text[i:], v); {
+			case m > n:
+				n, labels = m, []string{s.label(v)}
+			case m == n:
+				labels = append(labels, s.label(v))
+			}
+		}
+		sort.Strings(labels)
+		sp := span{start: b.Len(), label: strings.Join(labels, " or ")}
+		sp.whole = len(labels) == 1 && n == len(s.value(labels[0]))
+		if sp.whole {
+			b.WriteString("«" + sp.label + "»")
+		} else {
+			b.WriteString("«" + sp.label + ":prefix»")
+		}
+		sp.end = b.Len()
+		spans = append(spans, sp)
+		i += n
+	}
+	return b.String(), spans
+}
+
+// prefixes maps the first PrefixLen characters of every secret to the
+// secrets that start with them.
+func (s *Set) prefixes() map[string][]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.values[label]
-	return v, ok
+	if s.byPrefix == nil {
+		s.byPrefix = map[string][]string{}
+		for v := range s.labels {
+			s.byPrefix[v[:PrefixLen]] = append(s.byPrefix[v[:PrefixLen]], v)
+		}
+	}
+	return s.byPrefix
+}
+
+func (s *Set) label(value string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.labels[value]
+}
+
+func (s *Set) value(label string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.values[label]
+}
+
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }
 
 // window is masked[start:end] with up to contextLen bytes either side,

@@ -31,7 +31,7 @@ func TestFindsWholeSecretsAndPrefixesWithoutShowingThem(t *testing.T) {
 	}
 	for _, want := range []string{
 		`leak in alchemy profile show (stderr): secret "Cloudflare token" (its whole value): …error: token «Cloudflare token» rejected⏎the key starts «AWS secret key:prefix»`,
-		`leak in alchemy profile show (stderr): secret "AWS secret key" (its first 8 characters): …`,
+		`leak in alchemy profile show (stderr): secret "AWS secret key" (its first 8 or more characters): …`,
 	} {
 		if !strings.Contains(strings.Join(r.errors, "\n"), want) {
 			t.Errorf("findings lack %q:\n%s", want, strings.Join(r.errors, "\n"))
@@ -41,6 +41,21 @@ func TestFindsWholeSecretsAndPrefixesWithoutShowingThem(t *testing.T) {
 		if strings.Contains(e, token[:PrefixLen]) || strings.Contains(e, key[:PrefixLen]) {
 			t.Fatalf("a finding shows a secret: %s", e)
 		}
+	}
+}
+
+// A secret cut short is masked as far as it goes, not only its first
+// characters: the finding shows none of it.
+func TestASecretCutShortIsMaskedWhole(t *testing.T) {
+	s := New()
+	token := s.Generate(t, "token", "", 40)
+	text := "token " + token[:30] + "... is invalid"
+	if got, want := s.Mask(text), "token «token:prefix»... is invalid"; got != want {
+		t.Errorf("Mask = %q, want %q", got, want)
+	}
+	f := s.Find(text)
+	if len(f) != 1 || f[0].Whole || strings.Contains(f[0].String(), token[PrefixLen:PrefixLen+4]) {
+		t.Errorf("%+v", f)
 	}
 }
 
