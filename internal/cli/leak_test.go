@@ -6,7 +6,12 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -146,12 +151,70 @@ func newLeakHome(t *testing.T, set *leakcheck.Set, s *planted, sts *testpeers.ST
 	return h
 }
 
-// unreachable points every API the commands use at a port nobody listens on.
-func (h *leakHome) unreachable() {
-	for _, k := range []string{"CLOUDFLARE_BASE_URL", "GITHUB_API_URL", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SSO",
-		"AWS_ENDPOINT_URL_SSO_OIDC", "CLOUDFLARE_OAUTH_TOKEN_URL", "CLOUDFLARE_OAUTH_REVOKE_URL"} {
-		h.env = append(h.env, k+"="+testpeers.LeakGuardEndpoint)
+// pointAPIsAt sends every API the commands use to base, each under a path
+// of its own.
+func (h *leakHome) pointAPIsAt(base string) {
+	for k, path := range map[string]string{"CLOUDFLARE_BASE_URL": "/client/v4", "GITHUB_API_URL": "/github",
+		"AWS_ENDPOINT_URL_STS": "/sts/", "AWS_ENDPOINT_URL_SSO": "/sso", "AWS_ENDPOINT_URL_SSO_OIDC": "/oidc",
+		"CLOUDFLARE_OAUTH_TOKEN_URL": "/oauth2/token", "CLOUDFLARE_OAUTH_REVOKE_URL": "/oauth2/revoke"} {
+		h.env = append(h.env, k+"="+base+path)
 	}
+}
+
+// echoServer refuses every request and quotes in its error message all it
+// was sent (headers and body), in the error shape each client reads: an
+// API that repeats a bad credential back. What alchemy sends must be
+// registered as a secret before it goes, or it comes back into an error.
+type echoServer struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen strings.Builder
+}
+
+func startEchoServer(t *testing.T) *echoServer {
+	e := &echoServer{}
+	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var echo strings.Builder
+		for _, k := range slices.Sorted(maps.Keys(r.Header)) {
+			fmt.Fprintf(&echo, "%s=%s; ", k, strings.Join(r.Header[k], ","))
+		}
+		fmt.Fprintf(&echo, "body=%s", body)
+		e.mu.Lock()
+		e.seen.WriteString(echo.String() + "\n")
+		e.mu.Unlock()
+		msg := "refused: " + echo.String()
+		if strings.HasPrefix(r.URL.Path, "/sts/") {
+			// STS speaks awsQuery: an XML error document.
+			w.Header().Set("Content-Type", "text/xml")
+			w.WriteHeader(http.StatusForbidden)
+			var esc strings.Builder
+			_ = xml.EscapeText(&esc, []byte(msg))
+			fmt.Fprintf(w, `<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>%s</Message></Error><RequestId>echo</RequestId></ErrorResponse>`, esc.String())
+			return
+		}
+		// One JSON document for the rest: the Cloudflare envelope, GitHub's
+		// message, an OAuth error, an AWS restJson error. The SSO portal
+		// says "no access" rather than "sign in again", which alchemy
+		// reports as it is.
+		status, awsType := http.StatusUnauthorized, "UnauthorizedException"
+		if strings.HasPrefix(r.URL.Path, "/sso/") {
+			status, awsType = http.StatusForbidden, "ForbiddenException"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]any{"success": false, "errors": []any{map[string]any{"code": 10000, "message": msg}},
+			"message": msg, "error": "invalid_grant", "error_description": msg, "__type": awsType})
+	}))
+	t.Cleanup(e.Close)
+	return e
+}
+
+// received is everything the server was sent.
+func (e *echoServer) received() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.seen.String()
 }
 
 // plantProfiles writes profiles.json and the secret files of every method,
@@ -531,7 +594,7 @@ func TestNoCommandLeaksASecret(t *testing.T) {
 	t.Run("UnreachableAPIs", func(t *testing.T) {
 		t.Parallel()
 		h := newLeakHome(t, set, s, sts)
-		h.unreachable()
+		h.pointAPIsAt(testpeers.LeakGuardEndpoint)
 		h.plantProfiles(t)
 		cmds := h.authCommands()
 		procs := h.runAll(t, cmds)
@@ -540,6 +603,29 @@ func TestNoCommandLeaksASecret(t *testing.T) {
 		h.requireSaid(t, byArgs(t, cmds, procs, h.tokenEnv, "login", "--profile", "stored", "--provider", "GitHub"), "could not reach the GitHub API")
 		h.requireSaid(t, byArgs(t, cmds, procs, h.tokenEnv, "profile", "show", "--profile", "oauth"), "Token request failed")
 		h.runAll(t, goodbyeCommands(append(leakProfiles, "new-token", "new-key", "new-aws", "new-gh")))
+		h.check(t)
+	})
+
+	t.Run("EchoingAPIs", func(t *testing.T) {
+		t.Parallel()
+		h := newLeakHome(t, set, s, sts)
+		echo := startEchoServer(t)
+		h.pointAPIsAt(echo.URL)
+		h.plantProfiles(t)
+		h.runAll(t, h.authCommands())
+		h.runAll(t, goodbyeCommands(append(leakProfiles, "new-token", "new-key", "new-aws", "new-gh")))
+		// The server was sent (and repeated) a secret of every kind.
+		sent := map[string]bool{}
+		for _, f := range h.set.Find(echo.received()) {
+			sent[f.Label] = true
+		}
+		for _, want := range []string{"Cloudflare stored API token", "Cloudflare stored API key", "Cloudflare stored email",
+			"Cloudflare OAuth refresh token", "Cloudflare OAuth refresh token (fresh)", "AWS stored access key id", "AWS stored session token",
+			"GitHub stored token", "AWS SSO cached access token (planted)", "CLOUDFLARE_API_TOKEN", "AWS_ACCESS_KEY_ID", "GITHUB_TOKEN"} {
+			if !sent[want] {
+				t.Errorf("the echo server was never sent %q", want)
+			}
+		}
 		h.check(t)
 	})
 

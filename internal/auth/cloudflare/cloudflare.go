@@ -17,7 +17,6 @@ import (
 	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/profile"
 	"github.com/alchemy-go/alchemy/internal/prompt"
-	"github.com/alchemy-go/alchemy/internal/redact"
 )
 
 // Name is the provider's key in profiles.json.
@@ -63,6 +62,9 @@ type Stored struct {
 	AccountID string `json:"accountId"`
 }
 
+// Secrets are the token, key and email (the email pairs with the key).
+func (s *Stored) Secrets() []string { return []string{s.APIToken, s.APIKey, s.Email} }
+
 // OAuth is credentials/<profile>/cf-oauth.json.
 type OAuth struct {
 	Type    string   `json:"type"`
@@ -71,6 +73,9 @@ type OAuth struct {
 	Expires int64    `json:"expires"` // epoch milliseconds
 	Scopes  []string `json:"scopes"`
 }
+
+// Secrets are the access and refresh tokens.
+func (o *OAuth) Secrets() []string { return []string{o.Access, o.Refresh} }
 
 const oauthKey = "cf-oauth"
 
@@ -218,7 +223,6 @@ func oauthLogin(ctx context.Context, c *auth.Context, scopes []string) (string, 
 	if err != nil {
 		return "", oauthFailure(c, err)
 	}
-	redact.Add(o.Access, o.Refresh)
 	account, err := chooseAccount(ctx, c, o)
 	if err != nil {
 		// Nobody will hold this grant: give it back.
@@ -328,7 +332,7 @@ func (Provider) captureStored(ctx context.Context, c *auth.Context) (*Stored, er
 	if err != nil {
 		return nil, err
 	}
-	if err := verify(ctx, c, s); err != nil {
+	if err := verify(ctx, c, auth.Loaded(s)); err != nil {
 		return nil, err
 	}
 	if err := c.WithSecrets(ctx, func(tx *profile.Tx) error { return tx.WriteSecret(storedKey, s) }); err != nil {
@@ -498,7 +502,6 @@ func freshOAuth(ctx context.Context, c *auth.Context, force bool) (*OAuth, error
 	if !found || o.Type != "oauth" {
 		return nil, notFound
 	}
-	redact.Add(o.Access, o.Refresh)
 	fresh := func(o *OAuth) bool { return time.UnixMilli(o.Expires).After(c.Now().Add(refreshWindow)) }
 	if !force && fresh(&o) {
 		return &o, nil
@@ -525,11 +528,7 @@ func freshOAuth(ctx context.Context, c *auth.Context, force bool) (*OAuth, error
 		// rotated the token, its answer is the only copy of the new one.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
 		defer cancel()
-		redact.Add(cur.Access, cur.Refresh)
 		next, err := refresh(rctx, c, &cur)
-		if next != nil {
-			redact.Add(next.Access, next.Refresh)
-		}
 		var oe *OAuthError
 		if errors.As(err, &oe) && oe.Code == "invalid_grant" {
 			// A writer that does not take our lock (the TypeScript tool) may
@@ -682,11 +681,11 @@ func readEnv(env envfile.Source) (*Credentials, error) {
 func readEnvSecrets(env envfile.Source) (*Credentials, error) {
 	src := auth.Source{Type: "env"}
 	if tok := envfile.Get(env, "CLOUDFLARE_API_TOKEN"); tok != "" {
-		return &Credentials{Type: TypeAPIToken, APIToken: tok, source: src}, nil
+		return auth.Loaded(&Credentials{Type: TypeAPIToken, APIToken: tok, source: src}), nil
 	}
 	key, email := envfile.Get(env, "CLOUDFLARE_API_KEY"), envfile.Get(env, "CLOUDFLARE_EMAIL")
 	if key != "" && email != "" {
-		return &Credentials{Type: TypeAPIKey, APIKey: key, Email: email, source: src}, nil
+		return auth.Loaded(&Credentials{Type: TypeAPIKey, APIKey: key, Email: email, source: src}), nil
 	}
 	return nil, auth.Errorf("Cloudflare env credentials not found. Set CLOUDFLARE_API_TOKEN or CLOUDFLARE_API_KEY + CLOUDFLARE_EMAIL.")
 }
