@@ -6,12 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
-	"io"
-	"maps"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -159,62 +154,6 @@ func (h *leakHome) pointAPIsAt(base string) {
 		"CLOUDFLARE_OAUTH_TOKEN_URL": "/oauth2/token", "CLOUDFLARE_OAUTH_REVOKE_URL": "/oauth2/revoke"} {
 		h.env = append(h.env, k+"="+base+path)
 	}
-}
-
-// echoServer refuses every request and quotes in its error message all it
-// was sent (headers and body), in the error shape each client reads: an
-// API that repeats a bad credential back. What alchemy sends must be
-// registered as a secret before it goes, or it comes back into an error.
-type echoServer struct {
-	*httptest.Server
-	mu   sync.Mutex
-	seen strings.Builder
-}
-
-func startEchoServer(t *testing.T) *echoServer {
-	e := &echoServer{}
-	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var echo strings.Builder
-		for _, k := range slices.Sorted(maps.Keys(r.Header)) {
-			fmt.Fprintf(&echo, "%s=%s; ", k, strings.Join(r.Header[k], ","))
-		}
-		fmt.Fprintf(&echo, "body=%s", body)
-		e.mu.Lock()
-		e.seen.WriteString(echo.String() + "\n")
-		e.mu.Unlock()
-		msg := "refused: " + echo.String()
-		if strings.HasPrefix(r.URL.Path, "/sts/") {
-			// STS speaks awsQuery: an XML error document.
-			w.Header().Set("Content-Type", "text/xml")
-			w.WriteHeader(http.StatusForbidden)
-			var esc strings.Builder
-			_ = xml.EscapeText(&esc, []byte(msg))
-			fmt.Fprintf(w, `<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>%s</Message></Error><RequestId>echo</RequestId></ErrorResponse>`, esc.String())
-			return
-		}
-		// One JSON document for the rest: the Cloudflare envelope, GitHub's
-		// message, an OAuth error, an AWS restJson error. The SSO portal
-		// says "no access" rather than "sign in again", which alchemy
-		// reports as it is.
-		status, awsType := http.StatusUnauthorized, "UnauthorizedException"
-		if strings.HasPrefix(r.URL.Path, "/sso/") {
-			status, awsType = http.StatusForbidden, "ForbiddenException"
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]any{"success": false, "errors": []any{map[string]any{"code": 10000, "message": msg}},
-			"message": msg, "error": "invalid_grant", "error_description": msg, "__type": awsType})
-	}))
-	t.Cleanup(e.Close)
-	return e
-}
-
-// received is everything the server was sent.
-func (e *echoServer) received() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.seen.String()
 }
 
 // plantProfiles writes profiles.json and the secret files of every method,
@@ -609,14 +548,14 @@ func TestNoCommandLeaksASecret(t *testing.T) {
 	t.Run("EchoingAPIs", func(t *testing.T) {
 		t.Parallel()
 		h := newLeakHome(t, set, s, sts)
-		echo := startEchoServer(t)
+		echo := leakcheck.StartEcho(t)
 		h.pointAPIsAt(echo.URL)
 		h.plantProfiles(t)
 		h.runAll(t, h.authCommands())
 		h.runAll(t, goodbyeCommands(append(leakProfiles, "new-token", "new-key", "new-aws", "new-gh")))
 		// The server was sent (and repeated) a secret of every kind.
 		sent := map[string]bool{}
-		for _, f := range h.set.Find(echo.received()) {
+		for _, f := range h.set.Find(echo.Received()) {
 			sent[f.Label] = true
 		}
 		for _, want := range []string{"Cloudflare stored API token", "Cloudflare stored API key", "Cloudflare stored email",

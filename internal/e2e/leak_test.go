@@ -165,6 +165,18 @@ func TestNoStackCommandLeaksASecret(t *testing.T) {
 			set.CheckTree(t, w.path(".alchemy"))
 			run(w, env, "destroy", stack, "--yes", "--stage", "local")
 		})
+		// APIs that quote back the credentials they are sent.
+		t.Run("echo", func(t *testing.T) {
+			t.Parallel()
+			w := w.with(t)
+			echo := leakcheck.StartEcho(t)
+			env := []string{"ALCHEMY_PROFILE=stored", "CLOUDFLARE_BASE_URL=" + echo.URL + "/client/v4", "AWS_ENDPOINT_URL_S3=" + echo.URL + "/s3"}
+			deploy := run(w, env, "deploy", stack, "--yes", "--stage", "echo")
+			requireContains(t, "deploy", set.Mask(deploy.stdout+deploy.stderr), "refused: ", "1 succeeded, 2 failed")
+			run(w, env, "destroy", stack, "--yes", "--stage", "echo")
+			sent := set.Mask(echo.Received())
+			requireContains(t, "what the echo server was sent", sent, "«Cloudflare API token»", "«AWS access key id»", "«AWS session token»")
+		})
 		// What does not answer: the calls retry, then fail.
 		t.Run("unreachable", func(t *testing.T) {
 			t.Parallel()

@@ -8,6 +8,10 @@
 // message may quote a secret cut short ("token ghp_ab12cd34... is
 // invalid"), and the redaction registry (internal/redact) keeps only 4.
 //
+// Echo is the other half: an API that quotes back every credential it is
+// sent, so that a secret sent before it was registered shows up in an
+// error message.
+//
 // It is a normal package only so that the tests of several packages
 // (internal/cli, internal/e2e) share one detector; nothing but tests
 // imports it.

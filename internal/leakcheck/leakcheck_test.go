@@ -2,6 +2,8 @@ package leakcheck
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,5 +139,32 @@ func TestCheckTreeAndShows(t *testing.T) {
 	s.Shows(r, "alchemy profile env", "nothing", "stack secret")
 	if len(r.errors) != 1 || strings.Contains(r.errors[0], secret) {
 		t.Fatalf("Shows: %q", r.errors)
+	}
+}
+
+func TestEchoQuotesWhatItIsSentInEachShape(t *testing.T) {
+	e := StartEcho(t)
+	for path, want := range map[string]string{
+		"/sts/":             "<Code>InvalidClientTokenId</Code><Message>refused: ",
+		"/s3/bucket":        "<Code>AccessDenied</Code><Message>refused: ",
+		"/client/v4/user":   `"errors":[{"code":10000,"message":"refused: `,
+		"/sso/federation/x": `"__type":"ForbiddenException"`,
+		"/oauth2/token":     `"error_description":"refused: `,
+	} {
+		req, _ := http.NewRequest(http.MethodPost, e.URL+path, strings.NewReader("refresh_token=rt-456"))
+		req.Header.Set("Authorization", "Bearer tok-123")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 4 || !strings.Contains(string(body), want) ||
+			!strings.Contains(string(body), "Authorization=Bearer tok-123") || !strings.Contains(string(body), "body=refresh_token=rt-456") {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	if got := strings.Count(e.Received(), "Bearer tok-123"); got != 5 {
+		t.Errorf("Received has %d requests:\n%s", got, e.Received())
 	}
 }
