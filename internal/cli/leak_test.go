@@ -350,6 +350,9 @@ func (h *leakHome) requireSaid(t *testing.T, p *oauthProc, wants ...string) {
 
 var leakProfiles = []string{"stored", "apikey", "oauth", "oauth-fresh", "sso", "sso-planted", "env"}
 
+// newLeakProfiles are the profiles authCommands' logins may create.
+var newLeakProfiles = []string{"new-token", "new-key", "new-aws", "new-gh"}
+
 // leakProviders are the providers of the planted profiles that have more
 // than one: a login stops at the first provider that fails, so each is
 // also logged in alone.
@@ -526,7 +529,7 @@ func TestNoCommandLeaksASecret(t *testing.T) {
 		h.set.Shows(t, "profile exec --profile stored", disclosed[5].stdout.String(), "Cloudflare stored API token",
 			"AWS stored access key id", "AWS stored secret access key", "AWS stored session token", "GitHub stored token")
 
-		h.runAll(t, goodbyeCommands(append(leakProfiles, "new-token", "new-key", "new-aws", "new-gh")))
+		h.runAll(t, goodbyeCommands(slices.Concat(leakProfiles, newLeakProfiles)))
 		h.check(t)
 	})
 
@@ -541,7 +544,7 @@ func TestNoCommandLeaksASecret(t *testing.T) {
 		h.requireSaid(t, byArgs(t, cmds, procs, h.tokenEnv, "login", "--profile", "stored", "--provider", "AWS"), "could not check the stored access keys")
 		h.requireSaid(t, byArgs(t, cmds, procs, h.tokenEnv, "login", "--profile", "stored", "--provider", "GitHub"), "could not reach the GitHub API")
 		h.requireSaid(t, byArgs(t, cmds, procs, h.tokenEnv, "profile", "show", "--profile", "oauth"), "Token request failed")
-		h.runAll(t, goodbyeCommands(append(leakProfiles, "new-token", "new-key", "new-aws", "new-gh")))
+		h.runAll(t, goodbyeCommands(slices.Concat(leakProfiles, newLeakProfiles)))
 		h.check(t)
 	})
 
@@ -552,7 +555,7 @@ func TestNoCommandLeaksASecret(t *testing.T) {
 		h.pointAPIsAt(echo.URL)
 		h.plantProfiles(t)
 		h.runAll(t, h.authCommands())
-		h.runAll(t, goodbyeCommands(append(leakProfiles, "new-token", "new-key", "new-aws", "new-gh")))
+		h.runAll(t, goodbyeCommands(slices.Concat(leakProfiles, newLeakProfiles)))
 		// The server was sent (and repeated) a secret of every kind.
 		sent := map[string]bool{}
 		for _, f := range h.set.Find(echo.Received()) {
