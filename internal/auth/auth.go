@@ -63,10 +63,19 @@ type Credentials interface {
 	Fields(now time.Time) []Field
 }
 
-// SecretHolder is implemented by credentials: Secrets lists the values to
-// keep out of every output (tokens, keys; not account ids).
-type SecretHolder interface {
-	Secrets() []string
+// SecretHolder is implemented by credentials and by the documents of
+// secret files: Secrets lists the values to keep out of every output
+// (tokens, keys; not account ids). Secret files register theirs as the
+// store reads them.
+type SecretHolder = profile.SecretHolder
+
+// Loaded registers the secrets a provider has just loaded (from the
+// environment, a prompt, a file the store does not read) and returns them:
+// from then on no message can show them, whichever check of the rest fails
+// and whichever API quotes them back.
+func Loaded[S SecretHolder](s S) S {
+	redact.Add(s.Secrets()...)
+	return s
 }
 
 // Read resolves p's credentials for e and registers their secrets with the

@@ -6,6 +6,8 @@
 // Every write is atomic and every read-modify-write holds a cross-process
 // lock: "profiles" for profiles.json, "profile-credentials-<name>" for one
 // profile's secrets. When both are needed the profile lock is taken first.
+// Every secret read from a file is registered with the redaction registry
+// (internal/redact) as it is read.
 package profile
 
 import (
@@ -23,6 +25,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/atomicfile"
 	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/lock"
+	"github.com/alchemy-go/alchemy/internal/redact"
 )
 
 // Store is one alchemy home directory.
@@ -229,10 +232,31 @@ func (s *Store) readSecretV0(profile, key string, v any) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("Could not read credentials at '%s': %v", path, unwrapPath(err))
 	}
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := decodeSecret(data, v); err != nil {
 		return false, fmt.Errorf("Stored credentials at '%s' contain invalid JSON. Run `alchemy login --profile %s --configure` to store them again.", path, profile)
 	}
 	return true, nil
+}
+
+// SecretHolder is implemented by the documents of secret files: Secrets
+// lists the values in them that are secrets (tokens, keys; not account ids
+// or regions).
+type SecretHolder interface {
+	Secrets() []string
+}
+
+// decodeSecret decodes a secret document into v and, when v is a
+// SecretHolder, registers its secrets with the redaction registry as they
+// are read: whatever the caller does next (check them with an API that
+// quotes what it was sent, revoke them), no message can show them.
+func decodeSecret(data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return err
+	}
+	if sh, ok := v.(SecretHolder); ok {
+		redact.Add(sh.Secrets()...)
+	}
+	return nil
 }
 
 // WithProfile runs fn holding the profile's cross-process lock. Secrets are
@@ -302,7 +326,7 @@ func (tx *Tx) ReadSecret(key string, v any) (bool, error) {
 		if raw == nil {
 			return false, nil
 		}
-		return true, json.Unmarshal(raw, v)
+		return true, decodeSecret(raw, v)
 	}
 	return tx.s.ReadSecret(tx.profile, key, v)
 }

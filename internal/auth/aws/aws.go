@@ -57,6 +57,11 @@ type Stored struct {
 	Region          string `json:"region"`
 }
 
+// Secrets are the keys.
+func (s *Stored) Secrets() []string {
+	return []string{s.AccessKeyID, s.SecretAccessKey, s.SessionToken}
+}
+
 // Credentials are resolved AWS credentials.
 type Credentials struct {
 	AccessKeyID     string
@@ -234,7 +239,7 @@ func captureStored(ctx context.Context, c *auth.Context) error {
 	if err != nil {
 		return err
 	}
-	id, err := callerIdentity(ctx, c, s)
+	id, err := callerIdentity(ctx, c, auth.Loaded(s))
 	switch {
 	case err == nil:
 		s.AccountID = id.Account
@@ -436,8 +441,8 @@ func readEnvKeys(env envfile.Source) (*Credentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: envfile.Get(env, "AWS_SESSION_TOKEN"),
-		AccountID: envfile.Get(env, "AWS_ACCOUNT_ID"), source: auth.Source{Type: "env"}}, nil
+	return auth.Loaded(&Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: envfile.Get(env, "AWS_SESSION_TOKEN"),
+		AccountID: envfile.Get(env, "AWS_ACCOUNT_ID"), source: auth.Source{Type: "env"}}), nil
 }
 
 func readEnv(env envfile.Source) (*Credentials, error) {

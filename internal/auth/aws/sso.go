@@ -22,7 +22,6 @@ import (
 	"github.com/alchemy-go/alchemy/internal/auth"
 	"github.com/alchemy-go/alchemy/internal/browser"
 	"github.com/alchemy-go/alchemy/internal/envfile"
-	"github.com/alchemy-go/alchemy/internal/redact"
 )
 
 // awsProfile is one profile of the AWS CLI's config file that alchemy can
@@ -170,6 +169,7 @@ func ssoRoot(env envfile.Source, p awsProfile) (awsProfile, bool) {
 // SSO role credentials (with the SDK refreshing the cached token), role
 // chaining, credential_process; the same files the AWS CLI uses.
 func resolveSSO(ctx context.Context, c *auth.Context, name string) (*Credentials, error) {
+	registerSSOCache(c.Env, name)
 	opts := []func(*config.LoadOptions) error{config.WithSharedConfigProfile(name)}
 	if path, err := configPath(c.Env); err == nil {
 		opts = append(opts, config.WithSharedConfigFiles([]string{path}))
@@ -218,6 +218,36 @@ type ssoCache struct {
 	ClientSecret          string `json:"clientSecret"`
 	RegistrationExpiresAt string `json:"registrationExpiresAt"`
 	RefreshToken          string `json:"refreshToken,omitempty"`
+}
+
+// Secrets are the tokens and the client secret.
+func (s *ssoCache) Secrets() []string { return []string{s.AccessToken, s.RefreshToken, s.ClientSecret} }
+
+// registerSSOCache registers the secrets of the token cache a profile's
+// SSO sign-in uses: the SDK reads that file itself, not through our store,
+// and sends its token to the portal (and its refresh token and client
+// secret when it refreshes), whose errors may quote what they were sent.
+func registerSSOCache(env envfile.Source, name string) {
+	p, err := findProfile(env, name)
+	if err != nil {
+		return
+	}
+	root, ok := ssoRoot(env, p)
+	if !ok {
+		return
+	}
+	path, err := ssoCachePath(root)
+	if err != nil {
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return // no sign-in yet: nothing to send
+	}
+	var cache ssoCache
+	if json.Unmarshal(data, &cache) == nil {
+		auth.Loaded(&cache)
+	}
 }
 
 // deviceLogin signs in to IAM Identity Center natively: register a client,
@@ -287,8 +317,7 @@ func writeSSOCache(c *auth.Context, p awsProfile, region string, reg *ssooidc.Re
 		return err
 	}
 	now := c.Now().UTC()
-	redact.Add(awssdk.ToString(tok.AccessToken), awssdk.ToString(tok.RefreshToken), awssdk.ToString(reg.ClientSecret))
-	data, err := json.MarshalIndent(ssoCache{
+	data, err := json.MarshalIndent(auth.Loaded(&ssoCache{
 		StartURL: p.StartURL, Region: region,
 		AccessToken:           awssdk.ToString(tok.AccessToken),
 		ExpiresAt:             now.Add(time.Duration(tok.ExpiresIn) * time.Second).Format(time.RFC3339),
@@ -296,7 +325,7 @@ func writeSSOCache(c *auth.Context, p awsProfile, region string, reg *ssooidc.Re
 		ClientSecret:          awssdk.ToString(reg.ClientSecret),
 		RegistrationExpiresAt: time.Unix(reg.ClientSecretExpiresAt, 0).UTC().Format(time.RFC3339),
 		RefreshToken:          awssdk.ToString(tok.RefreshToken),
-	}, "", "  ")
+	}), "", "  ")
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,9 @@ type Stored struct {
 	AccountID string `json:"accountId"`
 }
 
+// Secrets are the token, key and email (the email pairs with the key).
+func (s *Stored) Secrets() []string { return []string{s.APIToken, s.APIKey, s.Email} }
+
 // OAuth is credentials/<profile>/cf-oauth.json.
 type OAuth struct {
 	Type    string   `json:"type"`
@@ -76,6 +79,9 @@ type OAuth struct {
 	// seed's cf-oauth.json shape is unchanged.
 	ClientID string `json:"clientId,omitempty"`
 }
+
+// Secrets are the access and refresh tokens.
+func (o *OAuth) Secrets() []string { return []string{o.Access, o.Refresh} }
 
 const oauthKey = "cf-oauth"
 
@@ -212,11 +218,17 @@ func oauthLogin(ctx context.Context, c *auth.Context, scopes []string) (string, 
 	if !c.Interactive && !scripted {
 		return "", auth.Errorf("Cloudflare: signing in with OAuth needs a browser and a person, and this process is non-interactive (no terminal, or CI is set). Run `alchemy login --profile %s --provider Cloudflare` in a terminal, or use an API token: `alchemy login --profile %s --provider Cloudflare --method stored` with CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID set", c.Profile, c.Profile)
 	}
+	// An account to pin the login to that cannot be one fails before the
+	// person signs in, and is not quoted whole: it may be a token.
+	if id, source := pinnedAccount(c); id != "" {
+		if err := validAccount(id, source); err != nil {
+			return "", err
+		}
+	}
 	o, err := browserLogin(ctx, c, scopes)
 	if err != nil {
 		return "", oauthFailure(c, err)
 	}
-	redact.Add(o.Access, o.Refresh)
 	account, err := chooseAccount(ctx, c, o)
 	if err != nil {
 		// Nobody will hold this grant: give it back.
@@ -281,11 +293,7 @@ func chooseAccount(ctx context.Context, c *auth.Context, o *OAuth) (string, erro
 	if len(accounts) == 0 {
 		return "", auth.Errorf("Cloudflare: no accounts found for this credential.")
 	}
-	pinned := c.Login.AccountID
-	if pinned == "" {
-		pinned = envfile.Get(c.Env, "CLOUDFLARE_ACCOUNT_ID")
-	}
-	if pinned != "" {
+	if pinned, _ := pinnedAccount(c); pinned != "" {
 		for _, a := range accounts {
 			if strings.EqualFold(a.ID, pinned) {
 				return a.ID, nil
@@ -307,6 +315,16 @@ func chooseAccount(ctx context.Context, c *auth.Context, o *OAuth) (string, erro
 	return c.Prompt.Select(ctx, "Select a Cloudflare account", opts, accounts[0].ID)
 }
 
+// pinnedAccount is the account an OAuth login must choose, if any:
+// --account-id (or the profile's account, on a new sign-in), else
+// CLOUDFLARE_ACCOUNT_ID; and where it came from, for messages.
+func pinnedAccount(c *auth.Context) (id, source string) {
+	if c.Login.AccountID != "" {
+		return c.Login.AccountID, "given to this login with --account-id or by the profile"
+	}
+	return envfile.Get(c.Env, "CLOUDFLARE_ACCOUNT_ID"), "from the CLOUDFLARE_ACCOUNT_ID env var"
+}
+
 // captureStored asks for (or, without a terminal, takes from the
 // environment) a token or key, checks it with the API and stores it.
 func (Provider) captureStored(ctx context.Context, c *auth.Context) (*Stored, error) {
@@ -320,7 +338,7 @@ func (Provider) captureStored(ctx context.Context, c *auth.Context) (*Stored, er
 	if err != nil {
 		return nil, err
 	}
-	if err := verify(ctx, c, s); err != nil {
+	if err := verify(ctx, c, auth.Loaded(s)); err != nil {
 		return nil, err
 	}
 	if err := c.WithSecrets(ctx, func(tx *profile.Tx) error { return tx.WriteSecret(storedKey, s) }); err != nil {
@@ -490,7 +508,6 @@ func freshOAuth(ctx context.Context, c *auth.Context, force bool) (*OAuth, error
 	if !found || o.Type != "oauth" {
 		return nil, notFound
 	}
-	redact.Add(o.Access, o.Refresh)
 	fresh := func(o *OAuth) bool { return time.UnixMilli(o.Expires).After(c.Now().Add(refreshWindow)) }
 	if !force && fresh(&o) {
 		return &o, nil
@@ -517,11 +534,7 @@ func freshOAuth(ctx context.Context, c *auth.Context, force bool) (*OAuth, error
 		// rotated the token, its answer is the only copy of the new one.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
 		defer cancel()
-		redact.Add(cur.Access, cur.Refresh)
 		next, err := refresh(rctx, c, &cur)
-		if next != nil {
-			redact.Add(next.Access, next.Refresh)
-		}
 		var oe *OAuthError
 		if errors.As(err, &oe) && oe.Code == "invalid_grant" {
 			// A writer that does not take our lock (the TypeScript tool) may
@@ -648,7 +661,11 @@ func validAccount(id, source string) error {
 		return auth.Errorf("Cloudflare account ID is missing (%s). Set CLOUDFLARE_ACCOUNT_ID or re-run 'alchemy login' and provide your account ID (found in the Cloudflare dashboard under Workers & Pages → Account details).", source)
 	}
 	if !isAccountID(id) {
-		return auth.Errorf("'%s' is not a valid Cloudflare account ID (%s) — expected 32 hex characters. Copy the account ID from the Cloudflare dashboard (Workers & Pages → Account details) into CLOUDFLARE_ACCOUNT_ID or re-run 'alchemy login'.", id, source)
+		// What sits where the account id goes may be a token or key
+		// (variables swapped, a token pasted into the account field), and
+		// none of it is registered as a secret yet: it is shown as secrets
+		// are, with its length to tell a typo.
+		return auth.Errorf("'%s' (%d characters) is not a valid Cloudflare account ID (%s) — expected 32 hex characters. Copy the account ID from the Cloudflare dashboard (Workers & Pages → Account details) into CLOUDFLARE_ACCOUNT_ID or re-run 'alchemy login'.", display.Redact(id, 4), len(id), source)
 	}
 	return nil
 }
@@ -670,11 +687,11 @@ func readEnv(env envfile.Source) (*Credentials, error) {
 func readEnvSecrets(env envfile.Source) (*Credentials, error) {
 	src := auth.Source{Type: "env"}
 	if tok := envfile.Get(env, "CLOUDFLARE_API_TOKEN"); tok != "" {
-		return &Credentials{Type: TypeAPIToken, APIToken: tok, source: src}, nil
+		return auth.Loaded(&Credentials{Type: TypeAPIToken, APIToken: tok, source: src}), nil
 	}
 	key, email := envfile.Get(env, "CLOUDFLARE_API_KEY"), envfile.Get(env, "CLOUDFLARE_EMAIL")
 	if key != "" && email != "" {
-		return &Credentials{Type: TypeAPIKey, APIKey: key, Email: email, source: src}, nil
+		return auth.Loaded(&Credentials{Type: TypeAPIKey, APIKey: key, Email: email, source: src}), nil
 	}
 	return nil, auth.Errorf("Cloudflare env credentials not found. Set CLOUDFLARE_API_TOKEN or CLOUDFLARE_API_KEY + CLOUDFLARE_EMAIL.")
 }

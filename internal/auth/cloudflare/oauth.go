@@ -315,8 +315,10 @@ func readPaste(in io.Reader, state string, codes chan<- result) {
 	}
 }
 
+// fromToken is the stored form of the tokens a server answered, registered
+// as secrets the moment they are received.
 func fromToken(tok *oauth2.Token, prev *OAuth, now time.Time) *OAuth {
-	o := &OAuth{Type: "oauth", Access: tok.AccessToken, Refresh: tok.RefreshToken}
+	o := auth.Loaded(&OAuth{Type: "oauth", Access: tok.AccessToken, Refresh: tok.RefreshToken})
 	if o.Refresh == "" && prev != nil {
 		o.Refresh = prev.Refresh // the server may keep the old one valid
 	}

@@ -47,6 +47,9 @@ type Stored struct {
 	Token string `json:"token"`
 }
 
+// Secrets is the token.
+func (s *Stored) Secrets() []string { return []string{s.Token} }
+
 // Credentials are a resolved GitHub token.
 type Credentials struct {
 	Token  string
@@ -229,7 +232,7 @@ func (p Provider) Read(ctx context.Context, c *auth.Context, e profile.Entry) (a
 func readEnv(env envfile.Source) (*Credentials, error) {
 	for _, name := range []string{"GITHUB_ACCESS_TOKEN", "GITHUB_TOKEN"} {
 		if v := envfile.Get(env, name); v != "" {
-			return &Credentials{Token: v, source: auth.Source{Type: "env", Details: name}}, nil
+			return auth.Loaded(&Credentials{Token: v, source: auth.Source{Type: "env", Details: name}}), nil
 		}
 	}
 	return nil, auth.Errorf("GitHub env credentials not found. Set GITHUB_ACCESS_TOKEN or GITHUB_TOKEN.")

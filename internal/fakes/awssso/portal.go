@@ -42,13 +42,17 @@ func (s *Server) getRoleCredentials(rp *reply, r *http.Request) string {
 		return op
 	}
 	exp := time.Now().Add(s.roleTTL)
-	akid := "ASIA" + randString("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
-	s.issued = append(s.issued, IssuedCredentials{AccountID: accountID, RoleName: roleName, AccessKeyID: akid, Expiration: exp})
+	issued := IssuedCredentials{AccountID: accountID, RoleName: roleName, Expiration: exp,
+		AccessKeyID:     "ASIA" + randString("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16),
+		SecretAccessKey: randString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40),
+		SessionToken:    "IQoJb3JpZ2luX2Vj" + randToken("", 200),
+	}
+	s.issued = append(s.issued, issued)
 	rp.json(http.StatusOK, map[string]any{
 		"roleCredentials": map[string]any{
-			"accessKeyId":     akid,
-			"secretAccessKey": randString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40),
-			"sessionToken":    "IQoJb3JpZ2luX2Vj" + randToken("", 200),
+			"accessKeyId":     issued.AccessKeyID,
+			"secretAccessKey": issued.SecretAccessKey,
+			"sessionToken":    issued.SessionToken,
 			"expiration":      exp.UnixMilli(),
 		},
 	})

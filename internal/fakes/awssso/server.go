@@ -46,12 +46,15 @@ type Request struct {
 }
 
 // IssuedCredentials describes role credentials handed out by
-// GetRoleCredentials (without the secret key or session token).
+// GetRoleCredentials, secrets included: the leak test looks for them in
+// everything alchemy prints.
 type IssuedCredentials struct {
-	AccountID   string
-	RoleName    string
-	AccessKeyID string
-	Expiration  time.Time
+	AccountID       string
+	RoleName        string
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      time.Time
 }
 
 // Server is the fake SSO OIDC service plus SSO portal. Create it with Start.
