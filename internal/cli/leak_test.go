@@ -328,7 +328,7 @@ func (h *leakHome) check(t *testing.T) {
 		}
 		h.set.Check(t, r.where+", stderr", r.p.stderr.String())
 	}
-	h.set.CheckTree(t, h.home, ".alchemy/credentials", ".aws/sso/cache", ".alchemy/profiles.json.invalid-*.bak")
+	h.set.CheckTree(t, h.home, ".alchemy/credentials", ".alchemy/profiles", ".alchemy/.profiles-v0-*", ".aws/sso/cache", ".alchemy/profiles.json.invalid-*.bak")
 }
 
 // output is a command's stdout and stderr, secrets masked, for assertions
@@ -548,28 +548,15 @@ func TestNoCommandLeaksASecret(t *testing.T) {
 		h.check(t)
 	})
 
-	t.Run("EchoingAPIs", func(t *testing.T) {
-		t.Parallel()
-		h := newLeakHome(t, set, s, sts)
-		echo := leakcheck.StartEcho(t)
-		h.pointAPIsAt(echo.URL)
-		h.plantProfiles(t)
-		h.runAll(t, h.authCommands())
-		h.runAll(t, goodbyeCommands(slices.Concat(leakProfiles, newLeakProfiles)))
-		// The server was sent (and repeated) a secret of every kind.
-		sent := map[string]bool{}
-		for _, f := range h.set.Find(echo.Received()) {
-			sent[f.Label] = true
+	// The same in a home in the TypeScript tool's v1 layout (the first
+	// command migrates the planted profiles.json into profiles/).
+	for _, v1 := range []bool{false, true} {
+		name := "EchoingAPIs"
+		if v1 {
+			name = "EchoingAPIsV1Home"
 		}
-		for _, want := range []string{"Cloudflare stored API token", "Cloudflare stored API key", "Cloudflare stored email",
-			"Cloudflare OAuth refresh token", "Cloudflare OAuth refresh token (fresh)", "AWS stored access key id", "AWS stored session token",
-			"GitHub stored token", "AWS SSO cached access token (planted)", "CLOUDFLARE_API_TOKEN", "AWS_ACCESS_KEY_ID", "GITHUB_TOKEN"} {
-			if !sent[want] {
-				t.Errorf("the echo server was never sent %q", want)
-			}
-		}
-		h.check(t)
-	})
+		t.Run(name, func(t *testing.T) { echoingAPIs(t, set, s, sts, v1) })
+	}
 
 	t.Run("BrokenFiles", func(t *testing.T) {
 		t.Parallel()
@@ -723,4 +710,38 @@ func TestNoCommandLeaksASecret(t *testing.T) {
 		h.requireSaid(t, p, "is not a valid Cloudflare account ID")
 		h.check(t)
 	})
+}
+
+// echoingAPIs runs every auth command against APIs that refuse everything
+// and quote back what they were sent: every kind of secret must have been
+// sent (so the test sees them) and none printed.
+func echoingAPIs(t *testing.T, set *leakcheck.Set, s *planted, sts *testpeers.STSGate, v1 bool) {
+	t.Parallel()
+	h := newLeakHome(t, set, s, sts)
+	echo := leakcheck.StartEcho(t)
+	h.pointAPIsAt(echo.URL)
+	h.plantProfiles(t)
+	if v1 {
+		if err := os.MkdirAll(filepath.Join(h.alchemy, "profiles"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.runAll(t, h.authCommands())
+	h.runAll(t, goodbyeCommands(slices.Concat(leakProfiles, newLeakProfiles)))
+	// The server was sent (and repeated) a secret of every kind.
+	sent := map[string]bool{}
+	for _, f := range h.set.Find(echo.Received()) {
+		sent[f.Label] = true
+	}
+	for _, want := range []string{"Cloudflare stored API token", "Cloudflare stored API key", "Cloudflare stored email",
+		"Cloudflare OAuth refresh token", "Cloudflare OAuth refresh token (fresh)", "AWS stored access key id", "AWS stored session token",
+		"GitHub stored token", "AWS SSO cached access token (planted)", "CLOUDFLARE_API_TOKEN", "AWS_ACCESS_KEY_ID", "GITHUB_TOKEN"} {
+		if !sent[want] {
+			t.Errorf("the echo server was never sent %q", want)
+		}
+	}
+	h.check(t)
+	if _, err := os.Stat(filepath.Join(h.alchemy, "profiles.json")); v1 == (err == nil) {
+		t.Errorf("v1 home %v, yet profiles.json: %v", v1, err)
+	}
 }

@@ -210,7 +210,7 @@ func (s *Store) ReadSecret(profile, key string, v any) (bool, error) {
 		if err != nil || raw == nil {
 			return false, err
 		}
-		return true, json.Unmarshal(raw, v)
+		return true, decodeSecret(raw, v)
 	}
 	for _, k := range append([]string{key}, s.legacyKeys(key)...) {
 		if found, err := s.readSecretV0(profile, k, v); err != nil || found {

@@ -17,7 +17,6 @@ import (
 	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/profile"
 	"github.com/alchemy-go/alchemy/internal/prompt"
-	"github.com/alchemy-go/alchemy/internal/redact"
 )
 
 // Name is the provider's key in profiles.json.
