@@ -123,6 +123,23 @@ func createRole(t *testing.T, emulate *testpeers.Peer, name string) {
 func TestAWSSSO(t *testing.T) {
 	emulate := testpeers.Emulate(t)
 
+	// Under CI nobody can approve a device code: the sign-in fails at once,
+	// naming the fix, and nothing is asked of IAM Identity Center.
+	t.Run("NoSignInUnderCI", func(t *testing.T) {
+		w := newSSOWorld(t, emulate)
+		start := time.Now()
+		code, out, errOut := w.run(t, []string{"AWS_PROFILE=dev", "CI=1"}, "login", "--profile", "p", "--provider", "AWS", "--method", "sso")
+		if code == 0 || !strings.Contains(errOut, "needs an SSO sign-in in a browser, and CI is set") || !strings.Contains(errOut, "aws sso login --profile dev") {
+			t.Fatalf("login under CI: %d\n%s\n%s", code, out, errOut)
+		}
+		if strings.Contains(errOut, "sign in at") || time.Since(start) > 10*time.Second {
+			t.Errorf("a device sign-in was started under CI (%v):\n%s", time.Since(start), errOut)
+		}
+		if n := len(w.sso.Issued()); n != 0 {
+			t.Errorf("the SSO fake issued %d role credentials", n)
+		}
+	})
+
 	t.Run("ConfigureSignInAndResolve", func(t *testing.T) {
 		w := newSSOWorld(t, emulate)
 		w.sso.AutoApprove(true)

@@ -217,6 +217,11 @@ func ssoLogin(ctx context.Context, c *auth.Context, name string, force bool) err
 	if !ok {
 		return auth.Errorf("AWS: profile '%s' does not resolve and does not use SSO, so alchemy cannot sign it in; fix it with the AWS CLI", name)
 	}
+	if envfile.Bool(c.Env, "CI") {
+		// Nobody can approve a device code in a CI job: fail now rather
+		// than poll until the code expires.
+		return auth.Errorf("AWS: profile '%s' needs an SSO sign-in in a browser, and CI is set, so nobody can approve it here. Sign in where a person can (`aws sso login --profile %s`, or `alchemy login --profile %s --provider AWS` in a terminal), or give the job credentials of its own (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, or an OIDC role)", name, name, c.Profile)
+	}
 	if err := deviceLogin(ctx, c, root); err != nil {
 		return err
 	}
