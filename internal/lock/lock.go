@@ -276,10 +276,33 @@ func (l *Lock) removeIfOwned() error {
 		l.compromised(fmt.Sprintf("'%s' is now owned by pid %d on %q; leaving it in place", l.path, o.PID, o.Host))
 		return nil
 	}
-	if err := os.RemoveAll(l.path); err != nil {
+	// Renamed away first, atomically: removing in place deletes the owner
+	// before the directory, and a process killed between the two would
+	// leave an ownerless lock that everyone must wait out.
+	tomb := tombstonePath(l.path, l.nonce)
+	if err := os.Rename(l.path, tomb); err != nil {
+		return fmt.Errorf("release %s: %w", l.name, err)
+	}
+	if err := os.RemoveAll(tomb); err != nil {
 		return fmt.Errorf("release %s: %w", l.name, err)
 	}
 	return nil
+}
+
+// tombstonePath is where a released lock directory goes before it is
+// removed; a process killed there leaves it, and the next acquire of the
+// key removes it.
+func tombstonePath(lockPath, nonce string) string {
+	return filepath.Join(filepath.Dir(lockPath), "."+filepath.Base(lockPath)+".released-"+nonce)
+}
+
+// removeTombstones removes released lock directories of lockPath's key
+// that killed processes left.
+func removeTombstones(lockPath string) {
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(lockPath), "."+filepath.Base(lockPath)+".released-*"))
+	for _, t := range left {
+		_ = os.RemoveAll(t)
+	}
 }
 
 // compromised records that the lock is no longer ours: Lost closes, Check
@@ -486,6 +509,7 @@ func (l *Lock) try(staleAfter time.Duration) (attempt, error) {
 				return 0, err
 			}
 			_ = os.Remove(claim)
+			removeTombstones(l.path)
 			return acquired, nil
 		}
 		_ = os.Remove(claim)

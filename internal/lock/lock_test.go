@@ -1204,3 +1204,34 @@ func TestCrossProcessCounter(t *testing.T) {
 	}
 	mustNotExist(t, Path(dir, "counter"))
 }
+
+// Release renames the directory away before removing it, so a process
+// killed while releasing never leaves an ownerless lock for others to
+// wait out; what it leaves is removed by the next acquire of the key.
+func TestReleaseLeavesNoOwnerlessLock(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	l, err := Acquire(ctx, dir, "k", Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a kill between the rename and the removal leaves.
+	tomb := tombstonePath(l.path, "deadbeef")
+	if err := os.MkdirAll(tomb, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(l.path); !os.IsNotExist(err) {
+		t.Fatalf("lock directory after release: %v", err)
+	}
+	l2, err := Acquire(ctx, dir, "k", Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("acquire after release: %v", err)
+	}
+	defer l2.Release()
+	if left, _ := filepath.Glob(filepath.Join(dir, ".k.lock.released-*")); len(left) != 0 {
+		t.Errorf("released directories left: %q", left)
+	}
+}
