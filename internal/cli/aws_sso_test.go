@@ -225,12 +225,14 @@ func TestAWSSSO(t *testing.T) {
 		if code, out, errOut := w.run(t, []string{"AWS_PROFILE=dev"}, "login", "--profile", "p", "--provider", "AWS", "--method", "sso"); code != 0 {
 			t.Fatalf("login: %s %s", out, errOut)
 		}
+		vars := map[string]string{}
 		for _, kv := range w.env {
 			k, v, _ := strings.Cut(kv, "=")
 			t.Setenv(k, v)
+			vars[k] = v
 		}
 		io, _, _, _ := iostreams.Test()
-		c := &auth.Context{Profile: "p", Store: profile.New(w.alchemyHome, nil), Env: envfile.FromMap(nil), IO: io,
+		c := &auth.Context{Profile: "p", Store: profile.New(w.alchemyHome, nil), Env: envfile.FromMap(vars), IO: io,
 			Prompt: prompt.NonInteractive{}, Now: time.Now}
 		r := auth.NewResolver(c, bundled.Registry(), false)
 		roleCalls := func() int {

@@ -19,14 +19,26 @@ import (
 	"github.com/alchemy-go/alchemy/internal/envfile"
 )
 
-// processEnv is the process environment alone. The SDK's shared-config
-// loader, which resolveSSO replaces, read the region, the endpoint variables,
-// the credentials file's path and credential_source = Environment's keys from
-// there and never from an env file; resolveSSO keeps that (profile explain
-// tells the user so).
-type processEnv struct{}
+// processLayer is the process environment's layer of an env: the SDK's
+// shared-config loader, which resolveSSO replaces, read the region, the
+// endpoint variables, the credentials file's path and credential_source =
+// Environment's keys from the process and never from an env file; resolveSSO
+// keeps that (profile explain tells the user so).
+type processLayer struct{ env *envfile.Env }
 
-func (processEnv) Lookup(key string) (string, bool) { return os.LookupEnv(key) }
+func (p processLayer) Lookup(key string) (string, bool) {
+	v := p.env.Layers(key).Process
+	return v, v != ""
+}
+
+// sdkEnv is env's process layer; a Source that is not an *envfile.Env (a
+// test's) is taken as the process environment itself.
+func sdkEnv(env envfile.Source) envfile.Source {
+	if e, ok := env.(*envfile.Env); ok {
+		return processLayer{e}
+	}
+	return env
+}
 
 // processTimeout bounds a credential_process, as the SDK's does.
 const processTimeout = time.Minute
@@ -48,7 +60,7 @@ type chain struct {
 // (AWS_REGION or AWS_DEFAULT_REGION, else the profile's). What the SDK
 // also supports and alchemy does not fails naming it (see unsupported).
 func resolveSSO(ctx context.Context, c *auth.Context, name string) (*Credentials, error) {
-	env := processEnv{}
+	env := sdkEnv(c.Env)
 	files, err := loadShared(c.Env, credentialsPath(env))
 	if err != nil {
 		return nil, err
