@@ -13,12 +13,12 @@ import (
 // packages, test tooling and the AWS SDK's service clients belong in the
 // stack programs and the tests.
 
-// allowedAWSServices are the AWS SDK service clients the binary links today,
-// all through the AWS auth provider: STS (the stored-key check) and, through
-// the SDK's shared-config loader for SSO and role profiles, SSO, SSO-OIDC and
-// Sign-In. They cost ~3-4 ms of start-up together; docs/PERFORMANCE.md
-// describes the move that takes them out. Nothing may add to this list.
-var allowedAWSServices = map[string]bool{"sts": true, "sso": true, "ssooidc": true, "signin": true}
+// allowedAWSServices are the AWS SDK service clients the binary may link:
+// none. The AWS auth provider calls STS, SSO and SSO-OIDC through the small
+// clients of internal/aws/awsapi (the v4 signer and smithy-go's error types
+// only), which took ~3-4 ms off every command (docs/PERFORMANCE.md). Nothing
+// may add to this list.
+var allowedAWSServices = map[string]bool{}
 
 // heavy reports which forbidden package or module pkg belongs to, and why
 // it is forbidden; "" when pkg may be linked.
@@ -33,6 +33,8 @@ func heavy(pkg string) (root, why string) {
 			self + "internal/testprovider", "github.com/rogpeppe/go-internal", "github.com/ory/fosite", "github.com/chromedp"}},
 		{"a heavy client library: the auth checks use the small typed clients (cfapi, ghapi)",
 			[]string{"github.com/cloudflare/cloudflare-go", "github.com/jackc/pgx"}},
+		{"the AWS SDK's shared-config loader or credential providers, which link its STS, SSO, SSO-OIDC and Sign-In clients: the auth provider uses awsapi",
+			[]string{"github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/credentials"}},
 	}
 	for _, r := range rules {
 		for _, p := range r.prefixes {
@@ -63,8 +65,11 @@ func TestHeavyPackageRules(t *testing.T) {
 		"github.com/alchemy-go/alchemy/internal/auth/aws":             false,
 		"github.com/alchemy-go/alchemy/internal/cloudflare/cfapi":     false,
 		"github.com/alchemy-go/alchemy/awsx":                          false,
-		"github.com/aws/aws-sdk-go-v2/service/sts":                    false,
-		"github.com/aws/aws-sdk-go-v2/service/ssooidc/types":          false,
+		"github.com/alchemy-go/alchemy/internal/aws/awsapi":           false,
+		"github.com/aws/aws-sdk-go-v2/service/sts":                    true,
+		"github.com/aws/aws-sdk-go-v2/service/ssooidc/types":          true,
+		"github.com/aws/aws-sdk-go-v2/config":                         true,
+		"github.com/aws/aws-sdk-go-v2/credentials/ssocreds":           true,
 		"github.com/aws/aws-sdk-go-v2/service/internal/presigned-url": false,
 		"github.com/aws/aws-sdk-go-v2/aws/signer/v4":                  false,
 	} {

@@ -6,9 +6,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,23 +100,6 @@ func (w *ssoWorld) cacheFile(key string) string {
 	return filepath.Join(w.home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json")
 }
 
-// createRole creates an IAM role on the emulate peer (its IAM takes
-// unsigned query requests).
-func createRole(t *testing.T, emulate *testpeers.Peer, name string) {
-	t.Helper()
-	form := url.Values{"Action": {"CreateRole"}, "Version": {"2010-05-08"}, "RoleName": {name},
-		"AssumeRolePolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`}}
-	resp, err := http.PostForm(emulate.IAMEndpoint(), form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("CreateRole on emulate: %d %s", resp.StatusCode, b)
-	}
-}
-
 func TestAWSSSO(t *testing.T) {
 	emulate := testpeers.Emulate(t)
 
@@ -207,7 +187,7 @@ func TestAWSSSO(t *testing.T) {
 
 		// A role chained onto the SSO profile resolves too (STS AssumeRole,
 		// on the emulate peer, where the role must exist).
-		createRole(t, emulate, "deploy")
+		emulate.CreateRole(t, "deploy")
 		code, out, errOut = w.run(t, []string{"AWS_PROFILE=prod"}, "login", "--profile", "q", "--provider", "AWS", "--method", "sso")
 		if code != 0 || !strings.Contains(out, "source: sso - prod") || !strings.Contains(out, "region:          us-west-2") {
 			t.Fatalf("role profile: %d %s %s", code, out, errOut)
@@ -245,12 +225,14 @@ func TestAWSSSO(t *testing.T) {
 		if code, out, errOut := w.run(t, []string{"AWS_PROFILE=dev"}, "login", "--profile", "p", "--provider", "AWS", "--method", "sso"); code != 0 {
 			t.Fatalf("login: %s %s", out, errOut)
 		}
+		vars := map[string]string{}
 		for _, kv := range w.env {
 			k, v, _ := strings.Cut(kv, "=")
 			t.Setenv(k, v)
+			vars[k] = v
 		}
 		io, _, _, _ := iostreams.Test()
-		c := &auth.Context{Profile: "p", Store: profile.New(w.alchemyHome, nil), Env: envfile.FromMap(nil), IO: io,
+		c := &auth.Context{Profile: "p", Store: profile.New(w.alchemyHome, nil), Env: envfile.FromMap(vars), IO: io,
 			Prompt: prompt.NonInteractive{}, Now: time.Now}
 		r := auth.NewResolver(c, bundled.Registry(), false)
 		roleCalls := func() int {

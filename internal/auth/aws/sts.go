@@ -9,12 +9,11 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/aws/awsapi"
 	"github.com/alchemy-go/alchemy/internal/envfile"
 )
 
@@ -29,29 +28,27 @@ const stsTimeout = 15 * time.Second
 
 // callerIdentity calls STS GetCallerIdentity with exactly these keys in
 // their region (the upstream tool once called it with no region at all).
-// The client is built from explicit options rather than the shared-config
-// loader: a stray AWS_PROFILE must not change which keys are checked, but
-// the SDK's endpoint variables (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL) still
-// redirect it, read through the same env source as everything else.
+// Nothing but the keys and the endpoint variables is read: a stray
+// AWS_PROFILE must not change which keys are checked, but the SDK's endpoint
+// variables (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL) still redirect it, read
+// through the same env source as everything else.
 func callerIdentity(ctx context.Context, c *auth.Context, s *Stored) (Identity, error) {
 	ctx, cancel := context.WithTimeout(ctx, stsTimeout)
 	defer cancel()
-	opts := sts.Options{
-		Region:           s.Region,
-		Credentials:      credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey, s.SessionToken),
-		RetryMaxAttempts: 2,
-	}
-	if c.HTTP != nil {
-		opts.HTTPClient = c.HTTP
-	}
-	if ep := endpoint(c.Env, "STS"); ep != "" {
-		opts.BaseEndpoint = awssdk.String(ep)
-	}
-	out, err := sts.New(opts).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	keys := awssdk.Credentials{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken}
+	cfg := apiConfig(c.Env, c.HTTP, "STS", s.Region)
+	cfg.MaxAttempts = 2
+	out, err := awsapi.NewSTS(cfg, keys).GetCallerIdentity(ctx)
 	if err != nil {
 		return Identity{}, err
 	}
-	return Identity{Account: awssdk.ToString(out.Account), ARN: awssdk.ToString(out.Arn)}, nil
+	return Identity{Account: out.Account, ARN: out.Arn}, nil
+}
+
+// apiConfig is the awsapi configuration of one service in region: its
+// endpoint from env (service is its AWS_ENDPOINT_URL_<SERVICE> id).
+func apiConfig(env envfile.Source, client *http.Client, service, region string) awsapi.Config {
+	return awsapi.Config{Region: region, Endpoint: endpoint(env, service), HTTP: client}
 }
 
 // endpoint applies the SDK's endpoint variables for one service id.
