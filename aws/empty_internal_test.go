@@ -2,7 +2,6 @@ package aws
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -10,18 +9,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/alchemy-go/alchemy/internal/testpeers"
 )
 
 // Deleting a versioned bucket needs every version and delete marker gone
 // (S3 answers 409 BucketNotEmpty otherwise). gofakes3 implements versioning
 // (not tagging, so it cannot run the whole provider), so emptyBucket is
-// checked on it directly.
+// checked on it directly; it runs as a test server program
+// (testservers/fakes3) so that gofakes3 is no requirement of the SDK.
 func TestEmptyVersionedBucket(t *testing.T) {
-	ts := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	defer ts.Close()
-	c := s3.New(s3.Options{BaseEndpoint: sdkaws.String(ts.URL), Region: "us-east-1", UsePathStyle: true,
+	peer := testpeers.StartServer(t, "fakes3", "/")
+	c := s3.New(s3.Options{BaseEndpoint: sdkaws.String(peer.URL), Region: "us-east-1", UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider("k", "s", "")})
 	ctx := context.Background()
 	b := sdkaws.String("versioned")

@@ -3,18 +3,18 @@
 package cli_test
 
 import (
-	"context"
-	"fmt"
+	"encoding/json"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	cfauth "github.com/alchemy-go/alchemy/internal/auth/cloudflare"
+	"github.com/alchemy-go/alchemy/internal/testpeers"
 	"github.com/alchemy-go/alchemy/internal/testpeers/oauthserver"
 )
 
@@ -45,38 +45,31 @@ func TestOAuthBrowserLoginChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Chromium starts while alchemy does.
-	bctx, cancel := context.WithTimeout(context.Background(), 3*oauthStepTimeout)
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(bctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("no-proxy-server", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer cancelAlloc()
-	// chromedp reports from its own goroutines, possibly after the test:
-	// collect, and show only when the test fails.
-	var browserLog lockedBuffer
-	logf := func(format string, args ...any) { fmt.Fprintf(&browserLog, format+"\n", args...) }
+	// Chromium starts while alchemy does: the driver (testservers/browse,
+	// chromedp) launches it, then waits for the URL on its stdin, signs in
+	// and allows as a person would, and reports the page it lands on.
+	driver := exec.Command(testpeers.ServerBinary(t, "browse"), "-chromium", chromiumPath, "-user-data-dir", t.TempDir(),
+		"-until-title", "Signed in to Cloudflare", "-timeout", (3 * oauthStepTimeout).String(),
+		"wait:username", "type:username=user@example.com", "type:password=correct horse", "click:login",
+		"wait:allow", "click:allow")
+	var page, browserLog lockedBuffer
+	driver.Stdout, driver.Stderr = &page, &browserLog
+	toDriver, err := driver.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := driver.Start(); err != nil {
+		t.Fatal(err)
+	}
+	driverDone := make(chan error, 1)
+	go func() { driverDone <- driver.Wait() }()
 	t.Cleanup(func() {
+		_ = driver.Process.Kill() // a no-op once it exited
+		<-driverDone
 		if t.Failed() {
-			t.Logf("chromedp:\n%s", browserLog.String())
+			t.Logf("browser driver:\n%s", browserLog.String())
 		}
 	})
-	cctx, cancelTab := chromedp.NewContext(actx, chromedp.WithLogf(logf), chromedp.WithErrorf(logf))
-	defer cancelTab()
-	started := make(chan error, 1)
-	go func() { started <- chromedp.Do(cctx) }() // launches the browser
 
 	p := w.start(t, []string{"BROWSER=" + browser}, "login", "--profile", "p", "--provider", "Cloudflare", "--method", "oauth")
 
@@ -104,45 +97,25 @@ func TestOAuthBrowserLoginChromium(t *testing.T) {
 	if strings.Contains(p.stderr.String(), "paste the URL") {
 		t.Errorf("with a browser opened and the callback listening, alchemy should not ask for a paste:\n%s", p)
 	}
-	if err := <-started; err != nil {
-		t.Fatalf("start chromium: %v", err)
+	if _, err := io.WriteString(toDriver, authURL+"\n"); err != nil {
+		t.Fatal(err)
 	}
+	toDriver.Close()
 
-	// Sign in and allow, as a person would.
-	sctx, cancelSignIn := context.WithTimeout(cctx, oauthStepTimeout)
-	defer cancelSignIn()
-	if err := chromedp.Do(sctx,
-		chromedp.Navigate(authURL),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), "user@example.com"),
-		chromedp.SendKeys(chromedp.ID("password"), "correct horse"),
-		chromedp.Click(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.ID("allow")),
-		chromedp.Click(chromedp.ID("allow")),
-	); err != nil {
-		t.Fatalf("chromium sign-in: %v\n%s", err, p)
+	// Chromium signs in, allows, and lands on alchemy's page on the
+	// loopback callback.
+	var driverErr error
+	select {
+	case driverErr = <-driverDone:
+		driverDone <- driverErr // for the cleanup
+	case <-time.After(4 * oauthStepTimeout):
+		t.Fatalf("the browser driver did not finish:\n%s", p)
 	}
-
-	// Chromium lands on alchemy's page on the loopback callback.
-	var title, body, location string
-	deadline = time.Now().Add(oauthStepTimeout)
-	for {
-		pctx, cancelPoll := context.WithTimeout(cctx, 10*time.Second)
-		var err error
-		if title, err = chromedp.Run(pctx, chromedp.Title()); err == nil {
-			if location, err = chromedp.Run(pctx, chromedp.Location()); err == nil {
-				body, err = chromedp.Run(pctx, chromedp.Text(chromedp.CSS("body")))
-			}
-		}
-		cancelPoll()
-		if err == nil && title == "Signed in to Cloudflare" {
-			break
-		}
-		if time.Now().After(deadline) || bctx.Err() != nil {
-			t.Fatalf("Chromium did not reach alchemy's page (at %s, title %q, err %v):\n%s\n%s", location, title, err, body, p)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var landed struct{ Title, Location, Body string }
+	if jerr := json.Unmarshal([]byte(page.String()), &landed); driverErr != nil || jerr != nil {
+		t.Fatalf("Chromium did not reach alchemy's page (%v, %v): %s\n%s", driverErr, jerr, page.String(), p)
 	}
+	location, body := landed.Location, landed.Body
 	if !strings.HasPrefix(location, w.redirect+"?") {
 		t.Errorf("Chromium is at %s, want the redirect URI %s", location, w.redirect)
 	}

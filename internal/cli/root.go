@@ -48,6 +48,7 @@ The profile is --profile, else $ALCHEMY_PROFILE (the shell's, then --env-file's 
 		root.AddCommand(c)
 	}
 	root.AddCommand(newCmdState(f))
+	root.AddCommand(NewCmdInit(f))
 
 	login := NewCmdLogin(f, nil)
 	login.GroupID = "auth"

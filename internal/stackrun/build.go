@@ -109,7 +109,7 @@ func (b *Builder) Build(ctx context.Context, stackFile string) (exe string, err 
 	}
 	fmt.Fprintf(stderr, "Building %s ...\n", display)
 	exe, err = build(ctx, buildSpec{
-		display: display, dir: dir, file: filepath.Base(abs),
+		display: display, dir: dir, modRoot: modRoot, file: filepath.Base(abs),
 		goBin: goBin, env: env, sdir: sdir, key: key, stderr: stderr,
 	})
 	if err != nil {
@@ -191,6 +191,7 @@ func lookup(sdir, key string) (string, bool) {
 
 type buildSpec struct {
 	display, dir, file string
+	modRoot            string
 	goBin              string
 	env                []string
 	sdir, key          string
@@ -233,7 +234,7 @@ func build(ctx context.Context, s buildSpec) (string, error) {
 		if !errors.As(err, &ee) {
 			return "", fmt.Errorf("run go build: %w", err)
 		}
-		return "", newBuildError(s.display, s.dir, out)
+		return "", newBuildError(s.display, s.dir, s.modRoot, out)
 	}
 	lr := <-listed
 	if len(out) > 0 {
@@ -260,16 +261,16 @@ func build(ctx context.Context, s buildSpec) (string, error) {
 
 var (
 	compileLine = lazyRE(`(?m)^(# |\S+\.go:\d+(:\d+)?: )`)
-	moduleError = lazyRE(`no required module provides package|missing go\.sum entry|cannot find module providing package|` +
+	moduleError = lazyRE(`no required module provides package|missing go\.sum entry|cannot find module providing package|is replaced but not required|` +
 		`(?m)^go: (errors parsing|updates to go\.mod needed|inconsistent vendoring|downloading)|go\.(mod|work):\d+`)
 )
 
-func newBuildError(display, dir string, out []byte) *BuildError {
+func newBuildError(display, dir, modRoot string, out []byte) *BuildError {
 	text := string(out)
 	// The package header of a file build says nothing to a user.
 	text = strings.TrimPrefix(text, "# command-line-arguments\n")
 	compile := compileLine().MatchString(text) && !moduleError().MatchString(text)
-	return &BuildError{File: display, Dir: dir, Output: text, Compile: compile}
+	return &BuildError{File: display, Dir: dir, ModRoot: modRoot, Output: text, Compile: compile}
 }
 
 var binaryName = lazyRE(`^([0-9a-f]{32})-[0-9a-f]{16}(\.exe)?$`)

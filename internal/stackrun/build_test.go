@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -349,7 +350,8 @@ func TestBuildMissingModuleEntryIsNotACompileError(t *testing.T) {
 		t.Fatalf("Build: %v, want *BuildError", err)
 	}
 	if be.Compile || !strings.Contains(err.Error(), "could not be built (go build failed):") ||
-		!strings.Contains(err.Error(), "example.com/nowhere") {
+		!strings.Contains(err.Error(), "example.com/nowhere") ||
+		strings.Contains(err.Error(), "go mod tidy") { // the hint names no command that may break the build
 		t.Fatalf("message:\n%s", err)
 	}
 }
@@ -469,5 +471,75 @@ func TestBuildCacheDirFromEnv(t *testing.T) {
 	}
 	if !strings.HasPrefix(exe, filepath.Join(root, "stacks")+string(filepath.Separator)) {
 		t.Fatalf("executable %s is not under $ALCHEMY_CACHE_DIR/stacks", exe)
+	}
+}
+
+// `go mod tidy` in a module where only the stack file (//go:build ignore)
+// imports the SDK drops the requirement, and the build then fails. The hint
+// must not send the user back to tidy; what it says to do must fix the build
+// and keep it fixed through the next tidy.
+func TestBuildHintWhenTidyDroppedTheSDK(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	g.env = append(g.env, "GOPROXY=off") // builds are -mod=readonly, as by default
+	sdk := t.TempDir()
+	writeFiles(t, sdk, map[string]string{
+		"go.mod": "module github.com/alchemy-go/alchemy\n\ngo 1.22\n",
+		"sdk.go": "package alchemy\n\nfunc Run(name string, body func()) { println(name) }\n",
+	})
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"go.mod": "module example.com/s\n\ngo 1.22\n\nreplace github.com/alchemy-go/alchemy => " + sdk + "\n",
+		"alchemy.run.go": "//go:build ignore\n\npackage main\n\nimport \"github.com/alchemy-go/alchemy\"\n\n" +
+			"func main() { alchemy.Run(\"s\", func() {}) }\n",
+	})
+	stack := filepath.Join(dir, "alchemy.run.go")
+	gocmd := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(realGo, args...)
+		cmd.Dir, cmd.Env = dir, append(g.env, "GOFLAGS=-mod=mod")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	hint := func() string {
+		t.Helper()
+		_, err := g.builder(&bytes.Buffer{}).Build(context.Background(), stack)
+		var be *BuildError
+		if !errors.As(err, &be) || be.Compile {
+			t.Fatalf("Build: %v, want a module *BuildError", err)
+		}
+		msg := err.Error()
+		for _, want := range []string{"replaced but not required", dir + "/go.mod does not require the alchemy SDK",
+			"\n  go get github.com/alchemy-go/alchemy\n", "//go:build tools", "\n  import _ \"github.com/alchemy-go/alchemy\""} {
+			if !strings.Contains(msg, want) {
+				t.Fatalf("message lacks %q:\n%s", want, msg)
+			}
+		}
+		if strings.Contains(msg, "often `go mod tidy`") || strings.Contains(msg, "\n  go mod tidy") {
+			t.Fatalf("the hint suggests go mod tidy, which is what broke the build:\n%s", msg)
+		}
+		return msg
+	}
+	hint()
+
+	// Following only the `go get` fixes the build, but the next tidy undoes it.
+	gocmd("get", "github.com/alchemy-go/alchemy")
+	if _, err := g.builder(&bytes.Buffer{}).Build(context.Background(), stack); err != nil {
+		t.Fatalf("after the hint's go get: %v", err)
+	}
+	gocmd("mod", "tidy")
+	hint()
+
+	// With the tools file too, it survives tidy.
+	gocmd("get", "github.com/alchemy-go/alchemy")
+	writeFiles(t, dir, map[string]string{"alchemy.go": "//go:build tools\n\npackage main\n\nimport _ \"github.com/alchemy-go/alchemy\"\n"})
+	gocmd("mod", "tidy")
+	exe, err := g.builder(&bytes.Buffer{}).Build(context.Background(), stack)
+	if err != nil {
+		t.Fatalf("after go get, the tools file and go mod tidy: %v", err)
+	}
+	if out, err := exec.Command(exe).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "s" {
+		t.Fatalf("the stack ran: %v %q", err, out)
 	}
 }

@@ -172,7 +172,9 @@ func (e *NoModuleError) Error() string {
 	return fmt.Sprintf("%s is not inside a Go module (no go.mod in %s or any parent directory).\n"+
 		"A stack is built with its own go.mod. In %s run:\n"+
 		"  go mod init <module name>\n"+
-		"  go get github.com/alchemy-go/alchemy", e.File, e.Dir, e.Dir)
+		"  go get github.com/alchemy-go/alchemy\n"+
+		"and keep the SDK through `go mod tidy` (which never reads the //go:build ignore stack file) with an alchemy.go\n"+
+		"holding //go:build tools, package main and import _ \"github.com/alchemy-go/alchemy\", as `alchemy init` writes it.", e.File, e.Dir, e.Dir)
 }
 
 // NoGoError reports that the go command is not on PATH.
@@ -188,6 +190,7 @@ func (e *NoGoError) Error() string {
 type BuildError struct {
 	File    string // the stack file as given to Build
 	Dir     string // the directory go build ran in
+	ModRoot string // the directory of the go.mod it used
 	Output  string
 	Compile bool // the output holds compiler errors (rather than, say, a module download failure)
 }
@@ -206,8 +209,27 @@ func (e *BuildError) Error() string {
 	name := filepath.Base(e.File)
 	if e.Compile {
 		fmt.Fprintf(&b, "hint: fix the errors above (paths are relative to %s) and run the command again; `go vet %s` there shows the same errors", e.Dir, name)
+	} else if sdkNotRequired().MatchString(e.Output) {
+		get := SDKModule
+		if v := SDKVersion(); v != "" {
+			get += "@" + v
+		}
+		// Not `go mod tidy`: tidy never reads a //go:build ignore file, so
+		// in a module where only the stack imports the SDK it is what
+		// removed the requirement in the first place.
+		fmt.Fprintf(&b, "hint: %s/go.mod does not require the alchemy SDK. In %s run:\n"+
+			"  go get %s\n"+
+			"and keep it there through `go mod tidy`, which never reads %s (it is //go:build ignore): "+
+			"add a file such as the alchemy.go that `alchemy init` writes, with //go:build tools, package main and\n"+
+			"  import _ \"%s\"", e.ModRoot, e.ModRoot, get, name, SDKModule)
 	} else {
-		fmt.Fprintf(&b, "hint: the stack is built with `go build %s` in %s using its go.mod; fix what go reports above (often `go mod tidy` or `go get <module>` there) and run the command again", name, e.Dir)
+		fmt.Fprintf(&b, "hint: the stack is built with `go build %s` in %s using its go.mod; run there the command go suggests above "+
+			"(such as `go get <module>`) and run this command again", name, e.Dir)
 	}
 	return b.String()
 }
+
+// sdkNotRequired matches go's errors for a stack whose module does not
+// require the SDK (typically after `go mod tidy` dropped it).
+var sdkNotRequired = lazyRE(`provides package github\.com/alchemy-go/alchemy(/\S*)? and is replaced but not required|` +
+	`no required module provides package github\.com/alchemy-go/alchemy(/\S*)?;`)

@@ -94,7 +94,8 @@ func startOnFreePort(t testing.TB, name string, argv func(port string) []string,
 		if err == nil {
 			return p
 		}
-		if attempt == 3 || !errors.Is(err, errExitedEarly) || !strings.Contains(err.Error(), "EADDRINUSE") {
+		inUse := strings.Contains(err.Error(), "EADDRINUSE") || strings.Contains(err.Error(), "address already in use") // Node's, Go's
+		if attempt == 3 || !errors.Is(err, errExitedEarly) || !inUse {
 			t.Fatalf("%v", err)
 		}
 		t.Logf("retrying: %v", err)

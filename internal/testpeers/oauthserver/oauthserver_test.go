@@ -444,3 +444,35 @@ func TestCustomOptions(t *testing.T) {
 		t.Errorf("disallowed scope: %v %v", loc, err)
 	}
 }
+
+// AfterRotate's function runs in the test's process while the server holds
+// the answer of a refresh that already rotated the tokens: the old refresh
+// token is spent then, and the answer arrives only once the function
+// returned. AfterRotate(nil) stops it.
+func TestAfterRotate(t *testing.T) {
+	t.Parallel()
+	s := oauthserver.Start(t, oauthserver.Options{})
+	tok := login(t, s, config(s, redirect))
+	returned := make(chan struct{})
+	var sawSpent bool
+	s.AfterRotate(func() {
+		// The old access token was revoked by the rotation, before the answer.
+		sawSpent = !s.AccessTokenValid(tok.AccessToken)
+		time.Sleep(200 * time.Millisecond)
+		close(returned)
+	})
+	start := time.Now()
+	status, r := refresh(t, s, tok.RefreshToken)
+	select {
+	case <-returned:
+	default:
+		t.Fatal("the refresh answered before the AfterRotate function returned")
+	}
+	if status != 200 || r.RefreshToken == "" || !sawSpent || time.Since(start) < 200*time.Millisecond {
+		t.Fatalf("refresh: %d %+v, old token spent during the hook: %v, took %v", status, r, sawSpent, time.Since(start))
+	}
+	s.AfterRotate(nil)
+	if status, r := refresh(t, s, r.RefreshToken); status != 200 || r.RefreshToken == "" {
+		t.Fatalf("refresh after AfterRotate(nil): %d %+v", status, r)
+	}
+}
