@@ -21,13 +21,13 @@ import (
 // takes no lock.
 func completeFlags(f *Factory, c *cobra.Command) {
 	completers := map[string]cobra.CompletionFunc{
-		"profile":  func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) { return profileNames(), noFiles },
-		"stage":    func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) { return stageNames(f), noFiles },
-		"provider": func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) { return providerNames(f), noFiles },
-		"method": func(c *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		"profile":  names(func(*cobra.Command) []cobra.Completion { return profileNames() }),
+		"stage":    names(func(*cobra.Command) []cobra.Completion { return stageNames(f) }),
+		"provider": names(func(*cobra.Command) []cobra.Completion { return providerNames(f) }),
+		"method": names(func(c *cobra.Command) []cobra.Completion {
 			provider, _ := c.Flags().GetString("provider")
-			return methodIDs(f, provider), noFiles
-		},
+			return methodIDs(f, provider)
+		}),
 	}
 	for name, fn := range completers {
 		if c.LocalNonPersistentFlags().Lookup(name) != nil {
@@ -39,7 +39,12 @@ func completeFlags(f *Factory, c *cobra.Command) {
 	}
 }
 
-const noFiles = cobra.ShellCompDirectiveNoFileComp
+// names completes a flag from a list: never file names.
+func names(list func(*cobra.Command) []cobra.Completion) cobra.CompletionFunc {
+	return func(c *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return list(c), cobra.ShellCompDirectiveNoFileComp
+	}
+}
 
 // profileNames are the profiles of the alchemy home ($ALCHEMY_HOME, also
 // from ./.env, else ~/.alchemy). A home that cannot be read completes

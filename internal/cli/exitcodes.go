@@ -3,7 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os/exec"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -92,4 +94,15 @@ func strictHelp(root *cobra.Command) {
 			return nil
 		}
 	}
+}
+
+// childExitCode is the exit code that passes on how a child process ended:
+// its own code, or 128+N when signal N killed it, as shells report it (a
+// Ctrl-C that reached the child is 130, "interrupted"). ExitCode() alone is
+// -1 then, which the process would turn into 255.
+func childExitCode(exit *exec.ExitError) int {
+	if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return exit.ExitCode()
 }
