@@ -274,7 +274,7 @@ func TestStateCommands(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.out, `"resourceType": "Local.RandomString"`) {
 		t.Fatalf("get: %d %s %s", r.code, r.out, r.errOut)
 	}
-	if r := run(t, prog, nil, "state", "get", "../etc/passwd"); r.code != 1 || !strings.Contains(r.errOut, "invalid state path") {
+	if r := run(t, prog, nil, "state", "get", "../etc/passwd"); r.code != 2 || !strings.Contains(r.errOut, "invalid state path") {
 		t.Fatalf("hostile path: %d %s", r.code, r.errOut)
 	}
 	if r := run(t, prog, nil, "state", "delete", "hello/dev_tester/Name"); r.code != 1 || !strings.Contains(r.errOut, "Re-run with --yes") {

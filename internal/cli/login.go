@@ -114,6 +114,9 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	} else if providers, err = loginProviders(ctx, opts, s.Auth, reg, existing); err != nil {
 		return err
 	}
+	if err := checkMethod(providers, opts.Method); err != nil {
+		return err
+	}
 	for _, p := range providers {
 		entry, configured := existing[p.Name()]
 		if configured && !opts.Configure && opts.Method == "" {

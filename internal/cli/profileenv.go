@@ -183,7 +183,7 @@ func newCmdProfileExec(f *Factory) *cobra.Command {
 			err = cmd.Run()
 			var exit *exec.ExitError
 			if errors.As(err, &exit) {
-				return &ExitError{Code: exit.ExitCode()}
+				return &ExitError{Code: childExitCode(exit)}
 			}
 			if err != nil {
 				return fmt.Errorf("could not run %s: %v", args[0], err)

@@ -15,9 +15,6 @@ import (
 	"github.com/alchemy-go/alchemy/internal/iostreams"
 )
 
-// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
-var Version = "dev"
-
 // NewRoot builds the command tree.
 func NewRoot(f *Factory) *cobra.Command {
 	root := &cobra.Command{
@@ -57,7 +54,7 @@ The profile is --profile, else $ALCHEMY_PROFILE (the shell's, then --env-file's 
 	prof := newCmdProfile(f)
 	prof.GroupID = "auth"
 	root.AddCommand(login, logout, prof, newCmdVersion(f))
-	usageErrors(root)
+	finishTree(f, root)
 	return root
 }
 
@@ -74,17 +71,6 @@ func usageErrors(c *cobra.Command) {
 	}
 	for _, sub := range c.Commands() {
 		usageErrors(sub)
-	}
-}
-
-func newCmdVersion(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the alchemy version",
-		Args:  cobra.NoArgs,
-		Run: func(*cobra.Command, []string) {
-			f.IO.Printf("alchemy %s\n", Version)
-		},
 	}
 }
 

@@ -149,8 +149,17 @@ func projectRoot(f *Factory) string {
 }
 
 // statePath splits <stack>/<stage>/<resource id> (the id may itself contain
-// slashes) and refuses anything that could leave the state directory.
+// slashes) and refuses anything that could leave the state directory, as a
+// usage error (exit 2).
 func statePath(p string, least, most int) ([]string, error) {
+	parts, err := splitStatePath(p, least, most)
+	if err != nil {
+		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun `alchemy state list` to see the stacks and stages.", err)}
+	}
+	return parts, nil
+}
+
+func splitStatePath(p string, least, most int) ([]string, error) {
 	if p == "" {
 		if least > 0 {
 			return nil, errors.New("invalid state path: give <stack>/<stage>[/<resource>]")

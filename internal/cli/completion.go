@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/envfile"
+	"github.com/alchemy-go/alchemy/internal/profile"
+	"github.com/alchemy-go/alchemy/internal/state"
+)
+
+// completeFlags gives --profile, --stage, --provider and --method of every
+// command in the tree their shell completion, so a command added later
+// with one of these flags completes it too. Completion runs on every Tab:
+// it reads directory listings and profiles.json only, never a secret, and
+// takes no lock.
+func completeFlags(f *Factory, c *cobra.Command) {
+	completers := map[string]cobra.CompletionFunc{
+		"profile":  names(func(*cobra.Command) []cobra.Completion { return profileNames() }),
+		"stage":    names(func(*cobra.Command) []cobra.Completion { return stageNames(f) }),
+		"provider": names(func(*cobra.Command) []cobra.Completion { return providerNames(f) }),
+		"method": names(func(c *cobra.Command) []cobra.Completion {
+			provider, _ := c.Flags().GetString("provider")
+			return methodIDs(f, provider)
+		}),
+	}
+	for name, fn := range completers {
+		if c.LocalNonPersistentFlags().Lookup(name) != nil {
+			_ = c.RegisterFlagCompletionFunc(name, fn) // only fails when registered twice
+		}
+	}
+	for _, sub := range c.Commands() {
+		completeFlags(f, sub)
+	}
+}
+
+// names completes a flag from a list: never file names.
+func names(list func(*cobra.Command) []cobra.Completion) cobra.CompletionFunc {
+	return func(c *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return list(c), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// profileNames are the profiles of the alchemy home ($ALCHEMY_HOME, also
+// from ./.env, else ~/.alchemy). A home that cannot be read completes
+// nothing: the command itself will say why.
+func profileNames() []cobra.Completion {
+	env, err := envfile.Load("", false)
+	if err != nil {
+		return nil
+	}
+	root, err := profile.Root(env)
+	if err != nil {
+		return nil
+	}
+	names, _ := profile.New(root, nil).Names()
+	return names
+}
+
+// stageNames are the stages that have state in this project
+// (./.alchemy/state/<stack>/<stage>), each described by the stacks that
+// have it: without building the stack file the current stack is unknown.
+func stageNames(f *Factory) []cobra.Completion {
+	ctx := context.Background()
+	local := state.NewLocal(filepath.Join(projectRoot(f), ".alchemy", "state"))
+	stacks, _ := local.Stacks(ctx)
+	byStage := map[string][]string{}
+	for _, stack := range stacks {
+		stages, _ := local.Stages(ctx, stack)
+		for _, st := range stages {
+			byStage[st] = append(byStage[st], stack)
+		}
+	}
+	return described(byStage)
+}
+
+// completionRegistry is the providers this process knows: inside a stack
+// program, also the stack's own.
+func completionRegistry(f *Factory) *auth.Registry {
+	if f.Stack != nil {
+		return f.stackRegistry()
+	}
+	return f.Registry()
+}
+
+func providerNames(f *Factory) []cobra.Completion {
+	var out []cobra.Completion
+	for _, p := range completionRegistry(f).All() {
+		out = append(out, p.Name())
+	}
+	return out
+}
+
+// methodIDs are the methods of --provider when it is given (described by
+// their menu label), else of every provider (described by the providers
+// that have each). Methods not built yet are left out.
+func methodIDs(f *Factory, provider string) []cobra.Completion {
+	reg := completionRegistry(f)
+	providers := reg.All()
+	if provider != "" {
+		p, err := reg.Get(provider)
+		if err != nil {
+			return nil
+		}
+		providers = []auth.Provider{p}
+	}
+	byID := map[string][]string{}
+	for _, p := range providers {
+		for _, m := range p.Methods() {
+			switch {
+			case m.Unavailable:
+			case provider != "":
+				byID[m.ID] = []string{m.Label}
+			default:
+				byID[m.ID] = append(byID[m.ID], p.Name())
+			}
+		}
+	}
+	return described(byID)
+}
+
+// described turns name → owners into sorted completions "name\towner, owner".
+func described(m map[string][]string) []cobra.Completion {
+	var out []cobra.Completion
+	for name, owners := range m {
+		out = append(out, cobra.CompletionWithDesc(name, strings.Join(owners, ", ")))
+	}
+	sort.Strings(out)
+	return out
+}
