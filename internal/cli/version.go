@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/alchemy-go/alchemy/internal/stackrun"
 )
 
 // Version is the version a release build sets with
@@ -12,8 +14,6 @@ import (
 // It is used only when the build info has none: `go install
 // module@version` and builds from a tagged checkout already carry it.
 var Version = ""
-
-const modulePath = "github.com/alchemy-go/alchemy"
 
 // BuildVersion is what `alchemy version` reports.
 type BuildVersion struct {
@@ -63,10 +63,10 @@ func versionFrom(bi *debug.BuildInfo, ldflags string) BuildVersion {
 	}
 	v.Go = bi.GoVersion
 	mod := &bi.Main
-	if mod.Path != modulePath {
+	if mod.Path != stackrun.SDKModule {
 		mod = nil
 		for _, d := range bi.Deps {
-			if d.Path == modulePath {
+			if d.Path == stackrun.SDKModule {
 				mod = d
 				if d.Replace != nil && d.Replace.Version != "" {
 					mod = d.Replace
