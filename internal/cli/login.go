@@ -100,9 +100,12 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 			return err
 		}
 		if len(providers) == 0 {
-			opts.F.IO.Println("No auth providers registered. The stack declares no resource that needs credentials; pass custom ones to alchemy.Run with alchemy.WithAuth(...).")
-			return nil
+			// Nothing in the stack needs credentials yet; the person is
+			// most likely about to add something that does.
+			opts.F.IO.Info(fmt.Sprintf("Stack %s declares no resource that needs credentials: using the providers built into alchemy.", opts.F.Stack.Name))
 		}
+	}
+	if len(providers) > 0 {
 		if opts.Provider != "" {
 			p, err := auth.NewRegistry(providers...).Get(opts.Provider)
 			if err != nil {
