@@ -446,7 +446,9 @@ type rejectedError struct {
 	hint string // what else may explain it, or ""
 }
 
-func (e *rejectedError) Error() string { return fmt.Sprintf("Cloudflare rejected this %s: %v", e.what, e.err) }
+func (e *rejectedError) Error() string {
+	return fmt.Sprintf("Cloudflare rejected this %s: %v", e.what, e.err)
+}
 
 // check asks Cloudflare whether it accepts s and which account it acts in.
 // s.AccountID, when set, is the account it must act in (an account-owned
