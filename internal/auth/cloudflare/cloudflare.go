@@ -317,7 +317,7 @@ func chooseAccount(ctx context.Context, c *auth.Context, client *cfapi.Client, p
 		return accounts[0].ID, nil
 	}
 	if !c.Interactive {
-		return "", auth.Errorf("Cloudflare: this login can see %d accounts: %s. Pass --account-id (or set CLOUDFLARE_ACCOUNT_ID) to choose one, e.g. `alchemy login --profile %s --provider Cloudflare --account-id %s`", len(accounts), accountList(accounts), c.Profile, accounts[0].ID)
+		return "", auth.Errorf("Cloudflare: this login can see %d accounts: %s. Pass --account-id (or set CLOUDFLARE_ACCOUNT_ID) to choose one: run this command again with --account-id <id>", len(accounts), accountList(accounts))
 	}
 	opts := make([]prompt.Option, len(accounts))
 	for i, a := range accounts {
