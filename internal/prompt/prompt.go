@@ -96,11 +96,9 @@ type terminal struct {
 }
 
 func (t *terminal) run(ctx context.Context, f huh.Field) error {
-	return t.runForm(ctx, huh.NewForm(huh.NewGroup(f)).WithShowHelp(false))
-}
-
-func (t *terminal) runForm(ctx context.Context, form *huh.Form) error {
-	err := form.WithInput(t.in).WithOutput(t.out).RunWithContext(ctx)
+	err := huh.NewForm(huh.NewGroup(f)).
+		WithInput(t.in).WithOutput(t.out).WithShowHelp(false).
+		RunWithContext(ctx)
 	if errors.Is(err, huh.ErrUserAborted) {
 		return ErrCancelled
 	}
@@ -140,21 +138,18 @@ func (t *terminal) MultiSelect(ctx context.Context, title string, options []Opti
 		opts[i] = huh.NewOption(label(o), o.Value).Selected(selected[o.Value])
 	}
 	v := append([]string(nil), initial...)
-	field := huh.NewMultiSelect[string]().Title(title).Options(opts...).Value(&v).
+	// A multi-select is the one prompt whose keys are not obvious: enter
+	// alone confirms nothing chosen. The keys are named under the title,
+	// always: huh's help line gives way to the validation message, which
+	// shows until something is chosen.
+	err := t.run(ctx, huh.NewMultiSelect[string]().Title(title).Options(opts...).Value(&v).
+		Description("space to toggle, enter to confirm").
 		Validate(func(v []string) error {
 			if len(v) == 0 {
 				return errors.New("Select at least one")
 			}
 			return nil
-		})
-	// A multi-select is the one prompt whose keys are not obvious: enter
-	// alone confirms nothing chosen. Its help line names them, with space
-	// (which toggles, as x does) rather than huh's "x".
-	keys := huh.NewDefaultKeyMap()
-	keys.MultiSelect.Toggle.SetHelp("space", "toggle")
-	keys.MultiSelect.Next.SetHelp("enter", "confirm")
-	keys.MultiSelect.Submit.SetHelp("enter", "confirm")
-	err := t.runForm(ctx, huh.NewForm(huh.NewGroup(field)).WithKeyMap(keys).WithShowHelp(true))
+		}))
 	return v, err
 }
 
