@@ -302,7 +302,7 @@ func chooseAccount(ctx context.Context, c *auth.Context, client *cfapi.Client, p
 		return "", auth.Errorf("Cloudflare: could not list accounts: %v", err)
 	}
 	if len(accounts) == 0 {
-		return "", auth.Errorf("Cloudflare: this credential can see no Cloudflare accounts, so nothing could be deployed with it. Nothing was saved. Give the token access to an account (in the dashboard: My Profile → API Tokens → Account Resources), then run `alchemy login --profile %s --provider Cloudflare --configure` again", c.Profile)
+		return "", auth.Errorf("Cloudflare: this login can see no Cloudflare accounts, so nothing could be deployed with it. Nothing was saved. Use a token (or sign in as a user) with access to an account (a token's Account Resources, in the dashboard under My Profile → API Tokens), then run `alchemy login --profile %s --provider Cloudflare --configure` again", c.Profile)
 	}
 	if pinned != "" {
 		for _, a := range accounts {
