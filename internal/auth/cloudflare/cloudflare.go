@@ -297,7 +297,7 @@ func chooseAccount(ctx context.Context, c *auth.Context, client *cfapi.Client, p
 	accounts, err := client.Accounts(ctx)
 	if err != nil {
 		if cfapi.IsUnreachable(err) || cfapi.IsRejected(err) {
-			return pinned, err
+			return "", err // the caller knows what the credential is
 		}
 		return "", auth.Errorf("Cloudflare: could not list accounts: %v", err)
 	}
@@ -476,8 +476,18 @@ func check(ctx context.Context, c *auth.Context, s *Stored) error {
 		}
 	}
 	if err == nil && !accountToken {
-		s.AccountID, err = chooseAccount(ctx, c, client, s.AccountID)
-		if err != nil && !cfapi.IsUnreachable(err) {
+		var account string
+		account, err = chooseAccount(ctx, c, client, s.AccountID)
+		switch {
+		case err == nil:
+			s.AccountID = account
+		case cfapi.IsRejected(err) && s.AccountID != "":
+			// The credential is good (it verified); it only may not list
+			// accounts, and the account was given.
+			err = nil
+		case cfapi.IsRejected(err):
+			return auth.Errorf("Cloudflare accepted this %s but would not list its accounts (%v). Nothing was saved. Pass --account-id (or set CLOUDFLARE_ACCOUNT_ID) to name the account", what, err)
+		case !cfapi.IsUnreachable(err):
 			return err
 		}
 	}
@@ -498,9 +508,11 @@ func check(ctx context.Context, c *auth.Context, s *Stored) error {
 				return auth.Errorf("Cloudflare: could not reach the Cloudflare API to check the %s and look up its accounts (%v). Nothing was saved. Pass --account-id (or set CLOUDFLARE_ACCOUNT_ID) to save it unchecked, or try again once the API can be reached", what, err)
 			}
 			c.IO.Warn(fmt.Sprintf("Cloudflare: could not reach the Cloudflare API (%v), so its accounts cannot be looked up.", err))
-			if s.AccountID, err = askAccount(ctx, c); err != nil {
-				return err
+			account, aerr := askAccount(ctx, c)
+			if aerr != nil {
+				return aerr
 			}
+			s.AccountID = account
 		}
 		return fmt.Errorf("%w to check the %s (%v)", errUnreachable, what, err)
 	default:
