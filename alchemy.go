@@ -32,7 +32,7 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/auth"
 	"github.com/alchemy-go/alchemy/internal/cli"
 	"github.com/alchemy-go/alchemy/internal/engine"
 )
@@ -85,9 +85,13 @@ func (s *Stack) Output(name string, v any) {
 type StackOption func(*cli.StackProgram)
 
 // WithAuth adds auth providers to the ones the stack's resources name, for
-// providers that are not built into alchemy.
+// providers that are not built into alchemy (see package auth).
 func WithAuth(ps ...auth.Provider) StackOption {
-	return func(p *cli.StackProgram) { p.Auth = append(p.Auth, ps...) }
+	return func(p *cli.StackProgram) {
+		for _, a := range ps {
+			p.Auth = append(p.Auth, a)
+		}
+	}
 }
 
 // StageOption declares something about one stage: the profile it runs

@@ -233,10 +233,21 @@ func TestFirstDeployConfiguresTheProfile(t *testing.T) {
 	}
 }
 
+// A stack whose resources need no credentials (the README's) still lets
+// login configure the providers built into alchemy.
 func TestLoginWithNoProviders(t *testing.T) {
 	workdir(t)
+	t.Setenv("GITHUB_TOKEN", "ghp_fromenv0001")
+	// Non-interactive: the error names the built-ins and how to configure one.
 	r := run(t, hello("%s"), nil, "login")
-	if r.code != 0 || !strings.Contains(r.out, "No auth providers registered.") {
+	if r.code != 1 || !strings.Contains(r.errOut, "Stack hello declares no resource that needs credentials: using the providers built into alchemy.") ||
+		!strings.Contains(r.errOut, "--provider <Cloudflare|AWS|GitHub> --method <method>") {
+		t.Fatalf("%d %s %s", r.code, r.out, r.errOut)
+	}
+	// Interactive: the built-ins are offered, and the one picked configured.
+	pr := &scripted{answers: []string{"GitHub", "env"}}
+	r = run(t, hello("%s"), pr, "login")
+	if r.code != 0 || !strings.Contains(r.out, "── GitHub ──") || !strings.Contains(r.out, "source: env - GITHUB_TOKEN") {
 		t.Fatalf("%d %s %s", r.code, r.out, r.errOut)
 	}
 }

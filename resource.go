@@ -8,7 +8,7 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/auth"
 	"github.com/alchemy-go/alchemy/internal/engine"
 )
 
@@ -143,12 +143,14 @@ type Request[Args, Attrs any] struct {
 	// OldProps and OldAttrs are the last applied ones (update, delete).
 	OldProps Args
 	OldAttrs Attrs
-	// Credentials of the provider's auth provider, nil when it needs none.
+	// Credentials of the provider's auth provider, nil when it needs none;
+	// read the built-in providers' with auth.Cloudflare, auth.AWS and
+	// auth.GitHub.
 	Credentials auth.Credentials
 	// Refresh resolves the credentials again once they expire (long
 	// calls); the same for every request of the run, so clients can cache
 	// on it. nil when the provider needs none.
-	Refresh *engine.Refresher
+	Refresh *auth.Refresher
 	// Dir is the stack file's directory.
 	Dir  string
 	note func(string)

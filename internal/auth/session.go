@@ -66,10 +66,28 @@ func Configure(ctx context.Context, c *Context, p Provider, method string) (prof
 	return entry, err
 }
 
-// Login refreshes an already configured provider under the interactive mutex.
+// Login refreshes an already configured provider under the interactive
+// mutex. A provider whose configuration cannot be repaired in place (its
+// stored credentials are gone or rejected) returns a *ReconfigureError:
+// its configure step then runs again with the same method, asking for
+// what is missing, or taking it from the environment without a terminal.
 func Login(ctx context.Context, c *Context, p Provider, e profile.Entry) error {
-	return prompt.Exclusive(func() error { return p.Login(ctx, c, e) })
+	err := prompt.Exclusive(func() error { return p.Login(ctx, c, e) })
+	var re *ReconfigureError
+	if !errors.As(err, &re) {
+		return err
+	}
+	c.IO.Info(re.Reason + "; configuring it again.")
+	_, err = Configure(ctx, c, p, e.Method())
+	return err
 }
+
+// ReconfigureError is what a provider's Login returns when the profile's
+// configuration must be made again (see Login). Reason says why, without
+// secrets.
+type ReconfigureError struct{ Reason string }
+
+func (e *ReconfigureError) Error() string { return e.Reason }
 
 // Logout runs p's logout for its entry.
 func Logout(ctx context.Context, c *Context, p Provider, e profile.Entry) error {

@@ -39,6 +39,8 @@ const (
 	cfAccountToken = "cf-acct-token-0002"
 	cfGlobalKey    = "cf-global-key-0003"
 	cfEmail        = "dev@example.com"
+	cfOneToken     = "cf-one-acct-token-0004" // sees only cfAccount
+	cfNoneToken    = "cf-no-acct-token-0005"  // sees no account
 	ghToken        = "ghp_validtoken0001"
 )
 
@@ -62,6 +64,8 @@ func TestScripts(t *testing.T) {
 			cf.AddToken(cfToken, cloudflarefake.TokenOptions{UserEmail: cfEmail})
 			cf.AddToken(cfAccountToken, cloudflarefake.TokenOptions{AccountID: cfAccount})
 			cf.AddGlobalKey(cfEmail, cfGlobalKey, cfAccount)
+			cf.AddToken(cfOneToken, cloudflarefake.TokenOptions{UserEmail: cfEmail, Accounts: []string{cfAccount}})
+			cf.AddToken(cfNoneToken, cloudflarefake.TokenOptions{UserEmail: cfEmail, NoAccounts: true})
 			cf.Start()
 			gh := githubfake.New()
 			gh.AddToken(ghToken, "octocat")
@@ -93,6 +97,12 @@ func TestScripts(t *testing.T) {
 			"tshome":   cmdTSHome,
 			"requests": cmdRequests,
 			"perm":     cmdPerm,
+			"cf-revoke": func(ts *testscript.TestScript, neg bool, args []string) {
+				// cf-revoke TOKEN: the token is deleted at Cloudflare.
+				for _, tok := range args {
+					ts.Value("cf").(*cloudflarefake.Server).RevokeToken(tok)
+				}
+			},
 		},
 	})
 }

@@ -458,7 +458,7 @@ func TestNoCommandLeaksASecret(t *testing.T) {
 		h.requireSaid(t, byArgs(t, cmds, procs, h.tokenEnv, "login", "--profile", "stored"),
 			"Cloudflare rejected this API token", "Invalid API Token")
 		h.requireSaid(t, byArgs(t, cmds, procs, h.tokenEnv, "login", "--profile", "apikey"),
-			"Cloudflare rejected this API key and email", "Unknown X-Auth-Key or X-Auth-Email")
+			"Cloudflare rejected the stored API key and email", "Unknown X-Auth-Key or X-Auth-Email")
 		h.requireSaid(t, byArgs(t, cmds, procs, nil, "login", "--profile", "new-aws", "--provider", "AWS", "--method", "stored"),
 			"AWS rejected these access keys", "InvalidClientTokenId")
 		h.requireSaid(t, byArgs(t, cmds, procs, nil, "login", "--profile", "new-gh", "--provider", "GitHub", "--method", "stored"),

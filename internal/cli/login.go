@@ -41,13 +41,19 @@ for again when missing). --configure runs the method choice again and removes th
 secrets. --provider limits the run to one provider.
 
 Without a terminal, pass --provider and --method: the secrets are then read from the variables the
-provider's env method uses (CLOUDFLARE_API_TOKEN or CLOUDFLARE_API_KEY + CLOUDFLARE_EMAIL, and
-CLOUDFLARE_ACCOUNT_ID; AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION;
-GITHUB_ACCESS_TOKEN or GITHUB_TOKEN), checked against the provider's API, and stored.`,
+provider's env method uses (CLOUDFLARE_API_TOKEN or CLOUDFLARE_API_KEY + CLOUDFLARE_EMAIL;
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION; GITHUB_ACCESS_TOKEN or
+GITHUB_TOKEN), checked against the provider's API, and stored.
+
+Cloudflare looks up the accounts the credential can see: one is taken, several are chosen from
+(without a terminal: --account-id or CLOUDFLARE_ACCOUNT_ID). A configured provider that cannot be
+used (no account, credentials rejected or missing) is repaired: what is missing is asked for again.
+Credentials saved while the provider's API could not be reached are shown as unchecked until a
+login checks them.`,
 		Example: `  alchemy login
   alchemy login --configure
   alchemy login --profile prod --configure
-  CLOUDFLARE_API_TOKEN=... CLOUDFLARE_ACCOUNT_ID=... alchemy login --profile ci --provider Cloudflare --method stored`,
+  CLOUDFLARE_API_TOKEN=... alchemy login --profile ci --provider Cloudflare --method stored --account-id 0123...`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -100,9 +106,12 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 			return err
 		}
 		if len(providers) == 0 {
-			opts.F.IO.Println("No auth providers registered. The stack declares no resource that needs credentials; pass custom ones to alchemy.Run with alchemy.WithAuth(...).")
-			return nil
+			// Nothing in the stack needs credentials yet; the person is
+			// most likely about to add something that does.
+			opts.F.IO.Info(fmt.Sprintf("Stack %s declares no resource that needs credentials: using the providers built into alchemy.", opts.F.Stack.Name))
 		}
+	}
+	if len(providers) > 0 {
 		if opts.Provider != "" {
 			p, err := auth.NewRegistry(providers...).Get(opts.Provider)
 			if err != nil {

@@ -124,7 +124,7 @@ func TestOAuthBrowserLoginChromium(t *testing.T) {
 	}
 
 	p.exitCode(t, 0)
-	if !strings.Contains(p.stderr.String(), "Cloudflare: using account: Work ("+cfAccount+")") {
+	if !strings.Contains(p.stderr.String(), "Cloudflare: using account Work ("+cfAccount+"), the only one this login can see.") {
 		t.Errorf("stderr does not name the account:\n%s", p)
 	}
 

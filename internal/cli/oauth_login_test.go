@@ -45,7 +45,7 @@ func TestOAuthPasteOnRemoteMachine(t *testing.T) {
 		}
 		for _, want := range []string{
 			"Cloudflare: after signing in, paste the URL your browser was sent to (or the code) here and press Enter:",
-			"Cloudflare: using account: Work (" + cfAccount + ")",
+			"Cloudflare: using account Work (" + cfAccount + "), the only one this login can see.",
 		} {
 			if !strings.Contains(p.stderr.String(), want) {
 				t.Errorf("stderr lacks %q:\n%s", want, p)
@@ -284,8 +284,11 @@ func TestOAuthAccounts(t *testing.T) {
 		if p.code != 1 {
 			t.Fatalf("exit %d, want 1:\n%s", p.code, p)
 		}
-		if !strings.Contains(p.stderr.String(), "this login can see 3 accounts; pass --account-id") {
-			t.Errorf("stderr does not name --account-id:\n%s", p)
+		// The accounts are listed, ids whole (they are not secrets).
+		for _, want := range []string{"this login can see 3 accounts: ", "(" + cfAccount + ")", "(" + cfOtherAccount + ")", "(" + cfThirdAccount + ")", "Pass --account-id"} {
+			if !strings.Contains(p.stderr.String(), want) {
+				t.Errorf("stderr does not say %q:\n%s", want, p)
+			}
 		}
 		mustNotExist(t, w.oauthFile("p"))
 		if e := w.cfEntry(t, "p"); e != nil {
@@ -334,8 +337,8 @@ func TestOAuthAccounts(t *testing.T) {
 		if p.code != 1 {
 			t.Fatalf("exit %d, want 1:\n%s", p.code, p)
 		}
-		if !strings.Contains(p.stderr.String(), "no accounts found") {
-			t.Errorf("stderr does not say no accounts found:\n%s", p)
+		if !strings.Contains(p.stderr.String(), "this login can see no Cloudflare accounts") {
+			t.Errorf("stderr does not say it sees no accounts:\n%s", p)
 		}
 		mustNotExist(t, w.oauthFile("p"))
 		if e := w.cfEntry(t, "p"); e != nil {

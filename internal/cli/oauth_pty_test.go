@@ -56,7 +56,7 @@ func TestOAuthPTYAccountSelect(t *testing.T) {
 		r := w.approve(t, w.ptyAuthorizeURL(t, p))
 		p.Expect("press Enter:")
 		p.Send(r.String(), testpty.KeyEnter)
-		p.Expect("Select a Cloudflare account")
+		p.Expect("Which Cloudflare account should profile 'p' deploy to?")
 		p.Expect("> Work")
 		p.Send(testpty.KeyDown)
 		p.Expect("> Personal")
@@ -81,7 +81,7 @@ func TestOAuthPTYAccountSelect(t *testing.T) {
 		if status, body := callback(t, r.String()); status != http.StatusOK {
 			t.Fatalf("callback answered %d:\n%s", status, body)
 		}
-		p.Expect("Select a Cloudflare account")
+		p.Expect("Which Cloudflare account should profile 'p' deploy to?")
 		p.Expect("> Work")
 		// The prompt is drawn and reads keys within milliseconds; a key
 		// that does not move the cursor in 15s went somewhere else.

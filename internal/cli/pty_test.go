@@ -165,41 +165,54 @@ func TestPTYLogin(t *testing.T) {
 		p.TypeSecret(cfToken)
 		p.Send(testpty.KeyEnter)
 
-		p.Expect("Cloudflare Account ID (Enter to skip)")
-		p.Send(cfAccount)
-		p.Expect(cfAccount)
+		// The token sees two accounts: a menu of their names and ids,
+		// not a question that can be skipped.
+		p.Expect("Which Cloudflare account should profile 'p' deploy to?")
+		p.Expect("> Work (" + cfAccount + ")")
+		p.Expect("Personal (" + cfOtherAccount + ")")
+		p.Send(testpty.KeyDown)
+		p.Expect("> Personal (" + cfOtherAccount + ")")
 		p.Send(testpty.KeyEnter)
 
 		p.Expect("Cloudflare: credentials saved.")
 		p.Expect("Profile: p")
 		p.Expect("── Cloudflare ──")
 		p.Expect("apiToken: cf-v****")
-		p.Expect("accountId: " + cfAccount)
+		p.Expect("accountId: " + cfOtherAccount)
 		p.Expect("source: stored")
 		p.RequireExit(0)
 		p.MustNotShow(cfToken)
+		if strings.Contains(p.Screen(), "Enter to skip") {
+			t.Errorf("the account can still be skipped:\n%s", p.Screen())
+		}
 
 		var stored map[string]any
 		readJSON(t, filepath.Join(w.alchemy, "credentials", "p", "cf-stored.json"), &stored)
-		jsonEqual(t, "cf-stored.json", stored, `{"type":"apiToken","apiToken":"`+cfToken+`","accountId":"`+cfAccount+`"}`)
+		jsonEqual(t, "cf-stored.json", stored, `{"type":"apiToken","apiToken":"`+cfToken+`","accountId":"`+cfOtherAccount+`"}`)
 		jsonEqual(t, "profiles.json profile p", readProfiles(t, w.alchemy).Profiles["p"],
 			`{"Cloudflare":{"method":"stored","credentialType":"apiToken"}}`)
 
-		var verified bool
+		var verified, listed bool
 		for _, r := range w.cf.Requests() {
 			if r.Method == "GET" && r.Path == "/user/tokens/verify" && r.AuthKind == "token" {
 				verified = true
 			}
+			if r.Method == "GET" && r.Path == "/accounts" && r.AuthKind == "token" {
+				listed = true
+			}
 		}
-		if !verified {
-			t.Errorf("the Cloudflare fake saw no GET /user/tokens/verify with a token; saw %+v", w.cf.Requests())
+		if !verified || !listed {
+			t.Errorf("the Cloudflare fake saw no GET /user/tokens/verify and GET /accounts with a token; saw %+v", w.cf.Requests())
 		}
 	})
 
-	t.Run("CloudflareAccountValidation", func(t *testing.T) {
+	// With the API unreachable the accounts cannot be looked up: the id is
+	// asked for (no skipping it), checked for shape, and the credentials
+	// are saved and shown as unchecked.
+	t.Run("CloudflareOfflineAsksAccount", func(t *testing.T) {
 		t.Parallel()
 		w := world(t)
-		p := w.start(t, nil, "login", "--profile", "p", "--provider", "Cloudflare")
+		p := w.start(t, []string{"CLOUDFLARE_BASE_URL=http://127.0.0.1:1/client/v4"}, "login", "--profile", "p", "--provider", "Cloudflare")
 
 		p.Expect("Cloudflare authentication method")
 		p.Expect("> OAuth")
@@ -212,7 +225,10 @@ func TestPTYLogin(t *testing.T) {
 		p.TypeSecret(cfToken)
 		p.Send(testpty.KeyEnter)
 
-		p.Expect("Cloudflare Account ID (Enter to skip)")
+		p.Expect("could not reach the Cloudflare API")
+		p.Expect("Cloudflare Account ID (Workers & Pages → Account details)")
+		p.Send(testpty.KeyEnter)
+		p.Expect("Required")
 		const bad = "not-an-account"
 		p.Send(bad)
 		p.Expect(bad)
@@ -227,14 +243,20 @@ func TestPTYLogin(t *testing.T) {
 		p.Expect(upper)
 		p.Send(testpty.KeyEnter)
 
+		p.Expect("to check the API token (cloudflare API")
+		p.Expect("saving it unchecked.")
 		p.Expect("Cloudflare: credentials saved.")
 		p.Expect("accountId: " + cfAccount)
+		p.Expect("source: stored - unchecked")
 		p.RequireExit(0)
 		p.MustNotShow(cfToken)
+		if s := p.Screen(); strings.Contains(s, "valid.") || strings.Contains(s, "<nil>") {
+			t.Errorf("unchecked credentials called valid, or the failure lost:\n%s", s)
+		}
 
 		var stored map[string]any
 		readJSON(t, filepath.Join(w.alchemy, "credentials", "p", "cf-stored.json"), &stored)
-		jsonEqual(t, "cf-stored.json", stored, `{"type":"apiToken","apiToken":"`+cfToken+`","accountId":"`+cfAccount+`"}`)
+		jsonEqual(t, "cf-stored.json", stored, `{"type":"apiToken","apiToken":"`+cfToken+`","accountId":"`+cfAccount+`","unchecked":true}`)
 	})
 
 	t.Run("AWS", func(t *testing.T) {
@@ -335,6 +357,8 @@ func TestPTYLogin(t *testing.T) {
 
 		p.Expect("Which providers should profile 'fresh' sign in to?")
 		p.Expect("GitHub")
+		// The keys are named: space toggles, enter confirms.
+		p.Expect("space to toggle, enter to confirm")
 		p.Send(testpty.KeyDown, testpty.KeyDown)
 		p.Send(testpty.KeySpace)
 		p.Expect("✓ GitHub")

@@ -165,16 +165,31 @@ func Bool(s Source, key string) bool {
 	return true
 }
 
-// MissingError is returned when a required variable is not set.
-type MissingError struct{ Name string }
+// MissingError names every required variable that is not set, so that
+// one run says all that is missing rather than one variable a run.
+type MissingError struct{ Names []string }
 
-func (e *MissingError) Error() string { return "Missing required env: " + e.Name }
+func (e *MissingError) Error() string { return "Missing required env: " + strings.Join(e.Names, ", ") }
 
 // Required returns the value of key or a *MissingError.
 func Required(s Source, key string) (string, error) {
-	v, ok := s.Lookup(key)
-	if !ok || v == "" {
-		return "", &MissingError{Name: key}
+	if err := RequireAll(s, key); err != nil {
+		return "", err
 	}
-	return v, nil
+	return Get(s, key), nil
+}
+
+// RequireAll returns a *MissingError naming those of keys that are unset
+// or empty, nil when all are set.
+func RequireAll(s Source, keys ...string) error {
+	var missing []string
+	for _, k := range keys {
+		if v, ok := s.Lookup(k); !ok || v == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return &MissingError{Names: missing}
+	}
+	return nil
 }

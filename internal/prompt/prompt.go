@@ -138,7 +138,12 @@ func (t *terminal) MultiSelect(ctx context.Context, title string, options []Opti
 		opts[i] = huh.NewOption(label(o), o.Value).Selected(selected[o.Value])
 	}
 	v := append([]string(nil), initial...)
+	// A multi-select is the one prompt whose keys are not obvious: enter
+	// alone confirms nothing chosen. The keys are named under the title,
+	// always: huh's help line gives way to the validation message, which
+	// shows until something is chosen.
 	err := t.run(ctx, huh.NewMultiSelect[string]().Title(title).Options(opts...).Value(&v).
+		Description("space to toggle, enter to confirm").
 		Validate(func(v []string) error {
 			if len(v) == 0 {
 				return errors.New("Select at least one")

@@ -438,26 +438,30 @@ func (p Provider) Read(ctx context.Context, c *auth.Context, e profile.Entry) (a
 }
 
 func readEnvKeys(env envfile.Source) (*Credentials, error) {
-	id, err := envfile.Required(env, "AWS_ACCESS_KEY_ID")
-	if err != nil {
+	if err := envfile.RequireAll(env, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"); err != nil {
 		return nil, err
 	}
-	secret, err := envfile.Required(env, "AWS_SECRET_ACCESS_KEY")
-	if err != nil {
-		return nil, err
-	}
-	return auth.Loaded(&Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: envfile.Get(env, "AWS_SESSION_TOKEN"),
-		AccountID: envfile.Get(env, "AWS_ACCOUNT_ID"), source: auth.Source{Type: "env"}}), nil
+	return auth.Loaded(&Credentials{AccessKeyID: envfile.Get(env, "AWS_ACCESS_KEY_ID"), SecretAccessKey: envfile.Get(env, "AWS_SECRET_ACCESS_KEY"),
+		SessionToken: envfile.Get(env, "AWS_SESSION_TOKEN"), AccountID: envfile.Get(env, "AWS_ACCOUNT_ID"), source: auth.Source{Type: "env"}}), nil
 }
 
+// readEnv resolves the env method. Every missing variable is named in one
+// error, the region with the keys.
 func readEnv(env envfile.Source) (*Credentials, error) {
 	creds, err := readEnvKeys(env)
+	region := envRegion(env)
+	var missing *envfile.MissingError
+	if region == "" && (err == nil || errors.As(err, &missing)) {
+		if missing == nil {
+			missing = &envfile.MissingError{}
+		}
+		missing.Names = append(missing.Names, "AWS_REGION (or AWS_DEFAULT_REGION)")
+		return nil, missing
+	}
 	if err != nil {
 		return nil, err
 	}
-	if creds.Region = envRegion(env); creds.Region == "" {
-		return nil, errors.New("AWS region not found. Set AWS_REGION or AWS_DEFAULT_REGION.")
-	}
+	creds.Region = region
 	return creds, nil
 }
 

@@ -60,6 +60,9 @@ type Stored struct {
 	APIKey    string `json:"apiKey,omitempty"`
 	Email     string `json:"email,omitempty"`
 	AccountID string `json:"accountId"`
+	// Unchecked marks credentials saved while the API could not be
+	// reached: shown as unchecked until a login checks them.
+	Unchecked bool `json:"unchecked,omitempty"`
 }
 
 // Secrets are the token, key and email (the email pairs with the key).
@@ -228,7 +231,12 @@ func oauthLogin(ctx context.Context, c *auth.Context, scopes []string) (string, 
 	if err != nil {
 		return "", oauthFailure(c, err)
 	}
-	account, err := chooseAccount(ctx, c, o)
+	pinned, _ := pinnedAccount(c)
+	client := cfapi.New(envfile.Get(c.Env, "CLOUDFLARE_BASE_URL"), cfapi.Auth{OAuthToken: o.Access}, c.HTTP)
+	account, err := chooseAccount(ctx, c, client, pinned)
+	if err != nil && (cfapi.IsUnreachable(err) || cfapi.IsRejected(err)) {
+		err = auth.Errorf("Cloudflare: could not list accounts: %v", err)
+	}
 	if err != nil {
 		// Nobody will hold this grant: give it back.
 		_ = revoke(ctx, c, o)
@@ -280,38 +288,51 @@ func oauthFailure(c *auth.Context, err error) error {
 	return err
 }
 
-// chooseAccount lists the accounts the new token can see: none is an
-// error, one is used, several are chosen from (or pinned with --account-id
-// / CLOUDFLARE_ACCOUNT_ID).
-func chooseAccount(ctx context.Context, c *auth.Context, o *OAuth) (string, error) {
-	client := cfapi.New(envfile.Get(c.Env, "CLOUDFLARE_BASE_URL"), cfapi.Auth{OAuthToken: o.Access}, c.HTTP)
+// chooseAccount lists the accounts a new credential can see (GET
+// /accounts, every page): none is an error, one is taken, several are
+// chosen from; pinned (--account-id, CLOUDFLARE_ACCOUNT_ID, the profile's)
+// must be one of them. Without a terminal, several accounts and no pin is
+// an error that lists them (ids are not secrets).
+func chooseAccount(ctx context.Context, c *auth.Context, client *cfapi.Client, pinned string) (string, error) {
 	accounts, err := client.Accounts(ctx)
 	if err != nil {
+		if cfapi.IsUnreachable(err) || cfapi.IsRejected(err) {
+			return "", err // the caller knows what the credential is
+		}
 		return "", auth.Errorf("Cloudflare: could not list accounts: %v", err)
 	}
 	if len(accounts) == 0 {
-		return "", auth.Errorf("Cloudflare: no accounts found for this credential.")
+		return "", auth.Errorf("Cloudflare: this login can see no Cloudflare accounts, so nothing could be deployed with it. Nothing was saved. Use a token (or sign in as a user) with access to an account (a token's Account Resources, in the dashboard under My Profile → API Tokens), then run `alchemy login --profile %s --provider Cloudflare --configure` again", c.Profile)
 	}
-	if pinned, _ := pinnedAccount(c); pinned != "" {
+	if pinned != "" {
 		for _, a := range accounts {
 			if strings.EqualFold(a.ID, pinned) {
 				return a.ID, nil
 			}
 		}
-		return "", auth.Errorf("Cloudflare: this login cannot see account %s (it sees %d other accounts). Check --account-id / CLOUDFLARE_ACCOUNT_ID", pinned, len(accounts))
+		return "", auth.Errorf("Cloudflare: this login cannot see account %s; it sees %s. Check --account-id / CLOUDFLARE_ACCOUNT_ID", pinned, accountList(accounts))
 	}
 	if len(accounts) == 1 {
-		c.IO.Info(fmt.Sprintf("Cloudflare: using account: %s (%s)", accounts[0].Name, accounts[0].ID))
+		c.IO.Info(fmt.Sprintf("Cloudflare: using account %s (%s), the only one this login can see.", accounts[0].Name, accounts[0].ID))
 		return accounts[0].ID, nil
 	}
 	if !c.Interactive {
-		return "", auth.Errorf("Cloudflare: this login can see %d accounts; pass --account-id (or set CLOUDFLARE_ACCOUNT_ID) to choose one", len(accounts))
+		return "", auth.Errorf("Cloudflare: this login can see %d accounts: %s. Pass --account-id (or set CLOUDFLARE_ACCOUNT_ID) to choose one: run this command again with --account-id <id>", len(accounts), accountList(accounts))
 	}
 	opts := make([]prompt.Option, len(accounts))
 	for i, a := range accounts {
 		opts[i] = prompt.Option{Value: a.ID, Label: a.Name, Hint: a.ID}
 	}
-	return c.Prompt.Select(ctx, "Select a Cloudflare account", opts, accounts[0].ID)
+	return c.Prompt.Select(ctx, fmt.Sprintf("Which Cloudflare account should profile '%s' deploy to?", c.Profile), opts, accounts[0].ID)
+}
+
+// accountList is "Work (0123…), Personal (fedc…)" with whole ids.
+func accountList(accounts []cfapi.Account) string {
+	parts := make([]string, len(accounts))
+	for i, a := range accounts {
+		parts[i] = fmt.Sprintf("%s (%s)", a.Name, a.ID)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // pinnedAccount is the account an OAuth login must choose, if any:
@@ -337,7 +358,20 @@ func (Provider) captureStored(ctx context.Context, c *auth.Context) (*Stored, er
 	if err != nil {
 		return nil, err
 	}
-	if err := verify(ctx, c, auth.Loaded(s)); err != nil {
+	if id, source := pinnedAccount(c); id != "" {
+		if err := validAccount(id, source); err != nil {
+			return nil, err
+		}
+		s.AccountID = strings.ToLower(id)
+	}
+	err = check(ctx, c, auth.Loaded(s))
+	var rejected *rejectedError
+	switch {
+	case errors.As(err, &rejected):
+		return nil, auth.Errorf("Cloudflare rejected this %s (%v). Nothing was saved. Check it in the Cloudflare dashboard, then run `alchemy login --profile %s --provider Cloudflare --configure` again%s", rejected.what, rejected.err, c.Profile, rejected.hint)
+	case errors.Is(err, errUnreachable):
+		c.IO.Warn(fmt.Sprintf("Cloudflare: %v; saving it unchecked.", err))
+	case err != nil:
 		return nil, err
 	}
 	if err := c.WithSecrets(ctx, func(tx *profile.Tx) error { return tx.WriteSecret(storedKey, s) }); err != nil {
@@ -369,11 +403,18 @@ func promptStored(ctx context.Context, c *auth.Context) (*Stored, error) {
 	if err != nil {
 		return nil, err
 	}
-	envAccount := envfile.Get(c.Env, "CLOUDFLARE_ACCOUNT_ID")
-	s.AccountID, err = c.Prompt.Input(ctx, prompt.Input{
-		Title:       "Cloudflare Account ID (Enter to skip)",
-		Placeholder: envAccount,
-		Default:     envAccount,
+	// The account is looked up with the credential once it is checked
+	// (check), so it is not asked for here.
+	return s, nil
+}
+
+// askAccount asks for an account id, when it cannot be looked up (the API
+// is unreachable): there is no skipping it, as a profile without one
+// cannot deploy.
+func askAccount(ctx context.Context, c *auth.Context) (string, error) {
+	id, err := c.Prompt.Input(ctx, prompt.Input{
+		Title:    "Cloudflare Account ID (Workers & Pages → Account details)",
+		Required: true,
 		Validate: func(v string) error {
 			if !isAccountID(v) {
 				return errors.New("Expected a 32-character hex account ID (Workers & Pages → Account details)")
@@ -381,40 +422,47 @@ func promptStored(ctx context.Context, c *auth.Context) (*Stored, error) {
 			return nil
 		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.AccountID = strings.ToLower(s.AccountID)
-	return s, nil
+	return strings.ToLower(id), err
 }
 
+// storedFromEnv takes the secrets of a stored login from the variables;
+// the account comes from --account-id / CLOUDFLARE_ACCOUNT_ID or is looked
+// up (captureStored).
 func storedFromEnv(c *auth.Context) (*Stored, error) {
-	creds, err := readEnv(c.Env)
-	var missing *envfile.MissingError
-	if errors.As(err, &missing) && missing.Name == "CLOUDFLARE_ACCOUNT_ID" {
-		// The account id may be left out of a stored profile; reads then
-		// fall back to CLOUDFLARE_ACCOUNT_ID.
-		creds, err = readEnvSecrets(c.Env)
-	}
+	creds, err := readEnvSecrets(c.Env)
 	if err != nil {
 		return nil, auth.Errorf("Cloudflare: %s, then run this command again to store them", err)
 	}
-	if creds.AccountID != "" {
-		if err := validAccount(creds.AccountID, "from the CLOUDFLARE_ACCOUNT_ID env var"); err != nil {
-			return nil, err
-		}
-	}
-	return &Stored{Type: creds.Type, APIToken: creds.APIToken, APIKey: creds.APIKey, Email: creds.Email, AccountID: strings.ToLower(creds.AccountID)}, nil
+	return &Stored{Type: creds.Type, APIToken: creds.APIToken, APIKey: creds.APIKey, Email: creds.Email}, nil
 }
 
-// verify asks Cloudflare whether it accepts the credential. A refusal stops
-// the save; an API that cannot be reached only warns, so a login on a plane
-// still works.
-func verify(ctx context.Context, c *auth.Context, s *Stored) error {
+// errUnreachable marks a check that could not reach the API.
+var errUnreachable = errors.New("could not reach the Cloudflare API")
+
+// rejectedError is a credential the API refused; callers word the remedy.
+type rejectedError struct {
+	what string // "API token", "API key and email"
+	err  error
+	hint string // what else may explain it, or ""
+}
+
+func (e *rejectedError) Error() string {
+	return fmt.Sprintf("Cloudflare rejected this %s: %v", e.what, e.err)
+}
+
+// check asks Cloudflare whether it accepts s and which account it acts in.
+// s.AccountID, when set, is the account it must act in (an account-owned
+// token verifies only against it); else the accounts the credential sees
+// are listed: one is taken, several are chosen from. When the API cannot
+// be reached, s is marked unchecked and the error wraps errUnreachable; the
+// account is then asked for (or must have been given). A refusal is a
+// *rejectedError.
+func check(ctx context.Context, c *auth.Context, s *Stored) error {
 	creds := &Credentials{Type: s.Type, APIToken: s.APIToken, APIKey: s.APIKey, Email: s.Email}
 	client := cfapi.New(envfile.Get(c.Env, "CLOUDFLARE_BASE_URL"), creds.APIAuth(), c.HTTP)
 	var err error
 	what := "API token"
+	accountToken := false
 	if s.Type == TypeAPIKey {
 		what = "API key and email"
 		_, err = client.User(ctx)
@@ -423,18 +471,50 @@ func verify(ctx context.Context, c *auth.Context, s *Stored) error {
 		if cfapi.IsRejected(err) && s.AccountID != "" {
 			// Account-owned tokens only verify against their account.
 			if _, aerr := client.VerifyAccountToken(ctx, s.AccountID); aerr == nil {
-				err = nil
+				err, accountToken = nil, true
 			}
+		}
+	}
+	if err == nil && !accountToken {
+		var account string
+		account, err = chooseAccount(ctx, c, client, s.AccountID)
+		switch {
+		case err == nil:
+			s.AccountID = account
+		case cfapi.IsRejected(err) && s.AccountID != "":
+			// The credential is good (it verified); it only may not list
+			// accounts, and the account was given.
+			err = nil
+		case cfapi.IsRejected(err):
+			return auth.Errorf("Cloudflare accepted this %s but would not list its accounts (%v). Nothing was saved. Pass --account-id (or set CLOUDFLARE_ACCOUNT_ID) to name the account", what, err)
+		case !cfapi.IsUnreachable(err):
+			return err
 		}
 	}
 	switch {
 	case err == nil:
+		s.Unchecked = false
 		return nil
 	case cfapi.IsRejected(err):
-		return auth.Errorf("Cloudflare rejected this %s (%v). Nothing was saved. Check it in the Cloudflare dashboard, then run `alchemy login --profile %s --provider Cloudflare --configure` again", what, err, c.Profile)
+		hint := ""
+		if s.Type != TypeAPIKey && s.AccountID == "" {
+			hint = " (an account-owned token verifies only against its account: pass --account-id or set CLOUDFLARE_ACCOUNT_ID)"
+		}
+		return &rejectedError{what: what, err: err, hint: hint}
 	case cfapi.IsUnreachable(err):
-		c.IO.Warn(fmt.Sprintf("Cloudflare: could not reach the Cloudflare API to check the %s (%v); saving it unchecked.", what, err))
-		return nil
+		s.Unchecked = true
+		if s.AccountID == "" {
+			if !c.Interactive {
+				return auth.Errorf("Cloudflare: could not reach the Cloudflare API to check the %s and look up its accounts (%v). Nothing was saved. Pass --account-id (or set CLOUDFLARE_ACCOUNT_ID) to save it unchecked, or try again once the API can be reached", what, err)
+			}
+			c.IO.Warn(fmt.Sprintf("Cloudflare: could not reach the Cloudflare API (%v), so its accounts cannot be looked up.", err))
+			account, aerr := askAccount(ctx, c)
+			if aerr != nil {
+				return aerr
+			}
+			s.AccountID = account
+		}
+		return fmt.Errorf("%w to check the %s (%v)", errUnreachable, what, err)
 	default:
 		return auth.Errorf("Cloudflare: could not check the %s: %v", what, err)
 	}
@@ -450,20 +530,7 @@ func (p Provider) Login(ctx context.Context, c *auth.Context, e profile.Entry) e
 		c.IO.Success("Cloudflare: using credentials from environment variables.")
 		return nil
 	case "stored":
-		var s Stored
-		found, err := c.ReadSecret(storedKey, &s)
-		if err != nil {
-			return err
-		}
-		if !found {
-			_, err := p.captureStored(ctx, c)
-			return err
-		}
-		if err := verify(ctx, c, &s); err != nil {
-			return err
-		}
-		c.IO.Success("Cloudflare: stored credentials are valid.")
-		return nil
+		return loginStored(ctx, c)
 	case "oauth":
 		var cfg Entry
 		if err := e.Decode(&cfg); err != nil {
@@ -490,6 +557,51 @@ func (p Provider) Login(ctx context.Context, c *auth.Context, e profile.Entry) e
 	}
 	_, err := auth.MethodFor(p, e.Method())
 	return err
+}
+
+// loginStored checks a stored login and repairs what keeps it from
+// resolving: a missing account is looked up (or taken from --account-id /
+// CLOUDFLARE_ACCOUNT_ID) and saved; missing or rejected credentials are
+// asked for again (auth.ReconfigureError). Credentials that still cannot
+// be checked stay marked unchecked, and are never called valid.
+func loginStored(ctx context.Context, c *auth.Context) error {
+	var s Stored
+	found, err := c.ReadSecret(storedKey, &s)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return &auth.ReconfigureError{Reason: "Cloudflare: the stored credentials are missing"}
+	}
+	before := s
+	if id, source := pinnedAccount(c); id != "" && (c.Login.AccountID != "" || s.AccountID == "") {
+		if err := validAccount(id, source); err != nil {
+			return err
+		}
+		s.AccountID = strings.ToLower(id)
+	}
+	err = check(ctx, c, &s)
+	var rejected *rejectedError
+	switch {
+	case errors.As(err, &rejected):
+		return &auth.ReconfigureError{Reason: fmt.Sprintf("Cloudflare rejected the stored %s (%v)%s", rejected.what, rejected.err, rejected.hint)}
+	case errors.Is(err, errUnreachable):
+		c.IO.Warn(fmt.Sprintf("Cloudflare: %v; the stored credentials stay unchecked.", err))
+	case err != nil:
+		return err
+	}
+	if s != before {
+		if err := c.WithSecrets(ctx, func(tx *profile.Tx) error { return tx.WriteSecret(storedKey, &s) }); err != nil {
+			return err
+		}
+		if s.AccountID != before.AccountID {
+			c.IO.Success(fmt.Sprintf("Cloudflare: account %s saved to profile '%s'.", s.AccountID, c.Profile))
+		}
+	}
+	if !s.Unchecked {
+		c.IO.Success("Cloudflare: stored credentials are valid.")
+	}
+	return nil
 }
 
 // freshOAuth returns the stored OAuth tokens with at least refreshWindow
@@ -621,8 +733,12 @@ func (p Provider) Read(ctx context.Context, c *auth.Context, e profile.Entry) (a
 		if err := validAccount(account, source); err != nil {
 			return nil, err
 		}
+		src := auth.Source{Type: "stored"}
+		if s.Unchecked {
+			src.Details = fmt.Sprintf("unchecked (saved while Cloudflare could not be reached; `alchemy login --profile %s` checks it)", c.Profile)
+		}
 		return &Credentials{Type: s.Type, APIToken: s.APIToken, APIKey: s.APIKey, Email: s.Email,
-			AccountID: strings.ToLower(account), source: auth.Source{Type: "stored"}}, nil
+			AccountID: strings.ToLower(account), source: src}, nil
 	case "oauth":
 		var cfg Entry
 		if err := e.Decode(&cfg); err != nil {
@@ -670,27 +786,45 @@ func validAccount(id, source string) error {
 }
 
 // readEnv resolves the env method: the account id and a token, or a key and
-// email.
+// email. Every missing variable is named in one error.
 func readEnv(env envfile.Source) (*Credentials, error) {
-	if _, err := envfile.Required(env, "CLOUDFLARE_ACCOUNT_ID"); err != nil {
-		return nil, err
+	creds, missing := envSecrets(env)
+	account := envfile.Get(env, "CLOUDFLARE_ACCOUNT_ID")
+	if account == "" {
+		missing = append(missing, "CLOUDFLARE_ACCOUNT_ID")
 	}
-	creds, err := readEnvSecrets(env)
-	if err != nil {
-		return nil, err
+	if len(missing) > 0 {
+		return nil, notFound(missing)
 	}
-	creds.AccountID = envfile.Get(env, "CLOUDFLARE_ACCOUNT_ID")
+	creds.AccountID = account
 	return creds, nil
 }
 
+// readEnvSecrets is readEnv without the account.
 func readEnvSecrets(env envfile.Source) (*Credentials, error) {
+	creds, missing := envSecrets(env)
+	if len(missing) > 0 {
+		return nil, notFound(missing)
+	}
+	return creds, nil
+}
+
+func notFound(missing []string) error {
+	return auth.Errorf("Cloudflare env credentials not found. Set %s.", strings.Join(missing, " and "))
+}
+
+// envSecrets reads a token, or a key and email; else it says what to set.
+func envSecrets(env envfile.Source) (*Credentials, []string) {
 	src := auth.Source{Type: "env"}
 	if tok := envfile.Get(env, "CLOUDFLARE_API_TOKEN"); tok != "" {
 		return auth.Loaded(&Credentials{Type: TypeAPIToken, APIToken: tok, source: src}), nil
 	}
 	key, email := envfile.Get(env, "CLOUDFLARE_API_KEY"), envfile.Get(env, "CLOUDFLARE_EMAIL")
-	if key != "" && email != "" {
+	switch {
+	case key != "" && email != "":
 		return auth.Loaded(&Credentials{Type: TypeAPIKey, APIKey: key, Email: email, source: src}), nil
+	case key != "":
+		return nil, []string{"CLOUDFLARE_EMAIL (the global API key in CLOUDFLARE_API_KEY needs it)"}
 	}
-	return nil, auth.Errorf("Cloudflare env credentials not found. Set CLOUDFLARE_API_TOKEN or CLOUDFLARE_API_KEY + CLOUDFLARE_EMAIL.")
+	return nil, []string{"CLOUDFLARE_API_TOKEN or CLOUDFLARE_API_KEY + CLOUDFLARE_EMAIL"}
 }

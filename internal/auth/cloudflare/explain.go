@@ -64,7 +64,7 @@ func explainEnv(x *auth.Explaining) auth.Use {
 	if a := x.Get(envAccount); a != "" {
 		u.Values = append(u.Values, auth.Provenance{Name: "accountId", Value: strings.ToLower(a), From: x.From(envAccount)})
 	} else if u.Problem == "" {
-		u.Problem = "a deploy fails with `Missing required env: " + envAccount + "`: set it to the account to deploy to"
+		u.Problem = "a deploy fails: set " + envAccount + " to the account to deploy to"
 	}
 	return u
 }

@@ -133,7 +133,12 @@ func browserLogin(ctx context.Context, c *auth.Context, scopes []string) (*OAuth
 		}()
 	}
 
-	c.IO.Info("Cloudflare: opening browser for OAuth login...")
+	// With --no-browser nothing is opened, so nothing says it is.
+	if c.Login.NoBrowser {
+		c.IO.Info("Cloudflare: open this URL in a browser to sign in:")
+	} else {
+		c.IO.Info("Cloudflare: opening browser for OAuth login...")
+	}
 	c.IO.Info(authURL)
 	opened := false
 	if !c.Login.NoBrowser {

@@ -10,7 +10,7 @@ func (Provider) Shape() profile.Shape {
 		Order:    []string{"credentialType", "scopes", "accountId"},
 		Docs: []profile.Doc{
 			{Key: storedKey, Legacy: []string{"cloudflare-stored"}, Method: "stored",
-				Fields: []string{"apiToken", "apiKey", "email", "accountId"}, TypeFrom: "credentialType"},
+				Fields: []string{"apiToken", "apiKey", "email", "accountId", "unchecked"}, TypeFrom: "credentialType"},
 			{Key: oauthKey, Method: "oauth",
 				Fields: []string{"clientId", "access", "refresh", "expires"}, Shared: []string{"scopes"}, Type: "oauth"},
 		},

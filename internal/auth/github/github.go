@@ -94,7 +94,7 @@ func (p Provider) Configure(ctx context.Context, c *auth.Context, method string)
 	switch method {
 	case "gh-cli":
 		if _, err := ghToken(ctx); err != nil {
-			return nil, auth.Errorf("gh CLI not available: %s", err)
+			return nil, err
 		}
 		c.IO.Success("GitHub: gh CLI authentication available.")
 		return entry("gh-cli")
@@ -250,9 +250,11 @@ func ghToken(ctx context.Context) (string, error) {
 	var exitErr *exec.ExitError
 	switch {
 	case errors.As(err, &exitErr):
-		return "", auth.Errorf("gh auth token exited with %d: %s", exitErr.ExitCode(), strings.TrimSpace(stderr.String()))
+		// gh is there, and has no token to give: signed out, or its
+		// config is not readable. Its own words say which.
+		return "", auth.Errorf("the GitHub CLI (gh) is installed but not signed in (`gh auth token` exited with %d: %s). Run `gh auth login`, then run this command again", exitErr.ExitCode(), strings.TrimSpace(stderr.String()))
 	case err != nil:
-		return "", auth.Errorf("Could not invoke `gh`. Install GitHub CLI from https://cli.github.com/ and run `gh auth login`.")
+		return "", auth.Errorf("gh CLI not available: could not invoke `gh`. Install GitHub CLI from https://cli.github.com/ and run `gh auth login`.")
 	}
 	tok := strings.TrimSpace(stdout.String())
 	if tok == "" {

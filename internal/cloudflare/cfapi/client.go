@@ -99,6 +99,18 @@ func (a Auth) bearer() string {
 	return a.OAuthToken
 }
 
+// SetHeaders sets the headers that authenticate a request in a's style
+// (none when it is "none" or "ambiguous").
+func (a Auth) SetHeaders(h http.Header) {
+	switch a.Kind() {
+	case "token", "oauth":
+		h.Set("Authorization", "Bearer "+a.bearer())
+	case "key":
+		h.Set("X-Auth-Email", a.Email)
+		h.Set("X-Auth-Key", a.APIKey)
+	}
+}
+
 // secrets lists the values that must never appear in an error string.
 func (a Auth) secrets() []string {
 	var s []string
@@ -235,13 +247,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	switch c.auth.Kind() {
-	case "token", "oauth":
-		req.Header.Set("Authorization", "Bearer "+c.auth.bearer())
-	case "key":
-		req.Header.Set("X-Auth-Email", c.auth.Email)
-		req.Header.Set("X-Auth-Key", c.auth.APIKey)
-	}
+	c.auth.SetHeaders(req.Header)
 
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -28,6 +28,10 @@ type TokenOptions struct {
 	// Accounts limits which accounts a user token can see; empty means all
 	// registered accounts. Ignored for account-owned tokens.
 	Accounts []string
+	// NoAccounts makes a user token that can see no account (one whose
+	// account resources were all removed): it verifies, and GET /accounts
+	// answers an empty list.
+	NoAccounts bool
 	// UserEmail is the user a user token belongs to (GET /user). Registered
 	// with a generated ID if AddUser was not called for it.
 	UserEmail string
@@ -149,6 +153,8 @@ func (s *Server) visibleAccounts(p *principal) []*account {
 	switch {
 	case p.token != nil && p.token.accountOwned():
 		allow = []string{p.token.opts.AccountID}
+	case p.token != nil && p.token.opts.NoAccounts:
+		return nil
 	case p.token != nil:
 		allow = p.token.opts.Accounts
 	case p.key != nil:
