@@ -356,9 +356,9 @@ func TestPTYLogin(t *testing.T) {
 		p := w.start(t, []string{"GITHUB_TOKEN=" + ghToken}, "login", "--profile", "fresh")
 
 		p.Expect("Which providers should profile 'fresh' sign in to?")
-		p.Expect("GitHub")
-		// The keys are named: space toggles, enter confirms.
+		// The keys are named, under the title: space toggles, enter confirms.
 		p.Expect("space to toggle, enter to confirm")
+		p.Expect("GitHub")
 		p.Send(testpty.KeyDown, testpty.KeyDown)
 		p.Send(testpty.KeySpace)
 		p.Expect("✓ GitHub")
