@@ -232,6 +232,7 @@ type LogoutOptions struct {
 	Flags    ProfileFlags
 	Provider string
 	SSO      bool
+	Yes      bool
 }
 
 // NewCmdLogout builds `alchemy logout`.
@@ -251,6 +252,7 @@ func NewCmdLogout(f *Factory, runF func(*LogoutOptions) error) *cobra.Command {
 	opts.Flags.register(cmd)
 	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Only this provider (Cloudflare, AWS, GitHub)")
 	cmd.Flags().BoolVar(&opts.SSO, "sso", false, "Also end the AWS SSO sign-in, which the AWS CLI shares")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Sign out without asking")
 	return cmd
 }
 
@@ -259,17 +261,12 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := s.Store.Load()
+	_, p, err := s.existingProfile()
 	if err != nil {
 		return err
 	}
 	s.Auth.Login.EndSSO = opts.SSO
 	name := s.Sel.Name
-	p, ok := cfg.Profiles[name]
-	if !ok {
-		opts.F.IO.Printf("Profile '%s' not found. Nothing to log out of.\n", name)
-		return nil
-	}
 	reg := opts.F.Registry()
 	var targets []auth.Provider
 	if opts.Provider != "" {
@@ -288,6 +285,9 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 				targets = append(targets, prov)
 			}
 		}
+	}
+	if err := confirmLogout(ctx, s, opts, targets); err != nil {
+		return err
 	}
 	for _, prov := range targets {
 		if err := auth.Logout(ctx, s.Auth, prov, p[prov.Name()]); err != nil {
