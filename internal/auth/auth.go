@@ -279,7 +279,7 @@ func ChooseMethod(ctx context.Context, c *Context, p Provider) (string, error) {
 	// The menu says which profile it configures and why: it also opens in
 	// the middle of a deploy, where a misspelled --profile once opened it
 	// for a profile nobody meant.
-	title := fmt.Sprintf("%s %s authentication method for profile '%s':", configureReason(c, p), p.Name(), c.Profile)
+	title := fmt.Sprintf("%s\n%s authentication method for profile '%s':", configureReason(c, p), p.Name(), c.Profile)
 	id, err := c.Prompt.Select(ctx, title, opts, initial)
 	if err != nil {
 		return "", err

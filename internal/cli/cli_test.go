@@ -20,10 +20,14 @@ import (
 )
 
 // TestMain lets the test binary act as the alchemy binary: inside scripts,
-// and when a PTY test execs it with ALCHEMY_CLI_MAIN=1.
+// and when a PTY test execs it with ALCHEMY_CLI_MAIN=1 (=stack: as a stack
+// program).
 func TestMain(m *testing.M) {
-	if os.Getenv("ALCHEMY_CLI_MAIN") == "1" {
+	switch os.Getenv("ALCHEMY_CLI_MAIN") {
+	case "1":
 		os.Exit(cli.Main())
+	case "stack": // the stack program of a KV namespace (scriptStack)
+		os.Exit(cli.MainStack(scriptStack()))
 	}
 	testscript.Main(m, map[string]func(){
 		"alchemy":       func() { os.Exit(cli.Main()) },

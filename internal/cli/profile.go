@@ -331,7 +331,8 @@ func confirmClear(ctx context.Context, s *session, yes bool) error {
 	cfg, err := s.Store.Load()
 	var invalid *profile.InvalidError
 	if errors.As(err, &invalid) {
-		return confirmRemoval(ctx, s, yes, command, fmt.Sprintf("Remove profile '%s' and all its credentials? profiles.json cannot be used, so clearing moves it to a backup and starts a new one.", name))
+		return confirmRemoval(ctx, s, yes, command, fmt.Sprintf("Remove profile '%s' and all its credentials?", name),
+			"profiles.json cannot be used: clearing moves it to a backup and starts a new one.")
 	}
 	if err != nil {
 		return err
@@ -342,13 +343,14 @@ func confirmClear(ctx context.Context, s *session, yes bool) error {
 		if _, err := os.Lstat(s.Store.CredentialsDir(s.Sel.Name)); err != nil {
 			return s.profileError(cfg)
 		}
-		return confirmRemoval(ctx, s, yes, command, fmt.Sprintf("Remove what is left of profile '%s' (its credentials directory; profiles.json does not list it)?", name))
+		return confirmRemoval(ctx, s, yes, command, fmt.Sprintf("Remove what is left of profile '%s'?", name),
+			"profiles.json does not list it, but its credentials directory is there.")
 	}
 	provs := "no providers"
 	if len(p) > 0 {
 		provs = strings.Join(p.Providers(), ", ")
 	}
-	return confirmRemoval(ctx, s, yes, command, fmt.Sprintf("Remove profile '%s' and all its credentials (%s)?", name, display.Safe(provs)))
+	return confirmRemoval(ctx, s, yes, command, fmt.Sprintf("Remove profile '%s' and all its credentials (%s)?", name, display.Safe(provs)), "")
 }
 
 // loadForWrite reads the config for a command that will write it: an

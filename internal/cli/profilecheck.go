@@ -93,9 +93,10 @@ func confirmNewProfile(ctx context.Context, s *session) error {
 	}
 	title := fmt.Sprintf("Profile '%s' does not exist.", display.Safe(s.Sel.Name))
 	if dym := didYouMean(s.Sel.Name, cfg); dym != "" {
-		title += fmt.Sprintf(" (Did you mean %s?)", dym)
+		title += fmt.Sprintf(" Did you mean %s?", dym)
 	}
-	title += fmt.Sprintf(" Create profile '%s'?", display.Safe(s.Sel.Name))
+	// Two lines: a form truncates a title at the terminal's width.
+	title += fmt.Sprintf("\nCreate profile '%s'?", display.Safe(s.Sel.Name))
 	create, err := confirm(ctx, s, title)
 	if err != nil {
 		return err
@@ -120,14 +121,19 @@ func confirm(ctx context.Context, s *session, title string) (bool, error) {
 // confirmRemoval is the question before logout and profile clear remove
 // credentials: --yes answers it; without a terminal and without --yes
 // nothing is removed and the command is a usage error naming --yes.
-func confirmRemoval(ctx context.Context, s *session, yes bool, command, question string) error {
+// detail, when not "", says more, on a line of its own in the prompt.
+func confirmRemoval(ctx context.Context, s *session, yes bool, command, question, detail string) error {
 	if yes {
 		return nil
 	}
 	if !s.Auth.Interactive {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s Nothing was removed: this process is non-interactive, so it cannot ask. Re-run with --yes to confirm: %s --yes", question, command)}
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s Nothing was removed: this process is non-interactive, so it cannot ask. Re-run with --yes to confirm: %s --yes", strings.TrimSpace(question+" "+detail), command)}
 	}
-	ok, err := confirm(ctx, s, question)
+	title := question
+	if detail != "" {
+		title += "\n" + detail
+	}
+	ok, err := confirm(ctx, s, title)
 	if err != nil {
 		return err
 	}
@@ -154,5 +160,6 @@ func confirmLogout(ctx context.Context, s *session, opts *LogoutOptions, targets
 	if opts.SSO {
 		command += " --sso"
 	}
-	return confirmRemoval(ctx, s, opts.Yes, command, fmt.Sprintf("Sign profile '%s' out of %s? Stored secrets are removed and OAuth grants revoked; the method choice is kept.", name, display.Safe(strings.Join(names, ", "))))
+	return confirmRemoval(ctx, s, opts.Yes, command, fmt.Sprintf("Sign profile '%s' out of %s?", name, display.Safe(strings.Join(names, ", "))),
+		"Stored secrets are removed and OAuth grants revoked; the method choice is kept.")
 }
