@@ -241,7 +241,14 @@ func NewCmdLogout(f *Factory, runF func(*LogoutOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "logout",
 		Short: "Sign out: remove or revoke a profile's stored secrets (the method choice is kept)",
-		Args:  cobra.NoArgs,
+		Long: `Sign out: remove or revoke a profile's stored secrets. The method choice is kept, so
+` + "`alchemy profile list`" + ` shows the provider as signed out and ` + "`alchemy login`" + ` signs it in again.
+
+It asks first on a terminal; --yes answers for it. Without a terminal and without --yes nothing
+is removed (exit 2). A profile that does not exist is an error (exit 1).`,
+		Example: `  alchemy logout --profile prod
+  alchemy logout --profile ci --provider Cloudflare --yes`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(opts)

@@ -210,6 +210,9 @@ func profileListRun(opts *ProfileListOptions) error {
 		io.Printf("\nSelected: %s (%s)\n", s.Sel.Name, s.Sel.Source)
 	} else {
 		io.Printf("\nSelected: %s (%s), not configured yet. Run `alchemy login --profile %s` to set it up.\n", s.Sel.Name, s.Sel.Source, s.Sel.Name)
+		if dym := didYouMean(s.Sel.Name, cfg); dym != "" {
+			io.Printf("Did you mean %s?\n", dym)
+		}
 	}
 	return nil
 }
@@ -252,7 +255,13 @@ func NewCmdProfileClear(f *Factory, runF func(*ProfileClearOptions) error) *cobr
 	cmd := &cobra.Command{
 		Use:   "clear",
 		Short: "Remove a profile and all its stored credentials, revoking its OAuth grants",
-		Args:  cobra.NoArgs,
+		Long: `Remove a profile and all its stored credentials, revoking its OAuth grants.
+
+It asks first on a terminal; --yes answers for it. Without a terminal and without --yes nothing
+is removed (exit 2). A profile that does not exist is an error (exit 1).`,
+		Example: `  alchemy profile clear --profile old
+  alchemy profile clear --profile ci --yes`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(opts)
