@@ -11,6 +11,17 @@ import (
 	"github.com/alchemy-go/alchemy/internal/testpty"
 )
 
+// writeProfiles writes $ALCHEMY_HOME/profiles.json.
+func (w *ptyWorld) writeProfiles(t *testing.T, content string) {
+	t.Helper()
+	if err := os.MkdirAll(w.alchemy, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.alchemy, "profiles.json"), []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // An interactive deploy on a profile that does not exist asks before
 // creating it, No by default; the credentials menu it opens on Yes names
 // the profile and why.
@@ -18,12 +29,7 @@ func TestPTYUnknownProfile(t *testing.T) {
 	const existing = `{"version":0,"profiles":{"cfreal":{"Cloudflare":{"method":"env"}}}}`
 	setup := func(t *testing.T) *ptyWorld {
 		w := newPTYWorld(t, nil, "")
-		if err := os.MkdirAll(w.alchemy, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(w.alchemy, "profiles.json"), []byte(existing), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		w.writeProfiles(t, existing)
 		return w
 	}
 	unchanged := func(t *testing.T, w *ptyWorld) {
@@ -81,10 +87,7 @@ func TestPTYRemovalConfirms(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		profiles := `{"version":0,"profiles":{"prod":{"Cloudflare":{"method":"stored","credentialType":"apiToken"}}}}`
-		if err := os.WriteFile(filepath.Join(w.alchemy, "profiles.json"), []byte(profiles), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		w.writeProfiles(t, `{"version":0,"profiles":{"prod":{"Cloudflare":{"method":"stored","credentialType":"apiToken"}}}}`)
 		secretFile = filepath.Join(dir, "cf-stored.json")
 		if err := os.WriteFile(secretFile, []byte(secret), 0o600); err != nil {
 			t.Fatal(err)
@@ -133,4 +136,31 @@ func TestPTYRemovalConfirms(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With --method there is no method menu to name the profile: a line before
+// the questions does, and says why.
+func TestPTYMethodGivenNamesTheProfile(t *testing.T) {
+	t.Parallel()
+	w := newPTYWorld(t, nil, "")
+	p := w.start(t, nil, "login", "--profile", "p", "--provider", "GitHub", "--method", "stored")
+	p.Expect("Profile 'p' has no GitHub credentials. Setting up GitHub with stored.")
+	p.Expect("GitHub Personal Access Token")
+	p.Send(testpty.KeyCtrlC)
+	p.RequireExit(130)
+	if _, err := os.Stat(filepath.Join(w.alchemy, "profiles.json")); !os.IsNotExist(err) {
+		t.Errorf("profiles.json after a cancelled login: %v, want none", err)
+	}
+}
+
+// --configure on a configured provider says what it replaces.
+func TestPTYReconfigureNamesTheMethod(t *testing.T) {
+	t.Parallel()
+	w := newPTYWorld(t, nil, "")
+	w.writeProfiles(t, `{"version":0,"profiles":{"cfreal":{"Cloudflare":{"method":"env"}}}}`)
+	p := w.start(t, nil, "login", "--profile", "cfreal", "--provider", "Cloudflare", "--configure")
+	p.Expect("Profile 'cfreal' signs in to Cloudflare with env; configuring it again.")
+	p.Expect("Cloudflare authentication method for profile 'cfreal':")
+	p.Send(testpty.KeyCtrlC)
+	p.RequireExit(130)
 }
