@@ -326,8 +326,16 @@ func TestCIKeepsAnExplicitProfile(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.out, "tokenHash: "+testprovider.TokenHash("tok-from-ci-env")) {
 		t.Fatalf("CI deploy without a profile did not read the environment: %d %s %s", r.code, r.out, r.errOut)
 	}
+	// An explicit profile that does not exist: refused, never created.
+	r = run(t, widgetStack(), nil, "deploy", "--yes", "--stage", "x", "--profile", "prdo")
+	if r.code != 1 || !strings.Contains(r.errOut, "Profile 'prdo' does not exist (selected by --profile). Did you mean 'prod'?") {
+		t.Fatalf("CI deploy with a misspelled profile: %d %s", r.code, r.errOut)
+	}
 	// An explicit profile without that provider: an error naming the fix,
 	// never a prompt.
+	if err := os.WriteFile(filepath.Join(os.Getenv("ALCHEMY_HOME"), "profiles.json"), []byte(`{"version":0,"profiles":{"empty":{}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	r = run(t, widgetStack(), nil, "deploy", "--yes", "--stage", "x", "--profile", "empty")
 	if r.code != 1 || !strings.Contains(r.errOut, "alchemy login --profile empty --provider Widget --method <stored|env>") {
 		t.Fatalf("CI deploy with an unconfigured profile: %d %s", r.code, r.errOut)

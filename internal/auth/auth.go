@@ -276,7 +276,11 @@ func ChooseMethod(ctx context.Context, c *Context, p Provider) (string, error) {
 		}
 		opts = append(opts, prompt.Option{Value: m.ID, Label: m.Label, Hint: hint})
 	}
-	id, err := c.Prompt.Select(ctx, p.Name()+" authentication method", opts, initial)
+	// The menu says which profile it configures and why: it also opens in
+	// the middle of a deploy, where a misspelled --profile once opened it
+	// for a profile nobody meant.
+	title := fmt.Sprintf("%s\n%s authentication method for profile '%s':", configureReason(c, p), p.Name(), c.Profile)
+	id, err := c.Prompt.Select(ctx, title, opts, initial)
 	if err != nil {
 		return "", err
 	}

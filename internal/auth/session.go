@@ -42,6 +42,11 @@ func Configure(ctx context.Context, c *Context, p Provider, method string) (prof
 	}
 	var entry profile.Entry
 	err := prompt.Exclusive(func() error {
+		if method != "" && c.Interactive {
+			// No method menu to say it: the questions that follow do not
+			// name the profile.
+			c.IO.Info(fmt.Sprintf("%s Setting up %s with %s.", configureReason(c, p), p.Name(), method))
+		}
 		staged := *c
 		staged.stage = c.Store.NewStage(c.Profile)
 		staged.after = &[]func(){}
@@ -104,6 +109,14 @@ func loginHint(profileName string, p Provider) string {
 		}
 	}
 	return fmt.Sprintf("Run `alchemy login --profile %s --provider %s --method <%s>` to configure it from environment variables, or run `alchemy login --profile %s` in a terminal.", profileName, p.Name(), strings.Join(ids, "|"), profileName)
+}
+
+// configureReason says why p is being configured for the context's profile.
+func configureReason(c *Context, p Provider) string {
+	if e, _ := currentEntry(c, p.Name()); e != nil {
+		return fmt.Sprintf("Profile '%s' signs in to %s with %s; configuring it again.", c.Profile, p.Name(), e.Method())
+	}
+	return fmt.Sprintf("Profile '%s' has no %s credentials.", c.Profile, p.Name())
 }
 
 func currentEntry(c *Context, provider string) (profile.Entry, error) {

@@ -200,14 +200,14 @@ func TestAWSSSO(t *testing.T) {
 		}
 
 		// Logout keeps the shared sign-in unless asked.
-		code, _, errOut = w.run(t, nil, "logout", "--profile", "p", "--provider", "AWS")
+		code, _, errOut = w.run(t, nil, "logout", "--profile", "p", "--provider", "AWS", "--yes")
 		if code != 0 || !strings.Contains(errOut, "shared with the AWS CLI and was kept") {
 			t.Fatalf("logout: %d %s", code, errOut)
 		}
 		if _, err := os.Stat(w.cacheFile("corp")); err != nil {
 			t.Fatal("logout without --sso removed the shared sign-in")
 		}
-		code, _, errOut = w.run(t, nil, "logout", "--profile", "p", "--provider", "AWS", "--sso")
+		code, _, errOut = w.run(t, nil, "logout", "--profile", "p", "--provider", "AWS", "--sso", "--yes")
 		if code != 0 || !strings.Contains(errOut, "AWS: SSO logout complete") {
 			t.Fatalf("logout --sso: %d %s", code, errOut)
 		}

@@ -1,8 +1,10 @@
 package cli_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -18,10 +20,14 @@ import (
 )
 
 // TestMain lets the test binary act as the alchemy binary: inside scripts,
-// and when a PTY test execs it with ALCHEMY_CLI_MAIN=1.
+// and when a PTY test execs it with ALCHEMY_CLI_MAIN=1 (=stack: as a stack
+// program).
 func TestMain(m *testing.M) {
-	if os.Getenv("ALCHEMY_CLI_MAIN") == "1" {
+	switch os.Getenv("ALCHEMY_CLI_MAIN") {
+	case "1":
 		os.Exit(cli.Main())
+	case "stack": // the stack program of a KV namespace (scriptStack)
+		os.Exit(cli.MainStack(scriptStack()))
 	}
 	testscript.Main(m, map[string]func(){
 		"alchemy":       func() { os.Exit(cli.Main()) },
@@ -103,6 +109,7 @@ func TestScripts(t *testing.T) {
 					ts.Value("cf").(*cloudflarefake.Server).RevokeToken(tok)
 				}
 			},
+			"exits": cmdExits,
 		},
 	})
 }
@@ -171,5 +178,28 @@ func cmdPerm(ts *testscript.TestScript, neg bool, args []string) {
 	sort.Strings(bad)
 	if (len(bad) > 0) != neg {
 		ts.Fatalf("want mode %o: %v", want, bad)
+	}
+}
+
+// exits CODE COMMAND [ARGS...] runs a command as exec does (stdout and
+// stderr are then checked as usual) and fails unless it exits with CODE:
+// exec alone cannot tell a usage error (2) from a failure (1).
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE command [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	if got != want {
+		ts.Logf("[stdout]\n%s[stderr]\n%s", ts.ReadFile("stdout"), ts.ReadFile("stderr"))
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
 	}
 }

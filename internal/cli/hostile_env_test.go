@@ -102,7 +102,7 @@ func TestProfileClearRevokesTheGrant(t *testing.T) {
 	t.Parallel()
 	w := newOAuthWorld(t, 0, cfAccount)
 	tokens := loggedIn(t, w)
-	p := w.start(t, nil, "profile", "clear", "--profile", "p")
+	p := w.start(t, nil, "profile", "clear", "--profile", "p", "--yes")
 	p.exitCode(t, 0)
 	w.checkRefreshDead(t, "after profile clear", tokens.Refresh)
 	mustNotExist(t, w.oauthFile("p"))

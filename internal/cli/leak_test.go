@@ -397,10 +397,10 @@ func (h *leakHome) authCommands() []leakCmd {
 func goodbyeCommands(profiles []string) []leakCmd {
 	var cmds []leakCmd
 	for _, p := range profiles {
-		cmds = append(cmds, leakCmd{args: []string{"logout", "--profile", p}})
+		cmds = append(cmds, leakCmd{args: []string{"logout", "--profile", p, "--yes"}})
 	}
 	for _, p := range profiles {
-		cmds = append(cmds, leakCmd{args: []string{"profile", "clear", "--profile", p}})
+		cmds = append(cmds, leakCmd{args: []string{"profile", "clear", "--profile", p, "--yes"}})
 	}
 	return cmds
 }
@@ -652,12 +652,12 @@ func TestNoCommandLeaksASecret(t *testing.T) {
 					{args: []string{"login", "--profile", "p"}},
 					{env: []string{"CI=1"}, args: []string{"profile", "show", "--profile", "p"}},
 					{disclosed: true, args: []string{"profile", "env", "--profile", "p"}},
-					{args: []string{"logout", "--profile", "p"}},
+					{args: []string{"logout", "--profile", "p", "--yes"}},
 				})
 				h.requireSaid(t, procs[0], "profiles.json cannot be used")
 				// A new login moves the file to a backup and starts afresh.
 				h.run(t, leakCmd{env: h.tokenEnv, args: []string{"login", "--profile", "p", "--provider", "Cloudflare", "--method", "stored"}})
-				h.run(t, leakCmd{args: []string{"profile", "clear", "--profile", "p"}})
+				h.run(t, leakCmd{args: []string{"profile", "clear", "--profile", "p", "--yes"}})
 				h.check(t)
 			})
 		}
@@ -692,7 +692,7 @@ func TestNoCommandLeaksASecret(t *testing.T) {
 		h.run(t, leakCmd{env: []string{"CI=1"}, args: []string{"profile", "show", "--profile", "p", "--json"}})
 		env := h.run(t, leakCmd{disclosed: true, args: []string{"profile", "env", "--profile", "p"}})
 		h.set.Shows(t, "profile env --profile p", env.stdout.String(), h.label("Cloudflare OAuth access token #%d", n))
-		h.run(t, leakCmd{args: []string{"logout", "--profile", "p"}})
+		h.run(t, leakCmd{args: []string{"logout", "--profile", "p", "--yes"}})
 		if _, refreshes := h.tokenCounts(); refreshes < 2 {
 			t.Errorf("the OAuth server saw %d refreshes, want 2", refreshes)
 		}

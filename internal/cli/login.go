@@ -244,6 +244,7 @@ type LogoutOptions struct {
 	Flags    ProfileFlags
 	Provider string
 	SSO      bool
+	Yes      bool
 }
 
 // NewCmdLogout builds `alchemy logout`.
@@ -252,7 +253,14 @@ func NewCmdLogout(f *Factory, runF func(*LogoutOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "logout",
 		Short: "Sign out: remove or revoke a profile's stored secrets (the method choice is kept)",
-		Args:  cobra.NoArgs,
+		Long: `Sign out: remove or revoke a profile's stored secrets. The method choice is kept, so
+` + "`alchemy profile list`" + ` shows the provider as signed out and ` + "`alchemy login`" + ` signs it in again.
+
+It asks first on a terminal; --yes answers for it. Without a terminal and without --yes nothing
+is removed (exit 2). A profile that does not exist is an error (exit 1).`,
+		Example: `  alchemy logout --profile prod
+  alchemy logout --profile ci --provider Cloudflare --yes`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(opts)
@@ -263,6 +271,7 @@ func NewCmdLogout(f *Factory, runF func(*LogoutOptions) error) *cobra.Command {
 	opts.Flags.register(cmd)
 	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Only this provider (Cloudflare, AWS, GitHub)")
 	cmd.Flags().BoolVar(&opts.SSO, "sso", false, "Also end the AWS SSO sign-in, which the AWS CLI shares")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Sign out without asking")
 	return cmd
 }
 
@@ -271,17 +280,12 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := s.Store.Load()
+	_, p, err := s.existingProfile()
 	if err != nil {
 		return err
 	}
 	s.Auth.Login.EndSSO = opts.SSO
 	name := s.Sel.Name
-	p, ok := cfg.Profiles[name]
-	if !ok {
-		opts.F.IO.Printf("Profile '%s' not found. Nothing to log out of.\n", name)
-		return nil
-	}
 	reg := opts.F.Registry()
 	var targets []auth.Provider
 	if opts.Provider != "" {
@@ -300,6 +304,9 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 				targets = append(targets, prov)
 			}
 		}
+	}
+	if err := confirmLogout(ctx, s, opts, targets); err != nil {
+		return err
 	}
 	for _, prov := range targets {
 		if err := auth.Logout(ctx, s.Auth, prov, p[prov.Name()]); err != nil {

@@ -236,7 +236,7 @@ func TestOAuthRevokedRefreshAndLogout(t *testing.T) {
 	// Logout revokes the refresh token (RFC 7009) and deletes the file; the
 	// method choice stays.
 	rv0 := w.srv.Revocations()
-	p = w.start(t, nil, "logout", "--profile", "p", "--provider", "Cloudflare")
+	p = w.start(t, nil, "logout", "--profile", "p", "--provider", "Cloudflare", "--yes")
 	p.exitCode(t, 0)
 	if !strings.Contains(p.stderr.String()+p.stdout.String(), "Cloudflare: OAuth credentials removed.") {
 		t.Errorf("logout output:\n%s", p)

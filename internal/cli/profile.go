@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,6 +14,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/auth"
 	"github.com/alchemy-go/alchemy/internal/display"
 	"github.com/alchemy-go/alchemy/internal/profile"
+	"github.com/alchemy-go/alchemy/internal/suggest"
 )
 
 func newCmdProfile(f *Factory) *cobra.Command {
@@ -62,6 +65,7 @@ type showJSON struct {
 	SelectedBy string              `json:"selectedBy"`
 	Exists     bool                `json:"exists"`
 	Available  []string            `json:"available,omitempty"`
+	DidYouMean []string            `json:"didYouMean,omitempty"`
 	Providers  []auth.JSONProvider `json:"providers"`
 }
 
@@ -84,21 +88,16 @@ func profileShowRun(ctx context.Context, opts *ProfileShowOptions) error {
 		if exists {
 			out.Providers = auth.JSONViews(auth.Describe(ctx, s.Auth, opts.F.Registry(), p), opts.F.Now())
 		} else {
+			// The document still says so, for scripts; the exit code is 1.
 			out.Available = cfg.Names()
+			out.DidYouMean = suggest.Closest(name, out.Available)
 		}
-		return writeJSON(opts.F, out)
+		if err := writeJSON(opts.F, out); err != nil || exists {
+			return err
+		}
 	}
 	if !exists {
-		io.Printf("Profile '%s' not found.\n", display.Safe(name))
-		if names := cfg.Names(); len(names) > 0 {
-			for i := range names {
-				names[i] = display.Safe(names[i])
-			}
-			io.Printf("Available profiles: %s\n", strings.Join(names, ", "))
-		} else {
-			io.Printf("No profiles configured. Run `alchemy login`.\n")
-		}
-		return nil
+		return s.profileError(cfg)
 	}
 	auth.RenderText(io.Out, io.ErrOut, name, auth.Describe(ctx, s.Auth, opts.F.Registry(), p))
 	return nil
@@ -149,6 +148,9 @@ type listProfile struct {
 	Name      string            `json:"name"`
 	Selected  bool              `json:"selected"`
 	Providers map[string]string `json:"providers"`
+	// SignedOut are the providers `alchemy logout` signed out: their
+	// method is kept, their secrets are gone.
+	SignedOut []string `json:"signedOut,omitempty"`
 }
 
 func profileListRun(opts *ProfileListOptions) error {
@@ -168,6 +170,7 @@ func profileListRun(opts *ProfileListOptions) error {
 			for prov, e := range cfg.Profiles[name] {
 				lp.Providers[prov] = e.Method()
 			}
+			lp.SignedOut = signedOut(s.Store, opts.F.Registry(), name, cfg.Profiles[name])
 			out.Profiles = append(out.Profiles, lp)
 		}
 		return writeJSON(opts.F, out)
@@ -178,33 +181,72 @@ func profileListRun(opts *ProfileListOptions) error {
 	} else {
 		io.Printf("Profiles (%d)\n", len(names))
 	}
+	anyOut := false
 	for _, name := range names {
 		mark := "-"
 		if name == s.Sel.Name {
 			mark = "*"
 		}
 		p := cfg.Profiles[name]
+		out := signedOut(s.Store, opts.F.Registry(), name, p)
 		var provs []string
 		for _, prov := range p.Providers() {
-			provs = append(provs, fmt.Sprintf("%s (%s)", display.Safe(prov), display.Safe(p[prov].Method())))
+			state := p[prov].Method()
+			if slices.Contains(out, prov) {
+				state += ", signed out"
+				anyOut = true
+			}
+			provs = append(provs, fmt.Sprintf("%s (%s)", display.Safe(prov), display.Safe(state)))
 		}
 		if len(provs) == 0 {
 			provs = []string{"(no providers configured)"}
 		}
 		io.Printf("%s %s: %s\n", mark, display.Safe(name), strings.Join(provs, ", "))
 	}
+	if anyOut {
+		io.Printf("\nSigned out: the method is kept and its secrets are gone. `alchemy login --profile <name>` signs in again.\n")
+	}
 	if _, ok := cfg.Profiles[s.Sel.Name]; ok {
 		io.Printf("\nSelected: %s (%s)\n", s.Sel.Name, s.Sel.Source)
 	} else {
 		io.Printf("\nSelected: %s (%s), not configured yet. Run `alchemy login --profile %s` to set it up.\n", s.Sel.Name, s.Sel.Source, s.Sel.Name)
+		if dym := didYouMean(s.Sel.Name, cfg); dym != "" {
+			io.Printf("Did you mean %s?\n", dym)
+		}
 	}
 	return nil
+}
+
+// signedOut names the providers of a profile that `alchemy logout` signed
+// out: their method keeps secrets (a stored key, an OAuth grant) and none is
+// left. Methods without secrets of their own (env, sso, gh-cli) never are.
+func signedOut(store *profile.Store, reg *auth.Registry, name string, p profile.Profile) []string {
+	var out []string
+	for _, prov := range p.Providers() {
+		pr, err := reg.Get(prov)
+		if err != nil {
+			continue // a provider of a stack this binary does not have
+		}
+		keys := pr.SecretKeys(p[prov])
+		left := len(keys) == 0
+		for _, k := range keys {
+			var raw json.RawMessage
+			if found, err := store.ReadSecret(name, k, &raw); err != nil || found {
+				left = true // unreadable is not signed out: show says why
+			}
+		}
+		if !left {
+			out = append(out, prov)
+		}
+	}
+	return out
 }
 
 // ProfileClearOptions are the inputs of `alchemy profile clear`.
 type ProfileClearOptions struct {
 	F     *Factory
 	Flags ProfileFlags
+	Yes   bool
 }
 
 // NewCmdProfileClear builds `alchemy profile clear`.
@@ -213,7 +255,13 @@ func NewCmdProfileClear(f *Factory, runF func(*ProfileClearOptions) error) *cobr
 	cmd := &cobra.Command{
 		Use:   "clear",
 		Short: "Remove a profile and all its stored credentials, revoking its OAuth grants",
-		Args:  cobra.NoArgs,
+		Long: `Remove a profile and all its stored credentials, revoking its OAuth grants.
+
+It asks first on a terminal; --yes answers for it. Without a terminal and without --yes nothing
+is removed (exit 2). A profile that does not exist is an error (exit 1).`,
+		Example: `  alchemy profile clear --profile old
+  alchemy profile clear --profile ci --yes`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(opts)
@@ -222,6 +270,7 @@ func NewCmdProfileClear(f *Factory, runF func(*ProfileClearOptions) error) *cobr
 		},
 	}
 	opts.Flags.register(cmd)
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Remove without asking")
 	return cmd
 }
 
@@ -231,6 +280,9 @@ func profileClearRun(ctx context.Context, opts *ProfileClearOptions) error {
 		return err
 	}
 	name := s.Sel.Name
+	if err := confirmClear(ctx, s, opts.Yes); err != nil {
+		return err
+	}
 	var existed bool
 	var before profile.Profile
 	secrets := map[string]json.RawMessage{}
@@ -278,6 +330,36 @@ func profileClearRun(ctx context.Context, opts *ProfileClearOptions) error {
 		opts.F.IO.Printf("Profile '%s' not found in profiles.json; removed any stray credentials directory.\n", display.Safe(name))
 	}
 	return nil
+}
+
+// confirmClear refuses a profile that is neither in profiles.json nor has
+// a credentials directory left, and asks before removing one that has.
+func confirmClear(ctx context.Context, s *session, yes bool) error {
+	name := display.Safe(s.Sel.Name)
+	command := "alchemy profile clear --profile " + name
+	cfg, err := s.Store.Load()
+	var invalid *profile.InvalidError
+	if errors.As(err, &invalid) {
+		return confirmRemoval(ctx, s, yes, command, fmt.Sprintf("Remove profile '%s' and all its credentials?", name),
+			"profiles.json cannot be used: clearing moves it to a backup and starts a new one.")
+	}
+	if err != nil {
+		return err
+	}
+	p, ok := cfg.Profiles[s.Sel.Name]
+	if !ok {
+		// Lstat: a link there is refused by the clear itself, saying so.
+		if _, err := os.Lstat(s.Store.CredentialsDir(s.Sel.Name)); err != nil {
+			return s.profileError(cfg)
+		}
+		return confirmRemoval(ctx, s, yes, command, fmt.Sprintf("Remove what is left of profile '%s'?", name),
+			"profiles.json does not list it, but its credentials directory is there.")
+	}
+	provs := "no providers"
+	if len(p) > 0 {
+		provs = strings.Join(p.Providers(), ", ")
+	}
+	return confirmRemoval(ctx, s, yes, command, fmt.Sprintf("Remove profile '%s' and all its credentials (%s)?", name, display.Safe(provs)), "")
 }
 
 // loadForWrite reads the config for a command that will write it: an

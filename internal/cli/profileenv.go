@@ -23,13 +23,9 @@ func exportEnv(ctx context.Context, f *Factory, flags *ProfileFlags, provider st
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := s.Store.Load()
+	_, p, err := s.existingProfile()
 	if err != nil {
 		return nil, nil, err
-	}
-	p, ok := cfg.Profiles[s.Sel.Name]
-	if !ok {
-		return nil, nil, fmt.Errorf("Profile '%s' not found. Run `alchemy login --profile %s` to set it up.", s.Sel.Name, s.Sel.Name)
 	}
 	reg := f.Registry()
 	var names []string

@@ -221,6 +221,9 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := confirmNewProfile(ctx, env.s); err != nil {
+		return err
+	}
 	if err := env.checkAccounts(ctx); err != nil {
 		return err
 	}
