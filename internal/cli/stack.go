@@ -109,7 +109,7 @@ Every run starts with one line saying where it acts: stack → stage, the profil
 of each provider it used (hello → prod · profile prod · Cloudflare 0123…, AWS 1111…).
 
 --json writes exactly one JSON document to stdout, and progress, prompts and warnings to stderr:
-  {"command": "`+op+`", "ok": true, "stack": "hello", "stage": "prod", "profile": "prod",
+  {"command": "` + op + `", "ok": true, "stack": "hello", "stage": "prod", "profile": "prod",
    "accounts": {"Cloudflare": "…"}, "summary": {"create": 1},
    "resources": [{"id": "Greeting", "type": "local.File", "action": "create", "status": "created"}],
    "outputs": {"path": "…"}, "deleted": ["…"], "failures": [{"id": "…", "error": "…"}]}
