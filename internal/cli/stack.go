@@ -276,6 +276,9 @@ func (r *stackRunner) run(ctx context.Context) error {
 	r.env = env
 	if r.doc != nil {
 		r.doc.Stage = env.stage.Name
+		if !env.envOnly {
+			r.doc.Profile = env.s.Sel.Name
+		}
 		r.doc.Binding = env.binding.json()
 	}
 	destroy := opts.Op == "destroy"
@@ -567,13 +570,8 @@ func printOutputs(f *Factory, outputs map[string]any) {
 	if len(outputs) == 0 {
 		return
 	}
-	names := make([]string, 0, len(outputs))
-	for k := range outputs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
 	f.IO.Printf("\nOutputs:\n")
-	for _, k := range names {
+	for _, k := range sortedKeys(outputs) {
 		v := outputs[k]
 		if s, ok := v.(string); ok {
 			f.IO.Printf("  %s: %s\n", k, s)
@@ -593,19 +591,9 @@ func decodeAny(raw []byte) map[string]any {
 // binary builds alchemy.run.go with the user's go.mod and runs it with the
 // same arguments.
 func (f *Factory) delegate(ctx context.Context, args []string) error {
-	if f.RunStack == nil {
-		return errors.New("this alchemy binary cannot run stack files")
-	}
 	file := ""
 	if len(args) > 0 {
 		file = args[0]
 	}
-	code, err := f.RunStack(ctx, file, os.Args[1:])
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return &ExitError{Code: code}
-	}
-	return nil
+	return f.delegateFile(ctx, file)
 }
