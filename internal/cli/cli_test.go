@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 		"alchemy-stack": func() { os.Exit(cli.MainStack(scriptStack())) },
 		"app":           func() { os.Exit(cli.MainStack(boundStack())) },
 		"badapp":        func() { os.Exit(cli.MainStack(badlyBoundStack())) },
+		"hello":         func() { os.Exit(cli.MainStack(helloStack())) },
 	})
 }
 
@@ -93,6 +94,7 @@ func TestScripts(t *testing.T) {
 			"tshome":   cmdTSHome,
 			"requests": cmdRequests,
 			"perm":     cmdPerm,
+			"json":     cmdJSON,
 		},
 	})
 }
