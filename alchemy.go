@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/alchemy-go/alchemy/auth"
 	"github.com/alchemy-go/alchemy/internal/cli"
@@ -166,7 +167,7 @@ func Program(name string, body func(*Stack), opts ...StackOption) *cli.StackProg
 		s := &Stack{name: name, stage: stage, dir: p.Dir()}
 		defer func() {
 			if r := recover(); r != nil {
-				err = fmt.Errorf("declaring stack %s: %v", name, r)
+				err = fmt.Errorf("declaring stack %s: panic: %v%s", name, r, panicSite(p.File))
 			}
 		}()
 		body(s)
@@ -180,4 +181,31 @@ func Program(name string, body func(*Stack), opts ...StackOption) *cli.StackProg
 		o(p)
 	}
 	return p
+}
+
+// panicSite is where the stack program panicked, as " (at file:line)": the
+// deepest frame in the stack file (its own code, not the runtime's or a
+// resource constructor's), else the deepest outside the runtime and this
+// SDK. Called from the deferred recover, while the panicking frames are
+// still on the stack. "" when none is found.
+func panicSite(stackFile string) string {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	var outside string
+	for {
+		f, more := frames.Next()
+		switch {
+		case stackFile != "" && (f.File == stackFile ||
+			// built with -trimpath: the frame names the file, not its directory
+			strings.HasPrefix(f.Function, "main.") && filepath.Base(f.File) == filepath.Base(stackFile)):
+			return fmt.Sprintf(" (at %s:%d)", stackFile, f.Line)
+		case outside == "" && f.File != "" && !strings.HasPrefix(f.Function, "runtime.") &&
+			!strings.HasPrefix(f.Function, "github.com/alchemy-go/alchemy.") &&
+			!strings.HasPrefix(f.Function, "github.com/alchemy-go/alchemy/"):
+			outside = fmt.Sprintf(" (at %s:%d)", f.File, f.Line)
+		}
+		if !more {
+			return outside
+		}
+	}
 }

@@ -110,6 +110,15 @@ type AccountReader interface {
 	Account(ctx context.Context, c *Context, creds Credentials) (string, error)
 }
 
+// AccountNamer is implemented by providers whose resolved credentials name
+// the account they act in without asking the cloud (a Cloudflare account
+// id, the account STS reported when AWS keys were saved): the context line
+// of a stack command shows it. "" when the credentials name none, or only
+// claim one (AWS_ACCOUNT_ID beside keys from the environment).
+type AccountNamer interface {
+	KnownAccount(creds Credentials) string
+}
+
 // Context is what a provider method may use. Providers never read os.Getenv,
 // write files outside Store, or prompt outside Prompt.
 type Context struct {

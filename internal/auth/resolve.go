@@ -111,6 +111,24 @@ func (r *Resolver) Credentials(ctx context.Context, name string) (Credentials, e
 	}
 }
 
+// Resolved is every provider whose credentials resolved in this run, by
+// name: what a command acted with, for the context line it prints.
+func (r *Resolver) Resolved() map[string]Credentials {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]Credentials{}
+	for name, e := range r.cache {
+		select {
+		case <-e.once:
+			if e.err == nil {
+				out[name] = e.creds
+			}
+		default:
+		}
+	}
+	return out
+}
+
 // Ensure resolves the credentials and keeps only the error, for the planner.
 func (r *Resolver) Ensure(ctx context.Context, name string) error {
 	_, err := r.Credentials(ctx, name)

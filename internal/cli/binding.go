@@ -212,26 +212,6 @@ func (e *AccountMismatchError) Error() string {
 		e.Stage, e.Provider, e.Want, e.whose(), got, fix, e.Provider, e.Want, e.Stage)
 }
 
-// header is the line a plan of a bound stage starts with; "" without a
-// binding. Printed once the accounts were checked.
-func (b *StageBinding) header() string {
-	if b == nil || b.Profile == "" && len(b.Accounts) == 0 {
-		return ""
-	}
-	var parts []string
-	if b.Profile != "" {
-		parts = append(parts, "profile "+b.Profile)
-	}
-	for _, a := range b.Accounts {
-		parts = append(parts, a.Provider+" account "+a.ID)
-	}
-	h := "Stage " + b.Stage + " → " + strings.Join(parts, ", ")
-	if len(b.Accounts) > 0 {
-		h += " (checked)"
-	}
-	return h
-}
-
 // bindingJSON is the binding in `plan --json` / `deploy --json`.
 type bindingJSON struct {
 	Profile  string            `json:"profile,omitempty"`
@@ -239,7 +219,7 @@ type bindingJSON struct {
 }
 
 func (b *StageBinding) json() *bindingJSON {
-	if b.header() == "" {
+	if b == nil || b.Profile == "" && len(b.Accounts) == 0 {
 		return nil
 	}
 	j := &bindingJSON{Profile: b.Profile}

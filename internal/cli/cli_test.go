@@ -34,6 +34,7 @@ func TestMain(m *testing.M) {
 		"alchemy-stack": func() { os.Exit(cli.MainStack(scriptStack())) },
 		"app":           func() { os.Exit(cli.MainStack(boundStack())) },
 		"badapp":        func() { os.Exit(cli.MainStack(badlyBoundStack())) },
+		"hello":         func() { os.Exit(cli.MainStack(helloStack())) },
 	})
 }
 
@@ -110,6 +111,7 @@ func TestScripts(t *testing.T) {
 				}
 			},
 			"exits": cmdExits,
+			"json":  cmdJSON,
 		},
 	})
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/alchemy-go/alchemy/internal/envfile"
+	"github.com/alchemy-go/alchemy/internal/prompt"
 	"github.com/alchemy-go/alchemy/internal/stackrun"
 )
 
@@ -20,6 +22,8 @@ type DevOptions struct {
 	F           *Factory
 	Flags       ProfileFlags
 	Stage       string
+	stageSet    bool
+	Yes         bool
 	Concurrency int
 }
 
@@ -33,7 +37,13 @@ func NewCmdDev(f *Factory) *cobra.Command {
 file, the packages it imports from the module, and files its resources read there (a Worker's
 script, a Lambda's directory). On a change, rebuild, plan and apply only what changed. A compile
 error or a failed apply is printed and the session keeps watching; Ctrl-C stops after the provider
-call in flight has committed its state.`,
+call in flight has committed its state.
+
+A stage other than your own dev_$USER (--stage, $ALCHEMY_STAGE or $STAGE) is deployed on every save
+without asking, so dev asks first in a terminal; elsewhere it needs --yes.`,
+		Example: `  alchemy dev
+  alchemy dev ./infra/alchemy.run.go
+  alchemy dev --stage preview --yes`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if f.Stack != nil {
@@ -42,6 +52,10 @@ call in flight has committed its state.`,
 			file := ""
 			if len(args) == 1 {
 				file = args[0]
+			}
+			opts.stageSet = c.Flags().Changed("stage")
+			if err := confirmDevStage(c.Context(), opts); err != nil {
+				return err
 			}
 			var pass []string
 			if c.Flags().Changed("stage") {
@@ -62,7 +76,56 @@ call in flight has committed its state.`,
 	opts.Flags.register(cmd)
 	cmd.Flags().StringVar(&opts.Stage, "stage", "", "Stage to deploy (default $ALCHEMY_STAGE, $STAGE, else dev_$USER)")
 	cmd.Flags().IntVar(&opts.Concurrency, "concurrency", DefaultConcurrency, "Provider calls in flight at once")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Watch and deploy a stage other than dev_$USER without asking")
 	return cmd
+}
+
+// confirmDevStage asks before dev deploys every save to a stage that is not
+// the user's own dev_$USER (ALCHEMY_STAGE=prod left in a shell would
+// otherwise redeploy prod on every keystroke saved): --yes, or a person
+// saying yes.
+func confirmDevStage(ctx context.Context, opts *DevOptions) error {
+	env, err := envfile.Load(opts.Flags.EnvFile, opts.Flags.envFileSet)
+	if err != nil {
+		return err
+	}
+	st, err := resolveStage(opts.Stage, opts.stageSet, env)
+	if err != nil {
+		return err
+	}
+	own, _ := resolveStage("", false, withoutStage{env})
+	if opts.Yes || st.Name == own.Name {
+		return nil
+	}
+	pr, interactive := opts.F.prompter()
+	if !interactive {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("alchemy dev deploys every change to stage %s (from %s) without asking, and %s is not your development stage %s. Nothing was deployed. Re-run with --yes to watch and deploy %s, or without %s to use %s.",
+			st.Name, st.Source, st.Name, own.Name, st.Name, st.Source, own.Name)}
+	}
+	var ok bool
+	err = prompt.Exclusive(func() error {
+		var err error
+		ok, err = pr.Confirm(ctx, fmt.Sprintf("Watch and deploy every change to stage %s (from %s), not your %s?", st.Name, st.Source, own.Name), false)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("Nothing was deployed. Run `alchemy dev` without %s to use your stage %s.", st.Source, own.Name)}
+	}
+	return nil
+}
+
+// withoutStage is the environment without the variables that choose a
+// stage: what decides the default one.
+type withoutStage struct{ envfile.Source }
+
+func (w withoutStage) Lookup(key string) (string, bool) {
+	if key == "ALCHEMY_STAGE" || key == "STAGE" {
+		return "", false
+	}
+	return w.Source.Lookup(key)
 }
 
 func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) error {

@@ -109,11 +109,7 @@ func (f *Factory) openSession(p *ProfileFlags, pick func(*envfile.Env, profile.S
 	if err := store.Settle(context.Background()); err != nil {
 		return nil, err
 	}
-	pr := f.Prompter
-	if pr == nil {
-		pr = prompt.New(f.IO)
-	}
-	_, interactive := pr.(prompt.NonInteractive)
+	pr, interactive := f.prompter()
 	return &session{Env: env, Sel: sel, Store: store, Auth: &auth.Context{
 		Profile:     sel.Name,
 		Store:       store,
@@ -121,9 +117,19 @@ func (f *Factory) openSession(p *ProfileFlags, pick func(*envfile.Env, profile.S
 		IO:          f.IO,
 		Prompt:      prompt.Registering(pr),
 		HTTP:        f.HTTP,
-		Interactive: !interactive,
+		Interactive: interactive,
 		Now:         f.Now,
 	}}, nil
+}
+
+// prompter is the prompter of this run, and whether a person can answer it.
+func (f *Factory) prompter() (prompt.Prompter, bool) {
+	pr := f.Prompter
+	if pr == nil {
+		pr = prompt.New(f.IO)
+	}
+	_, nobody := pr.(prompt.NonInteractive)
+	return pr, !nobody
 }
 
 // ExitError ends the process with Code after printing Err (when not nil).

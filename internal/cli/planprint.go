@@ -11,7 +11,21 @@ import (
 	"github.com/alchemy-go/alchemy/internal/secret"
 )
 
-var glyphs = map[engine.Action]string{engine.Create: "+", engine.Update: "~", engine.Replace: "±", engine.Delete: "-", engine.Noop: "•"}
+var glyphs = map[engine.Action]string{engine.Create: "+", engine.Update: "~", engine.Replace: "-/+", engine.Delete: "-", engine.Noop: "•"}
+
+// glyphColors are the ANSI colours of the glyphs on a terminal: green
+// create, yellow update, magenta replace, red delete (as Terraform and
+// Pulumi colour them, so the eye finds the deletes).
+var glyphColors = map[engine.Action]string{engine.Create: "32", engine.Update: "33", engine.Replace: "35", engine.Delete: "31"}
+
+// glyph is the action's glyph, coloured when color is set.
+func glyph(a engine.Action, color bool) string {
+	g := glyphs[a]
+	if c, ok := glyphColors[a]; ok && color {
+		return "\033[" + c + "m" + g + "\033[0m"
+	}
+	return g
+}
 
 // planSummary is the "Plan: ..." line.
 func planSummary(p *engine.Plan) string {
@@ -37,9 +51,10 @@ func planSummary(p *engine.Plan) string {
 	return "Plan: " + strings.Join(parts, ", ")
 }
 
-// printPlan writes the plan: glyph rows sorted by logical id on a terminal,
-// "[FQN] action" lines otherwise; --detailed adds the props.
-func printPlan(w io.Writer, p *engine.Plan, plain, detailed bool) {
+// printPlan writes the plan: glyph rows sorted by logical id on a terminal
+// (coloured when color), "[FQN] action" lines otherwise; --detailed adds the
+// props.
+func printPlan(w io.Writer, p *engine.Plan, plain, color, detailed bool) {
 	fmt.Fprintln(w, planSummary(p))
 	steps := append([]*engine.Step(nil), p.Steps...)
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].LogicalID < steps[j].LogicalID })
@@ -50,7 +65,7 @@ func printPlan(w io.Writer, p *engine.Plan, plain, detailed bool) {
 		if plain {
 			fmt.Fprintf(w, "[%s] %s\n", s.FQN, s.Action)
 		} else {
-			fmt.Fprintf(w, "%s %s (%s)\n", glyphs[s.Action], s.LogicalID, s.Type)
+			fmt.Fprintf(w, "%s %s (%s)\n", glyph(s.Action, color), s.LogicalID, s.Type)
 		}
 		printFindings(w, s)
 		if detailed {
@@ -151,21 +166,43 @@ func propKeys(props map[string]any, unknown map[string]bool) []string {
 	return keys
 }
 
-// planJSON is `plan --json` / `deploy --json`: the same facts, secrets redacted.
-type planJSON struct {
-	Stack     string           `json:"stack"`
-	Stage     string           `json:"stage"`
-	Binding   *bindingJSON     `json:"binding,omitempty"`
-	Summary   map[string]int   `json:"summary"`
-	Resources []planJSONStep   `json:"resources"`
-	Outputs   map[string]any   `json:"outputs,omitempty"`
-	Failures  []map[string]any `json:"failures,omitempty"`
+// stackJSON is the one document `plan|deploy|destroy --json` writes to
+// stdout (progress and warnings go to stderr). It always has "command",
+// "ok", "stack" and "stage"; once the plan is known, "summary" and
+// "resources" (an apply adds each resource's "status": created, updated,
+// replaced, deleted, fail, skipped, ...); deploy adds "outputs", destroy
+// "deleted" (the ids deleted). When the command fails, "ok" is false and
+// "error" says why, beside what was known by then ("failures" lists the
+// resources that failed). Secret props and outputs read "(secret)".
+type stackJSON struct {
+	Command   string            `json:"command"`
+	OK        bool              `json:"ok"`
+	Error     string            `json:"error,omitempty"`
+	Stack     string            `json:"stack"`
+	Stage     string            `json:"stage"`
+	Profile   string            `json:"profile,omitempty"`
+	Accounts  map[string]string `json:"accounts,omitempty"`
+	Binding   *bindingJSON      `json:"binding,omitempty"`
+	Summary   map[string]int    `json:"summary"`
+	Resources []planJSONStep    `json:"resources"`
+	// Outputs is a map once a deploy applied: {} when the stack has none.
+	Outputs  any           `json:"outputs,omitempty"`
+	Deleted  []string      `json:"deleted,omitempty"`
+	Failures []failureJSON `json:"failures,omitempty"`
+}
+
+type failureJSON struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Error   string `json:"error"`
+	Skipped bool   `json:"skipped,omitempty"`
 }
 
 type planJSONStep struct {
 	ID          string         `json:"id"`
 	Type        string         `json:"type"`
 	Action      string         `json:"action"`
+	Status      string         `json:"status,omitempty"`
 	Props       map[string]any `json:"props,omitempty"`
 	Unknown     []string       `json:"unknown,omitempty"`
 	Changed     []string       `json:"changed,omitempty"`
@@ -176,35 +213,50 @@ type planJSONStep struct {
 	Exists string         `json:"exists,omitempty"`
 }
 
-// planJSON is the plan as JSON, with the stage's binding.
-func (env *stackEnv) planJSON(p *engine.Plan) planJSON {
-	j := toPlanJSON(p)
-	j.Binding = env.binding.json()
-	return j
-}
-
-func toPlanJSON(p *engine.Plan) planJSON {
-	out := planJSON{Stack: p.Stack, Stage: p.Stage, Summary: map[string]int{}, Resources: []planJSONStep{}}
+// addPlan fills in the plan: its summary and resources, secrets redacted.
+func (j *stackJSON) addPlan(p *engine.Plan) {
 	for a, n := range p.Counts() {
-		out.Summary[string(a)] = n
+		j.Summary[string(a)] = n
 	}
 	for _, s := range p.Steps {
-		j := planJSONStep{ID: s.FQN, Type: s.Type, Action: string(s.Action), Changed: s.Changed,
+		r := planJSONStep{ID: s.FQN, Type: s.Type, Action: string(s.Action), Changed: s.Changed,
 			DeleteFirst: s.DeleteFirst, Drift: s.Drift, Gone: s.Gone, Exists: s.Exists}
 		if len(s.Props) > 0 {
-			j.Props = map[string]any{}
+			r.Props = map[string]any{}
 			for k, v := range s.Props {
 				if s.Secret[k] {
-					v = "(secret)"
+					v = engine.SecretPlaceholder
 				}
-				j.Props[k] = v
+				r.Props[k] = v
 			}
 		}
 		for k := range s.Unknown {
-			j.Unknown = append(j.Unknown, k)
+			r.Unknown = append(r.Unknown, k)
 		}
-		sort.Strings(j.Unknown)
-		out.Resources = append(out.Resources, j)
+		sort.Strings(r.Unknown)
+		j.Resources = append(j.Resources, r)
 	}
-	return out
+}
+
+// addResult records what an apply did: each resource's last status, the
+// outputs of a deploy, what a destroy deleted, the failures.
+func (j *stackJSON) addResult(res *engine.Result, statuses map[string]string) {
+	for i := range j.Resources {
+		r := &j.Resources[i]
+		r.Status = statuses[r.ID]
+		if r.Status == "deleted" {
+			j.Deleted = append(j.Deleted, r.ID)
+		}
+	}
+	sort.Strings(j.Deleted)
+	if j.Command == "deploy" {
+		out := map[string]any{}
+		for k, v := range res.Outputs {
+			out[k] = v
+		}
+		j.Outputs = out
+	}
+	for _, f := range res.Failures {
+		j.Failures = append(j.Failures, failureJSON{ID: f.FQN, Type: f.Type, Error: f.Err.Error(), Skipped: f.Skipped})
+	}
 }

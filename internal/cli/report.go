@@ -25,7 +25,15 @@ type progress struct {
 	total    int
 	finished int
 	drawn    time.Time
+	// inFlight is what the counter names: each resource's current status
+	// ("creating"), in the order they started.
+	inFlight []flight
 }
+
+type flight struct{ fqn, status string }
+
+// maxNamed bounds the resources the counter names; the rest are counted.
+const maxNamed = 3
 
 func newProgress(ios *iostreams.IOStreams, total int, verb string) *progress {
 	p := &progress{io: ios, w: ios.Out, plain: ios.Plain(), total: total, verb: verb}
@@ -42,6 +50,9 @@ func (p *progress) Status(fqn, typ, status string, elapsed time.Duration, detail
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	glyph, done := terminal[status]
+	if status != "note" {
+		p.track(fqn, status, done || status == "no change")
+	}
 	if status == "no change" {
 		p.finished++
 		p.draw(false)
@@ -77,12 +88,42 @@ func (p *progress) clear() {
 	}
 }
 
+// track records a resource entering status: in flight until it ends.
+func (p *progress) track(fqn, status string, ended bool) {
+	for i, f := range p.inFlight {
+		if f.fqn == fqn {
+			p.inFlight = append(p.inFlight[:i], p.inFlight[i+1:]...)
+			break
+		}
+	}
+	if !ended {
+		p.inFlight = append(p.inFlight, flight{fqn, status})
+	}
+}
+
+// counter is the live line: "Deploying… 1/3 · creating Bucket, updating Worker".
+func (p *progress) counter() string {
+	line := fmt.Sprintf("%s… %d/%d", p.verb, p.finished, p.total)
+	var named []string
+	for i, f := range p.inFlight {
+		if i == maxNamed {
+			named = append(named, fmt.Sprintf("%d more", len(p.inFlight)-maxNamed))
+			break
+		}
+		named = append(named, f.status+" "+f.fqn)
+	}
+	if len(named) > 0 {
+		line += " · " + strings.Join(named, ", ")
+	}
+	return line
+}
+
 // draw redraws the counter at most every 50 ms.
 func (p *progress) draw(force bool) {
 	if !p.live || (!force && time.Since(p.drawn) < 50*time.Millisecond) {
 		return
 	}
-	p.io.Errorf("\r\033[K%s… %d/%d", p.verb, p.finished, p.total)
+	p.io.Errorf("\r\033[K%s", p.counter())
 	p.drawn = time.Now()
 }
 

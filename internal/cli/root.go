@@ -40,6 +40,7 @@ The profile is --profile, else $ALCHEMY_PROFILE (the shell's, then --env-file's 
 		NewCmdStack(f, "plan", nil),
 		NewCmdStack(f, "destroy", nil),
 		NewCmdDev(f),
+		NewCmdOutputs(f),
 	} {
 		c.GroupID = "stack"
 		root.AddCommand(c)

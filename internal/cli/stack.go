@@ -4,14 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/display"
 	"github.com/alchemy-go/alchemy/internal/engine"
 	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/lock"
@@ -98,8 +103,21 @@ func NewCmdStack(f *Factory, op string, runF func(*StackOptions) error) *cobra.C
 $ALCHEMY_STAGE, else $STAGE, else dev_$USER. Credentials come from the selected profile; a provider
 the profile does not have yet is set up on the spot when run in a terminal. A stage the stack binds
 (alchemy.Stage) runs with its profile, and the account of every bound provider is checked before
-anything is changed.`,
-		Args: cobra.MaximumNArgs(1),
+anything is changed.
+
+Every run starts with one line saying where it acts: stack → stage, the profile, and the account
+of each provider it used (hello → prod · profile prod · Cloudflare 0123…, AWS 1111…).
+
+--json writes exactly one JSON document to stdout, and progress, prompts and warnings to stderr:
+  {"command": "` + op + `", "ok": true, "stack": "hello", "stage": "prod", "profile": "prod",
+   "accounts": {"Cloudflare": "…"}, "summary": {"create": 1},
+   "resources": [{"id": "Greeting", "type": "local.File", "action": "create", "status": "created"}],
+   "outputs": {"path": "…"}, "deleted": ["…"], "failures": [{"id": "…", "error": "…"}]}
+"status" is what an apply did to each resource; "outputs" comes with deploy, "deleted" with
+destroy. On failure the exit code is non-zero, "ok" is false and "error" says why. Secret props
+and outputs read "(secret)".`,
+		Example: "  alchemy " + op + " --stage prod\n  alchemy " + op + " --stage prod --json | jq .summary",
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Args = args
 			opts.stageSet = c.Flags().Changed("stage")
@@ -130,6 +148,7 @@ anything is changed.`,
 		cmd.Flags().BoolVar(&opts.JSON, "json", false, "Print the plan as JSON")
 	case "destroy":
 		cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Destroy without asking")
+		cmd.Flags().BoolVar(&opts.JSON, "json", false, "Print what was deleted as JSON")
 		cmd.Flags().IntVar(&opts.Concurrency, "concurrency", DefaultConcurrency, "Provider calls in flight at once")
 	}
 	return cmd
@@ -146,6 +165,8 @@ type stackEnv struct {
 	spec     *engine.Spec
 	store    state.Store
 	resolver *auth.Resolver
+	reg      *auth.Registry
+	envOnly  bool // CI without a chosen profile: credentials from the environment
 }
 
 func (f *Factory) stackEnv(opts *StackOptions) (*stackEnv, error) {
@@ -190,7 +211,7 @@ func (f *Factory) stackEnv(opts *StackOptions) (*stackEnv, error) {
 	return &stackEnv{s: s, stage: st, binding: bound, spec: spec, root: f.Stack.Root(),
 		secrets:  secret.New(envfile.Get(s.Env, "ALCHEMY_PASSWORD"), home),
 		store:    state.NewLocal(filepath.Join(f.Stack.Root(), ".alchemy", "state")),
-		resolver: resolver}, nil
+		resolver: resolver, reg: reg, envOnly: envOnly}, nil
 }
 
 // stackRegistry is the auth providers of a stack program: the ones it adds
@@ -215,8 +236,39 @@ func (env *stackEnv) checkAccounts(ctx context.Context) error {
 	return nil
 }
 
+// stackRun runs deploy, plan or destroy. Under --json it writes one
+// document to stdout whatever happens (stackJSON), and everything else to
+// stderr.
 func stackRun(ctx context.Context, opts *StackOptions) error {
-	io := opts.F.IO
+	r := &stackRunner{opts: opts, out: opts.F.IO.Out}
+	if opts.JSON {
+		r.out = opts.F.IO.ErrOut
+		r.doc = &stackJSON{Command: opts.Op, Stack: opts.F.Stack.Name, Summary: map[string]int{}, Resources: []planJSONStep{}}
+	}
+	err := r.run(ctx)
+	if r.doc != nil {
+		r.doc.OK = err == nil
+		if err != nil {
+			r.doc.Error = err.Error()
+		}
+		if werr := writeJSON(opts.F, r.doc); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+// stackRunner is one run of a stack command.
+type stackRunner struct {
+	opts *StackOptions
+	env  *stackEnv
+	out  io.Writer  // stdout, or stderr when stdout carries the --json document
+	doc  *stackJSON // the --json document; nil without --json
+}
+
+func (r *stackRunner) run(ctx context.Context) error {
+	opts := r.opts
+	ios := opts.F.IO
 	env, err := opts.F.stackEnv(opts)
 	if err != nil {
 		return err
@@ -224,10 +276,32 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 	if err := confirmNewProfile(ctx, env.s); err != nil {
 		return err
 	}
+	r.env = env
+	if r.doc != nil {
+		r.doc.Stage = env.stage.Name
+		if !env.envOnly {
+			r.doc.Profile = env.s.Sel.Name
+		}
+		r.doc.Binding = env.binding.json()
+	}
+	destroy := opts.Op == "destroy"
+	if destroy {
+		// Nothing to destroy is not a failure (destroy is idempotent), and
+		// needs neither credentials nor a lock: nothing is written for a
+		// stage that was never deployed.
+		deployed, err := env.deployed(ctx)
+		if err != nil {
+			return err
+		}
+		if !deployed {
+			fmt.Fprintln(r.out, env.contextLine(nil))
+			fmt.Fprintf(r.out, "Nothing is deployed to %s/%s.\n", env.spec.Stack, env.spec.Stage)
+			return nil
+		}
+	}
 	if err := env.checkAccounts(ctx); err != nil {
 		return err
 	}
-	destroy := opts.Op == "destroy"
 	if opts.Op != "plan" {
 		// One writer per stage, from plan to the end of apply: a second run
 		// that planned before the first finished would create everything
@@ -252,17 +326,15 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON && opts.Op == "plan" {
-		return writeJSON(opts.F, env.planJSON(plan))
+	// The credentials the plan needed are resolved now: the context line
+	// names the accounts they act in.
+	accounts := env.accounts()
+	fmt.Fprintln(r.out, env.contextLine(accounts))
+	if r.doc != nil {
+		r.doc.Accounts = accountsJSON(accounts)
+		r.doc.addPlan(plan)
 	}
-	out := io.Out
-	if opts.JSON {
-		out = io.ErrOut
-	}
-	if h := env.binding.header(); h != "" {
-		fmt.Fprintln(out, h)
-	}
-	printPlan(out, plan, io.Plain(), opts.Detailed)
+	printPlan(r.out, plan, ios.Plain(), ios.Color(opts.JSON), opts.Detailed)
 	if opts.Op == "plan" {
 		return nil
 	}
@@ -271,10 +343,16 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 			return err
 		}
 	}
+	return r.apply(ctx, plan)
+}
+
+// apply carries out an approved plan.
+func (r *stackRunner) apply(ctx context.Context, plan *engine.Plan) error {
+	opts, env, ios := r.opts, r.env, r.opts.F.IO
 	start := time.Now()
 	verb := map[string]string{"deploy": "Deploying", "destroy": "Destroying"}[opts.Op]
-	prog := newProgress(io, len(plan.Steps), verb)
-	prog.w = out // stderr under --json: stdout is the JSON document alone
+	prog := newProgress(ios, len(plan.Steps), verb)
+	prog.w = r.out
 	creds := func(ctx context.Context, name string) (auth.Credentials, error) {
 		return env.resolver.Credentials(ctx, name)
 	}
@@ -284,9 +362,9 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 		// never saved them): the apply saves them, quietly.
 		prog = nil
 	}
-	var rep engine.Reporter
+	rec := &statusRecorder{statuses: map[string]string{}}
 	if prog != nil {
-		rep = prog
+		rec.next = prog
 	}
 	ao := engine.ApplyOptions{Concurrency: opts.Concurrency, Adopt: opts.Adopt, Abort: opts.F.Abort}
 	if env.lease != nil {
@@ -297,28 +375,21 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 		go func() {
 			select {
 			case <-opts.F.Abort.Done():
-				io.Warn("second interrupt: cancelling the calls in flight (what they were doing is resumed by the next run)")
+				ios.Warn("second interrupt: cancelling the calls in flight (what they were doing is resumed by the next run)")
 			case <-applied:
 			}
 		}()
 	}
-	res := engine.ApplyWith(ctx, env.spec, plan, env.store, creds, ao, rep)
+	res := engine.ApplyWith(ctx, env.spec, plan, env.store, creds, ao, rec)
 	close(applied)
 	if prog != nil {
 		prog.done()
-		fmt.Fprintln(out)
-		fmt.Fprintln(out, summaryLine(res, time.Since(start)))
+		fmt.Fprintln(r.out)
+		fmt.Fprintln(r.out, summaryLine(res, time.Since(start)))
 	}
-	if opts.JSON {
-		j := env.planJSON(plan)
-		j.Outputs = res.Outputs
-		for _, f := range res.Failures {
-			j.Failures = append(j.Failures, map[string]any{"id": f.FQN, "type": f.Type, "error": f.Err.Error(), "skipped": f.Skipped})
-		}
-		if err := writeJSON(opts.F, j); err != nil {
-			return err
-		}
-	} else if res.Outputs != nil && len(res.Outputs) > 0 {
+	if r.doc != nil {
+		r.doc.addResult(res, rec.statuses)
+	} else if len(res.Outputs) > 0 {
 		printOutputs(opts.F, res.Outputs)
 	}
 	if res.Interrupted {
@@ -328,6 +399,99 @@ func stackRun(ctx context.Context, opts *StackOptions) error {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
 	return nil
+}
+
+// statusRecorder keeps each resource's last terminal status for --json,
+// passing every report on to the progress display (when there is one).
+type statusRecorder struct {
+	next     engine.Reporter
+	mu       sync.Mutex
+	statuses map[string]string
+}
+
+func (s *statusRecorder) Status(fqn, typ, status string, elapsed time.Duration, detail string) {
+	if _, done := terminal[status]; (done && status != "cleaned up") || status == "no change" {
+		s.mu.Lock()
+		s.statuses[fqn] = status
+		s.mu.Unlock()
+	}
+	if s.next != nil {
+		s.next.Status(fqn, typ, status, elapsed, detail)
+	}
+}
+
+// deployed reports whether the stage has any state: rows or saved outputs.
+func (env *stackEnv) deployed(ctx context.Context) (bool, error) {
+	stages, err := env.store.Stages(ctx, env.spec.Stack)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(stages, env.spec.Stage), nil
+}
+
+// providerAccount is the account one provider's credentials act in.
+type providerAccount struct {
+	Provider, ID string
+	// Checked: the stage binds this account, and the credentials were
+	// checked against it.
+	Checked bool
+}
+
+// accounts are the accounts this run's resolved credentials act in: a bound
+// stage's (checked before anything was read), else what the credentials
+// name (no request is made to find out).
+func (env *stackEnv) accounts() []providerAccount {
+	var out []providerAccount
+	for name, creds := range env.resolver.Resolved() {
+		id, bound := env.binding.account(name)
+		if !bound {
+			if p, err := env.reg.Get(name); err == nil {
+				if n, ok := p.(auth.AccountNamer); ok {
+					id = n.KnownAccount(creds)
+				}
+			}
+		}
+		if id != "" {
+			out = append(out, providerAccount{Provider: name, ID: id, Checked: bound})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Provider < out[j].Provider })
+	return out
+}
+
+func accountsJSON(accounts []providerAccount) map[string]string {
+	if len(accounts) == 0 {
+		return nil
+	}
+	m := map[string]string{}
+	for _, a := range accounts {
+		m[a.Provider] = a.ID
+	}
+	return m
+}
+
+// contextLine is the line every plan, deploy and destroy starts with: which
+// stack and stage, with which profile, in which accounts —
+// "hello → prod · profile prod · Cloudflare 0123…, AWS 1111… (checked)".
+// Account ids are not secrets; they are what a person must check.
+func (env *stackEnv) contextLine(accounts []providerAccount) string {
+	who := "profile " + display.Safe(env.s.Sel.Name)
+	if env.envOnly {
+		who = "credentials from the environment (CI, no profile selected)"
+	}
+	line := env.spec.Stack + " → " + env.spec.Stage + " · " + who
+	var ids []string
+	for _, a := range accounts {
+		id := a.Provider + " " + display.Safe(a.ID)
+		if a.Checked {
+			id += " (checked)"
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) > 0 {
+		line += " · " + strings.Join(ids, ", ")
+	}
+	return line
 }
 
 func lockStage(ctx context.Context, f *Factory, env *stackEnv, op string) (*lock.Lock, error) {
@@ -361,7 +525,7 @@ func approve(ctx context.Context, opts *StackOptions, env *stackEnv, plan *engin
 	if !env.s.Auth.Interactive {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("Cannot prompt for approval in a non-interactive terminal. Nothing was changed — re-run with --yes to %s.", op)}
 	}
-	title := map[string]string{"deploy": "Deploy?", "destroy": "Destroy?"}[op]
+	title := approvalTitle(op, env.spec, plan)
 	label := map[string]string{"deploy": "Deploy", "destroy": "Destroy"}[op]
 	initial := label
 	if op == "destroy" {
@@ -382,17 +546,35 @@ func approve(ctx context.Context, opts *StackOptions, env *stackEnv, plan *engin
 	return nil
 }
 
+// approvalTitle says what is about to change and where: "Deploy 3 changes
+// to hello/prod?", "Destroy 5 resources of hello/prod?".
+func approvalTitle(op string, spec *engine.Spec, plan *engine.Plan) string {
+	n := 0
+	for _, s := range plan.Steps {
+		if s.Action != engine.Noop {
+			n++
+		}
+	}
+	where := spec.Stack + "/" + spec.Stage
+	if op == "destroy" {
+		return fmt.Sprintf("Destroy %s of %s?", plural(n, "resource"), where)
+	}
+	return fmt.Sprintf("Deploy %s to %s?", plural(n, "change"), where)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
 func printOutputs(f *Factory, outputs map[string]any) {
 	if len(outputs) == 0 {
 		return
 	}
-	names := make([]string, 0, len(outputs))
-	for k := range outputs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
 	f.IO.Printf("\nOutputs:\n")
-	for _, k := range names {
+	for _, k := range sortedKeys(outputs) {
 		v := outputs[k]
 		if s, ok := v.(string); ok {
 			f.IO.Printf("  %s: %s\n", k, s)
@@ -412,19 +594,9 @@ func decodeAny(raw []byte) map[string]any {
 // binary builds alchemy.run.go with the user's go.mod and runs it with the
 // same arguments.
 func (f *Factory) delegate(ctx context.Context, args []string) error {
-	if f.RunStack == nil {
-		return errors.New("this alchemy binary cannot run stack files")
-	}
 	file := ""
 	if len(args) > 0 {
 		file = args[0]
 	}
-	code, err := f.RunStack(ctx, file, os.Args[1:])
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return &ExitError{Code: code}
-	}
-	return nil
+	return f.delegateFile(ctx, file)
 }

@@ -47,8 +47,14 @@ func TestApprovalAndExitCodes(t *testing.T) {
 
 	t.Run("Cancel", func(t *testing.T) {
 		p := w.startPTY(nil, "deploy", hello)
+		// One line says where, before the plan; the prompt says it again.
+		p.Expect("hello → dev_tester · profile default\n")
 		p.Expect("Plan: 2 to create")
-		p.Expect("Deploy?")
+		p.Expect("Deploy 2 changes to hello/dev_tester?")
+		// On a terminal the plan's glyphs are coloured: create is green.
+		if raw := p.Raw(); !strings.Contains(raw, "\x1b[32m+\x1b[0m Greeting (") {
+			t.Errorf("the plan on a terminal has no green + before Greeting:\n%q", raw)
+		}
 		p.Expect("> Deploy")
 		p.Send(testpty.KeyDown)
 		p.Expect("> Cancel")
@@ -62,7 +68,7 @@ func TestApprovalAndExitCodes(t *testing.T) {
 
 	t.Run("CtrlCAtPrompt", func(t *testing.T) {
 		p := w.startPTY(nil, "deploy", hello)
-		p.Expect("Deploy?")
+		p.Expect("Deploy 2 changes to hello/dev_tester?")
 		p.Expect("> Deploy")
 		p.Send(testpty.KeyCtrlC)
 		p.Expect("Cancelled.")
@@ -75,7 +81,7 @@ func TestApprovalAndExitCodes(t *testing.T) {
 	t.Run("Deploy", func(t *testing.T) {
 		p := w.startPTY(nil, "deploy", hello)
 		p.Expect("Plan: 2 to create")
-		p.Expect("Deploy?")
+		p.Expect("Deploy 2 changes to hello/dev_tester?")
 		p.Expect("> Deploy")
 		p.Send(testpty.KeyEnter)
 		p.Expect("Done: 2 succeeded, 0 failed, 0 skipped")
@@ -96,8 +102,9 @@ func TestApprovalAndExitCodes(t *testing.T) {
 	t.Run("DestroyDefaultsToCancel", func(t *testing.T) {
 		before := listDir(t, w.path(".alchemy", "files"))
 		p := w.startPTY(nil, "destroy", hello)
+		p.Expect("hello → dev_tester · profile default\n")
 		p.Expect("Plan: 2 to delete")
-		p.Expect("Destroy?")
+		p.Expect("Destroy 2 resources of hello/dev_tester?")
 		p.Expect("> Cancel")
 		p.Send(testpty.KeyEnter)
 		p.Expect("Destroy aborted: plan declined.")

@@ -108,6 +108,17 @@ func (s *IOStreams) CanPrompt() bool {
 // Plain reports whether output must be plain lines: no TTY on stdout, or CI set.
 func (s *IOStreams) Plain() bool { return !s.outTTY || s.getenv("CI") != "" }
 
+// Color reports whether output on stdout (toStderr: on stderr) may carry
+// ANSI colour: a terminal, no CI, and no NO_COLOR (https://no-color.org:
+// set to anything non-empty).
+func (s *IOStreams) Color(toStderr bool) bool {
+	tty := s.outTTY
+	if toStderr {
+		tty = s.errTTY
+	}
+	return tty && s.getenv("CI") == "" && s.getenv("NO_COLOR") == ""
+}
+
 // Printf writes to stdout.
 func (s *IOStreams) Printf(format string, args ...any) {
 	s.mu.Lock()

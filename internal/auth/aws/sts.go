@@ -118,3 +118,15 @@ func (Provider) Account(ctx context.Context, c *auth.Context, creds auth.Credent
 	}
 	return "", auth.Errorf("AWS: STS GetCallerIdentity failed (%v)", err)
 }
+
+var _ auth.AccountNamer = Provider{}
+
+// KnownAccount is the account the credentials carry when STS or the SSO
+// configuration named it; AWS_ACCOUNT_ID beside keys from the environment
+// is only a claim, so it is not shown as the account.
+func (Provider) KnownAccount(creds auth.Credentials) string {
+	if cr, ok := creds.(*Credentials); ok && cr != nil && cr.source.Type != "env" {
+		return cr.AccountID
+	}
+	return ""
+}

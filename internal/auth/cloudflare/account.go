@@ -19,3 +19,13 @@ func (Provider) Account(_ context.Context, _ *auth.Context, creds auth.Credentia
 	}
 	return cf.AccountID, nil
 }
+
+var _ auth.AccountNamer = Provider{}
+
+// KnownAccount is the account id deploys use: the credentials carry it.
+func (Provider) KnownAccount(creds auth.Credentials) string {
+	if cf, ok := creds.(*Credentials); ok && cf != nil {
+		return cf.AccountID
+	}
+	return ""
+}
