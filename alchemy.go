@@ -82,22 +82,22 @@ func (s *Stack) Output(name string, v any) {
 	s.outputs = append(s.outputs, engine.NamedValue{Name: name, Value: val})
 }
 
-// StackOption configures a stack.
-type StackOption func(*cli.StackProgram)
+// StackOption configures a stack (WithAuth, Stage).
+type StackOption struct{ apply func(*cli.StackProgram) }
 
 // WithAuth adds auth providers to the ones the stack's resources name, for
 // providers that are not built into alchemy (see package auth).
 func WithAuth(ps ...auth.Provider) StackOption {
-	return func(p *cli.StackProgram) {
+	return StackOption{func(p *cli.StackProgram) {
 		for _, a := range ps {
 			p.Auth = append(p.Auth, a)
 		}
-	}
+	}}
 }
 
 // StageOption declares something about one stage: the profile it runs
 // with, an account its credentials must act in.
-type StageOption func(*cli.StageBinding)
+type StageOption struct{ apply func(*cli.StageBinding) }
 
 // Stage binds a stage to a profile and to accounts:
 //
@@ -113,31 +113,33 @@ type StageOption func(*cli.StageBinding)
 // account id deploys use; AWS: STS GetCallerIdentity) before anything is
 // read or changed, and refuse on a mismatch.
 func Stage(name string, opts ...StageOption) StackOption {
-	return func(p *cli.StackProgram) {
+	return StackOption{func(p *cli.StackProgram) {
 		b := &cli.StageBinding{Stage: name}
 		for _, o := range opts {
-			o(b)
+			if o.apply != nil {
+				o.apply(b)
+			}
 		}
 		p.Stages = append(p.Stages, b)
-	}
+	}}
 }
 
 // Profile is the profile a stage runs with (see Stage).
 func Profile(name string) StageOption {
-	return func(b *cli.StageBinding) { b.SetProfile(name) }
+	return StageOption{func(b *cli.StageBinding) { b.SetProfile(name) }}
 }
 
 // Account is the account a provider's credentials must act in for a stage
 // (see Stage): provider is an auth provider's name ("Cloudflare", "AWS"),
 // id the Cloudflare account id or the 12-digit AWS account id.
 func Account(provider, id string) StageOption {
-	return func(b *cli.StageBinding) { b.AddAccount(provider, id) }
+	return StageOption{func(b *cli.StageBinding) { b.AddAccount(provider, id) }}
 }
 
 // Run declares the stack and runs the alchemy CLI on it with the process's
 // arguments (deploy, plan, destroy, dev, login, ...). It does not return.
 func Run(name string, body func(*Stack), opts ...StackOption) {
-	p := Program(name, body, opts...)
+	p := program(name, body, opts...)
 	if p.File == "" {
 		p.File = stackFile()
 	}
@@ -160,8 +162,15 @@ func stackFile() string {
 	return ""
 }
 
-// Program is Run without running: the stack as the CLI sees it (tests).
-func Program(name string, body func(*Stack), opts ...StackOption) *cli.StackProgram {
+func init() {
+	cli.SDKProgram = func(name string, body, opts any) *cli.StackProgram {
+		return program(name, body.(func(*Stack)), opts.([]StackOption)...)
+	}
+}
+
+// program is Run without running: the stack as the CLI sees it. Tests in
+// other packages reach it through internal/stacktest.
+func program(name string, body func(*Stack), opts ...StackOption) *cli.StackProgram {
 	p := &cli.StackProgram{Name: name}
 	p.Build = func(stage string) (spec *engine.Spec, err error) {
 		s := &Stack{name: name, stage: stage, dir: p.Dir()}
@@ -178,7 +187,9 @@ func Program(name string, body func(*Stack), opts ...StackOption) *cli.StackProg
 		return spec, nil
 	}
 	for _, o := range opts {
-		o(p)
+		if o.apply != nil {
+			o.apply(p)
+		}
 	}
 	return p
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/iostreams"
 	"github.com/alchemy-go/alchemy/internal/lock"
 	"github.com/alchemy-go/alchemy/internal/prompt"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 	"github.com/alchemy-go/alchemy/internal/testprovider"
 	"github.com/alchemy-go/alchemy/local"
 )
@@ -51,7 +52,7 @@ func workdir(t *testing.T) string {
 }
 
 func hello(content string) *cli.StackProgram {
-	return alchemy.Program("hello", func(s *alchemy.Stack) {
+	return stacktest.Program("hello", func(s *alchemy.Stack) {
 		name := local.NewRandomString(s, "Name", local.RandomStringProps{Length: alchemy.Int(8)})
 		file := local.NewFile(s, "Greeting", local.FileProps{
 			Path:    alchemy.Sprintf("out/%s.txt", s.Stage()),
@@ -163,7 +164,7 @@ func TestStageValidation(t *testing.T) {
 }
 
 func widgetStack() *cli.StackProgram {
-	return alchemy.Program("w", func(s *alchemy.Stack) {
+	return stacktest.Program("w", func(s *alchemy.Stack) {
 		th := testprovider.NewThing(s, "Thing", testprovider.ThingProps{Label: alchemy.String("one")})
 		s.Output("tokenHash", th.TokenHash)
 	}, alchemy.WithAuth(testprovider.Auth{}))

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/alchemy-go/alchemy"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 	"github.com/alchemy-go/alchemy/local"
 )
 
@@ -19,7 +20,7 @@ func TestPanicNamesTheStackFileLine(t *testing.T) {
 	var line int
 	// here records its caller's line, so the panic happens on that line.
 	here := func() int { _, _, line, _ = runtime.Caller(1); return 3 }
-	p := alchemy.Program("hello", func(s *alchemy.Stack) {
+	p := stacktest.Program("hello", func(s *alchemy.Stack) {
 		local.NewFile(s, "Greeting", local.FileProps{Content: alchemy.String("hi\n")})
 		var ids []string
 		_ = ids[here()]
@@ -33,7 +34,7 @@ func TestPanicNamesTheStackFileLine(t *testing.T) {
 
 	// Without the stack file's path (a build with -trimpath under go run),
 	// the deepest frame outside the runtime and the SDK: the same line.
-	p = alchemy.Program("hello", func(s *alchemy.Stack) {
+	p = stacktest.Program("hello", func(s *alchemy.Stack) {
 		panic(fmt.Sprint("boom", here()))
 	})
 	_, err = p.Build("dev")

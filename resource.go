@@ -78,7 +78,8 @@ type Found[Args, Attrs any] struct {
 }
 
 // Stamp is the ownership a resource carries: the stack, stage and logical
-// id that created it.
+// id that created it, as struct{ Stack, Stage, ID string } (its String is
+// "stack/stage/id").
 type Stamp = engine.Stamp
 
 // Ownership tag keys, the TypeScript tool's: every resource that can carry
@@ -191,12 +192,12 @@ type Resource struct {
 // ID is the resource's logical id (its key in state).
 func (r *Resource) ID() string { return r.fqn }
 
-// Option changes how a resource is managed.
-type Option func(*engine.Node)
+// Option changes how a resource is managed (Retain).
+type Option struct{ apply func(*engine.Node) }
 
 // Retain keeps the cloud resource when it is removed from the stack or the
 // stage is destroyed; only its state is dropped.
-func Retain() Option { return func(n *engine.Node) { n.Retain = true } }
+func Retain() Option { return Option{func(n *engine.Node) { n.Retain = true }} }
 
 // Declare registers a resource of provider p with the stack. props must be a
 // struct whose fields are Inputs tagged with their JSON names; fields tagged
@@ -233,7 +234,9 @@ func Declare[Args, Attrs any](s *Stack, p Provider[Args, Attrs], id string, prop
 		}
 	}
 	for _, o := range opts {
-		o(n)
+		if o.apply != nil {
+			o.apply(n)
+		}
 	}
 	s.nodes = append(s.nodes, n)
 	return &Resource{fqn: id, typ: p.Type()}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/alchemy-go/alchemy"
 	"github.com/alchemy-go/alchemy/internal/cli"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 )
 
 // vault is a typed provider with a secret prop that is not a map, and one
@@ -79,7 +80,7 @@ const (
 )
 
 func vaultStack(p *vault, tok, pw string, replica int) *cli.StackProgram {
-	return alchemy.Program("vault", func(s *alchemy.Stack) {
+	return stacktest.Program("vault", func(s *alchemy.Stack) {
 		r := alchemy.Declare[vaultArgs, vaultAttrs](s, p, "Vault", vaultProps{
 			Token:   alchemy.String(tok),
 			Dsn:     alchemy.Sprintf("postgres://app:%s@db/app", alchemy.Secret(pw)),

@@ -22,6 +22,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/cli"
 	cloudflarefake "github.com/alchemy-go/alchemy/internal/fakes/cloudflare"
 	"github.com/alchemy-go/alchemy/internal/iostreams"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 )
 
 // keyProvider is a third party's auth provider: a key typed in and stored
@@ -184,7 +185,7 @@ func TestThirdPartyProviderThroughThePublicContract(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 	}
-	prog := alchemy.Program("third", stack(cf.URL()), alchemy.WithAuth(keyProvider{}))
+	prog := stacktest.Program("third", stack(cf.URL()), alchemy.WithAuth(keyProvider{}))
 
 	io, _, out, errOut := iostreams.Test()
 	f := &cli.Factory{IO: io, Registry: bundled.Registry, Now: time.Now, Stack: prog}

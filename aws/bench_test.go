@@ -12,6 +12,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/auth/bundled"
 	"github.com/alchemy-go/alchemy/internal/cli"
 	"github.com/alchemy-go/alchemy/internal/iostreams"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 	"github.com/alchemy-go/alchemy/internal/testpeers"
 )
 
@@ -36,7 +37,7 @@ func BenchmarkMixed50(b *testing.B) {
 	} {
 		b.Setenv(k, v)
 	}
-	prog := alchemy.Program("mixed", func(s *alchemy.Stack) {
+	prog := stacktest.Program("mixed", func(s *alchemy.Stack) {
 		for i := range 20 {
 			aws.NewSQSQueue(s, fmt.Sprintf("Q%02d", i), aws.SQSQueueProps{VisibilityTimeout: alchemy.Int(30)})
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/alchemy-go/alchemy"
 	"github.com/alchemy-go/alchemy/aws"
 	"github.com/alchemy-go/alchemy/internal/cli"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 	"github.com/alchemy-go/alchemy/internal/testpeers"
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -35,7 +36,7 @@ type tableConfig struct {
 // tableStack is a table with a generated name ("Table", with a TTL
 // attribute) and one with an explicit name and a numeric key ("Named").
 func tableStack(c *tableConfig) *cli.StackProgram {
-	return alchemy.Program("ddbtest", func(s *alchemy.Stack) {
+	return stacktest.Program("ddbtest", func(s *alchemy.Stack) {
 		if c.main {
 			props := aws.DynamoDBTableProps{
 				PartitionKey: alchemy.String("pk"),

@@ -15,6 +15,7 @@ import (
 	"github.com/alchemy-go/alchemy/aws"
 	"github.com/alchemy-go/alchemy/internal/cli"
 	"github.com/alchemy-go/alchemy/internal/fakes/awsiam"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 	"github.com/alchemy-go/alchemy/internal/testpeers"
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -42,7 +43,7 @@ type roleConfig struct {
 }
 
 func roleStack(c *roleConfig) *cli.StackProgram {
-	return alchemy.Program("iamtest", func(s *alchemy.Stack) {
+	return stacktest.Program("iamtest", func(s *alchemy.Stack) {
 		if !c.present {
 			return
 		}

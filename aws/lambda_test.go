@@ -17,6 +17,7 @@ import (
 	"github.com/alchemy-go/alchemy/aws"
 	"github.com/alchemy-go/alchemy/internal/cli"
 	"github.com/alchemy-go/alchemy/internal/fakes/awslambda"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 	"github.com/alchemy-go/alchemy/internal/state"
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -34,7 +35,7 @@ type fnConfig struct {
 }
 
 func fnStack(c *fnConfig) *cli.StackProgram {
-	return alchemy.Program("lbtest", func(s *alchemy.Stack) {
+	return stacktest.Program("lbtest", func(s *alchemy.Stack) {
 		if !c.main {
 			return
 		}

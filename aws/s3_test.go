@@ -21,6 +21,7 @@ import (
 	"github.com/alchemy-go/alchemy"
 	"github.com/alchemy-go/alchemy/aws"
 	"github.com/alchemy-go/alchemy/internal/cli"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 	"github.com/alchemy-go/alchemy/internal/testpeers"
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -35,7 +36,7 @@ type bucketConfig struct {
 }
 
 func bucketStack(c *bucketConfig) *cli.StackProgram {
-	return alchemy.Program("s3test", func(s *alchemy.Stack) {
+	return stacktest.Program("s3test", func(s *alchemy.Stack) {
 		if !c.present {
 			return
 		}

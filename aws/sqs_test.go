@@ -13,6 +13,7 @@ import (
 	"github.com/alchemy-go/alchemy"
 	"github.com/alchemy-go/alchemy/aws"
 	"github.com/alchemy-go/alchemy/internal/cli"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 	"github.com/alchemy-go/alchemy/internal/testpeers"
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -29,7 +30,7 @@ type queueConfig struct {
 // queueStack is a dead-letter queue, a queue redriving into it (its ARN
 // feeds the other's props: a dependency edge), and a FIFO queue.
 func queueStack(c *queueConfig) *cli.StackProgram {
-	return alchemy.Program("sqstest", func(s *alchemy.Stack) {
+	return stacktest.Program("sqstest", func(s *alchemy.Stack) {
 		dlq := aws.NewSQSQueue(s, "DLQ", aws.SQSQueueProps{MessageRetentionPeriod: alchemy.Int(1209600)})
 		if c.main {
 			props := aws.SQSQueueProps{
@@ -196,7 +197,7 @@ func TestSQSQueueLifecycle(t *testing.T) {
 
 // oneQueue is a stack of one queue "Q" with an explicit name.
 func oneQueue(name string, vis int, tags map[string]string) *cli.StackProgram {
-	return alchemy.Program("sqstest", func(s *alchemy.Stack) {
+	return stacktest.Program("sqstest", func(s *alchemy.Stack) {
 		aws.NewSQSQueue(s, "Q", aws.SQSQueueProps{QueueName: alchemy.String(name), VisibilityTimeout: alchemy.Int(vis), Tags: alchemy.V(tags)})
 	})
 }

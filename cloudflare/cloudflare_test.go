@@ -14,6 +14,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/cli"
 	cloudflarefake "github.com/alchemy-go/alchemy/internal/fakes/cloudflare"
 	"github.com/alchemy-go/alchemy/internal/iostreams"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 )
 
 const (
@@ -105,7 +106,7 @@ func count(f *cloudflarefake.Server, method, path string) int {
 }
 
 func kvStack(title string) *cli.StackProgram {
-	return alchemy.Program("app", func(s *alchemy.Stack) {
+	return stacktest.Program("app", func(s *alchemy.Stack) {
 		props := KVNamespaceProps{}
 		if title != "" {
 			props.Title = alchemy.String(title)
@@ -117,7 +118,7 @@ func kvStack(title string) *cli.StackProgram {
 }
 
 func emptyStack() *cli.StackProgram {
-	return alchemy.Program("app", func(*alchemy.Stack) {})
+	return stacktest.Program("app", func(*alchemy.Stack) {})
 }
 
 // instanceID reads a resource's instance id from local state.
@@ -252,7 +253,7 @@ func TestKVNamespaceDoesNotRetryClientErrors(t *testing.T) {
 }
 
 func r2Stack(name, hint string) *cli.StackProgram {
-	return alchemy.Program("app", func(s *alchemy.Stack) {
+	return stacktest.Program("app", func(s *alchemy.Stack) {
 		props := R2BucketProps{}
 		if name != "" {
 			props.Name = alchemy.String(name)

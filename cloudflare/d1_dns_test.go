@@ -7,6 +7,7 @@ import (
 	"github.com/alchemy-go/alchemy"
 	"github.com/alchemy-go/alchemy/internal/cli"
 	cloudflarefake "github.com/alchemy-go/alchemy/internal/fakes/cloudflare"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 )
 
 const (
@@ -15,7 +16,7 @@ const (
 )
 
 func d1Stack(name, hint string) *cli.StackProgram {
-	return alchemy.Program("app", func(s *alchemy.Stack) {
+	return stacktest.Program("app", func(s *alchemy.Stack) {
 		props := D1DatabaseProps{}
 		if name != "" {
 			props.Name = alchemy.String(name)
@@ -116,7 +117,7 @@ type dnsSpec struct {
 }
 
 func dnsStack(spec dnsSpec) *cli.StackProgram {
-	return alchemy.Program("app", func(s *alchemy.Stack) {
+	return stacktest.Program("app", func(s *alchemy.Stack) {
 		props := DNSRecordProps{
 			ZoneID:  alchemy.String(zoneID),
 			Name:    alchemy.String(spec.name),

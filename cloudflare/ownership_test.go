@@ -13,6 +13,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/cli"
 	"github.com/alchemy-go/alchemy/internal/cloudflare/cfapi"
 	cloudflarefake "github.com/alchemy-go/alchemy/internal/fakes/cloudflare"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 )
 
 // These tests hold the providers to the ownership rule: nothing that cannot
@@ -389,7 +390,7 @@ func TestLostCreateAnswerIsTakenOver(t *testing.T) {
 }
 
 func workerAt(name, path string) *cli.StackProgram {
-	return alchemy.Program("app", func(s *alchemy.Stack) {
+	return stacktest.Program("app", func(s *alchemy.Stack) {
 		w := NewWorker(s, "Site", WorkerProps{Name: alchemy.String(name), ScriptPath: alchemy.String(path)})
 		s.Output("name", w.Name)
 	})
@@ -397,7 +398,7 @@ func workerAt(name, path string) *cli.StackProgram {
 
 func TestWorkerCarriesOwnershipTags(t *testing.T) {
 	f := setup(t)
-	prog := alchemy.Program("app", func(s *alchemy.Stack) {
+	prog := stacktest.Program("app", func(s *alchemy.Stack) {
 		NewWorker(s, "Site", WorkerProps{Name: alchemy.String("site"), Script: alchemy.String("export default {}")})
 	})
 	deploy(t, prog)
@@ -416,7 +417,7 @@ func TestWorkerCarriesOwnershipTags(t *testing.T) {
 
 	// One tagged by another stage of the stack is refused, naming it.
 	f.AddWorkerScript(account, "prod-site", "export default { prod: 1 }", "alchemy::stack=app", "alchemy::stage=prod", "alchemy::id=Site")
-	other := alchemy.Program("app", func(s *alchemy.Stack) {
+	other := stacktest.Program("app", func(s *alchemy.Stack) {
 		NewWorker(s, "Site", WorkerProps{Name: alchemy.String("prod-site"), Script: alchemy.String("export default {}")})
 	})
 	f.ResetRequests()
@@ -481,7 +482,7 @@ func TestRefreshSeesNoDriftUntilSomeoneChangesIt(t *testing.T) {
 	f.SetWorkersSubdomain(account, "acme")
 	// Secrets are then kept encrypted, so a refresh can compare them.
 	t.Setenv("ALCHEMY_PASSWORD", "correct horse battery staple")
-	prog := alchemy.Program("app", func(s *alchemy.Stack) {
+	prog := stacktest.Program("app", func(s *alchemy.Stack) {
 		ns := NewKVNamespace(s, "Cache", KVNamespaceProps{})
 		NewKVNamespace(s, "Named", KVNamespaceProps{Title: alchemy.String("named")})
 		b := NewR2Bucket(s, "Files", R2BucketProps{LocationHint: alchemy.String("weur")})

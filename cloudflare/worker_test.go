@@ -9,12 +9,13 @@ import (
 
 	"github.com/alchemy-go/alchemy"
 	"github.com/alchemy-go/alchemy/internal/cli"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 )
 
 const workerSecret = "s3cr3t-value-never-in-state-0123456789"
 
 func workerStack(script string) *cli.StackProgram {
-	return alchemy.Program("app", func(s *alchemy.Stack) {
+	return stacktest.Program("app", func(s *alchemy.Stack) {
 		ns := NewKVNamespace(s, "Cache", KVNamespaceProps{})
 		bucket := NewR2Bucket(s, "Files", R2BucketProps{})
 		w := NewWorker(s, "Api", WorkerProps{
@@ -147,7 +148,7 @@ func TestWorkerScriptPathEditRedeploys(t *testing.T) {
 		t.Fatal(err)
 	}
 	prog := func() *cli.StackProgram {
-		return alchemy.Program("app", func(s *alchemy.Stack) {
+		return stacktest.Program("app", func(s *alchemy.Stack) {
 			w := NewWorker(s, "Site", WorkerProps{Name: alchemy.String("my-site"), ScriptPath: alchemy.String("worker.js")})
 			s.Output("url", w.URL)
 		})
@@ -182,10 +183,10 @@ func TestWorkerScriptPathEditRedeploys(t *testing.T) {
 
 func TestWorkerNamedScriptOfSomeoneElseIsNotAdopted(t *testing.T) {
 	f := setup(t)
-	prog := alchemy.Program("app", func(s *alchemy.Stack) {
+	prog := stacktest.Program("app", func(s *alchemy.Stack) {
 		NewWorker(s, "Site", WorkerProps{Name: alchemy.String("taken"), Script: alchemy.String("export default {}")})
 	})
-	other := alchemy.Program("other", func(s *alchemy.Stack) {
+	other := stacktest.Program("other", func(s *alchemy.Stack) {
 		NewWorker(s, "Site", WorkerProps{Name: alchemy.String("taken"), Script: alchemy.String("export default { other: 1 }")})
 	})
 	deploy(t, other)
@@ -207,7 +208,7 @@ func TestWorkerNamedScriptOfSomeoneElseIsNotAdopted(t *testing.T) {
 
 func TestWorkerBindingToMissingNamespaceFails(t *testing.T) {
 	f := setup(t)
-	prog := alchemy.Program("app", func(s *alchemy.Stack) {
+	prog := stacktest.Program("app", func(s *alchemy.Stack) {
 		NewWorker(s, "Api", WorkerProps{
 			Script:  alchemy.String("export default {}"),
 			KV:      alchemy.V(map[string]string{"CACHE": "0000000000000000000000000000dead"}),

@@ -37,10 +37,15 @@ type ssoWorld struct {
 
 func newSSOWorld(t *testing.T, emulate *testpeers.Peer) *ssoWorld {
 	t.Helper()
+	return newSSOWorldOn(t, emulate, awssso.Start(t))
+}
+
+func newSSOWorldOn(t *testing.T, emulate *testpeers.Peer, sso *awssso.Server) *ssoWorld {
+	t.Helper()
 	w := &ssoWorld{dir: t.TempDir()}
 	w.home = filepath.Join(w.dir, "home")
 	w.alchemyHome = filepath.Join(w.home, ".alchemy")
-	w.sso = awssso.Start(t)
+	w.sso = sso
 	w.sso.AddAssignment("111122223333", "Admin")
 	w.sso.AddAssignment("444455556666", "ReadOnly")
 	cfg := filepath.Join(w.home, ".aws", "config")
@@ -117,6 +122,62 @@ func TestAWSSSO(t *testing.T) {
 		}
 		if n := len(w.sso.Issued()); n != 0 {
 			t.Errorf("the SSO fake issued %d role credentials", n)
+		}
+	})
+
+	// Behind a TLS-intercepting proxy, AWS_CA_BUNDLE names the proxy's CA:
+	// sign-in and role credentials go through a client that trusts it (the
+	// SDK's loader once failed here: "unable to add custom RootCAs
+	// HTTPClient"). Without it the certificate is refused; a bundle that
+	// cannot be used is named; a project's .env may not set it.
+	t.Run("CABundle", func(t *testing.T) {
+		w := newSSOWorldOn(t, emulate, awssso.StartTLS(t))
+		w.sso.AutoApprove(true)
+		if !strings.HasPrefix(w.sso.URL, "https://127.0.0.1:") {
+			t.Fatalf("the fake is not served over TLS: %s", w.sso.URL)
+		}
+		login := []string{"login", "--profile", "p", "--provider", "AWS", "--method", "sso"}
+
+		code, out, errOut := w.run(t, []string{"AWS_PROFILE=dev"}, login...)
+		if code != 1 || !strings.Contains(errOut, "certificate signed by unknown authority") {
+			t.Fatalf("login without the bundle: %d\n%s\n%s", code, out, errOut)
+		}
+
+		bad := filepath.Join(w.dir, "not-a-bundle.pem")
+		os.WriteFile(bad, []byte("not a certificate\n"), 0o600)
+		code, out, errOut = w.run(t, []string{"AWS_PROFILE=dev", "AWS_CA_BUNDLE=" + bad}, login...)
+		if code != 1 || !strings.Contains(errOut, "AWS_CA_BUNDLE names "+bad+", which holds no PEM certificate") {
+			t.Fatalf("login with a bundle of no certificate: %d\n%s\n%s", code, out, errOut)
+		}
+
+		ca := w.sso.CAFile(t)
+		os.WriteFile(filepath.Join(w.dir, ".env"), []byte("AWS_CA_BUNDLE="+ca+"\n"), 0o600)
+		code, out, errOut = w.run(t, []string{"AWS_PROFILE=dev"}, login...)
+		if code != 1 || !strings.Contains(errOut, "certificate signed by unknown authority") {
+			t.Fatalf("a project's .env chose the CA bundle: %d\n%s\n%s", code, out, errOut)
+		}
+
+		code, out, errOut = w.run(t, []string{"AWS_PROFILE=dev", "AWS_CA_BUNDLE=" + ca}, login...)
+		if code != 0 {
+			t.Fatalf("login with AWS_CA_BUNDLE: %d\n%s\n%s", code, out, errOut)
+		}
+		for _, want := range []string{"account:         111122223333", "source: sso - dev"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("profile lacks %q:\n%s", want, out)
+			}
+		}
+		// The cached token is refreshed and role credentials fetched through
+		// the bundle too, and a profile's ca_bundle works as the variable does.
+		expireSSOCache(t, w.cacheFile("corp"))
+		cfg, _ := os.ReadFile(filepath.Join(w.home, ".aws", "config"))
+		os.WriteFile(filepath.Join(w.home, ".aws", "config"), []byte(strings.Replace(string(cfg),
+			"[profile dev]\n", "[profile dev]\nca_bundle = "+ca+"\n", 1)), 0o600)
+		code, out, errOut = w.run(t, nil, "profile", "show", "--profile", "p")
+		if code != 0 || !strings.Contains(out, "account:         111122223333") {
+			t.Fatalf("profile show with the profile's ca_bundle: %d\n%s\n%s", code, out, errOut)
+		}
+		if n := len(w.sso.Issued()); n < 2 {
+			t.Errorf("the SSO fake issued %d role credentials, want 2 (login, show)", n)
 		}
 	})
 
@@ -359,5 +420,27 @@ func TestAWSSSOProfileMenuPTY(t *testing.T) {
 	p.RequireExit(0)
 	if data, _ := os.ReadFile(filepath.Join(w.alchemyHome, "profiles.json")); !strings.Contains(string(data), `"ssoProfile": "legacy"`) {
 		t.Fatalf("profiles.json: %s", data)
+	}
+}
+
+// expireSSOCache marks the cached SSO access token at path as expired, so
+// the next use refreshes it with its refresh token.
+func expireSSOCache(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cache map[string]any
+	if err := json.Unmarshal(data, &cache); err != nil {
+		t.Fatal(err)
+	}
+	if cache["refreshToken"] == nil {
+		t.Fatalf("the SSO cache holds no refresh token:\n%s", data)
+	}
+	cache["expiresAt"] = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	data, _ = json.Marshal(cache)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/alchemy-go/alchemy"
 	cfres "github.com/alchemy-go/alchemy/cloudflare"
 	"github.com/alchemy-go/alchemy/internal/cli"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 )
 
 // awsProdAccount is the account STS (emulate behind the gate) answers for
@@ -22,7 +23,7 @@ const (
 // prod, Cloudflare account cfAccount and AWS account awsProdAccount, and
 // whose stage ci is bound to the Cloudflare account alone.
 func boundStack() *cli.StackProgram {
-	return alchemy.Program("app", func(s *alchemy.Stack) {
+	return stacktest.Program("app", func(s *alchemy.Stack) {
 		props := cfres.KVNamespaceProps{}
 		if t := os.Getenv("APP_KV_TITLE"); t != "" {
 			props.Title = alchemy.String(t)
@@ -40,7 +41,7 @@ func boundStack() *cli.StackProgram {
 // badlyBoundStack is the `badapp` command: every declaration mistake a
 // binding can make, at once.
 func badlyBoundStack() *cli.StackProgram {
-	return alchemy.Program("bad", func(*alchemy.Stack) {},
+	return stacktest.Program("bad", func(*alchemy.Stack) {},
 		alchemy.Stage("prod", alchemy.Profile("prod"), alchemy.Profile("other"),
 			alchemy.Account("Cloudfare", cfAccount),
 			alchemy.Account("GitHub", "octocat"),

@@ -13,6 +13,7 @@ import (
 	"github.com/alchemy-go/alchemy"
 	cfres "github.com/alchemy-go/alchemy/cloudflare"
 	"github.com/alchemy-go/alchemy/internal/cli"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 	"github.com/alchemy-go/alchemy/local"
 )
 
@@ -21,7 +22,7 @@ import (
 // three outputs, one of them secret (its value, hello-secret-output-0001,
 // must never be printed).
 func helloStack() *cli.StackProgram {
-	p := alchemy.Program("hello", func(s *alchemy.Stack) {
+	p := stacktest.Program("hello", func(s *alchemy.Stack) {
 		ns := cfres.NewKVNamespace(s, "Cache", cfres.KVNamespaceProps{Title: alchemy.String("hello-cache")})
 		file := local.NewFile(s, "Greeting", local.FileProps{Content: alchemy.String("hello\n")})
 		s.Output("title", ns.Title)

@@ -75,23 +75,6 @@ func usageErrors(c *cobra.Command) {
 	}
 }
 
-// newCmdNotYet is a command of the product's surface that a later change
-// fills in. It is listed in --help and says plainly that it is not there yet.
-func newCmdNotYet(use, short, flags string) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:                use,
-		Short:              short + " (not yet available)",
-		DisableFlagParsing: true,
-		RunE: func(c *cobra.Command, _ []string) error {
-			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("`%s` is not yet available in this version of alchemy.", c.CommandPath())}
-		},
-	}
-	if flags != "" {
-		cmd.Long = short + ".\n\nFlags (when available): " + flags
-	}
-	return cmd
-}
-
 // Main runs the alchemy binary with the process's streams and returns the
 // exit code. Stack commands build and run the stack file.
 func Main() int {

@@ -41,6 +41,12 @@ type StackProgram struct {
 	Stages []*StageBinding
 }
 
+// SDKProgram is set by package alchemy when it is linked: the program
+// alchemy.Run(name, body, opts...) would run, without running it. body is a
+// func(*alchemy.Stack), opts a []alchemy.StackOption; tests reach it
+// typed through internal/stacktest.
+var SDKProgram func(name string, body, opts any) *StackProgram
+
 // Dir is the stack file's directory: relative paths in the stack resolve
 // from it.
 func (p *StackProgram) Dir() string {

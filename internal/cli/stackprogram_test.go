@@ -8,6 +8,7 @@ import (
 	"github.com/alchemy-go/alchemy/aws"
 	"github.com/alchemy-go/alchemy/cloudflare"
 	"github.com/alchemy-go/alchemy/internal/cli"
+	"github.com/alchemy-go/alchemy/internal/stacktest"
 )
 
 // scriptStack is the stack program of the testscripts' `alchemy-stack`
@@ -15,7 +16,7 @@ import (
 // script's current directory (its state goes there too), run in-process. It
 // declares a Cloudflare KV namespace, and an SQS queue with STACK_AWS=1.
 func scriptStack() *cli.StackProgram {
-	p := alchemy.Program("app", func(s *alchemy.Stack) {
+	p := stacktest.Program("app", func(s *alchemy.Stack) {
 		cloudflare.NewKVNamespace(s, "Cache", cloudflare.KVNamespaceProps{Title: alchemy.String("app-cache")})
 		if os.Getenv("STACK_AWS") == "1" {
 			aws.NewSQSQueue(s, "Jobs", aws.SQSQueueProps{})

@@ -14,7 +14,7 @@ func TestStackFileErrors(t *testing.T) {
 	w := newWorld(t)
 	notFound := func(path string) string {
 		// stackrun.NotFoundError
-		return "No stack file at " + path + ". Create alchemy.run.go (see examples/hello), or pass its path: alchemy deploy path/to/alchemy.run.go\n"
+		return "No stack file at " + path + ". Create one with `alchemy init`, or pass its path: alchemy deploy path/to/alchemy.run.go\n"
 	}
 
 	t.Run("Missing", func(t *testing.T) {

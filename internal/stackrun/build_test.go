@@ -408,7 +408,7 @@ func TestBuildMissingFile(t *testing.T) {
 	t.Parallel()
 	g := newGoEnv(t)
 	_, err := g.builder(&bytes.Buffer{}).Build(context.Background(), "no/such/alchemy.run.go")
-	want := "No stack file at no/such/alchemy.run.go. Create alchemy.run.go (see examples/hello), or pass its path: alchemy deploy path/to/alchemy.run.go"
+	want := "No stack file at no/such/alchemy.run.go. Create one with `alchemy init`, or pass its path: alchemy deploy path/to/alchemy.run.go"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Build: %v\nwant: %s", err, want)
 	}

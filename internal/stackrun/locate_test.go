@@ -44,7 +44,7 @@ func TestLocateMissing(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := Locate(c.arg)
-		want := "No stack file at " + c.path + ". Create alchemy.run.go (see examples/hello), or pass its path: alchemy deploy path/to/alchemy.run.go"
+		want := "No stack file at " + c.path + ". Create one with `alchemy init`, or pass its path: alchemy deploy path/to/alchemy.run.go"
 		var nf *NotFoundError
 		if !errors.As(err, &nf) || err.Error() != want {
 			t.Errorf("Locate(%q): %v\nwant: %s", c.arg, err, want)

@@ -140,7 +140,7 @@ type NotFoundError struct {
 }
 
 func (e *NotFoundError) Error() string {
-	return "No stack file at " + e.Path + ". Create alchemy.run.go (see examples/hello), or pass its path: alchemy deploy path/to/alchemy.run.go"
+	return "No stack file at " + e.Path + ". Create one with `alchemy init`, or pass its path: alchemy deploy path/to/alchemy.run.go"
 }
 
 // NotStackError reports a Go file that does not call alchemy.Run.

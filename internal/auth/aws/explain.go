@@ -133,12 +133,12 @@ func explainSSO(x *auth.Explaining, name string) auth.Use {
 	cfgPath, _ := configPath(x.Env)
 	shownCfg := x.Path(cfgPath)
 	entry := fmt.Sprintf("the AWS entry of profile '%s' in %s", x.Profile, x.Path(x.Store.EntryFile(x.Profile, Name)))
-	u := auth.Use{Summary: fmt.Sprintf("AWS profile %s of %s, through the AWS SDK", name, shownCfg), Instead: map[string]string{
+	u := auth.Use{Summary: fmt.Sprintf("AWS profile %s of %s, resolved as the AWS CLI does", name, shownCfg), Instead: map[string]string{
 		envProfile: x.ProfileUses("AWS profile %s, named in its entry", name),
 		envAccount: x.ProfileUses("the account of AWS profile %s", name),
 	}}
 	for _, v := range keyVars {
-		u.Instead[v] = x.ProfileUses("AWS profile %s; the AWS SDK ignores these keys when a profile is named", name)
+		u.Instead[v] = x.ProfileUses("AWS profile %s; AWS tools ignore these keys when a profile is named", name)
 	}
 	u.Values = append(u.Values, auth.Provenance{Name: "awsProfile", Value: name, From: entry})
 	p, err := findProfile(x.Env, name)
@@ -163,7 +163,7 @@ func explainSSO(x *auth.Explaining, name string) auth.Use {
 	u.Files = append(u.Files, chainSources(x, p, shownCfg, &u)...)
 	explainSSORegion(x, p, section, &u)
 	u.Values = append(u.Values, auth.Provenance{Name: "credentials", Secret: true,
-		From: "the AWS SDK, resolved at deploy (an explanation does not resolve them)"})
+		From: "the AWS profile, resolved at deploy (an explanation does not resolve them)"})
 	return u
 }
 
@@ -181,7 +181,7 @@ func explainSSORegion(x *auth.Explaining, p awsProfile, section string, u *auth.
 	}
 	if r := x.Env.Layers(u.ProcessOnly[0]).Process; r != "" {
 		u.Values = append(u.Values, auth.Provenance{Name: "region", Value: r,
-			From: u.ProcessOnly[0] + " in the environment (the AWS SDK puts it before the AWS profile's region)"})
+			From: u.ProcessOnly[0] + " in the environment (it comes before the AWS profile's region, as in the AWS CLI)"})
 		return
 	}
 	if p.Region != "" {
@@ -248,7 +248,7 @@ func chainSources(x *auth.Explaining, p awsProfile, shownCfg string, u *auth.Use
 		switch {
 		case t.After(x.Now()):
 		case bool(cache.RefreshToken):
-			c.Why = "it has expired (" + display.ISO(t) + "); the AWS SDK refreshes it at deploy"
+			c.Why = "it has expired (" + display.ISO(t) + "); alchemy refreshes it at deploy"
 		default:
 			c.Why = "it has expired (" + display.ISO(t) + ")"
 			if u.Problem == "" {

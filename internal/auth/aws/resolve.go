@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,6 +49,9 @@ type chain struct {
 	c     *auth.Context
 	env   envfile.Source
 	files *sharedFiles
+	// http is c.HTTP, trusting the CA bundle the top profile or
+	// AWS_CA_BUNDLE names (caClient).
+	http *http.Client
 	// region is where STS is called for role chains: the top profile's,
 	// as the SDK's one config for the whole chain has it.
 	region string
@@ -72,8 +76,12 @@ func resolveSSO(ctx context.Context, c *auth.Context, name string) (*Credentials
 	if err := unsupportedEndpoints(env, p); err != nil {
 		return nil, err
 	}
+	client, err := caClient(env, c.HTTP, p.keys["ca_bundle"])
+	if err != nil {
+		return nil, err
+	}
 	region := cmp.Or(envRegion(env), p.Region)
-	ch := &chain{c: c, env: env, files: files, region: cmp.Or(region, DefaultRegion)}
+	ch := &chain{c: c, env: env, http: client, files: files, region: cmp.Or(region, DefaultRegion)}
 	creds, err := ch.resolve(ctx, p, map[string]bool{})
 	if err != nil {
 		return nil, err
@@ -177,12 +185,12 @@ func (ch *chain) sso(ctx context.Context, p awsProfile) (*Credentials, error) {
 	if p.StartURL == "" || p.AccountID == "" || p.RoleName == "" {
 		return nil, fmt.Errorf("AWS profile '%s' lacks sso_start_url, sso_account_id or sso_role_name (or its [sso-session %s] section): fix it with `aws configure sso --profile %s`", p.Name, p.Session, p.Name)
 	}
-	token, err := ssoToken(ctx, ch.c, ch.env, p)
+	token, err := ssoToken(ctx, ch.c, ch.env, ch.http, p)
 	if err != nil {
 		return nil, err
 	}
 	region := cmp.Or(p.SSORegion, DefaultRegion)
-	rc, err := awsapi.NewPortal(apiConfig(ch.env, ch.c.HTTP, "SSO", region)).GetRoleCredentials(ctx, token, p.AccountID, p.RoleName)
+	rc, err := awsapi.NewPortal(apiConfig(ch.env, ch.http, "SSO", region)).GetRoleCredentials(ctx, token, p.AccountID, p.RoleName)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +212,7 @@ func (ch *chain) assumeRole(ctx context.Context, p awsProfile, base *Credentials
 		in.Duration = time.Duration(s) * time.Second
 	}
 	keys := awssdk.Credentials{AccessKeyID: base.AccessKeyID, SecretAccessKey: base.SecretAccessKey, SessionToken: base.SessionToken}
-	out, err := awsapi.NewSTS(apiConfig(ch.env, ch.c.HTTP, "STS", ch.region), keys).AssumeRole(ctx, in)
+	out, err := awsapi.NewSTS(apiConfig(ch.env, ch.http, "STS", ch.region), keys).AssumeRole(ctx, in)
 	if err != nil {
 		return nil, err
 	}

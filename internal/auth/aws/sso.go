@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -289,7 +290,7 @@ func readSSOCache(p awsProfile) (*ssoCache, string, error) {
 // for the AWS CLI) when it has expired, as the SDK's SSO token provider
 // does. The SDK refreshes only sso-session profiles; a legacy profile's
 // token is refreshed too when its cache holds a refresh token.
-func ssoToken(ctx context.Context, c *auth.Context, env envfile.Source, p awsProfile) (string, error) {
+func ssoToken(ctx context.Context, c *auth.Context, env envfile.Source, client *http.Client, p awsProfile) (string, error) {
 	cache, path, err := readSSOCache(p)
 	if err != nil {
 		return "", err
@@ -302,7 +303,7 @@ func ssoToken(ctx context.Context, c *auth.Context, env envfile.Source, p awsPro
 		return "", fmt.Errorf("%w: the cached SSO token of %s has expired and cannot be refreshed", errSignIn, p.StartURL)
 	}
 	region := cmp.Or(p.SSORegion, cache.Region, DefaultRegion)
-	tok, err := awsapi.NewOIDC(apiConfig(env, c.HTTP, "SSO_OIDC", region)).CreateToken(ctx, awsapi.CreateTokenInput{
+	tok, err := awsapi.NewOIDC(apiConfig(env, client, "SSO_OIDC", region)).CreateToken(ctx, awsapi.CreateTokenInput{
 		ClientID: cache.ClientID, ClientSecret: cache.ClientSecret, GrantType: awsapi.GrantRefreshToken, RefreshToken: cache.RefreshToken})
 	if err != nil {
 		return "", fmt.Errorf("refreshing the cached SSO token of %s: %w", p.StartURL, err)
@@ -321,7 +322,11 @@ func ssoToken(ctx context.Context, c *auth.Context, env envfile.Source, p awsPro
 // AWS CLI and the SDK read it, so `aws` and `alchemy` share one sign-in.
 func deviceLogin(ctx context.Context, c *auth.Context, p awsProfile) error {
 	region := cmp.Or(p.SSORegion, DefaultRegion)
-	client := awsapi.NewOIDC(apiConfig(c.Env, c.HTTP, "SSO_OIDC", region))
+	hc, err := caClient(c.Env, c.HTTP, p.keys["ca_bundle"])
+	if err != nil {
+		return err
+	}
+	client := awsapi.NewOIDC(apiConfig(c.Env, hc, "SSO_OIDC", region))
 	reg, err := client.RegisterClient(ctx, "alchemy")
 	if err != nil {
 		return auth.Errorf("AWS SSO: could not register with IAM Identity Center in %s: %v", region, err)

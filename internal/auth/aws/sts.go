@@ -36,7 +36,11 @@ func callerIdentity(ctx context.Context, c *auth.Context, s *Stored) (Identity, 
 	ctx, cancel := context.WithTimeout(ctx, stsTimeout)
 	defer cancel()
 	keys := awssdk.Credentials{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken}
-	cfg := apiConfig(c.Env, c.HTTP, "STS", s.Region)
+	client, err := caClient(c.Env, c.HTTP, "")
+	if err != nil {
+		return Identity{}, err
+	}
+	cfg := apiConfig(c.Env, client, "STS", s.Region)
 	cfg.MaxAttempts = 2
 	out, err := awsapi.NewSTS(cfg, keys).GetCallerIdentity(ctx)
 	if err != nil {

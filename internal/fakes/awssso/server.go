@@ -3,10 +3,13 @@ package awssso
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -136,6 +139,32 @@ type account struct {
 // t.Cleanup. Both the OIDC and the portal API are served on the same port.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t, httptest.NewServer)
+}
+
+// StartTLS is Start over HTTPS, with a certificate only CAFile trusts:
+// what a client behind a TLS-intercepting proxy sees.
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	return start(t, httptest.NewTLSServer)
+}
+
+// CAFile writes the certificate the fake serves (StartTLS) to a PEM file
+// in a temp dir and returns its path, for AWS_CA_BUNDLE.
+func (s *Server) CAFile(t testing.TB) string {
+	t.Helper()
+	cert := s.srv.Certificate()
+	if cert == nil {
+		t.Fatal("awssso: CAFile of a fake started without TLS")
+	}
+	path := filepath.Join(t.TempDir(), "ca-bundle.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func start(t testing.TB, serve func(http.Handler) *httptest.Server) *Server {
 	s := &Server{
 		accessTTL:     defaultAccessTokenTTL,
 		roleTTL:       defaultRoleCredentialTTL,
@@ -146,7 +175,7 @@ func Start(t testing.TB) *Server {
 		refreshTokens: map[string]*refreshToken{},
 		accounts:      map[string]*account{},
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.srv = serve(http.HandlerFunc(s.serveHTTP))
 	s.URL = s.srv.URL
 	t.Cleanup(s.srv.Close)
 	return s
