@@ -58,26 +58,46 @@ const devNoticesEnv = "ALCHEMY_DEV_NOTICES"
 
 var noticesMu sync.Mutex
 
-// warnOncePerSession warns, unless this dev session already did. The file
-// holds hashes, one a line, not the messages. It is read from the process
-// environment only (the dev loop sets it), and only appended to when it
-// already exists: a stray value cannot make alchemy create files.
+// warnOncePerSession warns, unless this dev session already did.
 func (f *Factory) warnOncePerSession(msg string) {
-	path := os.Getenv(devNoticesEnv)
-	if path == "" {
-		f.IO.Warn(msg)
-		return
-	}
-	sum := sha256.Sum256([]byte(msg))
-	key := hex.EncodeToString(sum[:])
-	noticesMu.Lock()
-	defer noticesMu.Unlock()
-	if data, err := os.ReadFile(path); err == nil && strings.Contains(string(data), key) {
+	if saidInSession(msg) {
 		return
 	}
 	f.IO.Warn(msg)
+	noteInSession(msg)
+}
+
+// saidInSession reports whether this dev session's notices file holds msg.
+// The file holds hashes, one a line, not the messages. It is read from the
+// process environment only (the dev loop sets it). Outside dev, false.
+func saidInSession(msg string) bool {
+	path := os.Getenv(devNoticesEnv)
+	if path == "" {
+		return false
+	}
+	noticesMu.Lock()
+	defer noticesMu.Unlock()
+	data, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(data), noticeKey(msg))
+}
+
+// noteInSession records msg in this dev session's notices file, which is
+// only appended to when it already exists: a stray value cannot make
+// alchemy create files.
+func noteInSession(msg string) {
+	path := os.Getenv(devNoticesEnv)
+	if path == "" {
+		return
+	}
+	noticesMu.Lock()
+	defer noticesMu.Unlock()
 	if fh, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0); err == nil {
-		fmt.Fprintln(fh, key)
+		fmt.Fprintln(fh, noticeKey(msg))
 		fh.Close()
 	}
+}
+
+func noticeKey(msg string) string {
+	sum := sha256.Sum256([]byte(msg))
+	return hex.EncodeToString(sum[:])
 }

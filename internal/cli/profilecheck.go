@@ -88,6 +88,12 @@ func confirmNewProfile(ctx context.Context, s *session) error {
 	if _, ok := cfg.Profiles[s.Sel.Name]; ok {
 		return nil
 	}
+	// In a dev session, yes is said once: a stack that needs no
+	// credentials saves nothing in the profile, and every cycle would ask.
+	said := "create profile " + s.Sel.Name
+	if saidInSession(said) {
+		return nil
+	}
 	if !s.Auth.Interactive {
 		return s.profileError(cfg)
 	}
@@ -104,6 +110,7 @@ func confirmNewProfile(ctx context.Context, s *session) error {
 	if !create {
 		return s.profileError(cfg)
 	}
+	noteInSession(said)
 	return nil
 }
 

@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -101,4 +102,28 @@ func TestDevAsksBeforeAnotherStage(t *testing.T) {
 	if exists(t, w.path(".alchemy", "state")) {
 		t.Fatal("a refused dev deployed")
 	}
+}
+
+// dev on a profile that does not exist asks once per session, not on every
+// cycle: a stack that needs no credentials saves nothing in the profile, so
+// each cycle's deploy would find it missing again.
+func TestDevAsksToCreateAProfileOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	hello := w.project(example("hello"))
+	p := w.startPTY([]string{"ALCHEMY_DEV_POLL=100ms"}, "dev", hello, "--profile", "brandnew")
+	p.Expect("Create profile 'brandnew'?")
+	p.Send("y") // huh: y answers Yes
+	p.Expect("[dev] cycle 1 applied")
+	afterFirst := p.Matched()
+	if err := os.WriteFile(filepath.Join(hello, "notes.txt"), []byte("a change\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.Expect("[dev] changed: notes.txt")
+	p.Expect("[dev] cycle 2 applied")
+	if later := p.Screen()[afterFirst:]; strings.Contains(later, "Create profile") {
+		t.Errorf("cycle 2 asked again to create the profile:\n%s", later)
+	}
+	p.Send(testpty.KeyCtrlC)
+	p.RequireExit(130)
 }
