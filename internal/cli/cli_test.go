@@ -104,6 +104,12 @@ func TestScripts(t *testing.T) {
 			"tshome":   cmdTSHome,
 			"requests": cmdRequests,
 			"perm":     cmdPerm,
+			"gh-revoke": func(ts *testscript.TestScript, neg bool, args []string) {
+				// gh-revoke TOKEN: the token is revoked at GitHub.
+				for _, tok := range args {
+					ts.Value("gh").(*githubfake.Server).RevokeToken(tok)
+				}
+			},
 			"cf-revoke": func(ts *testscript.TestScript, neg bool, args []string) {
 				// cf-revoke TOKEN: the token is deleted at Cloudflare.
 				for _, tok := range args {

@@ -5,6 +5,8 @@ package cli_test
 import (
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -328,6 +330,48 @@ func TestOAuthAccounts(t *testing.T) {
 			t.Errorf("stderr:\n%s", p)
 		}
 		mustNotExist(t, w.oauthFile("p"))
+	})
+
+	// A profile whose OAuth entry lost its account (written by hand, or by
+	// an older tool) fails every deploy: login repairs it with a new
+	// sign-in that chooses the account, instead of only refreshing, and the
+	// replaced grant is given back.
+	t.Run("LoginRepairsAMissingAccount", func(t *testing.T) {
+		t.Parallel()
+		w := newOAuthWorld(t, 0, cfAccount)
+		p := w.pasteLogin(t, "--profile", "p")
+		if p.code != 0 {
+			t.Fatalf("exit %d:\n%s", p.code, p)
+		}
+		first := w.checkLoggedIn(t, p, "p", cfAccount)
+		path := filepath.Join(w.alchemy, "profiles.json")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stripped := strings.Replace(string(data), `"accountId": "`+cfAccount+`"`, `"accountId": ""`, 1)
+		if stripped == string(data) {
+			t.Fatalf("profiles.json does not hold the account as expected:\n%s", data)
+		}
+		if err := os.WriteFile(path, []byte(stripped), 0o600); err != nil {
+			t.Fatal(err)
+		}
+
+		// A plain `alchemy login` (no --method): it would only refresh.
+		p = w.start(t, nil, "login", "--profile", "p", "--no-browser")
+		p.paste(t, w.approve(t, w.authorizeURL(t, p)).String())
+		p.wait(t)
+		if p.code != 0 {
+			t.Fatalf("repairing login: exit %d:\n%s", p.code, p)
+		}
+		if !strings.Contains(p.stderr.String(), "Cloudflare: profile 'p' has an OAuth login but no account; configuring it again.") {
+			t.Errorf("login did not say why it signs in again:\n%s", p)
+		}
+		second := w.checkLoggedIn(t, p, "p", cfAccount)
+		if second.Refresh == first.Refresh {
+			t.Error("the repair kept the old grant instead of signing in")
+		}
+		w.checkRefreshDead(t, "the replaced grant", first.Refresh)
 	})
 
 	t.Run("None", func(t *testing.T) {

@@ -330,9 +330,11 @@ func (Provider) Login(ctx context.Context, c *auth.Context, e profile.Entry) err
 		id, err := callerIdentity(ctx, c, &s)
 		switch {
 		case IsRejected(err):
-			return auth.Errorf("AWS rejected the stored access keys (%v). Run `alchemy login --profile %s --provider AWS --configure` to store new ones", err, c.Profile)
+			// Asked for again (or read from the environment without a
+			// terminal), as a first login would.
+			return &auth.ReconfigureError{Reason: fmt.Sprintf("AWS rejected the stored access keys (%v)", err)}
 		case err != nil:
-			c.IO.Warn(fmt.Sprintf("AWS: could not check the stored access keys (%v).", err))
+			c.IO.Warn(fmt.Sprintf("AWS: could not check the stored access keys (%v); they stay unchecked.", err))
 			return nil
 		}
 		if s.AccountID != id.Account {

@@ -536,6 +536,11 @@ func (p Provider) Login(ctx context.Context, c *auth.Context, e profile.Entry) e
 		if err := e.Decode(&cfg); err != nil {
 			return err
 		}
+		if cfg.AccountID == "" {
+			// Deploys need the account the login acts in; a sign-in picks it
+			// (the only one, a menu, or --account-id).
+			return &auth.ReconfigureError{Reason: fmt.Sprintf("Cloudflare: profile '%s' has an OAuth login but no account", c.Profile)}
+		}
 		var o OAuth
 		if found, err := c.ReadSecret(oauthKey, &o); err == nil && found {
 			c.IO.Info("Cloudflare: refreshing OAuth credentials...")

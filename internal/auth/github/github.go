@@ -179,8 +179,16 @@ func (p Provider) Login(ctx context.Context, c *auth.Context, e profile.Entry) e
 		if !found {
 			return captureStored(ctx, c)
 		}
-		if err := verify(ctx, c, s.Token); err != nil {
-			return err
+		_, err = ghapi.CurrentUser(ctx, c.HTTP, envfile.Get(c.Env, "GITHUB_API_URL"), s.Token)
+		switch {
+		case ghapi.IsRejected(err):
+			// Asked for again (or read from GITHUB_TOKEN without a terminal).
+			return &auth.ReconfigureError{Reason: fmt.Sprintf("GitHub rejected the stored token (%v)", err)}
+		case ghapi.IsUnreachable(err):
+			c.IO.Warn(fmt.Sprintf("GitHub: could not reach the GitHub API to check the stored token (%v); it stays unchecked.", err))
+			return nil
+		case err != nil:
+			return auth.Errorf("GitHub: could not check the stored token: %v", err)
 		}
 		c.IO.Success("GitHub: stored token is valid.")
 		return nil
