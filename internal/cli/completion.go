@@ -47,7 +47,7 @@ func names(list func(*cobra.Command) []cobra.Completion) cobra.CompletionFunc {
 }
 
 // profileNames are the profiles of the alchemy home ($ALCHEMY_HOME, also
-// from ./.env, else ~/.alchemy). A home that cannot be read completes
+// from the process environment, else ~/.alchemy; a .env may not set it). A home that cannot be read completes
 // nothing: the command itself will say why.
 func profileNames() []cobra.Completion {
 	env, err := envfile.Load("", false)

@@ -99,7 +99,7 @@ func confirmDevStage(ctx context.Context, opts *DevOptions) error {
 	}
 	pr, interactive := opts.F.prompter()
 	if !interactive {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("alchemy dev deploys every change to stage %s (from %s) without asking, and %s is not your development stage %s. Nothing was deployed. Re-run with --yes to watch and deploy %s, or without %s to use %s.",
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("alchemy dev deploys every change to stage %s (from %s) without asking, and %s is not your development stage %s. Nothing was deployed. Re-run with --yes to watch and deploy %s, or without %s to use %s.",
 			st.Name, st.Source, st.Name, own.Name, st.Name, st.Source, own.Name)}
 	}
 	var ok bool

@@ -127,14 +127,14 @@ func confirm(ctx context.Context, s *session, title string) (bool, error) {
 
 // confirmRemoval is the question before logout and profile clear remove
 // credentials: --yes answers it; without a terminal and without --yes
-// nothing is removed and the command is a usage error naming --yes.
+// nothing is removed and the command fails (exit 1, as an unapproved deploy does) naming --yes.
 // detail, when not "", says more, on a line of its own in the prompt.
 func confirmRemoval(ctx context.Context, s *session, yes bool, command, question, detail string) error {
 	if yes {
 		return nil
 	}
 	if !s.Auth.Interactive {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s Nothing was removed: this process is non-interactive, so it cannot ask. Re-run with --yes to confirm: %s --yes", strings.TrimSpace(question+" "+detail), command)}
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s Nothing was removed: this process is non-interactive, so it cannot ask. Re-run with --yes to confirm: %s --yes", strings.TrimSpace(question+" "+detail), command)}
 	}
 	title := question
 	if detail != "" {

@@ -117,7 +117,7 @@ of each provider it used (hello → prod · profile prod · Cloudflare 0123…, 
 --json writes exactly one JSON document to stdout, and progress, prompts and warnings to stderr:
   {"command": "` + op + `", "ok": true, "stack": "hello", "stage": "prod", "profile": "prod",
    "accounts": {"Cloudflare": "…"}, "summary": {"create": 1},
-   "resources": [{"id": "Greeting", "type": "local.File", "action": "create", "status": "created"}],
+   "resources": [{"id": "Greeting", "type": "Local.File", "action": "create", "status": "created"}],
    "outputs": {"path": "…"}, "deleted": ["…"], "failures": [{"id": "…", "error": "…"}]}
 "status" is what an apply did to each resource; "outputs" comes with deploy, "deleted" with
 destroy. On failure the exit code is non-zero, "ok" is false and "error" says why. Secret props
@@ -134,7 +134,18 @@ and outputs read "(secret)".`,
 				return runF(opts)
 			}
 			if f.Stack == nil {
-				return f.delegate(c.Context(), args)
+				err := f.delegate(c.Context(), args)
+				var exit *ExitError
+				if opts.JSON && err != nil && !errors.As(err, &exit) {
+					// The stack program never ran (no stack file, a build
+					// that failed, Ctrl-C while building), so it wrote no
+					// document: --json still gets one.
+					doc := &stackJSON{Command: op, Error: err.Error(), Summary: map[string]int{}, Resources: []planJSONStep{}}
+					if werr := writeJSON(f, doc); werr != nil {
+						return werr
+					}
+				}
+				return err
 			}
 			return stackRun(c.Context(), opts)
 		},

@@ -56,7 +56,7 @@ func newCmdState(f *Factory) *cobra.Command {
 	}
 	get := &cobra.Command{
 		Use:   "get <stack>/<stage>/<resource>",
-		Short: "Print one resource's state as JSON (secrets are stored hashed)",
+		Short: "Print one resource's state as JSON (secret values are stored hashed, or encrypted with ALCHEMY_PASSWORD)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			s, err := store()

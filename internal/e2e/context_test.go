@@ -96,8 +96,8 @@ func TestDevAsksBeforeAnotherStage(t *testing.T) {
 		t.Fatal("a declined dev deployed")
 	}
 	r := w.runEnv([]string{"ALCHEMY_STAGE=prod"}, "dev", hello)
-	if r.code != 2 || !strings.Contains(r.stderr, "Re-run with --yes to watch and deploy prod") {
-		t.Fatalf("dev on stage prod without a terminal or --yes: want exit 2 naming --yes; %s", r)
+	if r.code != 1 || !strings.Contains(r.stderr, "Re-run with --yes to watch and deploy prod") {
+		t.Fatalf("dev on stage prod without a terminal or --yes: want exit 1 naming --yes; %s", r)
 	}
 	if exists(t, w.path(".alchemy", "state")) {
 		t.Fatal("a refused dev deployed")
