@@ -46,9 +46,10 @@ func names(list func(*cobra.Command) []cobra.Completion) cobra.CompletionFunc {
 	}
 }
 
-// profileNames are the profiles of the alchemy home ($ALCHEMY_HOME, also
-// from the process environment, else ~/.alchemy; a .env may not set it). A home that cannot be read completes
-// nothing: the command itself will say why.
+// profileNames are the profiles of the alchemy home ($ALCHEMY_HOME from
+// the process environment, which a .env may not set, else ~/.alchemy). A
+// home that cannot be read completes nothing: the command itself will say
+// why.
 func profileNames() []cobra.Completion {
 	env, err := envfile.Load("", false)
 	if err != nil {
