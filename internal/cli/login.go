@@ -48,8 +48,9 @@ GITHUB_TOKEN), checked against the provider's API, and stored.
 Cloudflare looks up the accounts the credential can see: one is taken, several are chosen from
 (without a terminal: --account-id or CLOUDFLARE_ACCOUNT_ID). A configured provider that cannot be
 used (no account, credentials rejected or missing) is repaired: what is missing is asked for again.
-Credentials saved while the provider's API could not be reached are shown as unchecked until a
-login checks them.`,
+Credentials saved while the provider's API could not be reached are never called valid: login
+warns that they stay unchecked until a check passes (Cloudflare's show as unchecked in profile
+show; an AWS key's account id is filled in by the first check).`,
 		Example: `  alchemy login
   alchemy login --configure
   alchemy login --profile prod --configure
