@@ -279,12 +279,10 @@ func (l *Lock) removeIfOwned() error {
 	// Renamed away first, atomically: removing in place deletes the owner
 	// before the directory, and a process killed between the two would
 	// leave an ownerless lock that everyone must wait out.
-	instrPause("release-check")
 	tomb := tombstonePath(l.path, l.nonce)
 	if err := os.Rename(l.path, tomb); err != nil {
 		return fmt.Errorf("release %s: %w", l.name, err)
 	}
-	instrPause("release-tomb")
 	if err := os.RemoveAll(tomb); err != nil {
 		return fmt.Errorf("release %s: %w", l.name, err)
 	}
@@ -500,10 +498,8 @@ func (l *Lock) try(staleAfter time.Duration) (attempt, error) {
 		if err := writeOwnerTo(claim, l.nonce, l.command); err != nil {
 			return 0, err
 		}
-		instrPause("claim")
 		err = mkdirLock(l.path, 0o700)
 		if err == nil {
-			instrPause("mkdir")
 			// The owner is written before the guard is dropped, so no other
 			// Go process ever judges our directory by the "no owner yet"
 			// rule.
@@ -512,7 +508,6 @@ func (l *Lock) try(staleAfter time.Duration) (attempt, error) {
 				_ = os.Remove(claim)
 				return 0, err
 			}
-			instrPause("owner")
 			_ = os.Remove(claim)
 			removeTombstones(l.path)
 			return acquired, nil
@@ -533,14 +528,9 @@ func (l *Lock) try(staleAfter time.Duration) (attempt, error) {
 	case !stale:
 		return held, nil
 	}
-	if instrOn("reap-owner") {
-		_ = os.Remove(filepath.Join(l.path, ownerFile))
-		instrPause("reap-owner")
-	}
 	if err := os.RemoveAll(l.path); err != nil {
 		return 0, err
 	}
-	instrPause("reap-claim")
 	_ = os.Remove(claim)
 	return retryNow, nil
 }
@@ -674,15 +664,5 @@ func lockKey(ctx context.Context, id string, deadline time.Time) (unlock func(),
 	case <-timer.C:
 		drop()
 		return nil, errKeyTimeout
-	}
-}
-
-func instrOn(name string) bool {
-	return strings.Contains(","+os.Getenv("LOCK_INSTR_PAUSE")+",", ","+name+",")
-}
-
-func instrPause(name string) {
-	if instrOn(name) {
-		time.Sleep(3 * time.Millisecond)
 	}
 }
