@@ -94,7 +94,7 @@ func (s *IOStreams) CanPrompt() bool {
 	if env("ALCHEMY_TUI") == "1" {
 		return true
 	}
-	if env("CI") != "" {
+	if s.ci() {
 		return false
 	}
 	for _, v := range agentVars {
@@ -106,7 +106,18 @@ func (s *IOStreams) CanPrompt() bool {
 }
 
 // Plain reports whether output must be plain lines: no TTY on stdout, or CI set.
-func (s *IOStreams) Plain() bool { return !s.outTTY || s.getenv("CI") != "" }
+func (s *IOStreams) Plain() bool { return !s.outTTY || s.ci() }
+
+// ci reports whether CI is set to a true value: CI=false, 0, no or off
+// (what some runners export outside CI) is not CI, as for credentials
+// (envfile.Bool).
+func (s *IOStreams) ci() bool {
+	switch strings.ToLower(strings.TrimSpace(s.getenv("CI"))) {
+	case "", "false", "0", "no", "off":
+		return false
+	}
+	return true
+}
 
 // Color reports whether output on stdout (toStderr: on stderr) may carry
 // ANSI colour: a terminal, no CI, and no NO_COLOR (https://no-color.org:
@@ -116,7 +127,7 @@ func (s *IOStreams) Color(toStderr bool) bool {
 	if toStderr {
 		tty = s.errTTY
 	}
-	return tty && s.getenv("CI") == "" && s.getenv("NO_COLOR") == ""
+	return tty && !s.ci() && s.getenv("NO_COLOR") == ""
 }
 
 // Printf writes to stdout.
