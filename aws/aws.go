@@ -71,7 +71,7 @@ var (
 // authName is the auth provider every resource here uses.
 const authName = awsauth.Name
 
-// Ownership tag keys (engine spec §2.4): the SDK's, which
+// Ownership tag keys (the TypeScript tool's too): the SDK's, which
 // alchemy.StampFromTags reads.
 const (
 	TagStack = alchemy.TagStack
