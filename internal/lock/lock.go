@@ -1,12 +1,17 @@
 // Package lock serialises alchemy's read-modify-write of profiles.json and its
 // credential writes across goroutines and across processes.
 //
-// The lock itself is a directory, <home>/lock/<key>.lock, created with a
-// plain mkdir. That is the on-disk protocol of the TypeScript alchemy tool:
-// mkdir is the atomic test-and-set, the holder refreshes the directory mtime
-// while it works, and anyone may reap a lock whose mtime has gone stale. Using
-// the same layout means a Go and a TypeScript process guarding the same key
-// exclude each other, which a private locking scheme could not do.
+// The lock itself is a directory, <home>/lock/<key>.lock. That is the
+// on-disk protocol of the TypeScript alchemy tool: creating the directory
+// is the atomic test-and-set (it uses mkdir), the holder refreshes the
+// directory mtime while it works, and anyone may reap a lock whose mtime has
+// gone stale. Using the same layout means a Go and a TypeScript process
+// guarding the same key exclude each other, which a private locking scheme
+// could not do. Where it can, a Go process builds the directory with its
+// owner file under a private name and renames it into place with a rename
+// that never replaces (renameat2 RENAME_NOREPLACE, renamex_np RENAME_EXCL):
+// that fails exactly when the TypeScript tool's mkdir would, and the lock
+// is never visible without its owner. Elsewhere it uses mkdir too.
 //
 // mkdir alone cannot make reaping safe: "the lock is stale" and "remove it"
 // are two steps, and between them another process can reap the same stale
@@ -35,6 +40,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -283,26 +289,18 @@ func (l *Lock) removeIfOwned() error {
 	if err := os.Rename(l.path, tomb); err != nil {
 		return fmt.Errorf("release %s: %w", l.name, err)
 	}
+	crashPoint("release:renamed")
 	if err := os.RemoveAll(tomb); err != nil {
 		return fmt.Errorf("release %s: %w", l.name, err)
 	}
 	return nil
 }
 
-// tombstonePath is where a released lock directory goes before it is
-// removed; a process killed there leaves it, and the next acquire of the
-// key removes it.
+// tombstonePath is where a released or reaped lock directory goes before
+// it is removed; a process killed there leaves it, and the next acquire of
+// the key removes it.
 func tombstonePath(lockPath, nonce string) string {
 	return filepath.Join(filepath.Dir(lockPath), "."+filepath.Base(lockPath)+".released-"+nonce)
-}
-
-// removeTombstones removes released lock directories of lockPath's key
-// that killed processes left.
-func removeTombstones(lockPath string) {
-	left, _ := filepath.Glob(filepath.Join(filepath.Dir(lockPath), "."+filepath.Base(lockPath)+".released-*"))
-	for _, t := range left {
-		_ = os.RemoveAll(t)
-	}
 }
 
 // compromised records that the lock is no longer ours: Lost closes, Check
@@ -480,6 +478,12 @@ func acquireDir(ctx context.Context, dir, lockPath string, deadline time.Time, o
 }
 
 // try makes one create-or-reap decision under the guard.
+//
+// A SIGKILL at any instant must leave either no lock directory or one that
+// names a process we can check, or every other process waits until it goes
+// stale (30 s). So the directory never appears without an owner naming this
+// process (see create), and it disappears in one rename, never by removing
+// its owner file first: on release (removeIfOwned), and on reaping here.
 func (l *Lock) try(staleAfter time.Duration) (attempt, error) {
 	unlock, err := lockGuard(l.dir)
 	if err != nil {
@@ -487,35 +491,18 @@ func (l *Lock) try(staleAfter time.Duration) (attempt, error) {
 	}
 	defer unlock()
 
-	// A claim naming this process is written before the mkdir and removed
-	// once the owner file is in place: if this process is killed between
-	// the two, the next one finds whose the ownerless directory was (an
-	// ownerless directory is otherwise held until stale, as the
-	// TypeScript tool mid-acquire looks just like it).
-	claim := claimPath(l.path)
 	_, err = os.Lstat(l.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := writeOwnerTo(claim, l.nonce, l.command); err != nil {
+		created, err := l.create()
+		if err != nil {
 			return 0, err
 		}
-		err = mkdirLock(l.path, 0o700)
-		if err == nil {
-			// The owner is written before the guard is dropped, so no other
-			// Go process ever judges our directory by the "no owner yet"
-			// rule.
-			if err := writeOwner(l.path, l.nonce, l.command); err != nil {
-				_ = os.RemoveAll(l.path)
-				_ = os.Remove(claim)
-				return 0, err
-			}
-			_ = os.Remove(claim)
-			removeTombstones(l.path)
+		if created {
+			crashPoint("created")
+			removeLeftovers(l.path)
 			return acquired, nil
 		}
-		_ = os.Remove(claim)
-		if !errors.Is(err, fs.ErrExist) {
-			return 0, err
-		}
+		// Someone who takes no guard (the TypeScript tool) made it first.
 	} else if err != nil {
 		return 0, err
 	}
@@ -528,18 +515,153 @@ func (l *Lock) try(staleAfter time.Duration) (attempt, error) {
 	case !stale:
 		return held, nil
 	}
-	if err := os.RemoveAll(l.path); err != nil {
+	// Renamed away first, like a release: RemoveAll deletes the owner file
+	// before the directory, and a reaper killed between the two would leave
+	// an ownerless directory naming nobody (the owner it removed named the
+	// dead holder), which everyone must then wait out. The tombstone is
+	// removed by the next acquire of the key if we are killed here.
+	tomb := tombstonePath(l.path, newNonce())
+	if err := os.Rename(l.path, tomb); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return retryNow, nil
+		}
 		return 0, err
 	}
-	_ = os.Remove(claim)
+	crashPoint("reap:renamed")
+	_ = os.Remove(claimPath(l.path))
+	_ = os.RemoveAll(tomb)
 	return retryNow, nil
 }
 
+// create makes the lock directory with this process's owner file in it,
+// reporting false if a lock directory appeared there first.
+//
+// Where the system can rename without replacing, the directory is built
+// under a private name and renamed into place, so it is never visible
+// without its owner. Elsewhere it is made with mkdir and the owner written
+// into it; a claim naming this process, written before the mkdir, covers
+// the instant between the two.
+func (l *Lock) create() (bool, error) {
+	if _, unsupported := noReplaceUnsupported.Load(l.dir); !unsupported {
+		created, err := l.createStaged()
+		if !errors.Is(err, errNoReplace) {
+			return created, err
+		}
+		noReplaceUnsupported.Store(l.dir, true)
+	}
+	return l.createClaimed()
+}
+
+// errNoReplace is renameNoReplace unable to rename atomically without
+// replacing on this system or file system.
+var errNoReplace = errors.New("rename without replacing is not supported here")
+
+// noReplaceUnsupported holds the lock directories where renameNoReplace
+// returned errNoReplace, so that later acquires go straight to mkdir.
+var noReplaceUnsupported sync.Map
+
+// createStaged builds the lock directory, owner file included, at its
+// staging path and renames it into place unless something is already there.
+// A process killed before the rename leaves only the staging directory,
+// which is not the lock and which the next acquire of the key removes.
+func (l *Lock) createStaged() (bool, error) {
+	stage := stagingPath(l.path, l.nonce)
+	if err := mkdirLock(stage, 0o700); err != nil {
+		return false, err
+	}
+	crashPoint("staged:mkdir")
+	err := writeOwner(stage, l.nonce, l.command)
+	if err == nil {
+		crashPoint("staged:owner")
+		err = renameNoReplace(stage, l.path)
+	}
+	if err == nil {
+		return true, nil
+	}
+	_ = os.RemoveAll(stage)
+	if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTEMPTY) {
+		return false, nil
+	}
+	return false, err
+}
+
+// createClaimed makes the lock directory with mkdir, then writes its owner.
+// A claim naming this process is written before the mkdir and removed once
+// the owner file is in place: if this process is killed between the two,
+// the next one finds whose the ownerless directory was (an ownerless
+// directory is otherwise held until stale, as the TypeScript tool
+// mid-acquire looks just like it).
+func (l *Lock) createClaimed() (bool, error) {
+	claim := claimPath(l.path)
+	if err := writeOwnerTo(claim, l.nonce, l.command); err != nil {
+		return false, err
+	}
+	crashPoint("claimed:claim")
+	err := mkdirLock(l.path, 0o700)
+	if err == nil {
+		crashPoint("claimed:mkdir")
+		// The owner is written before the guard is dropped, so no other
+		// Go process ever judges our directory by the "no owner yet"
+		// rule.
+		if err := writeOwner(l.path, l.nonce, l.command); err != nil {
+			_ = os.RemoveAll(l.path)
+			_ = os.Remove(claim)
+			return false, err
+		}
+		crashPoint("claimed:owner")
+		_ = os.Remove(claim)
+		return true, nil
+	}
+	_ = os.Remove(claim)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	return false, err
+}
+
 // claimPath is where a Go process names itself while it creates the lock
-// directory at lockPath.
+// directory at lockPath with mkdir.
 func claimPath(lockPath string) string {
 	return filepath.Join(filepath.Dir(lockPath), "."+filepath.Base(lockPath)+".claim")
 }
+
+// stagingPath is where a Go process builds the lock directory at lockPath
+// before renaming it into place.
+func stagingPath(lockPath, nonce string) string {
+	return filepath.Join(filepath.Dir(lockPath), "."+filepath.Base(lockPath)+".new-"+nonce)
+}
+
+// removeLeftovers removes, once we hold the lock at lockPath, what killed
+// processes left around it: released or reaped directories (tombstones),
+// staging directories, and claims with their temporary files. Staging
+// directories and claims only live inside the guard, which we hold, so
+// none of them is anyone's work in progress; and a claim only speaks for an
+// ownerless directory, which the lock now is not, so an old one must not
+// outlive it (it could later be taken for that of a TypeScript holder's
+// directory, which has no claim).
+func removeLeftovers(lockPath string) {
+	dir, base := filepath.Split(lockPath)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	claim := filepath.Base(claimPath(lockPath))
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, "."+base+".released-"),
+			strings.HasPrefix(name, "."+base+".new-"),
+			name == claim,
+			strings.HasPrefix(name, "."+claim+"-") && strings.HasSuffix(name, ".tmp"):
+			_ = os.RemoveAll(filepath.Join(dir, name))
+		}
+	}
+}
+
+// crashPoint marks the instants where a process killed with SIGKILL leaves
+// the lock's files half made or half removed. It does nothing, except in
+// the tests' helper processes, which kill themselves at a chosen one.
+var crashPoint = func(point string) {}
 
 // mkdirLock is a variable so tests can simulate a read-only or full home
 // even when running as root, where permissions do not stop writes.
@@ -569,26 +691,20 @@ func isStale(lockPath string, staleAfter time.Duration) (stale, gone bool, err e
 		// machine), or a holder killed in that instant. Taking it would
 		// crash the TypeScript holder when it writes its owner; like the
 		// TypeScript tool, it is held until its mtime goes stale. A Go
-		// process killed there left its claim (the TypeScript tool writes
-		// none): if that names a dead process on this host, the lock is
+		// process makes no such directory where it can rename one into
+		// place; where it uses mkdir (createClaimed), one killed in that
+		// instant left its claim (the TypeScript tool writes none): if
+		// that names a process on this host that is gone, the lock is
 		// reaped at once.
-		if o, err := readOwnerFile(claimPath(lockPath)); err == nil && o.Host == hostname() && o.PID > 0 && processDead(o.PID) {
+		if o, err := readOwnerFile(claimPath(lockPath)); err == nil && o.local() && o.gone() {
 			return true, false, nil
 		}
 		return age > staleAfter, false, nil
 	case err != nil:
 		return age > staleAfter, false, nil
 	}
-	if host := hostname(); host != "" && o.Host == host && o.PID > 0 {
-		if processDead(o.PID) {
-			return true, false, nil
-		}
-		if o.Start != "" {
-			if start := processStart(o.PID); start != "" && start != o.Start {
-				return true, false, nil // the pid now belongs to another process
-			}
-		}
-		return false, false, nil
+	if o.local() {
+		return o.gone(), false, nil
 	}
 	return age > staleAfter, false, nil
 }

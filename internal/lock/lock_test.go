@@ -98,6 +98,29 @@ func runHelper(mode string) int {
 		fmt.Println("ready")
 		time.Sleep(time.Hour)
 		return 0
+	case "crash-at":
+		// Acquire and release, killing this process with SIGKILL at the
+		// crashPoint LOCK_CRASH_AT; with LOCK_MKDIR set, as where no
+		// atomic rename-without-replace exists.
+		want := os.Getenv("LOCK_CRASH_AT")
+		if os.Getenv("LOCK_MKDIR") != "" {
+			noReplaceUnsupported.Store(dir, true)
+		}
+		crashPoint = func(point string) {
+			if point == want {
+				self, _ := os.FindProcess(os.Getpid())
+				_ = self.Kill()
+				time.Sleep(time.Hour)
+			}
+		}
+		l, err := Acquire(ctx, dir, key, Options{Timeout: 10 * time.Second})
+		if err != nil {
+			return fail("acquire: %v", err)
+		}
+		if err := l.Release(); err != nil {
+			return fail("release: %v", err)
+		}
+		return fail("never reached %s", want)
 	case "exit":
 		return 0
 	case "readonly":

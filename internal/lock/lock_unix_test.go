@@ -239,3 +239,134 @@ func TestKilledMidAcquireIsReapedAtOnce(t *testing.T) {
 	}
 	l.Release()
 }
+
+// TestKilledAtEveryStepIsRecoveredAtOnce kills a process with SIGKILL at
+// each instant where the lock's files are half made or half removed, and
+// expects the next Acquire to take the lock at once and to clear what the
+// dead process left. A lock directory that names no process we can check
+// would instead be waited on until stale (30 s), as the TypeScript tool's
+// directory between its mkdir and its owner write must be.
+func TestKilledAtEveryStepIsRecoveredAtOnce(t *testing.T) {
+	staged := true
+	if err := renameNoReplace(t.TempDir(), filepath.Join(t.TempDir(), "x")); errors.Is(err, errNoReplace) {
+		staged = false
+	}
+	host, _ := os.Hostname()
+	for _, tc := range []struct {
+		point string
+		mkdir bool // without an atomic rename-without-replace
+		reap  bool // the child first reaps a dead holder's lock
+		// visible: the kill leaves a directory at the lock path
+		visible bool
+	}{
+		{point: "staged:mkdir"},
+		{point: "staged:owner"},
+		{point: "created", visible: true},
+		{point: "claimed:claim", mkdir: true},
+		{point: "claimed:mkdir", mkdir: true, visible: true},
+		{point: "claimed:owner", mkdir: true, visible: true},
+		// Reaping used to remove the lock in place: a reaper killed
+		// after RemoveAll deleted the dead holder's owner file, and before
+		// it deleted the directory, left an ownerless directory without a
+		// claim, waited on for 30 s (the flaky
+		// TestKillDuringWritesLeavesValidFiles of internal/profile).
+		{point: "reap:renamed", reap: true},
+		{point: "reap:renamed", reap: true, mkdir: true},
+		{point: "release:renamed"},
+	} {
+		name := tc.point
+		if tc.mkdir {
+			name += "/mkdir"
+		}
+		t.Run(name, func(t *testing.T) {
+			if !tc.mkdir && !staged {
+				t.Skip("no rename without replacing on this file system")
+			}
+			dir := lockDir(t)
+			if tc.reap {
+				plant(t, dir, "k", ownerJSON(t, deadPID(t), host), 0)
+			}
+			env := []string{"LOCK_DIR=" + dir, "LOCK_KEY=k", "LOCK_CRASH_AT=" + tc.point}
+			if tc.mkdir {
+				env = append(env, "LOCK_MKDIR=1")
+			}
+			out, err := helper(t, "crash-at", env...).CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("child was not killed at %s: %v\n%s", tc.point, err, out)
+			}
+			// A kill inside RemoveAll of the tombstone leaves it without
+			// its owner file (RemoveAll deletes the entries first).
+			tombs, _ := filepath.Glob(filepath.Join(dir, ".k.lock.released-*"))
+			for _, tomb := range tombs {
+				if err := os.Remove(filepath.Join(tomb, ownerFile)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := os.Lstat(Path(dir, "k")); (err == nil) != tc.visible {
+				t.Fatalf("after a kill at %s, lock directory: %v; want it there: %v", tc.point, err, tc.visible)
+			}
+
+			start := time.Now()
+			l, err := Acquire(context.Background(), dir, "k", Options{Timeout: 10 * time.Second, Warn: failWarn(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if el := time.Since(start); el > 2*time.Second {
+				t.Errorf("took %v to take the lock after a kill at %s", el, tc.point)
+			}
+			if err := l.Release(); err != nil {
+				t.Fatal(err)
+			}
+			ents, _ := os.ReadDir(dir)
+			var left []string
+			for _, e := range ents {
+				if e.Name() != guardFile {
+					left = append(left, e.Name())
+				}
+			}
+			if len(left) > 0 {
+				t.Errorf("left after the next acquire and release: %q", left)
+			}
+		})
+	}
+}
+
+// A claim names its process by start time too: one whose pid now belongs
+// to another process frees the ownerless lock at once, while one naming a
+// live process holds it.
+func TestClaimOfReusedPID(t *testing.T) {
+	start := processStart(os.Getpid())
+	if start == "" {
+		t.Skip("no process start times on this platform")
+	}
+	host, _ := os.Hostname()
+	for _, tc := range []struct {
+		name  string
+		start string
+		held  bool
+	}{
+		{"reused", "1", false},
+		{"live", start, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := lockDir(t)
+			p := plant(t, dir, "k", nil, 0)
+			data, _ := json.Marshal(owner{PID: os.Getpid(), Host: host, Nonce: "n", AcquiredAt: time.Now().UTC().Format(time.RFC3339Nano), Start: tc.start})
+			if err := os.WriteFile(claimPath(p), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			l, err := acquireDir(context.Background(), dir, p, time.Now().Add(300*time.Millisecond), Options{Warn: failWarn(t)}.withDefaults())
+			if tc.held {
+				if !errors.As(err, new(*TimeoutError)) {
+					t.Fatalf("Acquire = %v; want *TimeoutError", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.removeIfOwned()
+		})
+	}
+}

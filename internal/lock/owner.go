@@ -43,6 +43,27 @@ func (o owner) describe(now time.Time) string {
 	return s
 }
 
+// local reports whether o names a process on this host, whose liveness
+// can therefore be checked.
+func (o owner) local() bool {
+	host := hostname()
+	return host != "" && o.Host == host && o.PID > 0
+}
+
+// gone reports whether the local process o names has ended: it is dead,
+// or its pid now belongs to another process (a different start time).
+func (o owner) gone() bool {
+	if processDead(o.PID) {
+		return true
+	}
+	if o.Start != "" {
+		if start := processStart(o.PID); start != "" && start != o.Start {
+			return true
+		}
+	}
+	return false
+}
+
 // errBadOwner marks an owner file that exists but is not one of ours, such
 // as the TypeScript tool's plain-text owner.
 var errBadOwner = errors.New("owner file is not an alchemy-go owner record")
