@@ -287,7 +287,7 @@ func (b *Backend) connectError(err error) error {
 			hint = "create the database first (createdb), or fix its name in the URL"
 		}
 	}
-	return b.errorf(err, "connecting to %s (%s)", b.describe, hint)
+	return redact(fmt.Errorf("connecting to %s: %w; %s", b.describe, err, hint), b.secrets)
 }
 
 // pgCode is the SQLSTATE of err, "" when it is not a server error.

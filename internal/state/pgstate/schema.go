@@ -2,9 +2,11 @@ package pgstate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // migrations[i] takes the schema from version i to i+1. Append only: a
@@ -65,7 +67,8 @@ func (b *Backend) migrate(ctx context.Context) error {
 	case err == nil && v != nil && int(*v) > SchemaVersion:
 		return b.newerSchema(int(*v))
 	case err != nil && pgCode(err) != "42P01": // 42P01: no such table yet
-		if pgCode(err) == "" {
+		var connect *pgconn.ConnectError
+		if errors.As(err, &connect) || pgCode(err) == "" {
 			return b.connectError(err)
 		}
 		return b.errorf(err, "reading the state schema version in %s", b.describe)
