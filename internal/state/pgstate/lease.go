@@ -278,7 +278,7 @@ func (b *Backend) takeOver(ctx context.Context, c *pgx.Conn, r *leaseRow, key, r
 	}
 	if err != nil {
 		if pgCode(err) == "42501" {
-			return false, b.cannotTerminate(r, err)
+			return false, b.cannotTerminate(r, "it may be taken over ("+reason+")", err)
 		}
 		return false, err
 	}
@@ -289,10 +289,12 @@ func (b *Backend) takeOver(ctx context.Context, c *pgx.Conn, r *leaseRow, key, r
 	return lockWait(ctx, c, key, 10*time.Second)
 }
 
-func (b *Backend) cannotTerminate(r *leaseRow, err error) error {
-	return b.errorf(err, "the lease of %s/%s is held by %s, and this role may not end its session (PostgreSQL backend pid %d): "+
+// cannotTerminate explains a refused pg_terminate_backend; why is what
+// ending the session was for.
+func (b *Backend) cannotTerminate(r *leaseRow, why string, err error) error {
+	return b.errorf(err, "the lease of %s/%s is held by %s; %s, but this role may not end its session (PostgreSQL backend pid %d): "+
 		"run as the holder's role, grant this role pg_signal_backend (GRANT pg_signal_backend TO <role>), "+
-		"or have an administrator run SELECT pg_terminate_backend(%d)", r.stack, r.stage, r.info().Holder(), r.backendPID, r.backendPID)
+		"or have an administrator run SELECT pg_terminate_backend(%d)", r.stack, r.stage, r.info().Holder(), why, r.backendPID, r.backendPID)
 }
 
 // grant records this session as the stage's holder, with the next epoch.
@@ -383,7 +385,7 @@ func (b *Backend) Break(ctx context.Context, stack, stage, token string) error {
 		if r.locked {
 			if _, err := tx.Exec(ctx, `select pg_terminate_backend(k.pid) from pg_locks k where k.pid = $2 and `+lockMatch("$1"), key, r.backendPID); err != nil {
 				if pgCode(err) == "42501" {
-					return b.cannotTerminate(r, err)
+					return b.cannotTerminate(r, "breaking it means ending the holder's session", err)
 				}
 				return err
 			}

@@ -585,3 +585,39 @@ func TestPasswordIsNeverShown(t *testing.T) {
 		}
 	})
 }
+
+// A role that may not end the holder's session cannot take over an expired
+// lease, and is told what to do; the holder keeps its lease.
+func TestTakeoverWithoutTheRightToTerminate(t *testing.T) {
+	pg := testpeers.Postgres(t)
+	admin := sql(t, pg)
+	holder := open(t, pg.DSN, Options{}) // the superuser
+	role := "deployer_" + pg.Database
+	for _, q := range []string{
+		"create role " + role + " login password 'deployer-pw'",
+		"grant select, insert, update, delete on all tables in schema public to " + role,
+	} {
+		_, err := admin.Exec(ctx, q)
+		must(t, err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(ctx, "drop owned by "+role)
+		admin.Exec(ctx, "drop role "+role)
+	})
+	l, err := holder.Acquire(ctx, "app", "prod", state.LeaseOptions{Identity: &statetest.Alice, TTL: time.Second, Heartbeat: time.Hour})
+	must(t, err)
+	time.Sleep(1500 * time.Millisecond)
+
+	dsn := fmt.Sprintf("postgres://%s:deployer-pw@127.0.0.1:%d/%s?sslmode=disable", role, pg.Port, pg.Database)
+	other := open(t, dsn, Options{})
+	_, err = other.Acquire(ctx, "app", "prod", state.LeaseOptions{Identity: &statetest.Bob})
+	if err == nil || !strings.Contains(err.Error(), "may not end its session") || !strings.Contains(err.Error(), "pg_signal_backend") ||
+		!strings.Contains(err.Error(), statetest.Alice.Host) || strings.Contains(err.Error(), "deployer-pw") {
+		t.Fatalf("a takeover without the right to terminate = %v", err)
+	}
+	t.Log(err)
+	if err := l.Check(); err != nil {
+		t.Fatalf("the holder lost its lease: %v", err)
+	}
+	must(t, l.Store().Set(ctx, "app", "prod", statetest.Row("StillMine", state.Created)))
+}
