@@ -69,3 +69,9 @@ func (s *fenced) Recover(ctx context.Context, stack, stage string) error {
 	}
 	return Recover(ctx, s.Store, stack, stage)
 }
+
+// GetAll is a read: it goes straight through, in one read when the store
+// is a BulkReader.
+func (s *fenced) GetAll(ctx context.Context, stack, stage string) (map[string]*Row, error) {
+	return LoadAll(ctx, s.Store, stack, stage)
+}

@@ -176,10 +176,22 @@ type Store interface {
 // store's round trips, few enough not to trip its rate limits or our fd limit.
 const loadWorkers = 32
 
-// LoadAll reads every row of a stage into a map keyed by FQN, with bounded
-// concurrency. The plan reads state once through it. A row that disappears
-// between List and Get is left out; any other error fails the whole load.
+// BulkReader is implemented by stores that read a whole stage at once (one
+// query on PostgreSQL); LoadAll uses it instead of List and a Get per row.
+type BulkReader interface {
+	// GetAll returns every row of a stage keyed by FQN (empty, not nil, for
+	// a stage without state).
+	GetAll(ctx context.Context, stack, stage string) (map[string]*Row, error)
+}
+
+// LoadAll reads every row of a stage into a map keyed by FQN: in one read
+// from a BulkReader, else with bounded concurrency. The plan reads state
+// once through it. A row that disappears between List and Get is left out;
+// any other error fails the whole load.
 func LoadAll(ctx context.Context, s Store, stack, stage string) (map[string]*Row, error) {
+	if br, ok := s.(BulkReader); ok {
+		return br.GetAll(ctx, stack, stage)
+	}
 	fqns, err := s.List(ctx, stack, stage)
 	if err != nil {
 		return nil, err
