@@ -94,6 +94,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("AWS_ENDPOINT_URL_STS", sts.Endpoint)
 			e.Setenv("STS_URL", sts.Endpoint)
 			e.Setenv("TSHOME", tshome)
+			e.Setenv("ALCHEMY_STATE", "")
 			// The directory testscript put the alchemy command in, for
 			// scripts that narrow PATH.
 			e.Setenv("TS_BIN", strings.Split(e.Getenv("PATH"), string(os.PathListSeparator))[0])
