@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -145,4 +146,48 @@ func TestKilledHolderLeaseIsTakenAtOnce(t *testing.T) {
 		}
 	}
 	w.ok("destroy", stack, "--yes")
+}
+
+// A stack's alchemy.WithState is honoured by every command run from the
+// alchemy binary, `alchemy state` included (it runs the stack program to
+// learn it); --state and ALCHEMY_STATE override it. A stack file that does
+// not build leaves `alchemy state` usable with --state.
+func TestWithStateFromTheBinary(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.project(fixture("withstate"))
+	d := w.ok("deploy", "--yes")
+	requireContains(t, "deploy", d.stdout, "withstate → dev_tester · profile default · state shared/.alchemy/state\n")
+	if !exists(t, w.path("shared", ".alchemy", "state", "withstate", "dev_tester", "Greeting.json")) {
+		t.Fatal("the deploy did not write to the WithState store")
+	}
+	if exists(t, w.path(".alchemy", "state")) {
+		t.Error("the deploy wrote to the default store too")
+	}
+	l := w.ok("state", "list", "withstate/dev_tester")
+	if l.stdout != "Greeting\n" || !strings.Contains(l.stderr, "(state shared/.alchemy/state, from alchemy.WithState)") {
+		t.Errorf("state list did not use the WithState store: %s", l)
+	}
+	if l := w.ok("state", "list", "--state", "."); l.stdout != "" {
+		t.Errorf("state list --state . lists %q", l.stdout)
+	}
+	p := w.runEnv([]string{"ALCHEMY_STATE=file://elsewhere"}, "plan")
+	requireContains(t, "plan with ALCHEMY_STATE", p.stdout, "· state elsewhere/.alchemy/state\n", "Plan: 1 to create")
+	o := w.ok("outputs", "greeting")
+	if !strings.Contains(o.stdout, ".alchemy/files/withstate-Greeting-dev") {
+		t.Errorf("outputs from the WithState store: %s", o)
+	}
+
+	// A stack file that does not build: `alchemy state` says how to do
+	// without it.
+	if err := os.WriteFile(w.path("alchemy.run.go"), []byte("//go:build ignore\n\npackage main\n\nfunc main() { alchemy.Run( }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := w.run("state", "list")
+	if b.code == 0 || !strings.Contains(b.stderr, "--state URL (or ALCHEMY_STATE), or --state . for .alchemy/state") {
+		t.Errorf("state list with a broken stack file: %s", b)
+	}
+	if l := w.ok("state", "list", "withstate/dev_tester", "--state", "file://shared"); l.stdout != "Greeting\n" {
+		t.Errorf("state list --state with a broken stack file: %s", l)
+	}
 }
