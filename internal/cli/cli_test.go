@@ -39,8 +39,9 @@ func TestMain(m *testing.M) {
 		"app":           func() { os.Exit(cli.MainStack(boundStack())) },
 		"badapp":        func() { os.Exit(cli.MainStack(badlyBoundStack())) },
 		"hello":         func() { os.Exit(cli.MainStack(helloStack())) },
-		"files":         func() { os.Exit(cli.MainStack(filesStack(""))) },
-		"files-ws":      func() { os.Exit(cli.MainStack(filesStack("file://ws"))) },
+		"files":         func() { os.Exit(cli.MainStack(filesStack("", false))) },
+		"files-ws":      func() { os.Exit(cli.MainStack(filesStack("file://ws", false))) },
+		"files-secret":  func() { os.Exit(cli.MainStack(filesStack("", true))) },
 	})
 }
 
@@ -63,6 +64,10 @@ func TestScripts(t *testing.T) {
 	// this one nor issued by emulate's IAM, as real STS would.
 	sts := emulate.STSRejectingUnknownKeys(t, "AKIAIOSFODNN7EXAMPLE")
 	sts.MapAccount(awsProdKey, awsProdAccount)
+	// One database of the PostgreSQL test peer for the scripts that use a
+	// shared store (state_postgres.txtar), reached without the password
+	// in the URL: the scripts pass it in PGPASSWORD.
+	pg := testpeers.Postgres(t)
 	tshome, err := filepath.Abs("../profile/testdata/v0-home")
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +113,8 @@ func TestScripts(t *testing.T) {
 			e.Setenv("STS_URL", sts.Endpoint)
 			e.Setenv("TSHOME", tshome)
 			e.Setenv("ALCHEMY_STATE", "")
+			e.Setenv("PG_URL", pg.DSNWithout())
+			e.Setenv("PG_PASSWORD", pg.Password)
 			// The directory testscript put the alchemy command in, for
 			// scripts that narrow PATH.
 			e.Setenv("TS_BIN", strings.Split(e.Getenv("PATH"), string(os.PathListSeparator))[0])

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/alchemy-go/alchemy/internal/state"
+	"github.com/alchemy-go/alchemy/internal/state/pgstate"
 )
 
 // Options are what opening a backend may need.
@@ -163,11 +164,9 @@ func Open(ctx context.Context, rawURL string, o Options) (state.Backend, error) 
 		lb.Name, lb.Warn = loc.Display, o.Warn
 		return lb, nil
 	case Postgres:
-		// TODO(issue 13, at the merge of pgstate): open it here —
-		//	b, err = pgstate.Open(ctx, rawURL, pgstate.Options{Warn: o.Warn})
-		// (the DSN's password may also come from PGPASSWORD through
-		// o.Getenv, never printed).
-		return nil, fmt.Errorf("state in PostgreSQL (%s) is %w in this alchemy", loc.Display, ErrNotBuilt)
+		// The password: in the URL, or PGPASSWORD (and ~/.pgpass), which
+		// the driver reads itself; pgstate never prints it.
+		b, err = pgstate.Open(ctx, rawURL, pgstate.Options{Warn: o.Warn})
 	case S3:
 		// TODO(issue 13, at the merge of s3state): open it here —
 		//	u, _ := url.Parse(rawURL)

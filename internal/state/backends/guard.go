@@ -138,6 +138,11 @@ func (b *guarded) SetOutput(ctx context.Context, stack, stage string, out json.R
 
 func (b *guarded) Flush(ctx context.Context) error { return state.Flush(ctx, b.Backend) }
 
+// GetAll keeps the wrapped store's one-read stage load (state.BulkReader).
+func (b *guarded) GetAll(ctx context.Context, stack, stage string) (map[string]*state.Row, error) {
+	return state.LoadAll(ctx, b.Backend, stack, stage)
+}
+
 func (b *guarded) Recover(ctx context.Context, stack, stage string) error {
 	return state.Recover(ctx, b.Backend, stack, stage)
 }
@@ -157,8 +162,8 @@ type guardedLease struct {
 
 func (l *guardedLease) Store() state.Store { return l.store }
 
-// guardedStore is a lease's store behind the guard. It passes Flush and
-// Recover on, as the engine finds them by interface.
+// guardedStore is a lease's store behind the guard. It passes Flush,
+// Recover and GetAll on, as the engine and LoadAll find them by interface.
 type guardedStore struct {
 	state.Store
 	g guard
@@ -179,6 +184,10 @@ func (s *guardedStore) SetOutput(ctx context.Context, stack, stage string, out j
 }
 
 func (s *guardedStore) Flush(ctx context.Context) error { return state.Flush(ctx, s.Store) }
+
+func (s *guardedStore) GetAll(ctx context.Context, stack, stage string) (map[string]*state.Row, error) {
+	return state.LoadAll(ctx, s.Store, stack, stage)
+}
 
 func (s *guardedStore) Recover(ctx context.Context, stack, stage string) error {
 	return state.Recover(ctx, s.Store, stack, stage)
