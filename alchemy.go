@@ -82,7 +82,7 @@ func (s *Stack) Output(name string, v any) {
 	s.outputs = append(s.outputs, engine.NamedValue{Name: name, Value: val})
 }
 
-// StackOption configures a stack (WithAuth, Stage).
+// StackOption configures a stack (WithAuth, WithState, Stage).
 type StackOption struct{ apply func(*cli.StackProgram) }
 
 // WithAuth adds auth providers to the ones the stack's resources name, for
@@ -93,6 +93,22 @@ func WithAuth(ps ...auth.Provider) StackOption {
 			p.Auth = append(p.Auth, a)
 		}
 	}}
+}
+
+// WithState keeps the stack's state in the store url names, instead of
+// .alchemy/state beside the stack's go.mod:
+//
+//	alchemy.Run("app", body, alchemy.WithState("postgres://alchemy@db.internal:5432/state"))
+//
+// url is file://PATH or a plain path (a project directory: its
+// .alchemy/state, relative to the module root), postgres://… or
+// postgresql://… (a password is better left to PGPASSWORD than written
+// here), or s3://bucket/prefix?region=…&endpoint=… (credentials from the
+// profile's AWS provider). --state URL and ALCHEMY_STATE override it, in
+// that order, so CI can point at the shared store without editing code.
+// Every run names the store it uses.
+func WithState(url string) StackOption {
+	return StackOption{func(p *cli.StackProgram) { p.State = url }}
 }
 
 // StageOption declares something about one stage: the profile it runs

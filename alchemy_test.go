@@ -44,6 +44,7 @@ func workdir(t *testing.T) string {
 	t.Setenv("ALCHEMY_HOME", filepath.Join(dir, "home"))
 	t.Setenv("HOME", filepath.Join(dir, "userhome"))
 	t.Setenv("ALCHEMY_PROFILE", "")
+	t.Setenv("ALCHEMY_STATE", "")
 	t.Setenv("ALCHEMY_STAGE", "")
 	t.Setenv("STAGE", "")
 	t.Setenv("CI", "")
@@ -261,7 +262,8 @@ func TestConcurrentDeployOfOneStageIsRefused(t *testing.T) {
 	}
 	defer l.Release()
 	r := run(t, hello("%s"), nil, "deploy", "--yes")
-	if r.code != 1 || !strings.Contains(r.errOut, fmt.Sprintf("Another alchemy run is changing hello/dev_tester: pid %d on ", os.Getpid())) ||
+	if r.code != 1 || !strings.Contains(r.errOut, "Another alchemy run holds hello/dev_tester: ") ||
+		!strings.Contains(r.errOut, fmt.Sprintf("(pid %d)", os.Getpid())) || !strings.Contains(r.errOut, "alchemy state unlock hello/dev_tester") ||
 		!strings.Contains(r.errOut, "Nothing was changed.") {
 		t.Fatalf("%d %s", r.code, r.errOut)
 	}

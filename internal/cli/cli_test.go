@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,12 +11,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/alchemy-go/alchemy/internal/cli"
 	cloudflarefake "github.com/alchemy-go/alchemy/internal/fakes/cloudflare"
 	githubfake "github.com/alchemy-go/alchemy/internal/fakes/github"
+	"github.com/alchemy-go/alchemy/internal/state"
+	"github.com/alchemy-go/alchemy/internal/state/statetest"
 	"github.com/alchemy-go/alchemy/internal/testpeers"
 )
 
@@ -35,6 +39,9 @@ func TestMain(m *testing.M) {
 		"app":           func() { os.Exit(cli.MainStack(boundStack())) },
 		"badapp":        func() { os.Exit(cli.MainStack(badlyBoundStack())) },
 		"hello":         func() { os.Exit(cli.MainStack(helloStack())) },
+		"files":         func() { os.Exit(cli.MainStack(filesStack("", false))) },
+		"files-ws":      func() { os.Exit(cli.MainStack(filesStack("file://ws", false))) },
+		"files-secret":  func() { os.Exit(cli.MainStack(filesStack("", true))) },
 	})
 }
 
@@ -57,6 +64,10 @@ func TestScripts(t *testing.T) {
 	// this one nor issued by emulate's IAM, as real STS would.
 	sts := emulate.STSRejectingUnknownKeys(t, "AKIAIOSFODNN7EXAMPLE")
 	sts.MapAccount(awsProdKey, awsProdAccount)
+	// One database of the PostgreSQL test peer for the scripts that use a
+	// shared store (state_postgres.txtar), reached without the password
+	// in the URL: the scripts pass it in PGPASSWORD.
+	pg := testpeers.Postgres(t)
 	tshome, err := filepath.Abs("../profile/testdata/v0-home")
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +91,13 @@ func TestScripts(t *testing.T) {
 			e.Defer(cf.Close)
 			e.Defer(gh.Close)
 			e.Values["cf"], e.Values["gh"] = cf, gh
+			held := map[string]state.Lease{}
+			e.Values["leases"] = held
+			e.Defer(func() {
+				for _, l := range held {
+					l.Release()
+				}
+			})
 
 			home := filepath.Join(e.WorkDir, "userhome")
 			e.Setenv("HOME", home)
@@ -94,6 +112,9 @@ func TestScripts(t *testing.T) {
 			e.Setenv("AWS_ENDPOINT_URL_STS", sts.Endpoint)
 			e.Setenv("STS_URL", sts.Endpoint)
 			e.Setenv("TSHOME", tshome)
+			e.Setenv("ALCHEMY_STATE", "")
+			e.Setenv("PG_URL", pg.DSNWithout())
+			e.Setenv("PG_PASSWORD", pg.Password)
 			// The directory testscript put the alchemy command in, for
 			// scripts that narrow PATH.
 			e.Setenv("TS_BIN", strings.Split(e.Getenv("PATH"), string(os.PathListSeparator))[0])
@@ -117,6 +138,7 @@ func TestScripts(t *testing.T) {
 				}
 			},
 			"exits": cmdExits,
+			"lease": cmdLease,
 			"json":  cmdJSON,
 		},
 	})
@@ -209,5 +231,69 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Logf("[stdout]\n%s[stderr]\n%s", ts.ReadFile("stdout"), ts.ReadFile("stderr"))
 		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+// lease hold STACK/STAGE USER@HOST:PID [COMMAND] [RELEASE-AFTER] takes the
+// stage's lease in .alchemy of the script's directory, from the test
+// process, as that identity (another host: judged by its heartbeat, which
+// this process keeps); after RELEASE-AFTER (a duration) it is released.
+// lease write STACK/STAGE writes a row through the held lease's store (!
+// lease write: the write must be refused). lease release STACK/STAGE.
+func cmdLease(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: lease hold|write|release STACK/STAGE ...")
+	}
+	held := ts.Value("leases").(map[string]state.Lease)
+	stack, stage, _ := strings.Cut(args[1], "/")
+	ctx := context.Background()
+	switch args[0] {
+	case "hold":
+		if len(args) < 3 {
+			ts.Fatalf("usage: lease hold STACK/STAGE USER@HOST:PID [COMMAND] [RELEASE-AFTER]")
+		}
+		who, pid, _ := strings.Cut(args[2], ":")
+		user, host, _ := strings.Cut(who, "@")
+		n, err := strconv.Atoi(pid)
+		ts.Check(err)
+		opts := state.LeaseOptions{Identity: &state.Identity{User: user, Host: host, PID: n}}
+		if len(args) > 3 {
+			opts.Command = args[3]
+		}
+		l, err := state.NewLocalBackend(ts.MkAbs(".")).Acquire(ctx, stack, stage, opts)
+		if (err != nil) != neg {
+			ts.Fatalf("lease hold: %v", err)
+		}
+		if err != nil {
+			return
+		}
+		held[args[1]] = l
+		if len(args) > 4 {
+			d, err := time.ParseDuration(args[4])
+			ts.Check(err)
+			time.AfterFunc(d, func() { l.Release() })
+		}
+	case "write":
+		l := held[args[1]]
+		if l == nil {
+			ts.Fatalf("no lease held on %s", args[1])
+		}
+		err := l.Store().Set(ctx, stack, stage, statetest.Row("LateWrite", state.Created))
+		if err == nil {
+			err = state.Flush(ctx, l.Store())
+		}
+		if (err != nil) != neg {
+			ts.Fatalf("lease write: %v", err)
+		}
+		if err != nil {
+			fmt.Fprintln(ts.Stdout(), err)
+		}
+	case "release":
+		if l := held[args[1]]; l != nil {
+			ts.Check(l.Release())
+			delete(held, args[1])
+		}
+	default:
+		ts.Fatalf("unknown lease subcommand %q", args[0])
 	}
 }

@@ -77,3 +77,25 @@ func cmdJSON(ts *testscript.TestScript, neg bool, args []string) {
 	sort.Strings(lines)
 	fmt.Fprint(ts.Stdout(), strings.Join(lines, "\n")+"\n")
 }
+
+// filesStack is the `files` command of the scripts (the state store
+// stories): a local file and an output, run in the current directory,
+// nothing in any cloud. withState is its alchemy.WithState ("": none);
+// `files-ws` declares file://ws. secretOutput adds a secret output
+// (`files-secret`), whose value files-secret-0001 must never be printed.
+func filesStack(withState string, secretOutput bool) *cli.StackProgram {
+	var opts []alchemy.StackOption
+	if withState != "" {
+		opts = append(opts, alchemy.WithState(withState))
+	}
+	p := stacktest.Program("files", func(s *alchemy.Stack) {
+		file := local.NewFile(s, "Greeting", local.FileProps{Content: alchemy.String("hello\n")})
+		s.Output("greeting", file.Path)
+		if secretOutput {
+			s.Output("token", alchemy.Secret("files-secret-0001"))
+		}
+	}, opts...)
+	wd, _ := os.Getwd()
+	p.File = filepath.Join(wd, "alchemy.run.go")
+	return p
+}

@@ -25,6 +25,7 @@ type DevOptions struct {
 	stageSet    bool
 	Yes         bool
 	Concurrency int
+	State       StateFlags
 }
 
 // NewCmdDev builds `alchemy dev`: deploy, then watch and redeploy.
@@ -70,10 +71,14 @@ without asking, so dev asks first in a terminal; elsewhere it needs --yes.`,
 			if c.Flags().Changed("concurrency") {
 				pass = append(pass, "--concurrency", strconv.Itoa(opts.Concurrency))
 			}
+			// Every cycle is a deploy, which takes the stage's lease in
+			// the store these name.
+			pass = append(pass, opts.State.pass(c)...)
 			return devRun(c.Context(), opts, file, pass)
 		},
 	}
 	opts.Flags.register(cmd)
+	opts.State.register(cmd, true)
 	cmd.Flags().StringVar(&opts.Stage, "stage", "", "Stage to deploy (default $ALCHEMY_STAGE, $STAGE, else dev_$USER)")
 	cmd.Flags().IntVar(&opts.Concurrency, "concurrency", DefaultConcurrency, "Provider calls in flight at once")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Watch and deploy a stage other than dev_$USER without asking")

@@ -40,6 +40,13 @@ var examples = map[string]string{
   alchemy state get hello/prod/Greeting | jq .props`,
 	"state delete": `  alchemy state delete hello/prod/Greeting
   alchemy state delete hello/pr-123 --yes`,
+	"state lease": `  alchemy state lease
+  alchemy state lease --state "$ALCHEMY_STATE" --json`,
+	"state unlock": `  alchemy state unlock hello/prod
+  alchemy state unlock hello/prod --yes`,
+	"state migrate": `  alchemy state migrate --to postgres://alchemy@db.internal:5432/state
+  alchemy state migrate --to s3://team-state/alchemy?region=eu-west-1 hello/prod
+  alchemy state migrate --state postgres://alchemy@db.internal/state --to ./backup`,
 	"logout": `  alchemy logout
   alchemy logout --profile prod --provider Cloudflare
   alchemy logout --provider AWS --sso`,

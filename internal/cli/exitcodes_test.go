@@ -33,6 +33,7 @@ func newTestHome(t *testing.T) string {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(home, ".aws", "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, ".aws", "credentials"))
 	t.Setenv("ALCHEMY_PROFILE", "")
+	t.Setenv("ALCHEMY_STATE", "")
 	t.Setenv("ALCHEMY_STAGE", "")
 	t.Setenv("GITHUB_TOKEN", "ghp_exitcodes0000000001")
 	t.Setenv("CLOUDFLARE_BASE_URL", "http://127.0.0.1:1")
@@ -132,6 +133,16 @@ var exitCases = []struct {
 	{[]string{"state", "get", "../x/y"}, 2, "invalid state path", ""},
 	{[]string{"state", "get", "hello/prod/Nothing"}, 1, "no state at hello/prod/Nothing", ""},
 	{[]string{"state", "delete"}, 2, "accepts 1 arg(s), received 0", ""},
+	{[]string{"state", "delete", "hello/prod", "--lock-timeout", "soon"}, 2, `invalid argument "soon" for "--lock-timeout"`, ""},
+	{[]string{"state", "list", "--state", "gs://bucket"}, 2, `unknown scheme "gs"`, ""},
+	{[]string{"state", "list", "--state", "s3://bucket/prefix?region=us-east-1"}, 1, "not built yet", ""},
+	{[]string{"state", "lease", "extra"}, 2, "Run `alchemy state lease --help` for usage.", ""},
+	{[]string{"state", "unlock"}, 2, "accepts 1 arg(s), received 0", ""},
+	{[]string{"state", "unlock", "hello"}, 2, "invalid state path: hello (expected <stack>/<stage>)", ""},
+	{[]string{"state", "unlock", "hello/prod"}, 0, "hello/prod is not leased", ""},
+	{[]string{"state", "migrate", "hello"}, 2, "state migrate needs --to URL", ""},
+	{[]string{"state", "migrate", "--to", "./copy"}, 1, "has no state: nothing was copied", ""},
+	{[]string{"deploy", "--lock-timeout", "x"}, 2, `invalid argument "x" for "--lock-timeout"`, ""},
 	{[]string{"login", "--provider", "Nope"}, 2, "unknown provider 'Nope': choose one of AWS, Cloudflare, GitHub", ""},
 	{[]string{"login", "--provider", "Cloudflare", "--method", "nope"}, 2, "unknown Cloudflare method 'nope': choose one of oauth, env, stored", ""},
 	{[]string{"login", "--method", "stored"}, 2, "--method needs --provider", ""},

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -16,7 +15,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/engine"
 	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/secret"
-	"github.com/alchemy-go/alchemy/internal/state"
+	"github.com/alchemy-go/alchemy/internal/state/backends"
 )
 
 // OutputsOptions are the inputs of `alchemy outputs`.
@@ -27,6 +26,7 @@ type OutputsOptions struct {
 	EnvFile    string
 	envFileSet bool
 	Stack      string // the stack file or its directory, for the alchemy binary
+	State      StateFlags
 	JSON       bool
 	Name       string
 }
@@ -65,6 +65,7 @@ exits 1 listing the outputs there are; a stage never deployed exits 1.`,
 	cmd.Flags().StringVar(&opts.EnvFile, "env-file", "", "Read environment variables from this dotenv file (default ./.env when present)")
 	cmd.Flags().StringVar(&opts.Stack, "stack", "", "The stack file or its directory (default ./alchemy.run.go)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Print the outputs as JSON")
+	opts.State.register(cmd, false)
 	return cmd
 }
 
@@ -80,7 +81,17 @@ func outputsRun(ctx context.Context, opts *OutputsOptions) error {
 	}
 	stack := f.Stack.Name
 	where := stack + "/" + st.Name
-	store := state.NewLocal(filepath.Join(f.Stack.Root(), ".alchemy", "state"))
+	pf := &ProfileFlags{EnvFile: opts.EnvFile, envFileSet: opts.envFileSet}
+	opened, err := f.openState(ctx, opts.State.choose(f.Stack), f.Stack.Root(), backends.Options{
+		Getenv:    func(k string) string { return envfile.Get(env, k) },
+		AWSConfig: f.lazyAWSConfig(pf),
+	})
+	if err != nil {
+		return err
+	}
+	defer opened.backend.Close()
+	opened.note(f)
+	store := opened.backend
 	raw, err := store.GetOutput(ctx, stack, st.Name)
 	if err != nil {
 		return err

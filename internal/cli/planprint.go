@@ -175,16 +175,18 @@ func propKeys(props map[string]any, unknown map[string]bool) []string {
 // "error" says why, beside what was known by then ("failures" lists the
 // resources that failed). Secret props and outputs read "(secret)".
 type stackJSON struct {
-	Command   string            `json:"command"`
-	OK        bool              `json:"ok"`
-	Error     string            `json:"error,omitempty"`
-	Stack     string            `json:"stack"`
-	Stage     string            `json:"stage"`
-	Profile   string            `json:"profile,omitempty"`
-	Accounts  map[string]string `json:"accounts,omitempty"`
-	Binding   *bindingJSON      `json:"binding,omitempty"`
-	Summary   map[string]int    `json:"summary"`
-	Resources []planJSONStep    `json:"resources"`
+	Command  string            `json:"command"`
+	OK       bool              `json:"ok"`
+	Error    string            `json:"error,omitempty"`
+	Stack    string            `json:"stack"`
+	Stage    string            `json:"stage"`
+	Profile  string            `json:"profile,omitempty"`
+	Accounts map[string]string `json:"accounts,omitempty"`
+	Binding  *bindingJSON      `json:"binding,omitempty"`
+	// State names the store: "local .alchemy/state", "postgres://…".
+	State     string         `json:"state,omitempty"`
+	Summary   map[string]int `json:"summary"`
+	Resources []planJSONStep `json:"resources"`
 	// Outputs is a map once a deploy applied: {} when the stack has none.
 	Outputs  any           `json:"outputs,omitempty"`
 	Deleted  []string      `json:"deleted,omitempty"`

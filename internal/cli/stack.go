@@ -19,11 +19,11 @@ import (
 	"github.com/alchemy-go/alchemy/internal/display"
 	"github.com/alchemy-go/alchemy/internal/engine"
 	"github.com/alchemy-go/alchemy/internal/envfile"
-	"github.com/alchemy-go/alchemy/internal/lock"
 	"github.com/alchemy-go/alchemy/internal/profile"
 	"github.com/alchemy-go/alchemy/internal/prompt"
 	"github.com/alchemy-go/alchemy/internal/secret"
 	"github.com/alchemy-go/alchemy/internal/state"
+	"github.com/alchemy-go/alchemy/internal/state/backends"
 )
 
 // StackProgram is a stack as its own program declares it: the CLI inside
@@ -39,6 +39,9 @@ type StackProgram struct {
 	File string
 	// Stages binds stages to a profile and to accounts (alchemy.Stage).
 	Stages []*StageBinding
+	// State is the state store's URL (alchemy.WithState); "" is the local
+	// store. --state and ALCHEMY_STATE override it.
+	State string
 }
 
 // SDKProgram is set by package alchemy when it is linked: the program
@@ -80,6 +83,7 @@ const DefaultConcurrency = 16
 type StackOptions struct {
 	F           *Factory
 	Flags       ProfileFlags
+	State       StateFlags
 	Op          string // "deploy", "plan", "destroy"
 	Stage       string
 	stageSet    bool
@@ -111,12 +115,24 @@ the profile does not have yet is set up on the spot when run in a terminal. A st
 (alchemy.Stage) runs with its profile, and the account of every bound provider is checked before
 anything is changed.
 
-Every run starts with one line saying where it acts: stack → stage, the profile, and the account
-of each provider it used (hello → prod · profile prod · Cloudflare 0123…, AWS 1111…).
+Every run starts with one line saying where it acts: stack → stage, the profile, the account
+of each provider it used, and the state store unless it is the default .alchemy/state
+(hello → prod · profile prod · Cloudflare 0123…, AWS 1111… · state postgres://ci@db:5432/state).
+
+The state store is --state URL, else $ALCHEMY_STATE (the process environment's, never a .env's),
+else the stack's alchemy.WithState, else .alchemy/state at the module root.` + map[string]string{
+			"deploy": `
+A deploy holds the stage's lease from plan to the end of apply: another run of the stage fails at
+once naming the holder, or waits for it with --lock-timeout 5m.
+`,
+			"destroy": `
+A destroy holds the stage's lease from plan to the end: another run of the stage fails at once
+naming the holder, or waits for it with --lock-timeout 5m.
+`}[op] + `
 
 --json writes exactly one JSON document to stdout, and progress, prompts and warnings to stderr:
   {"command": "` + op + `", "ok": true, "stack": "hello", "stage": "prod", "profile": "prod",
-   "accounts": {"Cloudflare": "…"}, "summary": {"create": 1},
+   "accounts": {"Cloudflare": "…"}, "state": "local .alchemy/state", "summary": {"create": 1},
    "resources": [{"id": "Greeting", "type": "Local.File", "action": "create", "status": "created"}],
    "outputs": {"path": "…"}, "deleted": ["…"], "failures": [{"id": "…", "error": "…"}]}
 "status" is what an apply did to each resource; "outputs" comes with deploy, "deleted" with
@@ -151,6 +167,7 @@ and outputs read "(secret)".`,
 		},
 	}
 	opts.Flags.register(cmd)
+	opts.State.register(cmd, op != "plan")
 	cmd.Flags().StringVar(&opts.Stage, "stage", "", "Stage to "+op+" (default $ALCHEMY_STAGE, $STAGE, else dev_$USER)")
 	switch op {
 	case "deploy":
@@ -173,8 +190,9 @@ and outputs read "(secret)".`,
 
 // stackEnv is everything a stack command needs, resolved.
 type stackEnv struct {
-	root     string     // the module root: .alchemy/ lives there
-	lease    *lock.Lock // the stage lease, held by deploy and destroy
+	root     string      // the module root: .alchemy/ lives there
+	lease    state.Lease // the stage lease, held by deploy and destroy
+	st       *openedState
 	secrets  *secret.Codec
 	s        *session
 	stage    Stage
@@ -186,7 +204,7 @@ type stackEnv struct {
 	envOnly  bool // CI without a chosen profile: credentials from the environment
 }
 
-func (f *Factory) stackEnv(opts *StackOptions) (*stackEnv, error) {
+func (f *Factory) stackEnv(ctx context.Context, opts *StackOptions) (*stackEnv, error) {
 	reg := f.stackRegistry()
 	bindings, err := f.Stack.stageBindings(reg)
 	if err != nil {
@@ -225,9 +243,16 @@ func (f *Factory) stackEnv(opts *StackOptions) (*stackEnv, error) {
 	}
 	f.warnDisagreements(s, resolver)
 	home, _ := profile.Root(s.Env)
+	opened, err := f.openState(ctx, opts.State.choose(f.Stack), f.Stack.Root(), backends.Options{
+		Getenv:    func(k string) string { return envfile.Get(s.Env, k) },
+		AWSConfig: stateAWSConfig(resolver.Credentials),
+	})
+	if err != nil {
+		return nil, err
+	}
 	return &stackEnv{s: s, stage: st, binding: bound, spec: spec, root: f.Stack.Root(),
-		secrets:  secret.New(envfile.Get(s.Env, "ALCHEMY_PASSWORD"), home),
-		store:    state.NewLocal(filepath.Join(f.Stack.Root(), ".alchemy", "state")),
+		secrets: secret.New(envfile.Get(s.Env, "ALCHEMY_PASSWORD"), home),
+		st:      opened, store: opened.backend,
 		resolver: resolver, reg: reg, envOnly: envOnly}, nil
 }
 
@@ -286,10 +311,11 @@ type stackRunner struct {
 func (r *stackRunner) run(ctx context.Context) error {
 	opts := r.opts
 	ios := opts.F.IO
-	env, err := opts.F.stackEnv(opts)
+	env, err := opts.F.stackEnv(ctx, opts)
 	if err != nil {
 		return err
 	}
+	defer env.st.backend.Close()
 	if err := confirmNewProfile(ctx, env.s); err != nil {
 		return err
 	}
@@ -300,6 +326,12 @@ func (r *stackRunner) run(ctx context.Context) error {
 			r.doc.Profile = env.s.Sel.Name
 		}
 		r.doc.Binding = env.binding.json()
+		r.doc.State = env.st.backend.Describe()
+	}
+	if opts.Op == "deploy" {
+		if err := env.checkSecretsStorable(); err != nil {
+			return err
+		}
 	}
 	destroy := opts.Op == "destroy"
 	if destroy {
@@ -323,14 +355,15 @@ func (r *stackRunner) run(ctx context.Context) error {
 		// One writer per stage, from plan to the end of apply: a second run
 		// that planned before the first finished would create everything
 		// again. (plan only reads, and reads a running deploy's journal.)
-		held, err := lockStage(ctx, opts.F, env, opts.Op)
+		held, err := opts.F.takeLease(ctx, env.st.backend, env.spec.Stack, env.spec.Stage,
+			"alchemy "+opts.Op+" --stage "+env.spec.Stage, opts.State.LockTimeout)
 		if err != nil {
 			return err
 		}
 		defer held.Release()
-		// Every write checks the lease first: a run that lost it (its lock
-		// broken or taken over) never overwrites the new holder's state.
-		env.store = state.Fenced(env.store, held)
+		// Every write goes through the lease: a run that lost it (broken,
+		// taken over) never overwrites the new holder's state.
+		env.store = held.Store()
 		env.lease = held
 		// A run killed before it wrote its journal into the row files leaves
 		// the journal: finish that first, so the files are whole again.
@@ -488,8 +521,9 @@ func accountsJSON(accounts []providerAccount) map[string]string {
 }
 
 // contextLine is the line every plan, deploy and destroy starts with: which
-// stack and stage, with which profile, in which accounts —
-// "hello → prod · profile prod · Cloudflare 0123…, AWS 1111… (checked)".
+// stack and stage, with which profile, in which accounts, on which state
+// store when it is not the default —
+// "hello → prod · profile prod · Cloudflare 0123…, AWS 1111… (checked) · state postgres://ci@db:5432/state".
 // Account ids are not secrets; they are what a person must check.
 func (env *stackEnv) contextLine(accounts []providerAccount) string {
 	who := "profile " + display.Safe(env.s.Sel.Name)
@@ -508,28 +542,41 @@ func (env *stackEnv) contextLine(accounts []providerAccount) string {
 	if len(ids) > 0 {
 		line += " · " + strings.Join(ids, ", ")
 	}
+	if l := env.st.label(); l != "" {
+		line += " · " + display.Safe(l)
+	}
 	return line
 }
 
-func lockStage(ctx context.Context, f *Factory, env *stackEnv, op string) (*lock.Lock, error) {
-	return acquireStage(ctx, f, env.root, env.spec.Stack, env.spec.Stage, "alchemy "+op+" --stage "+env.spec.Stage)
-}
-
-// acquireStage takes the lease of one stage: one deploy, destroy or state
-// edit at a time. A holder that is alive on this host is never displaced
-// (even stopped with Ctrl-Z); one that died is replaced at once.
-func acquireStage(ctx context.Context, f *Factory, root, stack, stage, command string) (*lock.Lock, error) {
-	key := "stage-" + stack + "-" + stage
-	l, err := lock.Acquire(ctx, filepath.Join(root, ".alchemy", "lock"), key, lock.Options{
-		Name: "stage lock of " + stack + "/" + stage, Command: command, Timeout: 5 * time.Second, Warn: f.IO.Warn})
-	var te *lock.TimeoutError
-	if errors.As(err, &te) {
-		if te.Holder != "" {
-			return nil, fmt.Errorf("Another alchemy run is changing %s/%s: %s. Nothing was changed. Wait for it to finish and run this command again; if it is stopped (Ctrl-Z), resume it (fg) or end it.", stack, stage, te.Holder)
-		}
-		return nil, fmt.Errorf("Another alchemy deploy or destroy of %s/%s is running in this project (lock %s). Nothing was changed. Wait for it to finish and run this command again; if no alchemy process is running, delete that directory.", stack, stage, te.Path)
+// checkSecretsStorable refuses, before anything is read or changed, a
+// deploy that has secrets to store in a shared store without
+// ALCHEMY_PASSWORD: there they could only be hashed with this machine's
+// key, which no other machine can check or open (backends.Guard refuses
+// such a write too; this says it before the first resource, and names
+// them all).
+func (env *stackEnv) checkSecretsStorable() error {
+	if !env.st.loc.Remote() || env.secrets.Encrypts() {
+		return nil
 	}
-	return l, err
+	var names []string
+	for _, n := range env.spec.Nodes {
+		for k, v := range n.Props {
+			if n.Secret[k] || (v != nil && engine.IsSecret(v)) {
+				names = append(names, n.FQN+"."+k)
+			}
+		}
+	}
+	for _, o := range env.spec.Outputs {
+		if engine.IsSecret(o.Value) {
+			names = append(names, "output "+o.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s/%s has secrets to store (%s) in the shared state %s, and ALCHEMY_PASSWORD is not set: they could only be stored hashed with this machine's key, which no other machine can check or decrypt. Set ALCHEMY_PASSWORD (the same for everyone who deploys this stack) and run again. Nothing was changed.",
+		env.spec.Stack, env.spec.Stage, strings.Join(names, ", "), env.st.backend.Describe())}
 }
 
 // approve asks before changing anything, on a terminal; --yes skips it;

@@ -23,7 +23,7 @@ import (
 // then. The test runs in parallel with the rest of the package.
 const stoppedFor = 60 * time.Second
 
-var holderPIDRE = regexp.MustCompile(`: pid (\d+) on `)
+var holderPIDRE = regexp.MustCompile(`\(pid (\d+)\) running `)
 
 // TestStoppedHolderKeepsTheLease stops a deploy mid-apply (SIGSTOP to its
 // whole process group, as Ctrl-Z does), waits past the heartbeat-stale
@@ -87,7 +87,7 @@ func TestStoppedHolderKeepsTheLease(t *testing.T) {
 		t.Fatalf("a second deploy of a stage whose holder is stopped succeeded: %s", b)
 	}
 	requireContains(t, "second deploy's stderr", b.stderr,
-		"Another alchemy run is changing stoppable/dev_tester: pid ",
+		"Another alchemy run holds stoppable/dev_tester: ",
 		"running `alchemy deploy --stage dev_tester`",
 		"Nothing was changed.")
 	if b.took > 20*time.Second {

@@ -9,8 +9,8 @@
 //   - the process environment wins, as with every dotenv tool: a committed
 //     .env never beats the secrets a CI job or a shell exports;
 //   - keys that decide where credentials are sent or kept (API and OAuth
-//     endpoints, proxies and trust stores, ALCHEMY_HOME, BROWSER, CI) are
-//     never taken from a file at all. Load lists the ones it ignored, so the
+//     endpoints, proxies and trust stores, ALCHEMY_HOME, ALCHEMY_STATE,
+//     BROWSER, CI) are never taken from a file at all. Load lists the ones it ignored, so the
 //     user is told.
 package envfile
 
@@ -42,15 +42,17 @@ type Env struct {
 }
 
 // protectedKeys and protectedParts name the keys a file may not set: each
-// decides where alchemy sends a credential, where it keeps one, or whether
-// it may ask a person for one.
+// decides where alchemy sends a credential, where it keeps one (or the
+// state, which holds secrets and says what exists: a cloned repository's
+// .env pointing ALCHEMY_STATE elsewhere would deploy everything again, or
+// hand the state to a stranger), or whether it may ask a person for one.
 var protectedKeys = map[string]bool{
 	"ALCHEMY_HOME": true, "ALCHEMY_CACHE_DIR": true, "BROWSER": true, "CI": true,
 	"AWS_CONFIG_FILE": true, "AWS_SHARED_CREDENTIALS_FILE": true, "AWS_CA_BUNDLE": true,
 	"AWS_EC2_METADATA_SERVICE_ENDPOINT": true, "AWS_CONTAINER_CREDENTIALS_FULL_URI": true,
 	"HTTP_PROXY": true, "HTTPS_PROXY": true, "ALL_PROXY": true, "NO_PROXY": true,
 	"SSL_CERT_FILE": true, "SSL_CERT_DIR": true,
-	"ALCHEMY_PLAIN": true, "ALCHEMY_NO_TUI": true,
+	"ALCHEMY_PLAIN": true, "ALCHEMY_NO_TUI": true, "ALCHEMY_STATE": true,
 }
 
 // Protected reports whether key may only come from the process

@@ -60,7 +60,7 @@ func TestProtected(t *testing.T) {
 	for k, want := range map[string]bool{
 		"CLOUDFLARE_BASE_URL": true, "GITHUB_API_URL": true, "CLOUDFLARE_OAUTH_REVOKE_URL": true, "AWS_ENDPOINT_URL": true,
 		"AWS_ENDPOINT_URL_S3": true, "ALCHEMY_HOME": true, "aws_config_file": true, "CI": true, "BROWSER": true,
-		"ALCHEMY_PROFILE": false, "CLOUDFLARE_API_TOKEN": false, "AWS_REGION": false, "AWS_PROFILE": false, "ALCHEMY_PASSWORD": false,
+		"ALCHEMY_STATE": true, "ALCHEMY_PROFILE": false, "CLOUDFLARE_API_TOKEN": false, "AWS_REGION": false, "AWS_PROFILE": false, "ALCHEMY_PASSWORD": false,
 	} {
 		if Protected(k) != want {
 			t.Errorf("Protected(%q) = %v", k, !want)

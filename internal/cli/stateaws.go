@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/alchemy-go/alchemy/internal/auth"
+	awsauth "github.com/alchemy-go/alchemy/internal/auth/aws"
+)
+
+// stateAWSConfig is the AWS SDK configuration an s3:// state store uses:
+// the keys of the selected profile's AWS provider (alchemy login, or the
+// environment under CI), resolved through the same resolver as the stack's
+// resources and refreshed by the SDK before they expire; the region is the
+// credentials' (us-east-1 when they name none), which the URL's ?region=
+// overrides. As for resources (aws/aws.go, sdkConfig), nothing is read from
+// ~/.aws behind the profile's back; endpoint overrides
+// (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL) are read from the environment as
+// usual.
+func stateAWSConfig(creds func(ctx context.Context, name string) (auth.Credentials, error)) func(ctx context.Context) (sdkaws.Config, error) {
+	return func(ctx context.Context) (sdkaws.Config, error) {
+		c, err := creds(ctx, awsauth.Name)
+		if err != nil {
+			return sdkaws.Config{}, fmt.Errorf("credentials for the S3 state store: %w", err)
+		}
+		ac, ok := c.(*awsauth.Credentials)
+		if !ok || ac == nil {
+			return sdkaws.Config{}, fmt.Errorf("credentials for the S3 state store: no AWS credentials (got %T)", c)
+		}
+		region := ac.Region
+		if region == "" {
+			region = awsauth.DefaultRegion
+		}
+		provider := sdkaws.NewCredentialsCache(sdkaws.CredentialsProviderFunc(func(ctx context.Context) (sdkaws.Credentials, error) {
+			got, err := creds(ctx, awsauth.Name)
+			if err != nil {
+				return sdkaws.Credentials{}, err
+			}
+			ac, ok := got.(*awsauth.Credentials)
+			if !ok || ac == nil {
+				return sdkaws.Credentials{}, fmt.Errorf("no AWS credentials (got %T)", got)
+			}
+			out := sdkaws.Credentials{AccessKeyID: ac.AccessKeyID, SecretAccessKey: ac.SecretAccessKey, SessionToken: ac.SessionToken, Source: "alchemy profile"}
+			if exp, ok := ac.Expires(); ok {
+				out.CanExpire, out.Expires = true, exp
+			}
+			return out, nil
+		}), func(o *sdkaws.CredentialsCacheOptions) { o.ExpiryWindow = auth.RefreshWindow })
+		opts := []func(*config.LoadOptions) error{
+			config.WithRegion(region),
+			config.WithCredentialsProvider(provider),
+			config.WithSharedCredentialsFiles([]string{}),
+		}
+		cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		var missing config.SharedConfigProfileNotExistError
+		if errors.As(err, &missing) {
+			cfg, err = config.LoadDefaultConfig(ctx, append(opts, config.WithSharedConfigFiles([]string{}))...)
+		}
+		if err != nil {
+			return sdkaws.Config{}, fmt.Errorf("AWS SDK configuration for the S3 state store: %w", err)
+		}
+		return cfg, nil
+	}
+}
+
+// lazyAWSConfig is stateAWSConfig for a command that has no session of its
+// own (outputs, `alchemy state`): the profile is opened only if an s3://
+// store is.
+func (f *Factory) lazyAWSConfig(p *ProfileFlags) func(ctx context.Context) (sdkaws.Config, error) {
+	return func(ctx context.Context) (sdkaws.Config, error) {
+		s, err := f.session(p)
+		if err != nil {
+			return sdkaws.Config{}, err
+		}
+		r := auth.NewResolver(s.Auth, f.Registry(), s.envOnly())
+		return stateAWSConfig(r.Credentials)(ctx)
+	}
+}

@@ -1,0 +1,191 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/alchemy-go/alchemy/internal/envfile"
+	"github.com/alchemy-go/alchemy/internal/state"
+	"github.com/alchemy-go/alchemy/internal/state/backends"
+)
+
+// StateFlags are --state, and --lock-timeout for the commands that take a
+// stage's lease.
+type StateFlags struct {
+	State       string
+	stateSet    bool
+	LockTimeout time.Duration
+}
+
+const stateFlagHelp = "State store: file://PATH or a path, postgres://…, s3://bucket/prefix?region=… (default $ALCHEMY_STATE, else the stack's alchemy.WithState, else .alchemy/state)"
+
+// register adds --state (and --lock-timeout when lease) to cmd.
+func (s *StateFlags) register(cmd *cobra.Command, lease bool) {
+	cmd.Flags().StringVar(&s.State, "state", "", stateFlagHelp)
+	if lease {
+		cmd.Flags().DurationVar(&s.LockTimeout, "lock-timeout", 0, "How long to wait for another run's lease of the stage (e.g. 5m); default: fail at once, naming the holder")
+	}
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		s.stateSet = c.Flags().Changed("state")
+		if prev != nil {
+			return prev(c, args)
+		}
+		return nil
+	}
+}
+
+// pass is the flags to hand to a stack program run for this command.
+func (s *StateFlags) pass(c *cobra.Command) []string {
+	var out []string
+	if c.Flags().Changed("state") {
+		out = append(out, "--state", s.State)
+	}
+	if c.Flags().Lookup("lock-timeout") != nil && c.Flags().Changed("lock-timeout") {
+		out = append(out, "--lock-timeout", s.LockTimeout.String())
+	}
+	return out
+}
+
+// stateChoice is the store a command uses and what chose it.
+type stateChoice struct {
+	URL string
+	// From is "--state", "ALCHEMY_STATE", "alchemy.WithState", or "" for
+	// the default (the local store at the module root).
+	From string
+}
+
+// envState is ALCHEMY_STATE, from the process environment only: a .env
+// cannot move the state (envfile protects it).
+func envState() string { return os.Getenv("ALCHEMY_STATE") }
+
+// choose applies the precedence: --state, ALCHEMY_STATE, the stack's
+// alchemy.WithState, the local default.
+func (s *StateFlags) choose(p *StackProgram) stateChoice {
+	switch {
+	case s.stateSet:
+		return stateChoice{URL: s.State, From: "--state"}
+	case envState() != "":
+		return stateChoice{URL: envState(), From: "ALCHEMY_STATE"}
+	case p != nil && p.State != "":
+		return stateChoice{URL: p.State, From: "alchemy.WithState"}
+	}
+	return stateChoice{}
+}
+
+// openedState is a command's store, open.
+type openedState struct {
+	backend state.Backend
+	loc     backends.Location
+	choice  stateChoice
+}
+
+// openState opens the chosen store. A URL that cannot be used is a usage
+// error naming where it came from.
+func (f *Factory) openState(ctx context.Context, ch stateChoice, root string, o backends.Options) (*openedState, error) {
+	loc, err := backends.Parse(ch.URL, root)
+	if err != nil {
+		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w (from %s)", err, ch.From)}
+	}
+	o.Root = root
+	if o.Warn == nil {
+		o.Warn = f.IO.Warn
+	}
+	b, err := backends.Open(ctx, ch.URL, o)
+	if err != nil {
+		if errors.Is(err, backends.ErrNotBuilt) {
+			return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("%w (chosen by %s). Nothing was changed.", err, ch.From)}
+		}
+		return nil, fmt.Errorf("opening the state %s (chosen by %s): %w", loc.Display, ch.From, err)
+	}
+	return &openedState{backend: b, loc: loc, choice: ch}, nil
+}
+
+// label names the store in a context line: "" for the default local
+// store, else "state postgres://alice@db:5432/state" or "state
+// ../shared/.alchemy/state".
+func (o *openedState) label() string {
+	if o == nil || o.choice.From == "" {
+		return ""
+	}
+	return "state " + strings.TrimPrefix(o.backend.Describe(), "local ")
+}
+
+// note is said on stderr by the `alchemy state` commands whose stdout is
+// data: which store, when it is not the default.
+func (o *openedState) note(f *Factory) {
+	if l := o.label(); l != "" {
+		f.IO.Errorf("(%s, from %s)\n", l, o.choice.From)
+	}
+}
+
+// leaseIdentityEnv makes this process hold leases as another identity,
+// "user@host:pid". It exists for tests that run two processes as two
+// machines; every run that honours it says so on stderr. Only the process
+// environment sets it (it is read here, never through a .env).
+const leaseIdentityEnv = "ALCHEMY_TEST_LEASE_IDENTITY"
+
+func leaseIdentity(f *Factory) (*state.Identity, error) {
+	v := os.Getenv(leaseIdentityEnv)
+	if v == "" {
+		return nil, nil
+	}
+	who, pid, ok := strings.Cut(v, ":")
+	user, host, hasUser := strings.Cut(who, "@")
+	if !hasUser {
+		user, host = "", who
+	}
+	n, err := strconv.Atoi(pid)
+	if !ok || err != nil || host == "" || n <= 0 {
+		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s=%q: expected user@host:pid", leaseIdentityEnv, v)}
+	}
+	f.IO.Warn(fmt.Sprintf("%s is set: this run holds leases as %s@%s (pid %d), not as itself. It is meant for tests.", leaseIdentityEnv, user, host, n))
+	return &state.Identity{User: user, Host: host, PID: n}, nil
+}
+
+// takeLease takes the lease of stack/stage for command, waiting up to
+// wait: the one place every command that changes a stage gets its lease,
+// and the wording of "someone else has it".
+func (f *Factory) takeLease(ctx context.Context, b state.Backend, stack, stage, command string, wait time.Duration) (state.Lease, error) {
+	id, err := leaseIdentity(f)
+	if err != nil {
+		return nil, err
+	}
+	l, err := b.Acquire(ctx, stack, stage, state.LeaseOptions{Command: command, Wait: wait, Identity: id,
+		OnWait: func(i state.LeaseInfo) {
+			f.IO.Errorf("Waiting for the lease of %s/%s, held by %s (up to %s)\n", stack, stage, i.Holder(), wait)
+		}})
+	var held *state.HeldError
+	if errors.As(err, &held) {
+		where := stack + "/" + stage
+		if held.Waited > 0 {
+			return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("Another alchemy run still holds %s after %s: %s. Nothing was changed. Wait longer (--lock-timeout), or if it is gone, `alchemy state unlock %s`.",
+				where, held.Waited.Round(time.Second), held.Info.Holder(), where)}
+		}
+		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("Another alchemy run holds %s: %s. Nothing was changed. Wait for it (--lock-timeout 5m), or if it is gone, `alchemy state unlock %s`.",
+			where, held.Info.Holder(), where)}
+	}
+	return l, err
+}
+
+// envGetter reads the environment a command's --env-file (or ./.env)
+// adds to the process's, loaded on first use.
+func envGetter(p *ProfileFlags) func(string) string {
+	var once sync.Once
+	var env *envfile.Env
+	return func(k string) string {
+		once.Do(func() { env, _ = envfile.Load(p.EnvFile, p.envFileSet) })
+		if env == nil {
+			return os.Getenv(k)
+		}
+		return envfile.Get(env, k)
+	}
+}

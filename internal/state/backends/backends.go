@@ -1,0 +1,181 @@
+// Package backends opens the state backend a URL names: the local store
+// (file://PATH or a plain path), PostgreSQL (postgres://…) or S3
+// (s3://bucket/prefix?region=…&endpoint=…). It is the one place that knows
+// every backend; the CLI only hands it a URL and the means to reach a
+// store (environment, AWS configuration).
+package backends
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/alchemy-go/alchemy/internal/state"
+	"github.com/alchemy-go/alchemy/internal/state/pgstate"
+)
+
+// Options are what opening a backend may need.
+type Options struct {
+	// Root is the stack's module root: the default store lives in
+	// Root/.alchemy, and a relative local path is relative to it.
+	Root string
+	// Getenv reads the environment (ALCHEMY_PASSWORD, a DSN's password
+	// variables); nil reads nothing.
+	Getenv func(string) string
+	// AWSConfig returns the SDK configuration of the selected profile's AWS
+	// credentials, for an s3:// store; called only when one is opened.
+	AWSConfig func(ctx context.Context) (aws.Config, error)
+	// Warn receives warnings (a lease found lost).
+	Warn func(string)
+}
+
+func (o Options) getenv(k string) string {
+	if o.Getenv == nil {
+		return ""
+	}
+	return o.Getenv(k)
+}
+
+// Kind is a family of backends.
+type Kind string
+
+// The backends.
+const (
+	Local    Kind = "local"
+	Postgres Kind = "postgres"
+	S3       Kind = "s3"
+)
+
+// Location is a parsed state URL.
+type Location struct {
+	Kind Kind
+	// URL is the URL as given ("" for the default local store).
+	URL string
+	// Dir is the local store's project directory (absolute): its rows are
+	// in Dir/.alchemy/state.
+	Dir string
+	// Display names the store for people, with no password: "local
+	// .alchemy/state", "postgres://alice@db:5432/state",
+	// "s3://bucket/prefix".
+	Display string
+}
+
+// Remote reports whether the store is shared beyond this machine.
+func (l Location) Remote() bool { return l.Kind != Local }
+
+// Parse reads a state URL without opening anything. "" is the default:
+// the local store of the project at root.
+func Parse(rawURL, root string) (Location, error) {
+	raw := strings.TrimSpace(rawURL)
+	scheme, rest, hasScheme := strings.Cut(raw, "://")
+	if !hasScheme || strings.EqualFold(scheme, "file") {
+		path := raw
+		if hasScheme {
+			path = rest
+		}
+		// A Windows drive letter ("C:\state") is a path, not a scheme.
+		if strings.Contains(path, "?") || strings.Contains(path, "#") {
+			return Location{}, fmt.Errorf("state URL %s: a local store is a directory, with no query", Redact(raw))
+		}
+		display := filepath.Join(path, ".alchemy", "state")
+		dir := path
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(root, dir)
+		}
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		return Location{Kind: Local, URL: raw, Dir: dir, Display: "local " + display}, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Location{}, fmt.Errorf("state URL %s is not a URL: use file://PATH (or a path), postgres://USER@HOST/DB or s3://BUCKET/PREFIX", Redact(raw))
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "postgres", "postgresql":
+		if u.Host == "" && u.Query().Get("host") == "" {
+			return Location{}, fmt.Errorf("state URL %s names no host: postgres://USER@HOST:PORT/DATABASE", Redact(raw))
+		}
+		return Location{Kind: Postgres, URL: raw, Display: Redact(raw)}, nil
+	case "s3":
+		if u.Host == "" {
+			return Location{}, fmt.Errorf("state URL %s names no bucket: s3://BUCKET/PREFIX?region=REGION", Redact(raw))
+		}
+		d := *u
+		d.User, d.RawQuery, d.Fragment = nil, "", ""
+		return Location{Kind: S3, URL: raw, Display: d.String()}, nil
+	}
+	return Location{}, fmt.Errorf("state URL %s: unknown scheme %q. Use file://PATH (or a path), postgres://USER@HOST/DB or s3://BUCKET/PREFIX", Redact(raw), u.Scheme)
+}
+
+// Redact is rawURL without a password: the userinfo's and libpq's
+// password query parameters. What cannot be parsed is shown as its scheme
+// only.
+func Redact(rawURL string) string {
+	scheme, _, ok := strings.Cut(rawURL, "://")
+	if !ok || strings.EqualFold(scheme, "file") {
+		return rawURL
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return scheme + "://…"
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.User(u.User.Username())
+			if u.User.Username() == "" {
+				u.User = nil
+			}
+		}
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			if lk := strings.ToLower(k); strings.Contains(lk, "password") || strings.Contains(lk, "secret") || strings.Contains(lk, "key") ||
+				strings.Contains(lk, "token") {
+				q.Set(k, "redacted")
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// ErrNotBuilt is opening a backend this build does not have yet.
+var ErrNotBuilt = errors.New("not built yet")
+
+// Open opens the backend rawURL names ("" for the default local store).
+// Every backend but the local one is wrapped in the secret guard: shared
+// state never takes a secret it could not give back to another machine.
+func Open(ctx context.Context, rawURL string, o Options) (state.Backend, error) {
+	loc, err := Parse(rawURL, o.Root)
+	if err != nil {
+		return nil, err
+	}
+	var b state.Backend
+	switch loc.Kind {
+	case Local:
+		lb := state.NewLocalBackend(loc.Dir)
+		lb.Name, lb.Warn = loc.Display, o.Warn
+		return lb, nil
+	case Postgres:
+		// The password: in the URL, or PGPASSWORD (and ~/.pgpass), which
+		// the driver reads itself; pgstate never prints it.
+		b, err = pgstate.Open(ctx, rawURL, pgstate.Options{Warn: o.Warn})
+	case S3:
+		// TODO(issue 13, at the merge of s3state): open it here —
+		//	u, _ := url.Parse(rawURL)
+		//	cfg, err := o.AWSConfig(ctx)
+		//	b, err = s3state.Open(ctx, s3state.ParseURL(u), cfg, s3state.Options{})
+		return nil, fmt.Errorf("state in S3 (%s) is %w in this alchemy", loc.Display, ErrNotBuilt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return Guard(b, loc.Display, o.getenv("ALCHEMY_PASSWORD") != ""), nil
+}

@@ -1,0 +1,213 @@
+package backends
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/alchemy-go/alchemy/internal/secret"
+	"github.com/alchemy-go/alchemy/internal/state"
+	"github.com/alchemy-go/alchemy/internal/state/statetest"
+	"github.com/alchemy-go/alchemy/internal/testpeers"
+)
+
+func TestParse(t *testing.T) {
+	root := t.TempDir()
+	for _, c := range []struct {
+		url     string
+		kind    Kind
+		dir     string // local: relative to root, or absolute
+		display string
+		err     string
+	}{
+		{url: "", kind: Local, dir: ".", display: "local .alchemy/state"},
+		{url: "file://shared", kind: Local, dir: "shared", display: "local shared/.alchemy/state"},
+		{url: "file:///srv/alchemy", kind: Local, dir: "/srv/alchemy", display: "local /srv/alchemy/.alchemy/state"},
+		{url: "../elsewhere", kind: Local, dir: "../elsewhere", display: "local ../elsewhere/.alchemy/state"},
+		{url: "postgres://alice:hunter2@db:5432/state?sslmode=disable", kind: Postgres, display: "postgres://alice@db:5432/state?sslmode=disable"},
+		{url: "postgresql://alice@db/state?password=hunter2", kind: Postgres, display: "postgresql://alice@db/state?password=redacted"},
+		{url: "s3://bucket/team/state?region=eu-west-1&endpoint=http://127.0.0.1:9000", kind: S3, display: "s3://bucket/team/state"},
+		{url: "s3:///nobucket", err: "names no bucket"},
+		{url: "postgres:///db", err: "names no host"},
+		{url: "gs://bucket", err: `unknown scheme "gs"`},
+		{url: "redis://:hunter2@cache:6379", err: "redis://cache:6379"},
+	} {
+		loc, err := Parse(c.url, root)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("Parse(%q) = %v, want an error with %q and no password", c.url, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Parse(%q): %v", c.url, err)
+			continue
+		}
+		if loc.Kind != c.kind || loc.Display != c.display {
+			t.Errorf("Parse(%q) = %s %q, want %s %q", c.url, loc.Kind, loc.Display, c.kind, c.display)
+		}
+		if c.kind == Local {
+			want := c.dir
+			if !filepath.IsAbs(want) {
+				want = filepath.Join(root, want)
+			}
+			if loc.Dir != filepath.Clean(want) {
+				t.Errorf("Parse(%q).Dir = %s, want %s", c.url, loc.Dir, want)
+			}
+		}
+		if strings.Contains(loc.Display, "hunter2") {
+			t.Errorf("Parse(%q) displays the password: %s", c.url, loc.Display)
+		}
+	}
+}
+
+func TestOpenS3NotBuiltYet(t *testing.T) {
+	_, err := Open(context.Background(), "s3://bucket/prefix?region=us-east-1", Options{Root: t.TempDir()})
+	if !errors.Is(err, ErrNotBuilt) {
+		t.Errorf("Open(s3://…) = %v", err)
+	}
+}
+
+// A postgres:// URL opens pgstate behind the secret guard, and the pair
+// still keeps the whole contract.
+func TestOpenPostgres(t *testing.T) {
+	pg := testpeers.Postgres(t)
+	ctx := context.Background()
+	b, err := Open(ctx, pg.DSN, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if d := b.Describe(); strings.Contains(d, pg.Password) || !strings.HasPrefix(d, "postgres://") {
+		t.Errorf("Describe = %q", d)
+	}
+	hashed, _ := secret.New("", t.TempDir()).Seal(secret.Where{}, "s3cr3t-value")
+	out, _ := json.Marshal(map[string]any{"token": hashed})
+	var se *SecretError
+	if err := b.SetOutput(ctx, "app", "dev", out); !errors.As(err, &se) {
+		t.Errorf("a hashed secret written to postgres without a password: %v", err)
+	}
+	// Leased writes and the one-read stage load go through the guard.
+	l, err := b.Acquire(ctx, "app", "dev", state.LeaseOptions{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if err := l.Store().Set(ctx, "app", "dev", statetest.Row("R", state.Created)); err != nil {
+		t.Fatal(err)
+	}
+	if err := state.Flush(ctx, l.Store()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.(state.BulkReader); !ok {
+		t.Error("the guard hides pgstate's one-read stage load")
+	}
+	if rows, err := state.LoadAll(ctx, b, "app", "dev"); err != nil || len(rows) != 1 {
+		t.Errorf("LoadAll = %v, %v", rows, err)
+	}
+	if err := l.Store().SetOutput(ctx, "app", "dev", out); !errors.As(err, &se) {
+		t.Errorf("a hashed secret written through a postgres lease without a password: %v", err)
+	}
+}
+
+func TestOpenLocal(t *testing.T) {
+	root := t.TempDir()
+	b, err := Open(context.Background(), "file://other", Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(context.Background(), "app", "dev", statetest.Row("R", state.Created)); err != nil {
+		t.Fatal(err)
+	}
+	if got := state.NewLocal(filepath.Join(root, "other", ".alchemy", "state")); mustList(t, got) != 1 {
+		t.Fatal("file://other did not write under other/.alchemy/state")
+	}
+	if b.Describe() != "local other/.alchemy/state" {
+		t.Errorf("Describe = %q", b.Describe())
+	}
+}
+
+func mustList(t *testing.T, s state.Store) int {
+	fqns, err := s.List(context.Background(), "app", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(fqns)
+}
+
+// The guard, here around a local backend standing in for a shared one:
+// without ALCHEMY_PASSWORD a hashed secret is refused, leased or not; a
+// secret in clear is refused always; an encrypted one goes through.
+func TestGuard(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	hashed, _ := secret.New("", home).Seal(secret.Where{Stack: "app", Stage: "dev", FQN: "Api", Prop: "token"}, "s3cr3t-value")
+	encrypted, _ := secret.New("pw", home).Seal(secret.Where{}, "s3cr3t-value")
+	clear := map[string]any{secret.RedactedMarker: "s3cr3t-value"}
+	row := func(v any) *state.Row {
+		r := statetest.Row("Api", state.Created)
+		r.Props, _ = json.Marshal(map[string]any{"name": "x", "auth": map[string]any{"token": v}})
+		return r
+	}
+	for _, c := range []struct {
+		name     string
+		password bool
+		value    any
+		refused  string // "" = written
+	}{
+		{"hashed without password", false, hashed, "without ALCHEMY_PASSWORD"},
+		{"hashed with password", true, hashed, ""},
+		{"encrypted", false, encrypted, ""},
+		{"clear without password", false, clear, "in clear"},
+		{"clear with password", true, clear, "in clear"},
+		{"no secret", false, "plain", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			local := state.NewLocalBackend(t.TempDir())
+			b := Guard(local, "postgres://alice@db/state", c.password)
+			l, err := b.Acquire(ctx, "app", "dev", state.LeaseOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Release()
+			outputs, _ := json.Marshal(map[string]any{"url": "https://x", "key": c.value})
+			for what, write := range map[string]func() error{
+				"Set":               func() error { return b.Set(ctx, "app", "dev", row(c.value)) },
+				"Lease.Store().Set": func() error { return l.Store().Set(ctx, "app", "dev", row(c.value)) },
+				"SetOutput":         func() error { return l.Store().SetOutput(ctx, "app", "dev", outputs) },
+				"Set of an old generation": func() error {
+					r := statetest.Row("Api", state.Replacing)
+					r.Old = row(c.value)
+					return l.Store().Set(ctx, "app", "dev", r)
+				},
+			} {
+				err := write()
+				if c.refused == "" {
+					if err != nil {
+						t.Errorf("%s: %v", what, err)
+					}
+					continue
+				}
+				var se *SecretError
+				if !errors.As(err, &se) || !strings.Contains(err.Error(), c.refused) || !strings.Contains(err.Error(), "ALCHEMY_PASSWORD") ||
+					!strings.Contains(err.Error(), "postgres://alice@db/state") || strings.Contains(err.Error(), "s3cr3t") {
+					t.Errorf("%s = %v, want a refusal naming ALCHEMY_PASSWORD (%q)", what, err, c.refused)
+				}
+			}
+			if c.refused != "" {
+				if n, _ := local.List(ctx, "app", "dev"); len(n) != 0 {
+					t.Errorf("a refused secret was written: %v", n)
+				}
+				if out, _ := local.GetOutput(ctx, "app", "dev"); out != nil {
+					t.Errorf("a refused output was written: %s", out)
+				}
+			}
+			if err := state.Flush(ctx, l.Store()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
