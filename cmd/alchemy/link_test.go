@@ -31,8 +31,11 @@ func heavy(pkg string) (root, why string) {
 		{"a resource package: stack programs link it, the CLI does not", []string{self + "aws", self + "cloudflare"}},
 		{"test tooling", []string{self + "internal/fakes", self + "internal/testpeers", self + "internal/testpty",
 			self + "internal/testprovider", "github.com/rogpeppe/go-internal", "github.com/ory/fosite", "github.com/chromedp"}},
+		// pgx is linked on purpose: `alchemy state` and every stack command
+		// may open a postgres:// state store; its package init costs ~0.3 ms
+		// (GODEBUG=inittrace=1 on a loaded machine; docs/PERFORMANCE.md).
 		{"a heavy client library: the auth checks use the small typed clients (cfapi, ghapi)",
-			[]string{"github.com/cloudflare/cloudflare-go", "github.com/jackc/pgx"}},
+			[]string{"github.com/cloudflare/cloudflare-go"}},
 		{"the AWS SDK's shared-config loader or credential providers, which link its STS, SSO, SSO-OIDC and Sign-In clients: the auth provider uses awsapi",
 			[]string{"github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/credentials"}},
 	}

@@ -1,12 +1,13 @@
 package cli
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
 	awsauth "github.com/alchemy-go/alchemy/internal/auth/aws"
@@ -50,18 +51,15 @@ func stateAWSConfig(creds func(ctx context.Context, name string) (auth.Credentia
 			}
 			return out, nil
 		}), func(o *sdkaws.CredentialsCacheOptions) { o.ExpiryWindow = auth.RefreshWindow })
-		opts := []func(*config.LoadOptions) error{
-			config.WithRegion(region),
-			config.WithCredentialsProvider(provider),
-			config.WithSharedCredentialsFiles([]string{}),
-		}
-		cfg, err := config.LoadDefaultConfig(ctx, opts...)
-		var missing config.SharedConfigProfileNotExistError
-		if errors.As(err, &missing) {
-			cfg, err = config.LoadDefaultConfig(ctx, append(opts, config.WithSharedConfigFiles([]string{}))...)
-		}
-		if err != nil {
-			return sdkaws.Config{}, fmt.Errorf("AWS SDK configuration for the S3 state store: %w", err)
+		// Built here rather than by the SDK's config loader, which would
+		// link the SDK's STS, SSO and Sign-In clients into every start-up
+		// (cmd/alchemy/link_test.go): the keys and region come from the
+		// profile, the endpoint override from the environment.
+		cfg := sdkaws.Config{Region: region, Credentials: provider}
+		if !envBool(os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) {
+			if e := cmp.Or(os.Getenv("AWS_ENDPOINT_URL_S3"), os.Getenv("AWS_ENDPOINT_URL")); e != "" {
+				cfg.BaseEndpoint = sdkaws.String(e)
+			}
 		}
 		return cfg, nil
 	}
@@ -79,4 +77,14 @@ func (f *Factory) lazyAWSConfig(p *ProfileFlags) func(ctx context.Context) (sdka
 		r := auth.NewResolver(s.Auth, f.Registry(), s.envOnly())
 		return stateAWSConfig(r.Credentials)(ctx)
 	}
+}
+
+// envBool is a true value of an environment variable: anything but "",
+// false, 0, no or off.
+func envBool(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "false", "0", "no", "off":
+		return false
+	}
+	return true
 }
