@@ -45,7 +45,9 @@ import (
 // both an object and the "directory" of other keys (409
 // ExistingObjectIsDirectory / ObjectParentIsFile), as on any posix store; the
 // signing region must be the gateway's (us-east-1 here); ETags are the MD5
-// of the body, so two writes of the same bytes have the same ETag.
+// of the body, so two writes of the same bytes have the same ETag; an
+// unknown access key gets 404 XAdminUserNotFound (AWS: 403
+// InvalidAccessKeyId), a malformed session token 400 InvalidToken.
 
 // VersitygwRegion, VersitygwAccessKeyID and VersitygwSecretAccessKey are
 // what the shared gateway is started with; clients must sign with them, for

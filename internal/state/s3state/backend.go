@@ -45,6 +45,9 @@ type Backend struct {
 	condChecked bool // the service rejected a failing conditional write
 
 	hostname string
+
+	// afterPut, when set (tests), is called after every successful PUT.
+	afterPut func(key string)
 }
 
 var (

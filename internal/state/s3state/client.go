@@ -61,6 +61,10 @@ func (e *opError) Error() string {
 
 func (e *opError) Unwrap() error { return e.err }
 
+// credentialCodes are S3's answers to credentials it does not take.
+var credentialCodes = map[string]bool{"InvalidAccessKeyId": true, "XAdminUserNotFound": true, "SignatureDoesNotMatch": true, "InvalidToken": true,
+	"ExpiredToken": true, "TokenRefreshRequired": true, "AccessDenied": true, "InvalidSecurity": true}
+
 func status(err error) int {
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
@@ -85,7 +89,9 @@ func (b *Backend) fail(ctx context.Context, op, key string, err error) error {
 	}
 	code := apiCode(err)
 	switch st := status(err); {
-	case st == http.StatusNotFound && code != "NoSuchBucket":
+	case st == http.StatusNotFound && (code == "NoSuchKey" || code == "NotFound" || code == ""):
+		// Only a missing key: versitygw answers an unknown access key
+		// with 404 XAdminUserNotFound, which must not read as "absent".
 		return errNotFound
 	case st == http.StatusPreconditionFailed:
 		return errPrecondition
@@ -102,7 +108,7 @@ func (b *Backend) fail(ctx context.Context, op, key string, err error) error {
 	switch st := status(err); {
 	case code == "NoSuchBucket":
 		e.hint = fmt.Sprintf("The bucket %s does not exist: create it (alchemy does not create state buckets), or fix the state URL", b.loc.Bucket)
-	case st == http.StatusForbidden || st == http.StatusUnauthorized:
+	case st == http.StatusForbidden || st == http.StatusUnauthorized || credentialCodes[code]:
 		e.hint = "Check the credentials of the AWS provider of the profile in use, and that they allow s3:GetObject, s3:PutObject, s3:DeleteObject and s3:ListBucket on " + b.loc.Describe()
 	case code == "AuthorizationHeaderMalformed" || code == "PermanentRedirect":
 		e.hint = "The bucket is in another region: add ?region=<its region> to the state URL"
@@ -172,6 +178,9 @@ func (b *Backend) put(ctx context.Context, key string, body []byte, c cond) (str
 	out, err := b.client.PutObject(ctx, in)
 	if err != nil {
 		return "", b.fail(ctx, "PutObject", key, err)
+	}
+	if b.afterPut != nil {
+		b.afterPut(key)
 	}
 	return aws.ToString(out.ETag), nil
 }

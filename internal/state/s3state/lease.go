@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -97,7 +98,14 @@ func (b *Backend) Acquire(ctx context.Context, stack, stage string, opts state.L
 		}
 		etag, err := b.put(ctx, p+leaseName, body, c)
 		if errors.Is(err, errPrecondition) || errors.Is(err, errNotFound) {
-			continue // someone else moved first: look again
+			// Someone else moved first: look again, after a short random
+			// pause so racers do not stay in step.
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(mrand.Int64N(int64(20 * time.Millisecond)))):
+			}
+			continue
 		}
 		if err != nil {
 			return nil, err

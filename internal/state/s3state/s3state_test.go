@@ -12,6 +12,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("S3STATE_HELPER") == "hold" {
+		holdHelper()
+		return
+	}
 	code := m.Run()
 	testpeers.StopVersitygw()
 	os.Exit(code)
