@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -31,7 +30,23 @@ type Location struct {
 	Profile string
 }
 
-var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$`)
+// validBucket checks a bucket name the way S3 does, loosely: 3 to 63
+// lowercase letters, digits, '.', '-' (and '_', which some S3-compatible
+// services allow), starting and ending with a letter or digit. (No regexp:
+// its compilation would run at every start of the CLI.)
+func validBucket(name string) bool {
+	if len(name) < 3 || len(name) > 63 || strings.Contains(name, "..") {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || i == len(name)-1 || (c != '.' && c != '-' && c != '_')) {
+			return false
+		}
+	}
+	return true
+}
 
 // ParseURL reads a state URL:
 //
@@ -60,7 +75,7 @@ func ParseURL(raw string) (Location, error) {
 		return loc, fmt.Errorf("invalid S3 state URL: %v", err)
 	}
 	loc.Bucket = u.Host
-	if !bucketName.MatchString(loc.Bucket) || strings.Contains(loc.Bucket, "..") {
+	if !validBucket(loc.Bucket) {
 		return loc, fmt.Errorf("invalid S3 state URL: %q is not a bucket name (3 to 63 lowercase letters, digits, '.', '-')", loc.Bucket)
 	}
 	if p := strings.Trim(u.Path, "/"); p != "" {
