@@ -57,9 +57,8 @@ var (
 
 // Open returns the store at loc, signing with cfg's credentials. It makes
 // no request: a missing bucket or wrong credentials show at the first
-// operation. The endpoint is loc.Endpoint, else AWS_ENDPOINT_URL_S3, else
-// AWS_ENDPOINT_URL, else cfg.BaseEndpoint; the region loc.Region, else
-// cfg.Region.
+// operation. The endpoint is loc.Endpoint, else cfg.BaseEndpoint
+// (path-style), else AWS's; the region loc.Region, else cfg.Region.
 func Open(ctx context.Context, loc Location, cfg aws.Config, opts Options) (*Backend, error) {
 	if loc.Bucket == "" {
 		return nil, errors.New("S3 state: no bucket")
@@ -74,13 +73,10 @@ func Open(ctx context.Context, loc Location, cfg aws.Config, opts Options) (*Bac
 		opts.Concurrency = 16
 	}
 	endpoint, pathStyle := loc.Endpoint, loc.PathStyle
-	if endpoint == "" {
-		for _, k := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"} {
-			if v := os.Getenv(k); v != "" {
-				endpoint, pathStyle = v, true
-				break
-			}
-		}
+	if endpoint == "" && aws.ToString(cfg.BaseEndpoint) != "" {
+		// An endpoint override from the environment: an S3-compatible
+		// service or a test peer, addressed path-style.
+		endpoint, pathStyle = aws.ToString(cfg.BaseEndpoint), true
 	}
 	region := loc.Region
 	if region == "" {

@@ -97,7 +97,8 @@
 // seen> (a 304 when nothing changed) and fetch only objects not already
 // read (they are immutable); concurrent reads share one such GET, started
 // after they began, so every read sees every commit that returned before
-// it. LoadAll (state.Loader) reads a whole stage that way.
+// it. GetAll (state.BulkReader, which state.LoadAll uses) reads a whole
+// stage that way.
 //
 // A stage exists (Stages, Stacks) when its head has rows or an output.
 // DeleteStage empties the head in one commit; at the release of the lease

@@ -25,8 +25,8 @@ func TestParseURL(t *testing.T) {
 		"s3://bucket/teams/infra/?region=eu-west-1": {Bucket: "bucket", Prefix: "teams/infra/", Region: "eu-west-1"},
 		"s3://b-1/p?endpoint=http://127.0.0.1:9000&region=us-east-1": {Bucket: "b-1", Prefix: "p/", Region: "us-east-1",
 			Endpoint: "http://127.0.0.1:9000", PathStyle: true},
-		"s3://b-1/p?endpoint=https://acct.r2.cloudflarestorage.com/&path_style=false&profile=ci": {Bucket: "b-1", Prefix: "p/",
-			Endpoint: "https://acct.r2.cloudflarestorage.com", Profile: "ci"},
+		"s3://b-1/p?endpoint=https://acct.r2.cloudflarestorage.com/&path_style=false": {Bucket: "b-1", Prefix: "p/",
+			Endpoint: "https://acct.r2.cloudflarestorage.com"},
 	} {
 		got, err := ParseURL(raw)
 		if err != nil || got != want {

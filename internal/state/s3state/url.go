@@ -18,16 +18,13 @@ type Location struct {
 	// Region signs the requests; empty takes the AWS config's region.
 	Region string
 	// Endpoint is the service's base URL, http(s)://host[:port]; empty
-	// takes AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or the AWS config's.
+	// takes the AWS config's BaseEndpoint (the CLI sets it from
+	// AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL), else AWS's.
 	Endpoint string
 	// PathStyle addresses https://endpoint/bucket/key rather than
 	// https://bucket.endpoint/key. ParseURL sets it when an endpoint is
 	// given, unless the URL says path_style=false.
 	PathStyle bool
-	// Profile names the alchemy profile whose AWS provider signs the
-	// requests; empty means the command's selected profile. s3state does
-	// not read it: whoever builds the aws.Config for Open does.
-	Profile string
 }
 
 // validBucket checks a bucket name the way S3 does, loosely: 3 to 63
@@ -54,9 +51,9 @@ func validBucket(name string) bool {
 //	s3://bucket/prefix/of/keys?region=eu-west-1
 //	s3://bucket/prefix?endpoint=https://ACCOUNT.r2.cloudflarestorage.com&region=auto
 //	s3://bucket/prefix?endpoint=http://127.0.0.1:9000&path_style=false
-//	s3://bucket/prefix?profile=state-admin
 //
-// Credentials never go in the URL: they come from an AWS provider.
+// Credentials never go in the URL: they come from the profile's AWS
+// provider.
 func ParseURL(raw string) (Location, error) {
 	var loc Location
 	rest, ok := strings.CutPrefix(raw, "s3://")
@@ -112,10 +109,8 @@ func ParseURL(raw string) (Location, error) {
 			loc.Endpoint = strings.TrimSuffix(v, "/")
 		case "path_style":
 			pathStyle = v
-		case "profile":
-			loc.Profile = v
 		default:
-			return loc, fmt.Errorf("invalid S3 state URL: unknown parameter %q (known: region, endpoint, path_style, profile)", k)
+			return loc, fmt.Errorf("invalid S3 state URL: unknown parameter %q (known: region, endpoint, path_style)", k)
 		}
 	}
 	loc.PathStyle = loc.Endpoint != ""
@@ -143,9 +138,6 @@ func (l Location) String() string {
 		}
 	} else if l.PathStyle {
 		q.Set("path_style", "true")
-	}
-	if l.Profile != "" {
-		q.Set("profile", l.Profile)
 	}
 	if len(q) > 0 {
 		s += "?" + q.Encode()
