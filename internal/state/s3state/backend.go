@@ -162,7 +162,7 @@ var errMoved = errors.New("the stage's head moved on")
 func (b *Backend) loadDelta(ctx context.Context, p string, r ref) (*delta, error) {
 	o, err := b.get(ctx, p+r.Key, "")
 	if errors.Is(err, errNotFound) {
-		return nil, errMoved
+		return nil, fmt.Errorf("%w: %s, which the head points at, is gone", errMoved, b.where(p, r.Key))
 	}
 	if err != nil {
 		return nil, err
@@ -199,10 +199,12 @@ func (b *Backend) materialize(ctx context.Context, p string, h *headDoc, cache m
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		if slices.ContainsFunc(errs, func(e error) bool { return errors.Is(e, errMoved) }) {
-			return nil, errMoved
+	for _, err := range errs {
+		if errors.Is(err, errMoved) {
+			return nil, err
 		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	st := newStageState()
@@ -300,8 +302,11 @@ func (b *Backend) reload(ctx context.Context, p string, v *view) (*stageState, e
 			}
 		}
 		st, err := b.materialize(ctx, p, h, cache)
-		if errors.Is(err, errMoved) && attempt < 5 {
-			continue
+		if errors.Is(err, errMoved) {
+			if attempt < 5 {
+				continue
+			}
+			return nil, fmt.Errorf("S3 state: %v (read 6 times). Something other than alchemy deleted it: restore it from the bucket's versions if it has them", err)
 		}
 		if err != nil {
 			return nil, err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -670,7 +671,9 @@ func (l *lease) collect(ctx context.Context) {
 
 // sweep deletes the stage's snapshot and segment objects the head does not
 // point at (left by holders that died between writing one and the head),
-// or, with all, every object but head and lease. It first renews the lease
+// or, with all (no commit in flight: Release), every object but head and
+// lease. Objects of this lease's own grant are left to collect, since a
+// commit may be writing one right now. It first renews the lease
 // after listing: then no later holder existed when the list was made, so
 // every listed object is an older holder's or ours, and the head (ours)
 // is the only one that can ever point at them again.
@@ -685,10 +688,16 @@ func (l *lease) sweep(ctx context.Context, all bool) error {
 	l.mu.Lock()
 	keep := l.head.refs()
 	l.mu.Unlock()
+	mine := l.doc.token()
 	var del []string
 	for _, k := range keys {
 		rel := k[len(l.p):]
 		if rel == headName || rel == leaseName || slices.Contains(keep, rel) {
+			continue
+		}
+		if !all && strings.Contains(rel, mine) {
+			// Ours: maybe a commit's segment whose head is still in
+			// flight. Ours that the head dropped are in l.garbage.
 			continue
 		}
 		if all || sweepable(rel) {

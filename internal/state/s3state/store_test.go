@@ -233,3 +233,54 @@ func TestUnreadableLeaseIsAnError(t *testing.T) {
 		t.Fatalf("Acquire over a newer lease format = %v", err)
 	}
 }
+
+// Flush sweeps objects a dead holder left (written, but never pointed at by
+// a head), and never the segment of a commit whose head is in flight: the
+// sweep here runs exactly between a commit's segment PUT and its head PUT.
+func TestFlushSweepsOrphansNotCommitsInFlight(t *testing.T) {
+	isolate(t)
+	loc, g := gwLocation(t)
+	a, reader := openAt(t, loc, g, Options{InlineLimit: 256}), openAt(t, loc, g, Options{})
+	p := loc.Prefix + "app/prod/"
+	orphan := p + segDir + "000000000007-deadbeef0000-000000000003.json"
+	_, err := a.put(ctx, orphan, []byte(`{"v":1}`), cond{})
+	must(t, err)
+	l, err := a.Acquire(ctx, "app", "prod", state.LeaseOptions{})
+	must(t, err)
+	defer l.Release()
+	ll := l.(*lease)
+	var once sync.Once
+	swept := false
+	a.afterPut = func(key string) {
+		if strings.Contains(key, ll.doc.token()) && !strings.HasSuffix(key, headName) {
+			once.Do(func() {
+				ll.leaseMu.Lock()
+				defer ll.leaseMu.Unlock()
+				must(t, ll.sweep(ctx, false))
+				swept = true
+			})
+		}
+	}
+	s := l.Store()
+	for i := 0; !swept; i++ {
+		if i == 20 {
+			t.Fatal("no commit wrote a segment or snapshot")
+		}
+		must(t, s.Set(ctx, "app", "prod", statetest.Row(fmt.Sprintf("R%03d", i), state.Created)))
+		if swept {
+			if rows, err := state.LoadAll(ctx, reader, "app", "prod"); err != nil || len(rows) != i+1 {
+				t.Fatalf("after a sweep in the middle of a commit: %d rows, %v", len(rows), err)
+			}
+		}
+	}
+	for i := 20; i < 40; i++ {
+		must(t, s.Set(ctx, "app", "prod", statetest.Row(fmt.Sprintf("R%03d", i), state.Created)))
+	}
+	if _, err := reader.get(ctx, orphan, ""); !errors.Is(err, errNotFound) {
+		t.Errorf("the dead holder's orphan is still there: %v", err)
+	}
+	must(t, state.Flush(ctx, s))
+	if rows, err := state.LoadAll(ctx, reader, "app", "prod"); err != nil || len(rows) < 20 {
+		t.Fatalf("after Flush: %d rows, %v", len(rows), err)
+	}
+}
