@@ -135,7 +135,7 @@ var exitCases = []struct {
 	{[]string{"state", "delete"}, 2, "accepts 1 arg(s), received 0", ""},
 	{[]string{"state", "delete", "hello/prod", "--lock-timeout", "soon"}, 2, `invalid argument "soon" for "--lock-timeout"`, ""},
 	{[]string{"state", "list", "--state", "gs://bucket"}, 2, `unknown scheme "gs"`, ""},
-	{[]string{"state", "list", "--state", "s3://bucket/prefix?region=us-east-1"}, 1, "not built yet", ""},
+	{[]string{"state", "list", "--state", "s3://bucket/prefix?region=us-east-1"}, 1, "credentials for the S3 state store: Failed to resolve AWS credentials", ""},
 	{[]string{"state", "lease", "extra"}, 2, "Run `alchemy state lease --help` for usage.", ""},
 	{[]string{"state", "unlock"}, 2, "accepts 1 arg(s), received 0", ""},
 	{[]string{"state", "unlock", "hello"}, 2, "invalid state path: hello (expected <stack>/<stage>)", ""},

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 
@@ -40,6 +41,23 @@ func testserversDir() (string, error) {
 
 var builtServers = sync.OnceValues(buildServers)
 
+// Tests move HOME (IsolateAWS), which would move the user cache dir and the
+// Go build and module caches with it: a cold build of every test server in
+// a temp dir. Builds use the environment and cache dir the test binary
+// started with, captured before any test runs.
+var (
+	startEnv                     = os.Environ()
+	startCacheDir, startCacheErr = os.UserCacheDir()
+)
+
+// cacheRoot is where built test servers are kept.
+func cacheRoot() string {
+	if startCacheErr != nil {
+		return filepath.Join(os.TempDir(), "alchemy-testservers")
+	}
+	return filepath.Join(startCacheDir, "alchemy-testservers")
+}
+
 // ServerBinary returns the path of the test server program name (a
 // directory of <repo>/testservers: oauthserver, fakes3, browse), building
 // them all on first use. A build failure fails the test.
@@ -65,11 +83,7 @@ func buildServers() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	root, err := os.UserCacheDir()
-	if err != nil {
-		root = os.TempDir()
-	}
-	root = filepath.Join(root, "alchemy-testservers")
+	root := cacheRoot()
 	out := filepath.Join(root, key)
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
@@ -93,7 +107,7 @@ func buildServers() (string, error) {
 	cmd := exec.Command("go", "build", "-o", tmp+string(filepath.Separator), "./...")
 	cmd.Dir = src
 	// The nested module alone: a go.work would pull the SDK in.
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly -buildvcs=false")
+	cmd.Env = append(slices.Clip(startEnv), "GOWORK=off", "GOFLAGS=-mod=readonly -buildvcs=false")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./... in %s: %v\n%s", src, err, b)
 	}
@@ -104,13 +118,22 @@ func buildServers() (string, error) {
 }
 
 // serversKey hashes what the binaries are made of: every file of the
-// module (paths and contents) and the toolchain building them.
+// module (paths and contents, nested modules left out) and the toolchain
+// building them.
 func serversKey(src string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			// A nested module (testservers/versitygw) is not part of
+			// `go build ./...` here: it has its own build and key.
+			if _, serr := os.Stat(filepath.Join(path, "go.mod")); serr == nil && path != src {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {

@@ -27,7 +27,9 @@ func TestMain(m *testing.M) {
 		fmt.Println("helper: giving up")
 		os.Exit(3)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	StopVersitygw()
+	os.Exit(code)
 }
 
 func helperServe() {

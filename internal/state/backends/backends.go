@@ -17,6 +17,7 @@ import (
 
 	"github.com/alchemy-go/alchemy/internal/state"
 	"github.com/alchemy-go/alchemy/internal/state/pgstate"
+	"github.com/alchemy-go/alchemy/internal/state/s3state"
 )
 
 // Options are what opening a backend may need.
@@ -168,11 +169,18 @@ func Open(ctx context.Context, rawURL string, o Options) (state.Backend, error) 
 		// the driver reads itself; pgstate never prints it.
 		b, err = pgstate.Open(ctx, rawURL, pgstate.Options{Warn: o.Warn})
 	case S3:
-		// TODO(issue 13, at the merge of s3state): open it here —
-		//	u, _ := url.Parse(rawURL)
-		//	cfg, err := o.AWSConfig(ctx)
-		//	b, err = s3state.Open(ctx, s3state.ParseURL(u), cfg, s3state.Options{})
-		return nil, fmt.Errorf("state in S3 (%s) is %w in this alchemy", loc.Display, ErrNotBuilt)
+		sl, perr := s3state.ParseURL(rawURL)
+		if perr != nil {
+			return nil, perr
+		}
+		if o.AWSConfig == nil {
+			return nil, fmt.Errorf("state in S3 (%s) needs AWS credentials, and none can be had here", loc.Display)
+		}
+		cfg, cerr := o.AWSConfig(ctx)
+		if cerr != nil {
+			return nil, cerr
+		}
+		b, err = s3state.Open(ctx, sl, cfg, s3state.Options{})
 	}
 	if err != nil {
 		return nil, err

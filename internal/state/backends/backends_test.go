@@ -64,13 +64,6 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestOpenS3NotBuiltYet(t *testing.T) {
-	_, err := Open(context.Background(), "s3://bucket/prefix?region=us-east-1", Options{Root: t.TempDir()})
-	if !errors.Is(err, ErrNotBuilt) {
-		t.Errorf("Open(s3://…) = %v", err)
-	}
-}
-
 // A postgres:// URL opens pgstate behind the secret guard, and the pair
 // still keeps the whole contract.
 func TestOpenPostgres(t *testing.T) {
