@@ -246,6 +246,17 @@ func (l *lease) renewLocked(ctx context.Context) error {
 		return err
 	}
 	etag, err := l.b.put(ctx, l.p+leaseName, body, cond{ifMatch: l.leaseEtag})
+	for tries := 0; tries < 5 && errors.Is(err, errPrecondition); tries++ {
+		// AWS answers 409 ConditionalRequestConflict (read as a failed
+		// precondition) when another conditional write races ours, even
+		// one that then fails: the lease unchanged means it is still ours.
+		o, rerr := l.b.readLease(ctx, l.p)
+		if rerr != nil || o == nil || o.etag != l.leaseEtag {
+			break
+		}
+		time.Sleep(time.Duration(mrand.Int64N(int64(50 * time.Millisecond))))
+		etag, err = l.b.put(ctx, l.p+leaseName, body, cond{ifMatch: l.leaseEtag})
+	}
 	if errors.Is(err, errPrecondition) || errors.Is(err, errNotFound) {
 		return l.lose(l.whoTookIt(ctx))
 	}
@@ -586,28 +597,35 @@ func (l *lease) commit(ctx context.Context, batch []*commitReq) error {
 		return err
 	}
 	etag, err := b.put(ctx, l.p+headName, body, cond{ifMatch: l.headEtag})
-	if errors.Is(err, errPrecondition) || errors.Is(err, errNotFound) {
-		// Our own PUT retried by the SDK after it landed, or another
-		// holder's cut: the head says which.
+	for tries := 0; errors.Is(err, errPrecondition) || errors.Is(err, errNotFound); tries++ {
+		// Our own PUT retried by the SDK after it landed, another holder's
+		// cut, or (AWS's 409 ConditionalRequestConflict) a conditional
+		// write racing ours that changed nothing: the head says which.
 		h, hEtag, rerr := b.readHead(ctx, l.p, "")
-		if rerr == nil && h != nil && h.Token == next.Token && h.Seq == next.Seq {
+		switch {
+		case rerr != nil:
+			err = rerr // unknown outcome: the next commit finds out
+		case h != nil && h.Token == next.Token && h.Seq == next.Seq:
 			etag, err = hEtag, nil
-		} else {
-			if rerr == nil {
-				var keep []string
-				if h != nil {
-					keep = h.refs()
-				}
-				var orphans []string
-				for _, k := range written {
-					if !slices.Contains(keep, k) {
-						orphans = append(orphans, l.p+k)
-					}
-				}
-				_ = b.delMany(ctx, orphans)
+		case h != nil && hEtag == l.headEtag && tries < 5:
+			time.Sleep(time.Duration(mrand.Int64N(int64(50 * time.Millisecond))))
+			etag, err = b.put(ctx, l.p+headName, body, cond{ifMatch: l.headEtag})
+			continue
+		default:
+			var keep []string
+			if h != nil {
+				keep = h.refs()
 			}
+			var orphans []string
+			for _, k := range written {
+				if !slices.Contains(keep, k) {
+					orphans = append(orphans, l.p+k)
+				}
+			}
+			_ = b.delMany(ctx, orphans)
 			return l.lose("another holder took the stage over (its state head changed under this one)")
 		}
+		break
 	}
 	if err != nil {
 		// No answer: the head may or may not have landed.
