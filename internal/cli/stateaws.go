@@ -5,12 +5,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
 	awsauth "github.com/alchemy-go/alchemy/internal/auth/aws"
+	"github.com/alchemy-go/alchemy/internal/envfile"
 )
 
 // stateAWSConfig is the AWS SDK configuration an s3:// state store uses:
@@ -56,7 +56,7 @@ func stateAWSConfig(creds func(ctx context.Context, name string) (auth.Credentia
 		// (cmd/alchemy/link_test.go): the keys and region come from the
 		// profile, the endpoint override from the environment.
 		cfg := sdkaws.Config{Region: region, Credentials: provider}
-		if !envBool(os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) {
+		if !envfile.IsTrue(os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) {
 			if e := cmp.Or(os.Getenv("AWS_ENDPOINT_URL_S3"), os.Getenv("AWS_ENDPOINT_URL")); e != "" {
 				cfg.BaseEndpoint = sdkaws.String(e)
 			}
@@ -77,14 +77,4 @@ func (f *Factory) lazyAWSConfig(p *ProfileFlags) func(ctx context.Context) (sdka
 		r := auth.NewResolver(s.Auth, f.Registry(), s.envOnly())
 		return stateAWSConfig(r.Credentials)(ctx)
 	}
-}
-
-// envBool is a true value of an environment variable: anything but "",
-// false, 0, no or off.
-func envBool(v string) bool {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "", "false", "0", "no", "off":
-		return false
-	}
-	return true
 }

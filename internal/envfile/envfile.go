@@ -160,6 +160,11 @@ func Get(s Source, key string) string {
 // than an error, because CI systems set CI to all sorts of values.
 func Bool(s Source, key string) bool {
 	v, _ := s.Lookup(key)
+	return IsTrue(v)
+}
+
+// IsTrue is Bool's reading of one value.
+func IsTrue(v string) bool {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "", "false", "0", "no", "off":
 		return false

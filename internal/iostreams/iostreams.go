@@ -6,6 +6,7 @@ package iostreams
 import (
 	"bytes"
 	"fmt"
+	"github.com/alchemy-go/alchemy/internal/envfile"
 	"io"
 	"os"
 	"strings"
@@ -111,13 +112,7 @@ func (s *IOStreams) Plain() bool { return !s.outTTY || s.ci() }
 // ci reports whether CI is set to a true value: CI=false, 0, no or off
 // (what some runners export outside CI) is not CI, as for credentials
 // (envfile.Bool).
-func (s *IOStreams) ci() bool {
-	switch strings.ToLower(strings.TrimSpace(s.getenv("CI"))) {
-	case "", "false", "0", "no", "off":
-		return false
-	}
-	return true
-}
+func (s *IOStreams) ci() bool { return envfile.IsTrue(s.getenv("CI")) }
 
 // Color reports whether output on stdout (toStderr: on stderr) may carry
 // ANSI colour: a terminal, no CI, and no NO_COLOR (https://no-color.org:

@@ -457,14 +457,7 @@ func (b *Backend) Stages(ctx context.Context, stack string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for i, n := range names {
-		if keep[i] {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
+	return kept(names, keep), nil
 }
 
 // Stacks returns the stacks with at least one stage with state, sorted.
@@ -485,6 +478,11 @@ func (b *Backend) Stacks(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return kept(names, keep), nil
+}
+
+// kept is the names whose keep is set, sorted.
+func kept(names []string, keep []bool) []string {
 	var out []string
 	for i, n := range names {
 		if keep[i] {
@@ -492,7 +490,7 @@ func (b *Backend) Stacks(ctx context.Context) ([]string, error) {
 		}
 	}
 	sort.Strings(out)
-	return out, nil
+	return out
 }
 
 // each runs f for 0..n-1, Concurrency at a time, and returns the first
