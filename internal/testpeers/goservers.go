@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -83,6 +84,13 @@ func buildServers() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return buildCached(key, src, "./...")
+}
+
+// buildCached builds the packages of the module in src with `go build -o
+// DIR/` into the cache directory named key, unless it is there already; a
+// file lock makes concurrent test binaries build it once. It returns DIR.
+func buildCached(key, src string, pkgs ...string) (string, error) {
 	root := cacheRoot()
 	out := filepath.Join(root, key)
 	if _, err := os.Stat(out); err == nil {
@@ -104,12 +112,12 @@ func buildServers() (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	cmd := exec.Command("go", "build", "-o", tmp+string(filepath.Separator), "./...")
+	cmd := exec.Command("go", append([]string{"build", "-o", tmp + string(filepath.Separator)}, pkgs...)...)
 	cmd.Dir = src
 	// The nested module alone: a go.work would pull the SDK in.
 	cmd.Env = append(slices.Clip(startEnv), "GOWORK=off", "GOFLAGS=-mod=readonly -buildvcs=false")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./... in %s: %v\n%s", src, err, b)
+		return "", fmt.Errorf("go build %s in %s: %v\n%s", strings.Join(pkgs, " "), src, err, b)
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		return "", err

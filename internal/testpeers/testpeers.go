@@ -16,9 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -48,10 +46,10 @@ type Peer struct {
 	// PID is the peer's process id; it leads its own process group.
 	PID int
 
-	name     string
-	out      *outputBuffer
-	done     chan struct{} // closed when the process has exited and been reaped
-	reported bool          // output already shown in a Start error
+	name    string
+	out     *outputBuffer
+	done    chan struct{} // closed when the process has exited and been reaped
+	waitErr error         // how it exited, once done is closed
 }
 
 // Output returns what the peer has printed so far (stdout and stderr).
@@ -158,50 +156,11 @@ func start(t testing.TB, name string, argv []string, env []string, readyURL stri
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("test peer %s: empty argv", name)
 	}
-	base, err := baseURL(readyURL)
+	p, err := startDetached(name, argv, append(os.Environ(), env...), t.TempDir(), readyURL)
 	if err != nil {
-		return nil, fmt.Errorf("test peer %s: %v", name, err)
+		return nil, err
 	}
-
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Dir = t.TempDir()
-	out := &outputBuffer{}
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid: true,
-		// If the test binary dies without running cleanups (e.g. a -timeout
-		// panic), the kernel kills the peer. Pdeathsig fires when the
-		// *thread* that forked exits, so the fork happens on a locked thread
-		// that lives until the peer has been reaped (see below).
-		Pdeathsig: syscall.SIGKILL,
-	}
-
-	p := &Peer{URL: base, name: name, out: out, done: make(chan struct{})}
-	var waitErr error
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// Never unlocked: the goroutine exits with its thread once the
-		// peer is gone, which is harmless then.
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		waitErr = cmd.Wait()
-		close(p.done)
-	}()
-	if err := <-started; err != nil {
-		return nil, fmt.Errorf("test peer %s: start %q: %v", name, argv[0], err)
-	}
-	p.PID = cmd.Process.Pid
 	t.Cleanup(func() {
-		if p.reported {
-			p.stop()
-			return
-		}
 		exitedEarly := false
 		select {
 		case <-p.done:
@@ -210,39 +169,12 @@ func start(t testing.TB, name string, argv []string, env []string, readyURL stri
 		}
 		p.stop()
 		if exitedEarly {
-			t.Logf("test peer %s (pid %d) had exited before cleanup: %v\n%s", name, p.PID, waitErr, out.String())
+			t.Logf("test peer %s (pid %d) had exited before cleanup: %v\n%s", name, p.PID, p.waitErr, p.out.String())
 		} else if t.Failed() {
-			t.Logf("test peer %s (pid %d) output:\n%s", name, p.PID, out.String())
+			t.Logf("test peer %s (pid %d) output:\n%s", name, p.PID, p.out.String())
 		}
 	})
-
-	client := &http.Client{
-		Timeout: time.Second,
-		// A readiness probe must never leave loopback, whatever the env says.
-		Transport: loopbackTransport(),
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		resp, err := client.Get(readyURL)
-		if err == nil {
-			resp.Body.Close()
-			return p, nil
-		}
-		select {
-		case <-p.done:
-			p.reported = true
-			return nil, fmt.Errorf("test peer %s (%v) %w: %v\n--- output ---\n%s", name, argv, errExitedEarly, waitErr, out.String())
-		case <-time.After(25 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			p.stop()
-			p.reported = true
-			return nil, fmt.Errorf("test peer %s (%v) did not answer %s within %v: %v\n--- output ---\n%s", name, argv, readyURL, readyTimeout, err, out.String())
-		}
-	}
+	return p, nil
 }
 
 // stop ends the peer's whole process group: SIGTERM, then SIGKILL after a

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +21,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/gofrs/flock"
 )
 
 // The real S3 peer: versitygw v1.8.0 (github.com/versity/versitygw, Apache
@@ -170,8 +168,9 @@ func startVersitygw() (*VersityGW, error) {
 	}
 }
 
-// startDetached is start for a peer that outlives the test that started
-// it: no t.Cleanup; the caller stops it with Peer.stop. The fork happens
+// startDetached starts a peer and waits until readyURL answers; the
+// caller stops it with Peer.stop (start does so at the test's cleanup; a
+// peer shared by a whole test binary outlives the test that started it). The fork happens
 // on a locked OS thread that lives until the peer is reaped, so Pdeathsig
 // kills the peer when the test binary dies.
 func startDetached(name string, argv, env []string, dir, readyURL string) (*Peer, error) {
@@ -186,16 +185,17 @@ func startDetached(name string, argv, env []string, dir, readyURL string) (*Peer
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	p := &Peer{URL: base, name: name, out: out, done: make(chan struct{})}
-	var waitErr error
 	started := make(chan error, 1)
 	go func() {
+		// Never unlocked: Pdeathsig fires when the thread that forked
+		// exits, so it lives until the peer is reaped.
 		runtime.LockOSThread()
 		if err := cmd.Start(); err != nil {
 			started <- err
 			return
 		}
 		started <- nil
-		waitErr = cmd.Wait()
+		p.waitErr = cmd.Wait()
 		close(p.done)
 	}()
 	if err := <-started; err != nil {
@@ -213,7 +213,7 @@ func startDetached(name string, argv, env []string, dir, readyURL string) (*Peer
 		}
 		select {
 		case <-p.done:
-			return nil, fmt.Errorf("test peer %s (%v) %w: %v\n--- output ---\n%s", name, argv, errExitedEarly, waitErr, out.String())
+			return nil, fmt.Errorf("test peer %s (%v) %w: %v\n--- output ---\n%s", name, argv, errExitedEarly, p.waitErr, out.String())
 		case <-time.After(25 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -245,36 +245,9 @@ func buildVersitygw() (string, error) {
 		fmt.Fprintf(h, "%s %d\n", f, len(data))
 		h.Write(data)
 	}
-	key := "versitygw-" + hex.EncodeToString(h.Sum(nil)[:12])
-	root := cacheRoot()
-	exe := filepath.Join(root, key, "versitygw")
-	if _, err := os.Stat(exe); err == nil {
-		return exe, nil
-	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return "", err
-	}
-	lk := flock.New(filepath.Join(root, key+".lock"))
-	if err := lk.Lock(); err != nil {
-		return "", err
-	}
-	defer lk.Unlock()
-	if _, err := os.Stat(exe); err == nil { // another test binary built it meanwhile
-		return exe, nil
-	}
-	tmp, err := os.MkdirTemp(root, ".build-*")
+	dir, err := buildCached("versitygw-"+hex.EncodeToString(h.Sum(nil)[:12]), src, "github.com/versity/versitygw/cmd/versitygw")
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.Command("go", "build", "-o", filepath.Join(tmp, "versitygw"), "github.com/versity/versitygw/cmd/versitygw")
-	cmd.Dir = src
-	cmd.Env = append(slices.Clip(startEnv), "GOWORK=off", "GOFLAGS=-mod=readonly -buildvcs=false")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build of versitygw in %s: %v\n%s", src, err, b)
-	}
-	if err := os.Rename(tmp, filepath.Join(root, key)); err != nil {
-		return "", err
-	}
-	return exe, nil
+	return filepath.Join(dir, "versitygw"), nil
 }
