@@ -93,8 +93,8 @@ func commandKey(c *cobra.Command) string {
 // finishTree is the last step of NewRoot, once every command is added:
 // the built-in help and completion commands join the tree now (cobra adds
 // them only when executing) so that they too reject unknown subcommands and
-// get examples, and every command then gets its flags' completion and
-// usage errors as exit 2.
+// get examples, and every command then gets its flags' completion (when
+// the shell asks for one) and usage errors as exit 2.
 func finishTree(f *Factory, root *cobra.Command) {
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
@@ -102,6 +102,6 @@ func finishTree(f *Factory, root *cobra.Command) {
 	rejectUnknownSubcommands(root)
 	strictHelp(root)
 	applyExamples(root)
-	completeFlags(f, root)
+	completeFlagsOnRequest(f, root)
 	usageErrors(root)
 }

@@ -2,7 +2,9 @@
 // CLI itself makes: STS GetCallerIdentity and AssumeRole (query protocol,
 // signed with the SDK's v4 signer), IAM Identity Center's SSO-OIDC
 // RegisterClient, StartDeviceAuthorization and CreateToken (unsigned JSON),
-// and the SSO portal's GetRoleCredentials (a bearer header).
+// the SSO portal's GetRoleCredentials (a bearer header), and the S3 object
+// operations of the S3 state store (GetObject, conditional PutObject,
+// DeleteObject(s), ListObjectsV2; REST-XML signed with v4).
 //
 // It exists for start-up time: Go initialises every linked package before
 // main, and the SDK's generated service clients build endpoint tables and
@@ -104,6 +106,11 @@ type request struct {
 	query     url.Values
 	header    http.Header
 	body      []byte
+	// hostPrefix, when set, is prepended to the endpoint's host with a
+	// dot (an S3 bucket, virtual-hosted).
+	hostPrefix string
+	// maxBody caps the answer read; 0 means maxBodyBytes.
+	maxBody int64
 	// sign, when set, signs the request just before each attempt (v4
 	// signatures carry the time, so a retry signs again).
 	sign func(*http.Request, []byte) error
@@ -130,7 +137,10 @@ func (c Config) do(ctx context.Context, r request, decodeError errorDecoder) (*r
 	}
 	u := *base
 	u.Path = smithyhttp.JoinPath(base.Path, r.path)
-	u.RawPath = ""
+	u.RawPath = escapePath(u.Path)
+	if r.hostPrefix != "" {
+		u.Host = r.hostPrefix + "." + u.Host
+	}
 	u.RawQuery = smithyhttp.JoinRawQuery(base.RawQuery, r.query.Encode())
 	client := c.HTTP
 	if client == nil {
@@ -178,7 +188,11 @@ func send(ctx context.Context, client *http.Client, u *url.URL, r request, decod
 		return nil, &smithyhttp.RequestSendError{Err: err}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes))
+	limit := r.maxBody
+	if limit <= 0 {
+		limit = maxBodyBytes
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return nil, &smithyhttp.RequestSendError{Err: fmt.Errorf("reading the answer: %w", err)}
 	}
@@ -205,6 +219,13 @@ func send(ctx context.Context, client *http.Client, u *url.URL, r request, decod
 		},
 		RequestID: requestID(resp.Header),
 	}
+}
+
+// deserializationError is an answer that could not be read, in the SDK's
+// shape.
+func deserializationError(s service, operation string, err error) error {
+	return &smithy.OperationError{ServiceID: s.id, OperationName: operation,
+		Err: &smithy.DeserializationError{Err: fmt.Errorf("failed to decode the answer: %w", err)}}
 }
 
 func requestID(h http.Header) string {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/smithy-go"
 )
 
 // stsVersion is the STS API version every query request names.
@@ -152,8 +151,7 @@ func (c *STS) call(ctx context.Context, operation string, params url.Values, out
 }
 
 func (c *STS) deserializationError(operation string, err error) error {
-	return &smithy.OperationError{ServiceID: stsService.id, OperationName: operation,
-		Err: &smithy.DeserializationError{Err: fmt.Errorf("failed to decode the answer: %w", err)}}
+	return deserializationError(stsService, operation, err)
 }
 
 // queryError reads the query protocol's error document:

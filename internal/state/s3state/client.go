@@ -1,22 +1,17 @@
 package s3state
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/alchemy-go/alchemy/internal/aws/awsapi"
 )
 
 // The S3 operations the store uses, with S3's answers turned into the
@@ -81,7 +76,7 @@ func apiCode(err error) string {
 	return ""
 }
 
-// fail turns an SDK error into what the store returns: a sentinel for the
+// fail turns an awsapi error (in the SDK's shape) into what the store returns: a sentinel for the
 // answers it acts on, else an opError saying what to do.
 func (b *Backend) fail(ctx context.Context, op, key string, err error) error {
 	if err == nil {
@@ -124,7 +119,7 @@ func (b *Backend) scrub(ctx context.Context, msg string) string {
 	if b.client == nil {
 		return msg
 	}
-	creds := b.client.Options().Credentials
+	creds := b.client.Credentials()
 	if creds == nil {
 		return msg
 	}
@@ -143,57 +138,34 @@ func (b *Backend) scrub(ctx context.Context, msg string) string {
 }
 
 func (b *Backend) get(ctx context.Context, key, ifNoneMatch string) (*object, error) {
-	in := &s3.GetObjectInput{Bucket: &b.loc.Bucket, Key: aws.String(key)}
-	if ifNoneMatch != "" {
-		in.IfNoneMatch = aws.String(ifNoneMatch)
-	}
-	out, err := b.client.GetObject(ctx, in)
+	out, err := b.client.GetObject(ctx, b.loc.Bucket, key, ifNoneMatch)
 	if err != nil {
 		return nil, b.fail(ctx, "GetObject", key, err)
 	}
-	defer out.Body.Close()
-	body, err := io.ReadAll(out.Body)
-	if err != nil {
-		return nil, b.fail(ctx, "GetObject", key, err)
-	}
-	o := &object{body: body, etag: aws.ToString(out.ETag), lastModified: aws.ToTime(out.LastModified)}
-	if raw, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
-		if d, err := http.ParseTime(raw.Header.Get("Date")); err == nil {
-			o.date = d
-		}
-	}
-	return o, nil
+	return &object{body: out.Body, etag: out.ETag, lastModified: out.LastModified, date: out.Date}, nil
 }
 
 // put writes an object and returns its new ETag.
 func (b *Backend) put(ctx context.Context, key string, body []byte, c cond) (string, error) {
-	in := &s3.PutObjectInput{Bucket: &b.loc.Bucket, Key: aws.String(key), Body: bytes.NewReader(body),
-		ContentType: aws.String("application/json"), ContentLength: aws.Int64(int64(len(body)))}
-	if c.ifMatch != "" {
-		in.IfMatch = aws.String(c.ifMatch)
-	}
+	in := awsapi.PutObjectInput{Bucket: b.loc.Bucket, Key: key, Body: body, ContentType: "application/json", IfMatch: c.ifMatch}
 	if c.ifAbsent {
-		in.IfNoneMatch = aws.String("*")
+		in.IfNoneMatch = "*"
 	}
-	out, err := b.client.PutObject(ctx, in)
+	etag, err := b.client.PutObject(ctx, in)
 	if err != nil {
 		return "", b.fail(ctx, "PutObject", key, err)
 	}
 	if b.afterPut != nil {
 		b.afterPut(key)
 	}
-	return aws.ToString(out.ETag), nil
+	return etag, nil
 }
 
 // del deletes an object, only while it has ETag ifMatch when that is set
 // (services that ignore If-Match on DELETE delete it anyway: callers only
 // rely on it as a second guard).
 func (b *Backend) del(ctx context.Context, key, ifMatch string) error {
-	in := &s3.DeleteObjectInput{Bucket: &b.loc.Bucket, Key: aws.String(key)}
-	if ifMatch != "" {
-		in.IfMatch = aws.String(ifMatch)
-	}
-	_, err := b.client.DeleteObject(ctx, in)
+	err := b.client.DeleteObject(ctx, b.loc.Bucket, key, ifMatch)
 	if err = b.fail(ctx, "DeleteObject", key, err); errors.Is(err, errNotFound) {
 		return nil
 	}
@@ -205,19 +177,13 @@ func (b *Backend) delMany(ctx context.Context, keys []string) error {
 	var errs []error
 	for len(keys) > 0 {
 		n := min(len(keys), 1000)
-		ids := make([]s3types.ObjectIdentifier, n)
-		for i, k := range keys[:n] {
-			ids[i] = s3types.ObjectIdentifier{Key: aws.String(k)}
-		}
-		out, err := b.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &b.loc.Bucket,
-			Delete: &s3types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+		failed, err := b.client.DeleteObjects(ctx, b.loc.Bucket, keys[:n])
 		if err != nil {
 			errs = append(errs, b.fail(ctx, "DeleteObjects", keys[0], err))
-		} else {
-			for _, e := range out.Errors {
-				if aws.ToString(e.Code) != "NoSuchKey" {
-					errs = append(errs, fmt.Errorf("S3 state: deleting s3://%s/%s: %s", b.loc.Bucket, aws.ToString(e.Key), aws.ToString(e.Message)))
-				}
+		}
+		for _, e := range failed {
+			if e.Code != "NoSuchKey" {
+				errs = append(errs, fmt.Errorf("S3 state: deleting s3://%s/%s: %s", b.loc.Bucket, e.Key, b.scrub(ctx, e.Message)))
 			}
 		}
 		keys = keys[n:]
@@ -225,38 +191,43 @@ func (b *Backend) delMany(ctx context.Context, keys []string) error {
 	return errors.Join(errs...)
 }
 
+// list calls page for every page of the listing of prefix (grouped at "/"
+// when dirs is set).
+func (b *Backend) list(ctx context.Context, prefix string, dirs bool, page func(*awsapi.ListPage)) error {
+	delimiter := ""
+	if dirs {
+		delimiter = "/"
+	}
+	next := ""
+	for {
+		p, err := b.client.ListObjectsV2(ctx, b.loc.Bucket, prefix, delimiter, next)
+		if err != nil {
+			return b.fail(ctx, "ListObjectsV2", prefix, err)
+		}
+		page(p)
+		if next = p.Next; next == "" {
+			return nil
+		}
+	}
+}
+
 // listDirs returns the names of the "directories" right under prefix (which
 // ends in "/").
 func (b *Backend) listDirs(ctx context.Context, prefix string) ([]string, error) {
 	var names []string
-	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{Bucket: &b.loc.Bucket, Prefix: aws.String(prefix), Delimiter: aws.String("/")})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, b.fail(ctx, "ListObjectsV2", prefix, err)
-		}
-		for _, cp := range page.CommonPrefixes {
-			name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), prefix), "/")
-			if name != "" {
+	err := b.list(ctx, prefix, true, func(p *awsapi.ListPage) {
+		for _, cp := range p.CommonPrefixes {
+			if name := strings.TrimSuffix(strings.TrimPrefix(cp, prefix), "/"); name != "" {
 				names = append(names, name)
 			}
 		}
-	}
-	return names, nil
+	})
+	return names, err
 }
 
 // listKeys returns every key under prefix.
 func (b *Backend) listKeys(ctx context.Context, prefix string) ([]string, error) {
 	var keys []string
-	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{Bucket: &b.loc.Bucket, Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, b.fail(ctx, "ListObjectsV2", prefix, err)
-		}
-		for _, o := range page.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-	}
-	return keys, nil
+	err := b.list(ctx, prefix, false, func(p *awsapi.ListPage) { keys = append(keys, p.Keys...) })
+	return keys, err
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/alchemy-go/alchemy/internal/state"
 	"github.com/alchemy-go/alchemy/internal/state/statetest"
@@ -212,7 +211,7 @@ func TestRefusesServiceIgnoringConditionalWrites(t *testing.T) {
 	loc := Location{Bucket: "state", Endpoint: p.URL, PathStyle: true}
 	b, err := Open(ctx, loc, cfg, Options{})
 	must(t, err)
-	if _, err := b.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("state")}); err != nil {
+	if err := b.client.CreateBucket(ctx, "state"); err != nil {
 		t.Fatal(err)
 	}
 	_, err = b.Acquire(ctx, "app", "prod", state.LeaseOptions{})
