@@ -68,6 +68,11 @@ func TestScripts(t *testing.T) {
 	// shared store (state_postgres.txtar), reached without the password
 	// in the URL: the scripts pass it in PGPASSWORD.
 	pg := testpeers.Postgres(t)
+	pgRoundTrip := testpeers.Postgres(t) // state_s3.txtar's, apart: the scripts run in parallel
+	// The S3 peer for state_s3.txtar (a fresh bucket per script), stopped
+	// with the scripts: testscript.Main exits from TestMain itself.
+	vgw := testpeers.Versitygw(t)
+	t.Cleanup(testpeers.StopVersitygw)
 	tshome, err := filepath.Abs("../profile/testdata/v0-home")
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +120,10 @@ func TestScripts(t *testing.T) {
 			e.Setenv("ALCHEMY_STATE", "")
 			e.Setenv("PG_URL", pg.DSNWithout())
 			e.Setenv("PG_PASSWORD", pg.Password)
+			e.Setenv("PG_URL_ROUNDTRIP", pgRoundTrip.DSNWithout())
+			e.Setenv("S3_STATE", "s3://"+vgw.NewBucket(t)+"/team?region="+testpeers.VersitygwRegion+"&endpoint="+vgw.URL)
+			e.Setenv("S3_KEY", testpeers.VersitygwAccessKeyID)
+			e.Setenv("S3_SECRET", testpeers.VersitygwSecretAccessKey)
 			// The directory testscript put the alchemy command in, for
 			// scripts that narrow PATH.
 			e.Setenv("TS_BIN", strings.Split(e.Getenv("PATH"), string(os.PathListSeparator))[0])

@@ -84,7 +84,7 @@ func outputsRun(ctx context.Context, opts *OutputsOptions) error {
 	pf := &ProfileFlags{EnvFile: opts.EnvFile, envFileSet: opts.envFileSet}
 	opened, err := f.openState(ctx, opts.State.choose(f.Stack), f.Stack.Root(), backends.Options{
 		Getenv:    func(k string) string { return envfile.Get(env, k) },
-		AWSConfig: f.lazyAWSConfig(pf),
+		AWSConfig: f.stateAWS(pf, nil),
 	})
 	if err != nil {
 		return err

@@ -245,7 +245,7 @@ func (f *Factory) stackEnv(ctx context.Context, opts *StackOptions) (*stackEnv, 
 	home, _ := profile.Root(s.Env)
 	opened, err := f.openState(ctx, opts.State.choose(f.Stack), f.Stack.Root(), backends.Options{
 		Getenv:    func(k string) string { return envfile.Get(s.Env, k) },
-		AWSConfig: stateAWSConfig(resolver.Credentials),
+		AWSConfig: f.stateAWS(&opts.Flags, resolver.Credentials),
 	})
 	if err != nil {
 		return nil, err

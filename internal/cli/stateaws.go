@@ -65,16 +65,26 @@ func stateAWSConfig(creds func(ctx context.Context, name string) (auth.Credentia
 	}
 }
 
-// lazyAWSConfig is stateAWSConfig for a command that has no session of its
-// own (outputs, `alchemy state`): the profile is opened only if an s3://
-// store is.
-func (f *Factory) lazyAWSConfig(p *ProfileFlags) func(ctx context.Context) (sdkaws.Config, error) {
-	return func(ctx context.Context) (sdkaws.Config, error) {
-		s, err := f.session(p)
-		if err != nil {
-			return sdkaws.Config{}, err
+// stateAWS is backends.Options.AWSConfig: for "", the credentials of the
+// profile the command runs with (current, or opened now when the command
+// has no session of its own: outputs, `alchemy state`); for a profile an
+// s3:// URL names (?profile=), that profile's, chosen as explicitly as
+// --profile (so honoured under CI) and never bound to the stage: state may
+// live in an account of its own.
+func (f *Factory) stateAWS(p *ProfileFlags, current func(ctx context.Context, name string) (auth.Credentials, error)) func(ctx context.Context, profile string) (sdkaws.Config, error) {
+	return func(ctx context.Context, name string) (sdkaws.Config, error) {
+		creds := current
+		if name != "" || creds == nil {
+			q := *p
+			if name != "" {
+				q.Profile, q.profileSet = name, true
+			}
+			s, err := f.session(&q)
+			if err != nil {
+				return sdkaws.Config{}, fmt.Errorf("credentials for the S3 state store: %w", err)
+			}
+			creds = auth.NewResolver(s.Auth, f.Registry(), s.envOnly()).Credentials
 		}
-		r := auth.NewResolver(s.Auth, f.Registry(), s.envOnly())
-		return stateAWSConfig(r.Credentials)(ctx)
+		return stateAWSConfig(creds)(ctx)
 	}
 }

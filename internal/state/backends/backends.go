@@ -28,9 +28,10 @@ type Options struct {
 	// Getenv reads the environment (ALCHEMY_PASSWORD, a DSN's password
 	// variables); nil reads nothing.
 	Getenv func(string) string
-	// AWSConfig returns the SDK configuration of the selected profile's AWS
-	// credentials, for an s3:// store; called only when one is opened.
-	AWSConfig func(ctx context.Context) (aws.Config, error)
+	// AWSConfig returns the SDK configuration of the AWS credentials of a
+	// profile, for an s3:// store: the one its URL names (?profile=), or
+	// the selected one when profile is "". Called only when one is opened.
+	AWSConfig func(ctx context.Context, profile string) (aws.Config, error)
 	// Warn receives warnings (a lease found lost).
 	Warn func(string)
 }
@@ -107,9 +108,15 @@ func Parse(rawURL, root string) (Location, error) {
 		if u.Host == "" {
 			return Location{}, fmt.Errorf("state URL %s names no bucket: s3://BUCKET/PREFIX?region=REGION", Redact(raw))
 		}
-		d := *u
-		d.User, d.RawQuery, d.Fragment = nil, "", ""
-		return Location{Kind: S3, URL: raw, Display: d.String()}, nil
+		sl, err := s3state.ParseURL(raw)
+		if err != nil {
+			return Location{}, fmt.Errorf("state URL %s: %w", Redact(raw), err)
+		}
+		display := sl.Describe()
+		if sl.Profile != "" {
+			display += " (profile " + sl.Profile + ")"
+		}
+		return Location{Kind: S3, URL: raw, Display: display}, nil
 	}
 	return Location{}, fmt.Errorf("state URL %s: unknown scheme %q. Use file://PATH (or a path), postgres://USER@HOST/DB or s3://BUCKET/PREFIX", Redact(raw), u.Scheme)
 }
@@ -176,7 +183,7 @@ func Open(ctx context.Context, rawURL string, o Options) (state.Backend, error) 
 		if o.AWSConfig == nil {
 			return nil, fmt.Errorf("state in S3 (%s) needs AWS credentials, and none can be had here", loc.Display)
 		}
-		cfg, cerr := o.AWSConfig(ctx)
+		cfg, cerr := o.AWSConfig(ctx, sl.Profile)
 		if cerr != nil {
 			return nil, cerr
 		}

@@ -33,14 +33,31 @@ func TestOpenS3(t *testing.T) {
 		t.Fatalf("Open(s3://…) without an AWS configuration = %v", err)
 	}
 	wantErr := errors.New("not logged in")
-	if _, err := Open(ctx, url, Options{AWSConfig: func(context.Context) (aws.Config, error) { return aws.Config{}, wantErr }}); !errors.Is(err, wantErr) {
+	if _, err := Open(ctx, url, Options{AWSConfig: func(context.Context, string) (aws.Config, error) { return aws.Config{}, wantErr }}); !errors.Is(err, wantErr) {
 		t.Fatalf("Open(s3://…) when the profile has no AWS credentials = %v", err)
 	}
 	cfg := g.Config()
 	cfg.BaseEndpoint = aws.String(testpeers.LeakGuardEndpoint) // the URL's endpoint wins
-	b, err := Open(ctx, url, Options{AWSConfig: func(context.Context) (aws.Config, error) { return cfg, nil }})
+	var asked []string
+	awsConfig := func(_ context.Context, profile string) (aws.Config, error) { asked = append(asked, profile); return cfg, nil }
+	b, err := Open(ctx, url, Options{AWSConfig: awsConfig})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// ?profile= asks for that profile's credentials, and names it.
+	if loc, err := Parse(url+"&profile=state-admin", ""); err != nil || !strings.HasSuffix(loc.Display, "/team/state (profile state-admin)") {
+		t.Errorf("Parse(…&profile=state-admin) = %+v, %v", loc, err)
+	}
+	if ob, err := Open(ctx, url+"&profile=state-admin", Options{AWSConfig: awsConfig}); err != nil {
+		t.Fatal(err)
+	} else {
+		ob.Close()
+	}
+	if _, err := Open(ctx, url+"&profile=../x", Options{AWSConfig: awsConfig}); err == nil || !strings.Contains(err.Error(), "is not a profile name") {
+		t.Errorf("a hostile profile name in the URL: %v", err)
+	}
+	if strings.Join(asked, ",") != ",state-admin" {
+		t.Errorf("AWSConfig was asked for the profiles %q, want the selected one, then state-admin", asked)
 	}
 	defer b.Close()
 	if d := b.Describe(); !strings.HasPrefix(d, "s3://") || !strings.HasSuffix(d, "/team/state") || strings.Contains(d, testpeers.VersitygwSecretAccessKey) {

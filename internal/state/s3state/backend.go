@@ -101,8 +101,14 @@ func Open(ctx context.Context, loc Location, cfg aws.Config, opts Options) (*Bac
 // Location is where the store lives.
 func (b *Backend) Location() Location { return b.loc }
 
-// Describe is s3://bucket/prefix: never a key.
-func (b *Backend) Describe() string { return b.loc.Describe() }
+// Describe is s3://bucket/prefix, and the profile whose keys sign when the
+// URL names one: never a key.
+func (b *Backend) Describe() string {
+	if b.loc.Profile != "" {
+		return b.loc.Describe() + " (profile " + b.loc.Profile + ")"
+	}
+	return b.loc.Describe()
+}
 
 // Close releases nothing: the client holds only idle connections.
 func (b *Backend) Close() error { return nil }

@@ -27,6 +27,7 @@ func TestParseURL(t *testing.T) {
 			Endpoint: "http://127.0.0.1:9000", PathStyle: true},
 		"s3://b-1/p?endpoint=https://acct.r2.cloudflarestorage.com/&path_style=false": {Bucket: "b-1", Prefix: "p/",
 			Endpoint: "https://acct.r2.cloudflarestorage.com"},
+		"s3://bucket/p?region=eu-west-1&profile=state-admin": {Bucket: "bucket", Prefix: "p/", Region: "eu-west-1", Profile: "state-admin"},
 	} {
 		got, err := ParseURL(raw)
 		if err != nil || got != want {
@@ -47,6 +48,9 @@ func TestParseURL(t *testing.T) {
 		"s3://bucket?endpoint=http://u:s3cr3tvalue@h": "must not carry credentials",
 		"s3://bucket?regio=x":                         `unknown parameter "regio"`,
 		"s3://bucket?path_style=maybe":                "not true or false",
+		"s3://bucket?profile=../../etc":               "is not a profile name",
+		"s3://bucket?profile=-x":                      "is not a profile name",
+		"s3://bucket?profile=":                        "is not a profile name",
 	} {
 		_, err := ParseURL(raw)
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cr3tvalue") {

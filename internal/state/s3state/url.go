@@ -25,6 +25,10 @@ type Location struct {
 	// https://bucket.endpoint/key. ParseURL sets it when an endpoint is
 	// given, unless the URL says path_style=false.
 	PathStyle bool
+	// Profile is the alchemy profile whose AWS provider signs the requests
+	// (?profile=NAME: state kept in an account of its own); empty means the
+	// profile the command runs with.
+	Profile string
 }
 
 // validBucket checks a bucket name the way S3 does, loosely: 3 to 63
@@ -45,15 +49,33 @@ func validBucket(name string) bool {
 	return true
 }
 
+// validProfile is a profile name as alchemy accepts one
+// (profile.ValidateName): 1 to 64 ASCII letters, digits, '.', '_', '-',
+// starting with a letter or digit.
+func validProfile(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || (c != '.' && c != '-' && c != '_')) {
+			return false
+		}
+	}
+	return true
+}
+
 // ParseURL reads a state URL:
 //
 //	s3://bucket
 //	s3://bucket/prefix/of/keys?region=eu-west-1
 //	s3://bucket/prefix?endpoint=https://ACCOUNT.r2.cloudflarestorage.com&region=auto
 //	s3://bucket/prefix?endpoint=http://127.0.0.1:9000&path_style=false
+//	s3://bucket/prefix?region=eu-west-1&profile=state-admin
 //
-// Credentials never go in the URL: they come from the profile's AWS
-// provider.
+// Credentials never go in the URL: they come from the AWS provider of the
+// profile the command runs with, or of the one ?profile= names.
 func ParseURL(raw string) (Location, error) {
 	var loc Location
 	rest, ok := strings.CutPrefix(raw, "s3://")
@@ -109,8 +131,13 @@ func ParseURL(raw string) (Location, error) {
 			loc.Endpoint = strings.TrimSuffix(v, "/")
 		case "path_style":
 			pathStyle = v
+		case "profile":
+			if !validProfile(v) {
+				return loc, fmt.Errorf("invalid S3 state URL: profile=%q is not a profile name (letters, digits, '.', '_', '-', starting with a letter or digit)", v)
+			}
+			loc.Profile = v
 		default:
-			return loc, fmt.Errorf("invalid S3 state URL: unknown parameter %q (known: region, endpoint, path_style)", k)
+			return loc, fmt.Errorf("invalid S3 state URL: unknown parameter %q (known: region, endpoint, path_style, profile)", k)
 		}
 	}
 	loc.PathStyle = loc.Endpoint != ""
@@ -138,6 +165,9 @@ func (l Location) String() string {
 		}
 	} else if l.PathStyle {
 		q.Set("path_style", "true")
+	}
+	if l.Profile != "" {
+		q.Set("profile", l.Profile)
 	}
 	if len(q) > 0 {
 		s += "?" + q.Encode()
