@@ -39,7 +39,10 @@ func TestOpenS3(t *testing.T) {
 	cfg := g.Config()
 	cfg.BaseEndpoint = aws.String(testpeers.LeakGuardEndpoint) // the URL's endpoint wins
 	var asked []string
-	awsConfig := func(_ context.Context, profile string) (aws.Config, error) { asked = append(asked, profile); return cfg, nil }
+	awsConfig := func(_ context.Context, profile string) (aws.Config, error) {
+		asked = append(asked, profile)
+		return cfg, nil
+	}
 	b, err := Open(ctx, url, Options{AWSConfig: awsConfig})
 	if err != nil {
 		t.Fatal(err)
