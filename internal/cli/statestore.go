@@ -151,6 +151,25 @@ func leaseIdentity(f *Factory) (*state.Identity, error) {
 	return &state.Identity{User: user, Host: host, PID: n}, nil
 }
 
+// leaseTTLEnv shortens the TTL of the leases this process takes in a
+// shared store (a Go duration), for tests that let a paused or killed
+// holder's lease expire; every run that honours it says so on stderr.
+// Only the process environment sets it.
+const leaseTTLEnv = "ALCHEMY_TEST_LEASE_TTL"
+
+func leaseTTL(f *Factory) (time.Duration, error) {
+	v := os.Getenv(leaseTTLEnv)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 500*time.Millisecond {
+		return 0, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s=%q: expected a duration of at least 500ms", leaseTTLEnv, v)}
+	}
+	f.IO.Warn(fmt.Sprintf("%s is set: leases this run takes in a shared store expire %s after their last heartbeat. It is meant for tests.", leaseTTLEnv, d))
+	return d, nil
+}
+
 // takeLease takes the lease of stack/stage for command, waiting up to
 // wait: the one place every command that changes a stage gets its lease,
 // and the wording of "someone else has it".
@@ -159,7 +178,11 @@ func (f *Factory) takeLease(ctx context.Context, b state.Backend, stack, stage, 
 	if err != nil {
 		return nil, err
 	}
-	l, err := b.Acquire(ctx, stack, stage, state.LeaseOptions{Command: command, Wait: wait, Identity: id,
+	ttl, err := leaseTTL(f)
+	if err != nil {
+		return nil, err
+	}
+	l, err := b.Acquire(ctx, stack, stage, state.LeaseOptions{Command: command, Wait: wait, Identity: id, TTL: ttl,
 		OnWait: func(i state.LeaseInfo) {
 			f.IO.Errorf("Waiting for the lease of %s/%s, held by %s (up to %s)\n", stack, stage, i.Holder(), wait)
 		}})

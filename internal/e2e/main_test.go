@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/alchemy-go/alchemy/internal/testpeers"
 )
 
 // What TestMain sets up once for every test of the run.
@@ -55,6 +57,7 @@ func testMain(m *testing.M) int {
 	}
 	before := repoStateDirs()
 	code := m.Run()
+	testpeers.StopVersitygw()
 	// Every test runs its stacks in a project of its own: a .alchemy that
 	// appears in the repository means a test ran a stack in place, sharing
 	// (and racing on) the repository module's state.

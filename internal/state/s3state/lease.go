@@ -278,6 +278,10 @@ func (l *lease) whoTookIt(ctx context.Context) string {
 		return "its lease object changed or was deleted by another process"
 	case o.doc.Released && o.doc.BrokenBy != "":
 		return "it was broken by " + o.doc.BrokenBy
+	case o.doc.Released && o.doc.Epoch != l.doc.Epoch:
+		// Another grant came and went while this holder was paused.
+		return fmt.Sprintf("it expired (no heartbeat for its TTL of %s) and was taken over by %s, which has since released it",
+			l.ttl, l.b.info(l.stack, l.stage, o).Holder())
 	case o.doc.Released:
 		return "it was broken"
 	}
