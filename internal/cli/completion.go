@@ -2,16 +2,16 @@ package cli
 
 import (
 	"context"
-	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
 	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/profile"
-	"github.com/alchemy-go/alchemy/internal/state"
+	"github.com/alchemy-go/alchemy/internal/state/backends"
 )
 
 // completeFlagsOnRequest registers the flags' completion functions only
@@ -22,6 +22,8 @@ import (
 func completeFlagsOnRequest(f *Factory, root *cobra.Command) {
 	root.PersistentPreRun = func(c *cobra.Command, _ []string) {
 		if c.Name() == cobra.ShellCompRequestCmd || c.Name() == cobra.ShellCompNoDescRequestCmd {
+			// A Tab never prompts (a shared store's credentials).
+			f.IO.SetTTY(false, false, false)
 			completeFlags(f, root)
 		}
 	}
@@ -30,12 +32,13 @@ func completeFlagsOnRequest(f *Factory, root *cobra.Command) {
 // completeFlags gives --profile, --stage, --provider and --method of every
 // command in the tree their shell completion, so a command added later
 // with one of these flags completes it too. Completion runs on every Tab:
-// it reads directory listings and profiles.json only, never a secret, and
-// takes no lock.
+// it takes no lock and never prompts; it reads directory listings and
+// profiles.json, except --stage on a shared store, which it asks (with a
+// deadline) using the credentials the command would use.
 func completeFlags(f *Factory, c *cobra.Command) {
 	completers := map[string]cobra.CompletionFunc{
 		"profile":  names(func(*cobra.Command) []cobra.Completion { return profileNames() }),
-		"stage":    names(func(*cobra.Command) []cobra.Completion { return stageNames(f) }),
+		"stage":    names(func(c *cobra.Command) []cobra.Completion { return stageNames(f, c) }),
 		"provider": names(func(*cobra.Command) []cobra.Completion { return providerNames(f) }),
 		"method": names(func(c *cobra.Command) []cobra.Completion {
 			provider, _ := c.Flags().GetString("provider")
@@ -77,16 +80,41 @@ func profileNames() []cobra.Completion {
 	return names
 }
 
-// stageNames are the stages that have state in this project
-// (./.alchemy/state/<stack>/<stage>), each described by the stacks that
-// have it: without building the stack file the current stack is unknown.
-func stageNames(f *Factory) []cobra.Completion {
-	ctx := context.Background()
-	local := state.NewLocal(filepath.Join(projectRoot(f), ".alchemy", "state"))
-	stacks, _ := local.Stacks(ctx)
+// stageCompletionTimeout bounds how long a Tab waits for a shared store.
+const stageCompletionTimeout = 2 * time.Second
+
+// stageNames are the stages that have state in the store the command c
+// would use (--state typed before the cursor, else ALCHEMY_STATE, else the
+// stack's alchemy.WithState, else ./.alchemy/state at the module root),
+// each described by the stacks that have it: without building the stack
+// file the current stack is unknown. A shared store is asked with the
+// credentials the command would use (the --profile typed, PGPASSWORD, …)
+// within stageCompletionTimeout; one that cannot be reached, or refuses,
+// completes nothing.
+func stageNames(f *Factory, c *cobra.Command) []cobra.Completion {
+	var flags StateFlags
+	if fl := c.Flags().Lookup("state"); fl != nil && fl.Changed {
+		flags.State, flags.stateSet = fl.Value.String(), true
+	}
+	var pf ProfileFlags
+	if fl := c.Flags().Lookup("profile"); fl != nil && fl.Changed {
+		pf.Profile, pf.profileSet = fl.Value.String(), true
+	}
+	if fl := c.Flags().Lookup("env-file"); fl != nil && fl.Changed {
+		pf.EnvFile, pf.envFileSet = fl.Value.String(), true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stageCompletionTimeout)
+	defer cancel()
+	b, err := backends.Open(ctx, flags.choose(f.Stack).URL, backends.Options{Root: projectRoot(f), Getenv: envGetter(&pf),
+		AWSConfig: f.stateAWS(&pf, nil), Warn: func(string) {}})
+	if err != nil {
+		return nil
+	}
+	defer b.Close()
+	stacks, _ := b.Stacks(ctx)
 	byStage := map[string][]string{}
 	for _, stack := range stacks {
-		stages, _ := local.Stages(ctx, stack)
+		stages, _ := b.Stages(ctx, stack)
 		for _, st := range stages {
 			byStage[st] = append(byStage[st], stack)
 		}
