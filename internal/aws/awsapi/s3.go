@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,9 +35,21 @@ type S3 struct {
 	signer    *v4.Signer
 }
 
+// s3HTTP is the HTTP client of S3 clients given none: the state store runs
+// up to 16 requests at once on one host, and http.DefaultTransport keeps
+// only 2 idle connections per host, so most requests would open a new one.
+var s3HTTP = sync.OnceValue(func() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return &http.Client{Transport: t}
+})
+
 // NewS3 returns an S3 client signing with creds in cfg.Region. pathStyle
 // addresses endpoint/bucket/key rather than bucket.endpoint/key.
 func NewS3(cfg Config, creds aws.CredentialsProvider, pathStyle bool) *S3 {
+	if cfg.HTTP == nil {
+		cfg.HTTP = s3HTTP()
+	}
 	return &S3{cfg: cfg, creds: creds, pathStyle: pathStyle,
 		// S3 signs the path as sent, not escaped a second time.
 		signer: v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })}
