@@ -216,9 +216,10 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 		}
 	}
 	sort.Strings(orphans)
+	providerFor := providers(spec)
 	for _, fqn := range orphans {
 		row := rows[fqn]
-		prov, err := providerFor(spec, row.ResourceType)
+		prov, err := providerFor(row.ResourceType)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", fqn, err)
 		}

@@ -451,6 +451,7 @@ func (l *Local) DeleteStage(ctx context.Context, stack, stage string) error {
 		d.j.f.Close()
 	}
 	d.j.f, d.j.pending, d.j.synced = nil, nil, d.j.written
+	d.j.batch, d.j.recs, d.j.broken, d.j.size = d.j.batch[:0], nil, nil, 0
 	d.j.mu.Unlock()
 	d.j.syncMu.Unlock()
 	d.mu.Lock()
