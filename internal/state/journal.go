@@ -42,12 +42,18 @@ type record struct {
 	Stem string          `json:"n"`           // file name without .json
 	FQN  string          `json:"f,omitempty"` // empty for the stack output
 	Data json.RawMessage `json:"d,omitempty"` // compact content; absent when deleted
+	// settled marks content this run is unlikely to change again (a stable
+	// row, a delete, the outputs): its file is written behind the commits
+	// (see behind).
+	settled bool
+	seq     uint64 // the record's number in this process's journal
 }
 
 // entry is the latest journaled content of one file; nil data is a delete.
 type entry struct {
 	fqn  string
 	data []byte
+	seq  uint64 // the record it comes from; 0 when read from a journal file
 }
 
 // journal is the writer side of one stage's journal.
@@ -67,6 +73,12 @@ type journal struct {
 	// broken is the error of a failed write or flush: what it held is
 	// unknown, so no later commit may claim to be durable in this journal.
 	broken error
+	lines  uint64 // records appended
+	// inFile maps a stem to the record whose content its file holds, once
+	// written behind; behind writes them, once settled records are many.
+	inFile  map[string]uint64
+	behind  *behind
+	settled int // settled records made durable before behind started
 
 	syncMu sync.Mutex // held by the one goroutine writing for the others
 	synced uint64
@@ -104,9 +116,11 @@ func (d *stageDir) commit(recs ...record) error {
 		}
 	}
 	j.batch = append(j.batch, lines...)
-	j.recs = append(j.recs, recs...)
 	for _, r := range recs {
-		j.pending[r.Stem] = entry{fqn: r.FQN, data: r.Data}
+		j.lines++
+		r.seq = j.lines
+		j.recs = append(j.recs, r)
+		j.pending[r.Stem] = entry{fqn: r.FQN, data: r.Data, seq: r.seq}
 	}
 	j.written++
 	seq := j.written
@@ -155,6 +169,19 @@ func (d *stageDir) waitDurable(seq uint64) error {
 		return err
 	}
 	j.synced, j.spare = target, batch
+	if j.behind == nil && j.f != nil {
+		for _, r := range recs {
+			if r.settled {
+				j.settled++
+			}
+		}
+		if j.settled >= behindAfter {
+			j.behind = startBehind(d)
+		}
+	}
+	if j.behind != nil {
+		j.behind.add(recs)
+	}
 	return nil
 }
 
@@ -169,7 +196,8 @@ func (d *stageDir) write(f *os.File, batch []byte, recs []record) error {
 		// The stage was deleted under us (a state delete or destroy in
 		// another process): start it again with everything this run
 		// committed since (what was committed before went with the stage,
-		// as it would have as files).
+		// as it would have as files, so nothing may still write them).
+		j.stopBehind()
 		j.mu.Lock()
 		defer j.mu.Unlock()
 		return d.reopen(recs)
@@ -213,7 +241,7 @@ func (d *stageDir) reopen(recs []record) error {
 	j.pending = map[string]entry{}
 	for _, batch := range [][]record{recs, j.recs} {
 		for _, r := range batch {
-			j.pending[r.Stem] = entry{fqn: r.FQN, data: r.Data}
+			j.pending[r.Stem] = entry{fqn: r.FQN, data: r.Data, seq: r.seq}
 		}
 	}
 	for _, r := range recs {
@@ -248,7 +276,7 @@ func (d *stageDir) open() error {
 		f.Close()
 		return err
 	}
-	j.f, j.pending, j.size = f, map[string]entry{}, 0
+	j.f, j.pending, j.size, j.inFile, j.settled = f, map[string]entry{}, 0, map[string]uint64{}, 0
 	return nil
 }
 
@@ -288,16 +316,29 @@ func (d *stageDir) flush() error {
 	j := &d.j
 	j.syncMu.Lock()
 	defer j.syncMu.Unlock()
+	wrote := j.stopBehind()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
 		return nil
 	}
-	if err := d.writeEntries(j.pending); err != nil {
+	left := make(map[string]entry, len(j.pending))
+	for stem, e := range j.pending {
+		if j.inFile[stem] != e.seq {
+			left[stem] = e
+		}
+	}
+	if err := d.writeEntries(left); err != nil {
 		return err
 	}
+	if len(left) == 0 && wrote {
+		// Written behind, all of it: one flush makes it durable.
+		if err := syncAll(d.path); err != nil {
+			return fmt.Errorf("flushing state: %w", err)
+		}
+	}
 	j.f.Close()
-	j.f, j.pending, j.synced = nil, nil, j.written
+	j.f, j.pending, j.synced, j.inFile = nil, nil, j.written, nil
 	j.batch, j.recs, j.broken = j.batch[:0], nil, nil
 	if err := os.Remove(filepath.Join(d.path, journalFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -305,38 +346,80 @@ func (d *stageDir) flush() error {
 	return d.sync.sync(d.path)
 }
 
+// stopBehind stops writing behind and reports whether anything was
+// written. Called with syncMu held, so no batch is handed over meanwhile.
+func (j *journal) stopBehind() bool {
+	j.mu.Lock()
+	b := j.behind
+	j.behind = nil
+	j.mu.Unlock()
+	return b != nil && b.stop()
+}
+
 // writeEntries puts every entry in its file (rows under their current name,
 // their legacy files removed) and makes the files durable before returning,
-// so the journal that holds them can go.
+// so the journal that holds them can go. A few writers share the work: the
+// file system serialises creations in one directory, but not the rest of a
+// write, nor the release of a deleted file's blocks.
 func (d *stageDir) writeEntries(entries map[string]entry) error {
-	for stem, e := range entries {
-		path := filepath.Join(d.path, stem+".json")
-		if e.data == nil {
-			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("deleting state row %s: %w", e.fqn, err)
-			}
-			continue
-		}
-		var buf bytes.Buffer
-		if err := json.Indent(&buf, e.data, "", "  "); err != nil {
-			return fmt.Errorf("state journal entry for %s: %w", stem, err)
-		}
-		// Durability comes from the one syncfs after all rows are written.
-		if err := atomicfile.Replace(path, buf.Bytes(), 0o600); err != nil {
-			return fmt.Errorf("writing state row %s: %w", e.fqn, err)
-		}
-		if legacy, ok := legacyName(e.fqn); ok && e.fqn != "" {
-			lp := filepath.Join(d.path, legacy+".json")
-			if _, err := os.Lstat(lp); err == nil {
-				_ = os.Remove(lp)
-			}
-		}
-	}
 	if len(entries) == 0 {
 		return nil
 	}
+	stems := make(chan string)
+	errs := make(chan error, entryWriters)
+	var wg sync.WaitGroup
+	for range min(entryWriters, len(entries)) {
+		wg.Go(func() {
+			for stem := range stems {
+				if err := d.writeEntry(stem, entries[stem]); err != nil {
+					errs <- err
+					for range stems {
+					}
+					return
+				}
+			}
+		})
+	}
+	for stem := range entries {
+		stems <- stem
+	}
+	close(stems)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
 	if err := syncAll(d.path); err != nil {
 		return fmt.Errorf("flushing state: %w", err)
+	}
+	return nil
+}
+
+// entryWriters is how many files writeEntries writes at once.
+const entryWriters = 4
+
+// writeEntry puts one entry in its file, not durably yet.
+func (d *stageDir) writeEntry(stem string, e entry) error {
+	path := filepath.Join(d.path, stem+".json")
+	if e.data == nil {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("deleting state row %s: %w", e.fqn, err)
+		}
+		return nil
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(e.data) * 3 / 2)
+	if err := json.Indent(&buf, e.data, "", "  "); err != nil {
+		return fmt.Errorf("state journal entry for %s: %w", stem, err)
+	}
+	if err := atomicfile.Replace(path, buf.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("writing state row %s: %w", e.fqn, err)
+	}
+	if legacy, ok := legacyName(e.fqn); ok && e.fqn != "" {
+		lp := filepath.Join(d.path, legacy+".json")
+		if _, err := os.Lstat(lp); err == nil {
+			_ = os.Remove(lp)
+		}
 	}
 	return nil
 }

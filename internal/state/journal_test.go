@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 	"testing"
 )
 
@@ -95,4 +96,94 @@ func TestJournalReopensADeletedStage(t *testing.T) {
 	if got := mustList(t, other, "app", "dev"); len(got) != 1 || got[0] != "After" {
 		t.Fatalf("after the stage was deleted and written again: %q, want [After]", got)
 	}
+}
+
+// A large run writes its settled rows to their files while it goes on; the
+// flush writes the rest, and a row that changed after its file was written
+// ends up with its latest content, a deleted one without a file.
+func TestRowsAreWrittenBehind(t *testing.T) {
+	s := NewLocal(t.TempDir())
+	dir := filepath.Join(s.Root, "app", "dev")
+	n := behindAfter + 500
+	setAll := func(status Status) {
+		t.Helper()
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Go(func() {
+				for i := range next {
+					if err := s.Set(ctx, "app", "dev", newRow(fmt.Sprintf("R%04d", i), status)); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		for i := range n {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	setAll(Created)
+	deadline := time.Now().Add(10 * time.Second)
+	for countRows(t, dir) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no row file was written before the flush")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("%d of %d row files written before the flush", countRows(t, dir), n)
+	// Changed and deleted after (perhaps) being written behind.
+	for i := range 20 {
+		fqn := fmt.Sprintf("R%04d", i)
+		if i%2 == 0 {
+			if err := s.Set(ctx, "app", "dev", newRow(fqn, Updating)); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := s.Delete(ctx, "app", "dev", fqn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, journalFile)); !os.IsNotExist(err) {
+		t.Fatalf("journal left after the flush: %v", err)
+	}
+	fresh := NewLocal(s.Root)
+	rows, err := LoadAll(ctx, fresh, "app", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != n-10 {
+		t.Fatalf("%d rows after the flush, want %d", len(rows), n-10)
+	}
+	for i := range n {
+		fqn := fmt.Sprintf("R%04d", i)
+		want := Created
+		switch {
+		case i < 20 && i%2 == 1:
+			if rows[fqn] != nil {
+				t.Fatalf("%s was deleted but has a file", fqn)
+			}
+			continue
+		case i < 20:
+			want = Updating
+		}
+		if rows[fqn] == nil || rows[fqn].Status != want {
+			t.Fatalf("%s: %+v, want status %s", fqn, rows[fqn], want)
+		}
+	}
+}
+
+func countRows(t *testing.T, dir string) int {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	n := 0
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) == ".json" {
+			n++
+		}
+	}
+	return n
 }

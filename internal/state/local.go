@@ -248,12 +248,12 @@ func (l *Local) Set(ctx context.Context, stack, stage string, row *Row) error {
 	if err != nil {
 		return fmt.Errorf("encoding state row %s: %w", row.FQN, err)
 	}
-	recs := []record{{Stem: EncodeFQN(row.FQN), FQN: row.FQN, Data: data}}
+	recs := []record{{Stem: EncodeFQN(row.FQN), FQN: row.FQN, Data: data, settled: row.Stable()}}
 	if legacy, ok := legacyName(row.FQN); ok {
 		// While both exist readers prefer the new name; the legacy file goes
 		// at the next checkpoint. Lstat first: it is a lock-free lookup.
 		if _, err := os.Lstat(filepath.Join(d.path, legacy+".json")); err == nil {
-			recs = append(recs, record{Stem: legacy, FQN: row.FQN})
+			recs = append(recs, record{Stem: legacy, FQN: row.FQN, settled: true})
 		}
 	}
 	if err := d.commit(recs...); err != nil {
@@ -280,7 +280,7 @@ func (l *Local) Delete(ctx context.Context, stack, stage, fqn string) error {
 	}
 	recs := make([]record, len(names))
 	for i, name := range names {
-		recs[i] = record{Stem: name, FQN: fqn}
+		recs[i] = record{Stem: name, FQN: fqn, settled: true}
 	}
 	if err := d.commit(recs...); err != nil {
 		return fmt.Errorf("deleting state row %s/%s/%s: %w", stack, stage, fqn, err)
@@ -384,7 +384,7 @@ func (l *Local) SetOutput(ctx context.Context, stack, stage string, out json.Raw
 		return err
 	}
 	if len(out) == 0 {
-		if err := d.commit(record{Stem: outputStem}); err != nil {
+		if err := d.commit(record{Stem: outputStem, settled: true}); err != nil {
 			return fmt.Errorf("removing stack output of %s/%s: %w", stack, stage, err)
 		}
 		return nil
@@ -393,7 +393,7 @@ func (l *Local) SetOutput(ctx context.Context, stack, stage string, out json.Raw
 	if err := json.Compact(&buf, out); err != nil {
 		return fmt.Errorf("stack output of %s/%s is not valid JSON: %w", stack, stage, err)
 	}
-	if err := d.commit(record{Stem: outputStem, Data: buf.Bytes()}); err != nil {
+	if err := d.commit(record{Stem: outputStem, Data: buf.Bytes(), settled: true}); err != nil {
 		return fmt.Errorf("writing stack output of %s/%s: %w", stack, stage, err)
 	}
 	return nil
@@ -446,11 +446,12 @@ func (l *Local) DeleteStage(ctx context.Context, stack, stage string) error {
 		return err
 	}
 	d.j.syncMu.Lock()
+	d.j.stopBehind()
 	d.j.mu.Lock()
 	if d.j.f != nil {
 		d.j.f.Close()
 	}
-	d.j.f, d.j.pending, d.j.synced = nil, nil, d.j.written
+	d.j.f, d.j.pending, d.j.synced, d.j.inFile = nil, nil, d.j.written, nil
 	d.j.batch, d.j.recs, d.j.broken, d.j.size = d.j.batch[:0], nil, nil, 0
 	d.j.mu.Unlock()
 	d.j.syncMu.Unlock()
