@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 	"testing"
+	"time"
 )
 
 // countSyncs counts the journal's fdatasyncs for the rest of the test;
