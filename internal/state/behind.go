@@ -38,7 +38,7 @@ var behindAfter = 1024
 // behindWriters is how many files are written behind at once: deletes
 // gain from a few (the file system releases blocks outside the directory's
 // lock), creations do not.
-const behindWriters = 2
+const behindWriters = 4
 
 func startBehind(d *stageDir) *behind {
 	b := &behind{d: d, seed: maphash.MakeSeed()}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/alchemy-go/alchemy/internal/atomicfile"
@@ -69,6 +70,7 @@ type journal struct {
 	written uint64   // commits appended (to batch or file)
 	batch   []byte   // lines appended and not yet written
 	recs    []record // their records, for a reopen
+	fences  []Fence  // to check before they are written (usually one lease)
 	size    int64    // bytes written to f
 	// broken is the error of a failed write or flush: what it held is
 	// unknown, so no later commit may claim to be durable in this journal.
@@ -90,12 +92,21 @@ type journal struct {
 	ovData map[string]entry
 }
 
-// commit appends records and returns once they are durable.
-func (d *stageDir) commit(recs ...record) error {
+// commit appends records and returns once they are durable. With a fence,
+// they are written only after a check of it that started once they were
+// appended (one check for each batch written).
+func (d *stageDir) commit(fence Fence, recs ...record) error {
 	if err := d.ensure(); err != nil {
 		return err
 	}
 	j := &d.j
+	if fence != nil && !j.open() {
+		// Opening replays a journal a killed run left: nothing is written
+		// before the lease is checked.
+		if err := fence.Check(); err != nil {
+			return &refused{err}
+		}
+	}
 	var lines []byte
 	for _, r := range recs {
 		line, err := json.Marshal(r)
@@ -122,6 +133,9 @@ func (d *stageDir) commit(recs ...record) error {
 		j.recs = append(j.recs, r)
 		j.pending[r.Stem] = entry{fqn: r.FQN, data: r.Data, seq: r.seq}
 	}
+	if fence != nil && !slices.Contains(j.fences, fence) {
+		j.fences = append(j.fences, fence)
+	}
 	j.written++
 	seq := j.written
 	j.mu.Unlock()
@@ -132,10 +146,19 @@ func (d *stageDir) commit(recs ...record) error {
 	j.mu.Lock()
 	full := j.size >= checkpointBytes
 	j.mu.Unlock()
-	if full {
+	if full && (fence == nil || fence.Check() == nil) {
+		// A checkpoint writes rows others appended too: checked after them.
+		// Refused, it is left to the flush, which is fenced as well.
 		return d.flush()
 	}
 	return nil
+}
+
+// open reports whether this process has the stage's journal open.
+func (j *journal) open() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.f != nil
 }
 
 // waitDurable returns once commit number seq is on disk; one caller writes
@@ -152,8 +175,8 @@ func (d *stageDir) waitDurable(seq uint64) error {
 		j.mu.Unlock()
 		return j.broken
 	}
-	f, batch, recs, target := j.f, j.batch, j.recs, j.written
-	j.batch, j.recs, j.spare = j.spare[:0], nil, nil
+	f, batch, recs, fences, target := j.f, j.batch, j.recs, j.fences, j.written
+	j.batch, j.recs, j.fences, j.spare = j.spare[:0], nil, nil, nil
 	j.mu.Unlock()
 	if f == nil {
 		// A checkpoint or DeleteStage ran in between: the rows are in their
@@ -161,7 +184,17 @@ func (d *stageDir) waitDurable(seq uint64) error {
 		j.synced = target
 		return nil
 	}
-	err := d.write(f, batch, recs)
+	var err error
+	for _, fence := range fences {
+		if err == nil {
+			if cerr := fence.Check(); cerr != nil {
+				err = &refused{cerr}
+			}
+		}
+	}
+	if err == nil {
+		err = d.write(f, batch, recs)
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err != nil {
@@ -339,7 +372,7 @@ func (d *stageDir) flush() error {
 	}
 	j.f.Close()
 	j.f, j.pending, j.synced, j.inFile = nil, nil, j.written, nil
-	j.batch, j.recs, j.broken = j.batch[:0], nil, nil
+	j.batch, j.recs, j.fences, j.broken = j.batch[:0], nil, nil, nil
 	if err := os.Remove(filepath.Join(d.path, journalFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}

@@ -234,6 +234,12 @@ func (l *Local) Get(ctx context.Context, stack, stage, fqn string) (*Row, error)
 // Set writes row under its FQN and returns once it is durable. A file of the
 // row under its legacy name is removed.
 func (l *Local) Set(ctx context.Context, stack, stage string, row *Row) error {
+	return l.set(ctx, stack, stage, row, nil)
+}
+
+// set is Set, refused unless fence (when set) passes a check made after the
+// call and before the row is durable (see journal).
+func (l *Local) set(ctx context.Context, stack, stage string, row *Row, fence Fence) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -256,14 +262,18 @@ func (l *Local) Set(ctx context.Context, stack, stage string, row *Row) error {
 			recs = append(recs, record{Stem: legacy, FQN: row.FQN, settled: true})
 		}
 	}
-	if err := d.commit(recs...); err != nil {
-		return fmt.Errorf("writing state row %s/%s/%s: %w", stack, stage, row.FQN, err)
+	if err := d.commit(fence, recs...); err != nil {
+		return fenceOr(err, "writing state row %s/%s/%s: %w", stack, stage, row.FQN)
 	}
 	return nil
 }
 
 // Delete removes a row under its current and legacy names.
 func (l *Local) Delete(ctx context.Context, stack, stage, fqn string) error {
+	return l.delete(ctx, stack, stage, fqn, nil)
+}
+
+func (l *Local) delete(ctx context.Context, stack, stage, fqn string, fence Fence) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -282,8 +292,8 @@ func (l *Local) Delete(ctx context.Context, stack, stage, fqn string) error {
 	for i, name := range names {
 		recs[i] = record{Stem: name, FQN: fqn, settled: true}
 	}
-	if err := d.commit(recs...); err != nil {
-		return fmt.Errorf("deleting state row %s/%s/%s: %w", stack, stage, fqn, err)
+	if err := d.commit(fence, recs...); err != nil {
+		return fenceOr(err, "deleting state row %s/%s/%s: %w", stack, stage, fqn)
 	}
 	return nil
 }
@@ -376,6 +386,10 @@ func (l *Local) GetOutput(ctx context.Context, stack, stage string) (json.RawMes
 
 // SetOutput replaces the stage's stack-output record; nil removes it.
 func (l *Local) SetOutput(ctx context.Context, stack, stage string, out json.RawMessage) error {
+	return l.setOutput(ctx, stack, stage, out, nil)
+}
+
+func (l *Local) setOutput(ctx context.Context, stack, stage string, out json.RawMessage, fence Fence) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -384,8 +398,8 @@ func (l *Local) SetOutput(ctx context.Context, stack, stage string, out json.Raw
 		return err
 	}
 	if len(out) == 0 {
-		if err := d.commit(record{Stem: outputStem, settled: true}); err != nil {
-			return fmt.Errorf("removing stack output of %s/%s: %w", stack, stage, err)
+		if err := d.commit(fence, record{Stem: outputStem, settled: true}); err != nil {
+			return fenceOr(err, "removing stack output of %s/%s: %w", stack, stage)
 		}
 		return nil
 	}
@@ -393,8 +407,8 @@ func (l *Local) SetOutput(ctx context.Context, stack, stage string, out json.Raw
 	if err := json.Compact(&buf, out); err != nil {
 		return fmt.Errorf("stack output of %s/%s is not valid JSON: %w", stack, stage, err)
 	}
-	if err := d.commit(record{Stem: outputStem, Data: buf.Bytes(), settled: true}); err != nil {
-		return fmt.Errorf("writing stack output of %s/%s: %w", stack, stage, err)
+	if err := d.commit(fence, record{Stem: outputStem, Data: buf.Bytes(), settled: true}); err != nil {
+		return fenceOr(err, "writing stack output of %s/%s: %w", stack, stage)
 	}
 	return nil
 }
@@ -452,13 +466,13 @@ func (l *Local) DeleteStage(ctx context.Context, stack, stage string) error {
 		d.j.f.Close()
 	}
 	d.j.f, d.j.pending, d.j.synced, d.j.inFile = nil, nil, d.j.written, nil
-	d.j.batch, d.j.recs, d.j.broken, d.j.size = d.j.batch[:0], nil, nil, 0
+	d.j.batch, d.j.recs, d.j.fences, d.j.broken, d.j.size = d.j.batch[:0], nil, nil, nil, 0
 	d.j.mu.Unlock()
 	d.j.syncMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.ready.Store(false)
-	if err := os.RemoveAll(d.path); err != nil {
+	if err := removeStage(d.path); err != nil {
 		return fmt.Errorf("deleting state of %s/%s: %w", stack, stage, err)
 	}
 	stackDir := filepath.Dir(d.path)
@@ -470,6 +484,37 @@ func (l *Local) DeleteStage(ctx context.Context, stack, stage string) error {
 		return fmt.Errorf("deleting state of %s/%s: %w", stack, stage, err)
 	}
 	return nil
+}
+
+// removeStage deletes a stage directory: its row files first, a few at a
+// time (the file system releases a file's blocks outside the directory's
+// lock, and on a disk that discards them that is most of the time), then
+// whatever is left, the journal with it.
+func removeStage(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	names := make(chan string)
+	var wg sync.WaitGroup
+	for range min(entryWriters, len(entries)) {
+		wg.Go(func() {
+			for name := range names {
+				_ = os.Remove(filepath.Join(dir, name)) // what fails is left to RemoveAll, which says why
+			}
+		})
+	}
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".json") {
+			names <- e.Name()
+		}
+	}
+	close(names)
+	wg.Wait()
+	return os.RemoveAll(dir)
 }
 
 // Stacks returns the stack directories, sorted.
