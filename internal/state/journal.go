@@ -457,6 +457,33 @@ func (d *stageDir) writeEntry(stem string, e entry) error {
 	return nil
 }
 
+// journaled returns a look-up of what the journal holds for one file: the
+// pending entry when this process writes the stage (looked up when asked,
+// not copied: Get is called per row), else the entry of whatever journal a
+// running or killed writer left on disk.
+func (d *stageDir) journaled() (func(stem string) (entry, bool), error) {
+	j := &d.j
+	j.mu.Lock()
+	writer := j.f != nil
+	j.mu.Unlock()
+	if writer {
+		return func(stem string) (entry, bool) {
+			j.mu.Lock()
+			defer j.mu.Unlock()
+			e, ok := j.pending[stem]
+			return e, ok
+		}, nil
+	}
+	ov, err := d.onDisk()
+	if err != nil {
+		return nil, err
+	}
+	return func(stem string) (entry, bool) {
+		e, ok := ov[stem]
+		return e, ok
+	}, nil
+}
+
 // overlay returns what the journal holds that the files may not: the
 // pending entries when this process writes the stage, else whatever journal
 // a running or killed writer left on disk.
@@ -472,6 +499,13 @@ func (d *stageDir) overlay() (map[string]entry, error) {
 		return out, nil
 	}
 	j.mu.Unlock()
+	return d.onDisk()
+}
+
+// onDisk returns the entries of a journal on disk (nil when there is
+// none), parsed once for as long as it does not change.
+func (d *stageDir) onDisk() (map[string]entry, error) {
+	j := &d.j
 	path := filepath.Join(d.path, journalFile)
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -204,13 +204,20 @@ func (l *Local) Get(ctx context.Context, stack, stage, fqn string) (*Row, error)
 	if fqn == "" {
 		return nil, errors.New("state get: empty FQN")
 	}
+	ov, err := d.journaled()
+	if err != nil {
+		return nil, err
+	}
+	return d.get(stack, stage, fqn, ov, func(string) bool { return true }, nil)
+}
+
+// get reads the row of fqn: the journal's entry (ov) first, then the file,
+// under its current name, then its legacy one; exists says which files may
+// exist. buf is a buffer to read into, or nil.
+func (d *stageDir) get(stack, stage, fqn string, ov func(stem string) (entry, bool), exists func(stem string) bool, buf []byte) (*Row, error) {
 	names := []string{EncodeFQN(fqn)}
 	if legacy, ok := legacyName(fqn); ok {
 		names = append(names, legacy)
-	}
-	ov, err := d.overlay()
-	if err != nil {
-		return nil, err
 	}
 	for _, name := range names {
 		path := filepath.Join(d.path, name+".json")
@@ -218,10 +225,13 @@ func (l *Local) Get(ctx context.Context, stack, stage, fqn string) (*Row, error)
 			return &CorruptError{Path: path, Stack: stack, Stage: stage, FQN: fqn, Problem: problem, Err: err}
 		}
 		var data []byte
-		if e, ok := ov[name]; ok {
+		var err error
+		if e, ok := ov(name); ok {
 			data = e.data // nil: deleted since the file was written
-		} else if data, err = readFile(path, corrupt); err != nil {
-			return nil, err
+		} else if exists(name) {
+			if data, err = readRow(path, buf, corrupt); err != nil {
+				return nil, err
+			}
 		}
 		if data == nil {
 			continue
@@ -229,6 +239,94 @@ func (l *Local) Get(ctx context.Context, stack, stage, fqn string) (*Row, error)
 		return parseRow(data, corrupt)
 	}
 	return nil, nil
+}
+
+// GetAll reads every row of a stage: one listing of its directory, one look
+// at its journal, then the files, several at a time. The plan reads state
+// once, through it.
+func (l *Local) GetAll(ctx context.Context, stack, stage string) (map[string]*Row, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d, err := l.stage(stack, stage)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := d.entries(stack, stage)
+	if err != nil || entries == nil {
+		return map[string]*Row{}, err
+	}
+	ovMap, err := d.overlay()
+	if err != nil {
+		return nil, err
+	}
+	files := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		files[strings.TrimSuffix(e.Name(), ".json")] = true
+	}
+	fqns, err := d.fqns(stack, stage, entries, ovMap)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]*Row, len(fqns))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(readWorkers, len(fqns)) {
+		wg.Go(func() {
+			buf := make([]byte, 0, 16<<10)
+			ov := func(stem string) (entry, bool) { e, ok := ovMap[stem]; return e, ok }
+			for i := range next {
+				row, err := d.get(stack, stage, fqns[i], ov, func(stem string) bool { return files[stem] }, buf)
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				rows[i] = row
+			}
+		})
+	}
+feed:
+	for i := range fqns {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[string]*Row, len(fqns))
+	for i, row := range rows {
+		if row != nil {
+			out[fqns[i]] = row
+		}
+	}
+	return out, nil
+}
+
+// readWorkers is how many row files GetAll reads and parses at once.
+const readWorkers = 8
+
+var errIsDir = errors.New("is a directory")
+
+// readRow reads a row file as readFile does, into buf when it is large
+// enough.
+func readRow(path string, buf []byte, corrupt func(problem string, err error) error) ([]byte, error) {
+	data, err := readInto(path, buf)
+	switch {
+	case errors.Is(err, errIsDir):
+		return nil, corrupt("is a directory, not a file", errors.New("something other than alchemy created it"))
+	case err != nil:
+		return nil, fmt.Errorf("reading state: %w", err)
+	case data != nil && len(data) == 0:
+		return nil, corrupt("is empty", errors.New("0 bytes, the remains of a crash or a full disk"))
+	}
+	return data, nil
 }
 
 // Set writes row under its FQN and returns once it is durable. A file of the
@@ -309,6 +407,20 @@ func (l *Local) List(ctx context.Context, stack, stage string) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
+	entries, err := d.entries(stack, stage)
+	if err != nil || entries == nil {
+		return nil, err
+	}
+	ov, err := d.overlay()
+	if err != nil {
+		return nil, err
+	}
+	return d.fqns(stack, stage, entries, ov)
+}
+
+// entries lists the stage directory's row files (names ending in .json,
+// the output's aside); nil when there is no stage directory.
+func (d *stageDir) entries(stack, stage string) ([]fs.DirEntry, error) {
 	entries, err := os.ReadDir(d.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Cross-check, as the TypeScript store does: "not found" must mean the
@@ -321,23 +433,27 @@ func (l *Local) List(ctx context.Context, stack, stage string) ([]string, error)
 	if err != nil {
 		return nil, fmt.Errorf("listing state of %s/%s: %w", stack, stage, err)
 	}
-	ov, err := d.overlay()
-	if err != nil {
-		return nil, err
+	rows := make([]fs.DirEntry, 0, len(entries))
+	for _, e := range entries {
+		if name := e.Name(); name != outputFile && strings.HasSuffix(name, ".json") {
+			rows = append(rows, e)
+		}
 	}
+	return rows, nil
+}
+
+// fqns are the FQNs of the rows in the stage's files (entries) and journal
+// (ov), sorted.
+func (d *stageDir) fqns(stack, stage string, entries []fs.DirEntry, ov map[string]entry) ([]string, error) {
 	fqns := make([]string, 0, len(entries)+len(ov))
 	for _, e := range entries {
-		name := e.Name()
-		if name == outputFile || !strings.HasSuffix(name, ".json") {
-			continue
-		}
-		stem := strings.TrimSuffix(name, ".json")
+		stem := strings.TrimSuffix(e.Name(), ".json")
 		if _, journaled := ov[stem]; journaled {
 			continue
 		}
 		if e.IsDir() {
 			// Skipping it would plan the resource as new: a duplicate.
-			return nil, &CorruptError{Path: filepath.Join(d.path, name), Stack: stack, Stage: stage, FQN: fqnFromFileStem(stem),
+			return nil, &CorruptError{Path: filepath.Join(d.path, e.Name()), Stack: stack, Stage: stage, FQN: fqnFromFileStem(stem),
 				Problem: "is a directory, not a file", Err: errors.New("something other than alchemy created it")}
 		}
 		fqns = append(fqns, fqnFromFileStem(stem))

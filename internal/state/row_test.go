@@ -188,3 +188,46 @@ func TestNewInstanceID(t *testing.T) {
 		t.Fatalf("%q %q", a, b)
 	}
 }
+
+// The one-pass decoding of a row reads exactly what the field-by-field one
+// does, whatever the row holds.
+func FuzzRowUnmarshalPaths(f *testing.F) {
+	for _, seed := range []string{
+		tsRow,
+		`{"kind":"resource","resourceType":"T","fqn":"a/b","logicalId":"b","instanceId":"00","providerVersion":2,"status":"created","downstream":["x","y"],"props":{"s":"a}b\"c","n":[1,{"x":null}]},"attr":{"v":"\u00e9"},"removalPolicy":"retain","deleteFirst":true,"claimed":true}`,
+		`{"fqn":"a","downstream":null,"props":null,"old":null,"attr":null}`,
+		`{"fqn":"a","status":5}`,
+		`{"fqn":"a","providerVersion":1.5}`,
+		`{"Status":"created","fqn":"a"}`,
+		`{"fq\u006e":"a"}`,
+		`{"fqn":"a","fqn":"b"}`,
+		` { "fqn" : "a" , "status" : "replaced" , "old" : { "fqn" : "a" , "status" : "created" , "bindings" : [ ] } } `,
+		`{}`,
+		`null`,
+		`{"fqn":"a","extra":{"deep":[{"}":"]"}]}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return
+		}
+		var fast, slow Row
+		errFast := fast.UnmarshalJSON(data)
+		errSlow := slow.unmarshalFields(data)
+		if (errFast == nil) != (errSlow == nil) {
+			t.Fatalf("%s: one-pass error %v, field by field %v", data, errFast, errSlow)
+		}
+		if errSlow != nil {
+			if errFast.Error() != errSlow.Error() {
+				t.Fatalf("%s: errors differ: %v / %v", data, errFast, errSlow)
+			}
+			return
+		}
+		a, _ := json.Marshal(fast)
+		b, _ := json.Marshal(slow)
+		if string(a) != string(b) || !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%s:\none-pass    %s\nfield by field %s", data, a, b)
+		}
+	})
+}

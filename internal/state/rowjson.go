@@ -104,7 +104,134 @@ func (r Row) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads the modelled fields and keeps every other field in
 // Extra. A JSON null leaves r unchanged, as encoding/json's convention asks.
+//
+// A row with only modelled fields (every row this tool writes) is decoded
+// in one pass into a struct; anything else (the TypeScript tool's extra
+// fields, a field of the wrong type, for its error message) goes field by
+// field. A plan reads every row of its stage, so this is its main cost.
 func (r *Row) UnmarshalJSON(data []byte) error {
+	if onlyKnownFields(data) {
+		var w rowWire
+		if err := json.Unmarshal(data, &w); err == nil {
+			*r = Row{Kind: w.Kind, ResourceType: w.ResourceType, FQN: w.FQN, LogicalID: w.LogicalID, InstanceID: w.InstanceID,
+				ProviderVersion: w.ProviderVersion, Status: w.Status, Downstream: w.Downstream, Props: w.Props, Attr: w.Attr,
+				RemovalPolicy: w.RemovalPolicy, Old: w.Old, DeleteFirst: w.DeleteFirst, Claimed: w.Claimed}
+			return nil
+		}
+	}
+	return r.unmarshalFields(data)
+}
+
+// rowWire is a row's modelled fields, for decoding in one pass.
+type rowWire struct {
+	Kind            string          `json:"kind"`
+	ResourceType    string          `json:"resourceType"`
+	FQN             string          `json:"fqn"`
+	LogicalID       string          `json:"logicalId"`
+	InstanceID      string          `json:"instanceId"`
+	ProviderVersion int             `json:"providerVersion"`
+	Status          Status          `json:"status"`
+	Downstream      []string        `json:"downstream"`
+	Props           json.RawMessage `json:"props"`
+	Attr            json.RawMessage `json:"attr"`
+	RemovalPolicy   string          `json:"removalPolicy"`
+	Old             *Row            `json:"old"`
+	DeleteFirst     bool            `json:"deleteFirst"`
+	Claimed         bool            `json:"claimed"`
+}
+
+// onlyKnownFields reports whether data, valid JSON, is an object whose keys
+// are all, spelled exactly so, fields Row models (encoding/json matches
+// struct fields regardless of case; Extra keeps such keys as they are).
+func onlyKnownFields(data []byte) bool {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return false
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return true
+	}
+	for i < len(data) && data[i] == '"' {
+		end := i + 1
+		for end < len(data) && data[end] != '"' {
+			if data[end] == '\\' {
+				return false // an escaped key: let the slow path judge it
+			}
+			end++
+		}
+		if end >= len(data) || !knownFields[string(data[i+1:end])] {
+			return false
+		}
+		i = skipSpace(data, end+1)
+		if i >= len(data) || data[i] != ':' {
+			return false
+		}
+		i = skipValue(data, skipSpace(data, i+1))
+		i = skipSpace(data, i)
+		if i < len(data) && data[i] == '}' {
+			return true
+		}
+		if i >= len(data) || data[i] != ',' {
+			return false
+		}
+		i = skipSpace(data, i+1)
+	}
+	return false
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\n' || data[i] == '\t' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index just after the JSON value starting at i, in
+// valid JSON.
+func skipValue(data []byte, i int) int {
+	depth := 0
+	for i < len(data) {
+		switch c := data[i]; c {
+		case '"':
+			i++
+			for i < len(data) && data[i] != '"' {
+				if data[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			i++
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+			if depth < 0 {
+				return i
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		case ' ', '\n', '\t', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return i
+}
+
+// unmarshalFields decodes field by field, keeping unknown ones in Extra.
+func (r *Row) unmarshalFields(data []byte) error {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		return err
