@@ -171,7 +171,8 @@ func readFile(path string, corrupt func(problem string, err error) error) ([]byt
 func parseRow(data []byte, corrupt func(problem string, err error) error) (*Row, error) {
 	var compact bytes.Buffer
 	compact.Grow(len(data))
-	if err := json.Compact(&compact, data); err != nil {
+	err := json.Compact(&compact, data)
+	if err != nil {
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) {
 			err = fmt.Errorf("%w (at byte %d)", err, syntax.Offset)
@@ -182,7 +183,14 @@ func parseRow(data []byte, corrupt func(problem string, err error) error) (*Row,
 		return nil, corrupt("is not a valid state row", errors.New("it is null"))
 	}
 	var row Row
-	if err := json.Unmarshal(compact.Bytes(), &row); err != nil {
+	if compact.Bytes()[0] == '{' {
+		// Valid JSON (Compact said so): straight to the row's decoder,
+		// without json.Unmarshal checking it all over again.
+		err = row.UnmarshalJSON(compact.Bytes())
+	} else {
+		err = json.Unmarshal(compact.Bytes(), &row) // its error names the type
+	}
+	if err != nil {
 		return nil, corrupt("is not a valid state row", err)
 	}
 	if err := row.Validate(); err != nil {

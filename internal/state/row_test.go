@@ -205,6 +205,11 @@ func FuzzRowUnmarshalPaths(f *testing.F) {
 		`{}`,
 		`null`,
 		`{"fqn":"a","extra":{"deep":[{"}":"]"}]}}`,
+		`{"kind":"a","kind":null}`,
+		`{"x":1,"x":2,"fqn":"\ud800"}`,
+		`{"downstream":["a",null,""],"providerVersion":-0,"claimed":null}`,
+		`{"old":{"x":[],"old":null},"deleteFirst":false,"attr":"s","props":[1]}`,
+		"{\"fqn\":\"\xff\"}",
 	} {
 		f.Add([]byte(seed))
 	}

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // knownFields are the JSON keys Row models; everything else goes to Extra.
@@ -105,77 +108,201 @@ func (r Row) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads the modelled fields and keeps every other field in
 // Extra. A JSON null leaves r unchanged, as encoding/json's convention asks.
 //
-// A row with only modelled fields (every row this tool writes) is decoded
-// in one pass into a struct; anything else (the TypeScript tool's extra
-// fields, a field of the wrong type, for its error message) goes field by
-// field. A plan reads every row of its stage, so this is its main cost.
+// A plan reads every row of its stage, so this is its main cost: rows as
+// this tool and the TypeScript tool write them are read in one pass by
+// decodeRow; anything it does not handle the plain way (an escaped string,
+// a field of the wrong type, a key given twice) goes field by field through
+// encoding/json, which also words the errors.
 func (r *Row) UnmarshalJSON(data []byte) error {
-	if onlyKnownFields(data) {
-		var w rowWire
-		if err := json.Unmarshal(data, &w); err == nil {
-			*r = Row{Kind: w.Kind, ResourceType: w.ResourceType, FQN: w.FQN, LogicalID: w.LogicalID, InstanceID: w.InstanceID,
-				ProviderVersion: w.ProviderVersion, Status: w.Status, Downstream: w.Downstream, Props: w.Props, Attr: w.Attr,
-				RemovalPolicy: w.RemovalPolicy, Old: w.Old, DeleteFirst: w.DeleteFirst, Claimed: w.Claimed}
-			return nil
-		}
+	if row, ok := decodeRow(data); ok {
+		*r = row
+		return nil
 	}
 	return r.unmarshalFields(data)
 }
 
-// rowWire is a row's modelled fields, for decoding in one pass.
-type rowWire struct {
-	Kind            string          `json:"kind"`
-	ResourceType    string          `json:"resourceType"`
-	FQN             string          `json:"fqn"`
-	LogicalID       string          `json:"logicalId"`
-	InstanceID      string          `json:"instanceId"`
-	ProviderVersion int             `json:"providerVersion"`
-	Status          Status          `json:"status"`
-	Downstream      []string        `json:"downstream"`
-	Props           json.RawMessage `json:"props"`
-	Attr            json.RawMessage `json:"attr"`
-	RemovalPolicy   string          `json:"removalPolicy"`
-	Old             *Row            `json:"old"`
-	DeleteFirst     bool            `json:"deleteFirst"`
-	Claimed         bool            `json:"claimed"`
-}
-
-// onlyKnownFields reports whether data, valid JSON, is an object whose keys
-// are all, spelled exactly so, fields Row models (encoding/json matches
-// struct fields regardless of case; Extra keeps such keys as they are).
-func onlyKnownFields(data []byte) bool {
+// decodeRow reads a row from data, valid JSON, in one pass; ok is false when
+// it leaves it to unmarshalFields (which must then read the same row).
+func decodeRow(data []byte) (out Row, ok bool) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
-		return false
+		return out, false
 	}
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
-		return true
+		return out, true
 	}
-	for i < len(data) && data[i] == '"' {
-		end := i + 1
-		for end < len(data) && data[end] != '"' {
-			if data[end] == '\\' {
-				return false // an escaped key: let the slow path judge it
-			}
-			end++
+	var seen uint16 // modelled fields met, by bit (a key twice: field by field)
+	for {
+		key, ok := plainString(data, i)
+		if !ok {
+			return out, false
 		}
-		if end >= len(data) || !knownFields[string(data[i+1:end])] {
-			return false
-		}
-		i = skipSpace(data, end+1)
+		i = skipSpace(data, i+len(key)+2)
 		if i >= len(data) || data[i] != ':' {
-			return false
-		}
-		i = skipValue(data, skipSpace(data, i+1))
-		i = skipSpace(data, i)
-		if i < len(data) && data[i] == '}' {
-			return true
-		}
-		if i >= len(data) || data[i] != ',' {
-			return false
+			return out, false
 		}
 		i = skipSpace(data, i+1)
+		end := skipValue(data, i)
+		val := data[i:end]
+		bit := uint16(0)
+		switch key {
+		case "kind":
+			bit, ok = 1<<0, setString(val, &out.Kind)
+		case "resourceType":
+			bit, ok = 1<<1, setString(val, &out.ResourceType)
+		case "fqn":
+			bit, ok = 1<<2, setString(val, &out.FQN)
+		case "logicalId":
+			bit, ok = 1<<3, setString(val, &out.LogicalID)
+		case "instanceId":
+			bit, ok = 1<<4, setString(val, &out.InstanceID)
+		case "providerVersion":
+			bit, ok = 1<<5, setInt(val, &out.ProviderVersion)
+		case "status":
+			var st string
+			bit, ok = 1<<6, setString(val, &st)
+			out.Status = Status(st)
+		case "downstream":
+			bit, ok = 1<<7, setStrings(val, &out.Downstream)
+		case "props":
+			bit, out.Props = 1<<8, bytes.Clone(val)
+		case "attr":
+			bit, out.Attr = 1<<9, bytes.Clone(val)
+		case "removalPolicy":
+			bit, ok = 1<<10, setString(val, &out.RemovalPolicy)
+		case "old":
+			bit = 1 << 11
+			switch {
+			case isNull(val):
+			case len(val) > 0 && val[0] == '{':
+				old, oldOK := decodeRow(val)
+				if !oldOK {
+					return out, false
+				}
+				out.Old = &old
+			default:
+				return out, false
+			}
+		case "deleteFirst":
+			bit, ok = 1<<12, setBool(val, &out.DeleteFirst)
+		case "claimed":
+			bit, ok = 1<<13, setBool(val, &out.Claimed)
+		default:
+			if _, dup := out.Extra[key]; dup {
+				return out, false
+			}
+			if out.Extra == nil {
+				out.Extra = make(map[string]json.RawMessage)
+			}
+			out.Extra[key] = bytes.Clone(val)
+		}
+		if !ok || seen&bit != 0 {
+			return out, false
+		}
+		seen |= bit
+		i = skipSpace(data, end)
+		if i < len(data) && data[i] == '}' {
+			return out, true
+		}
+		if i >= len(data) || data[i] != ',' {
+			return out, false
+		}
+		i = skipSpace(data, i+1)
+	}
+}
+
+// plainString returns the content of the JSON string at data[i] when it
+// reads as itself: no escape, valid UTF-8 (encoding/json would replace
+// invalid bytes), no control character.
+func plainString(data []byte, i int) (string, bool) {
+	if i >= len(data) || data[i] != '"' {
+		return "", false
+	}
+	end := i + 1
+	for end < len(data) && data[end] != '"' {
+		if c := data[end]; c == '\\' || c < 0x20 {
+			return "", false
+		}
+		end++
+	}
+	if end >= len(data) || !utf8.Valid(data[i+1:end]) {
+		return "", false
+	}
+	return string(data[i+1 : end]), true
+}
+
+func isNull(val []byte) bool { return string(val) == "null" }
+
+// setString decodes a JSON string into dst; null leaves it as it is.
+func setString(val []byte, dst *string) bool {
+	if isNull(val) {
+		return true
+	}
+	s, ok := plainString(val, 0)
+	if !ok || len(s)+2 != len(val) {
+		return false
+	}
+	*dst = s
+	return true
+}
+
+func setInt(val []byte, dst *int) bool {
+	if isNull(val) {
+		return true
+	}
+	n, err := strconv.Atoi(string(val))
+	if err != nil || strings.ContainsAny(string(val), "+") {
+		return false
+	}
+	*dst = n
+	return true
+}
+
+func setBool(val []byte, dst *bool) bool {
+	switch string(val) {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	case "null":
+	default:
+		return false
+	}
+	return true
+}
+
+// setStrings decodes a JSON array of strings; null sets nil.
+func setStrings(val []byte, dst *[]string) bool {
+	if isNull(val) {
+		*dst = nil
+		return true
+	}
+	if len(val) == 0 || val[0] != '[' {
+		return false
+	}
+	out := []string{}
+	i := skipSpace(val, 1)
+	if i < len(val) && val[i] == ']' {
+		*dst = out
+		return true
+	}
+	for i < len(val) {
+		end := skipValue(val, i)
+		var s string
+		if !setString(val[i:end], &s) {
+			return false
+		}
+		out = append(out, s)
+		i = skipSpace(val, end)
+		if i < len(val) && val[i] == ']' {
+			*dst = out
+			return true
+		}
+		if i >= len(val) || val[i] != ',' {
+			return false
+		}
+		i = skipSpace(val, i+1)
 	}
 	return false
 }
