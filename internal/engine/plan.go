@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/alchemy-go/alchemy/internal/secret"
 	"github.com/alchemy-go/alchemy/internal/state"
@@ -545,7 +546,7 @@ func planLookup(declared map[string]*Step) Lookup {
 // evalProps evaluates every prop; unknown ones are left out of the map and
 // listed.
 func evalProps(n *Node, lookup Lookup) (map[string]any, map[string]bool, error) {
-	props := map[string]any{}
+	props := make(map[string]any, len(n.Props))
 	unknown := map[string]bool{}
 	for name, v := range n.Props {
 		if v == nil {
@@ -568,6 +569,18 @@ func evalProps(n *Node, lookup Lookup) (map[string]any, map[string]bool, error) 
 // strings, bools) so that comparisons with values read back from state are
 // exact.
 func normalize(v any) any {
+	switch v := v.(type) {
+	case nil, bool, float64:
+		return v
+	case string:
+		if utf8.ValidString(v) {
+			return v // JSON would replace invalid bytes: the long way does
+		}
+	case int:
+		if f := float64(v); int(f) == v {
+			return f
+		}
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return v
