@@ -33,7 +33,7 @@ type lane struct {
 // behindAfter is how many settled records a journal takes before it
 // starts writing behind: a small run's flush is quick anyway. (A variable
 // for the crash test.)
-var behindAfter = 1024
+var behindAfter = 256
 
 // behindWriters is how many files are written behind at once: deletes
 // gain from a few (the file system releases blocks outside the directory's

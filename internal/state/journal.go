@@ -50,6 +50,31 @@ type record struct {
 	seq     uint64 // the record's number in this process's journal
 }
 
+// appendRecord appends r as one line of JSON (without its newline): what
+// json.Marshal writes, without its reflection, and with Data as it is (a
+// row's MarshalJSON or compacted outputs: compact, valid JSON, on one line).
+func appendRecord(buf []byte, r record) []byte {
+	buf = append(buf, `{"n":`...)
+	buf = appendString(buf, r.Stem)
+	if r.FQN != "" {
+		buf = append(buf, `,"f":`...)
+		buf = appendString(buf, r.FQN)
+	}
+	if len(r.Data) > 0 {
+		buf = append(append(buf, `,"d":`...), r.Data...)
+	}
+	return append(buf, '}')
+}
+
+// appendString appends s as a JSON string.
+func appendString(buf []byte, s string) []byte {
+	if out, ok := appendPlainString(buf, s); ok {
+		return out
+	}
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(buf, q...)
+}
+
 // entry is the latest journaled content of one file; nil data is a delete.
 type entry struct {
 	fqn  string
@@ -109,11 +134,7 @@ func (d *stageDir) commit(fence Fence, recs ...record) error {
 	}
 	var lines []byte
 	for _, r := range recs {
-		line, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		lines = append(append(lines, line...), '\n')
+		lines = append(appendRecord(lines, r), '\n')
 	}
 	j.mu.Lock()
 	if j.broken != nil {
@@ -278,8 +299,7 @@ func (d *stageDir) reopen(recs []record) error {
 		}
 	}
 	for _, r := range recs {
-		line, _ := json.Marshal(r)
-		buf.Write(line)
+		buf.Write(appendRecord(nil, r))
 		buf.WriteByte('\n')
 	}
 	if _, err := f.Write(buf.Bytes()); err != nil {

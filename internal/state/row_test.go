@@ -236,3 +236,25 @@ func FuzzRowUnmarshalPaths(f *testing.F) {
 		}
 	})
 }
+
+// The direct writing of a row writes exactly what encoding/json does.
+func FuzzRowMarshalPaths(f *testing.F) {
+	f.Add(tsRow)
+	f.Add(`{"kind":"resource","resourceType":"T <&>","fqn":"a/b\"c","logicalId":"é","instanceId":"\u2028","providerVersion":-3,"status":"created","downstream":["x","\n"],"props":{ "a" : [1, 2] },"attr":null,"claimed":true,"deleteFirst":true,"old":{"props":{},"x":null}}`)
+	f.Add(`{"fqn":"a","status":"replaced","old":{"fqn":"a","status":"replacing","old":{"fqn":"a","status":"created"}}}`)
+	f.Add(`{"props":{"a":1},"bindings":[]}`)
+	f.Add(`{"fqn":"a","Status":"x","status":"created","zz":"\u003c"}`)
+	f.Fuzz(func(t *testing.T, data string) {
+		var row Row
+		if json.Unmarshal([]byte(data), &row) != nil {
+			return
+		}
+		for _, r := range []Row{row, {FQN: "x", Props: json.RawMessage(data), Extra: map[string]json.RawMessage{"e": json.RawMessage(data), "n": nil}}} {
+			fast, fastErr := r.MarshalJSON()
+			slow, slowErr := r.marshalFields()
+			if (fastErr == nil) != (slowErr == nil) || string(fast) != string(slow) {
+				t.Fatalf("%s:\ndirect         %s (%v)\nencoding/json  %s (%v)", data, fast, fastErr, slow, slowErr)
+			}
+		}
+	})
+}

@@ -30,7 +30,131 @@ func (r Row) snapshot() bool {
 // MarshalJSON writes the modelled fields in the TypeScript tool's order,
 // then Extra's fields sorted by key. HTML characters are not escaped, as
 // JSON.stringify does not escape them either.
+//
+// Every commit marshals its row, so the usual case is written directly
+// (appendRow); a string that needs escaping or a raw value that is not
+// valid JSON goes through encoding/json (marshalFields), which also words
+// the errors.
 func (r Row) MarshalJSON() ([]byte, error) {
+	if out, ok := r.appendRow(make([]byte, 0, 256+len(r.Props)+len(r.Attr))); ok {
+		return out, nil
+	}
+	return r.marshalFields()
+}
+
+// appendRow appends r as MarshalJSON writes it; ok is false when
+// marshalFields must.
+func (r Row) appendRow(buf []byte) (out []byte, ok bool) {
+	snap := r.snapshot()
+	first := true
+	key := func(k string) {
+		if first {
+			buf = append(buf, '{')
+			first = false
+		} else {
+			buf = append(buf, ',')
+		}
+		buf = append(append(append(buf, '"'), k...), '"', ':')
+	}
+	str := func(k, v string) bool {
+		key(k)
+		buf, ok = appendPlainString(buf, v)
+		return ok
+	}
+	raw := func(k string, v []byte) bool {
+		key(k)
+		if len(v) == 0 {
+			buf = append(buf, "null"...)
+			return true
+		}
+		b := bytes.NewBuffer(buf)
+		if json.Compact(b, v) != nil {
+			return false
+		}
+		buf = b.Bytes()
+		return true
+	}
+	if r.Kind != "" && !str("kind", r.Kind) {
+		return nil, false
+	}
+	if !snap {
+		if !str("resourceType", r.ResourceType) || !str("fqn", r.FQN) || !str("logicalId", r.LogicalID) || !str("instanceId", r.InstanceID) {
+			return nil, false
+		}
+		key("providerVersion")
+		buf = strconv.AppendInt(buf, int64(r.ProviderVersion), 10)
+		if !str("status", string(r.Status)) {
+			return nil, false
+		}
+		key("downstream")
+		buf = append(buf, '[')
+		for i, d := range r.Downstream {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			if buf, ok = appendPlainString(buf, d); !ok {
+				return nil, false
+			}
+		}
+		buf = append(buf, ']')
+	}
+	if len(r.Props) > 0 && !raw("props", r.Props) {
+		return nil, false
+	}
+	if len(r.Attr) > 0 && !raw("attr", r.Attr) {
+		return nil, false
+	}
+	if r.RemovalPolicy != "" && !str("removalPolicy", r.RemovalPolicy) {
+		return nil, false
+	}
+	if r.Old != nil {
+		key("old")
+		if buf, ok = r.Old.appendRow(buf); !ok {
+			return nil, false
+		}
+	}
+	if r.DeleteFirst {
+		key("deleteFirst")
+		buf = append(buf, "true"...)
+	}
+	if r.Claimed {
+		key("claimed")
+		buf = append(buf, "true"...)
+	}
+	if len(r.Extra) > 0 {
+		keys := make([]string, 0, len(r.Extra))
+		for k := range r.Extra {
+			if !knownFields[k] {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if _, plain := appendPlainString(nil, k); !plain || !raw(k, r.Extra[k]) {
+				return nil, false
+			}
+		}
+	}
+	if first {
+		buf = append(buf, '{')
+	}
+	return append(buf, '}'), true
+}
+
+// appendPlainString appends s quoted when it needs no escaping: printable
+// ASCII without quote or backslash (anything else, encoding/json escapes
+// its own way).
+func appendPlainString(buf []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return buf, false
+		}
+	}
+	return append(append(append(buf, '"'), s...), '"'), true
+}
+
+// marshalFields writes r field by field through encoding/json.
+func (r Row) marshalFields() ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
