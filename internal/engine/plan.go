@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -38,7 +39,8 @@ type Step struct {
 	// lists those that are only known after apply.
 	Props   map[string]any
 	Unknown map[string]bool
-	// OldProps are the last applied props, for --detailed.
+	// OldProps are the last applied props, for --detailed; set when they
+	// differ from Props.
 	OldProps map[string]any
 	// Changed lists the props that differ from the last applied ones.
 	Changed []string
@@ -455,10 +457,12 @@ func planNode(spec *Spec, codec *secret.Codec, n *Node, row *state.Row, declared
 	if err := checkVersion(row, n.Provider); err != nil {
 		return nil, err
 	}
-	old := decodeMap(row.Props)
-	s.OldProps = old
-	if s.Changed, s.Reseal, err = diffProps(codec, spec, n.FQN, old, props, unknown, s.Secret); err != nil {
-		return nil, fmt.Errorf("reading its state: %w", err)
+	if !storedAsDeclared(row.Props, props, unknown, s.Secret) {
+		old := decodeMap(row.Props)
+		s.OldProps = old
+		if s.Changed, s.Reseal, err = diffProps(codec, spec, n.FQN, old, props, unknown, s.Secret); err != nil {
+			return nil, fmt.Errorf("reading its state: %w", err)
+		}
 	}
 	change := ChangeNone
 	if len(s.Changed) > 0 {
@@ -503,6 +507,19 @@ func planNode(spec *Spec, codec *secret.Codec, n *Node, row *state.Row, declared
 		s.DeleteFirst = sameName(spec, codec, n, row, props, s.NewInstanceID)
 	}
 	return s, nil
+}
+
+// storedAsDeclared reports whether the stored props are, byte for byte,
+// what the declared ones marshal to (as this tool stores them): then
+// nothing changed, and a plan need not decode and compare them (most
+// resources of most plans). Secrets, sealed values and unknown props take
+// the long way.
+func storedAsDeclared(stored json.RawMessage, props map[string]any, unknown, secrets map[string]bool) bool {
+	if len(secrets) > 0 || len(unknown) > 0 || bytes.Contains(stored, []byte(`"__secret__"`)) {
+		return false
+	}
+	declared, err := json.Marshal(props)
+	return err == nil && bytes.Equal(declared, stored)
 }
 
 // sameName reports whether a replacement's new generation would get the

@@ -166,9 +166,16 @@ func readFile(path string, corrupt func(problem string, err error) error) ([]byt
 	return data, nil
 }
 
-// parseRow reads a row file's content. It compacts the JSON first, so that
-// props, attrs and the Extra fields come back without the file's indentation.
+// parseRow reads a row file's content, props, attrs and the Extra fields
+// compacted (without the file's indentation): in one pass when it can, else
+// compacted first, then decoded.
 func parseRow(data []byte, corrupt func(problem string, err error) error) (*Row, error) {
+	if row, ok := decodeRowFile(data); ok {
+		if err := row.Validate(); err != nil {
+			return nil, corrupt("is not a valid state row", err)
+		}
+		return &row, nil
+	}
 	var compact bytes.Buffer
 	compact.Grow(len(data))
 	err := json.Compact(&compact, data)

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"regexp"
@@ -255,6 +256,37 @@ func FuzzRowMarshalPaths(f *testing.F) {
 			if (fastErr == nil) != (slowErr == nil) || string(fast) != string(slow) {
 				t.Fatalf("%s:\ndirect         %s (%v)\nencoding/json  %s (%v)", data, fast, fastErr, slow, slowErr)
 			}
+		}
+	})
+}
+
+// A row file read in one pass reads as it does compacted and decoded, and
+// the one pass accepts nothing that is not valid JSON.
+func FuzzRowFile(f *testing.F) {
+	var indented bytes.Buffer
+	json.Indent(&indented, []byte(tsRow), "", "  ")
+	for _, seed := range []string{tsRow, indented.String(), `{"fqn":"a"} x`, `{"fqn":"a",}`, `{"providerVersion":01}`, `{"props":{]}`,
+		`{"old":{"fqn":"b"}  ,"fqn":"a"}`, "{\"fqn\":\"a\"}\n", `{"fqn" "a"}`, `{"downstream":["a" "b"]}`, `null`, `{"claimed":tru}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		row, ok := decodeRowFile(data)
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, data); err != nil {
+			if ok {
+				t.Fatalf("%q is not valid JSON, read as %+v", data, row)
+			}
+			return
+		}
+		if !ok {
+			return // the long way
+		}
+		var want Row
+		if err := want.UnmarshalJSON(compact.Bytes()); err != nil {
+			t.Fatalf("%q: read in one pass, but compacted: %v", data, err)
+		}
+		if !reflect.DeepEqual(row, want) {
+			t.Fatalf("%q:\none pass  %+v\ncompacted %+v", data, row, want)
 		}
 	})
 }

@@ -238,33 +238,56 @@ func (r Row) marshalFields() ([]byte, error) {
 // a field of the wrong type, a key given twice) goes field by field through
 // encoding/json, which also words the errors.
 func (r *Row) UnmarshalJSON(data []byte) error {
-	if row, ok := decodeRow(data); ok {
+	if row, _, ok := decodeRow(data, skipSpace(data, 0), false); ok {
 		*r = row
 		return nil
 	}
 	return r.unmarshalFields(data)
 }
 
-// decodeRow reads a row from data, valid JSON, in one pass; ok is false when
-// it leaves it to unmarshalFields (which must then read the same row).
-func decodeRow(data []byte) (out Row, ok bool) {
-	i := skipSpace(data, 0)
+// decodeRowFile reads the content of a row file, which may be anything, in
+// one pass: what it accepts is valid JSON (every part it reads checked,
+// every raw value compacted by json.Compact, which checks it), and it reads
+// what json.Compact then UnmarshalJSON would. ok is false when it leaves
+// the file to them, for their errors too.
+func decodeRowFile(data []byte) (Row, bool) {
+	row, end, ok := decodeRow(data, skipSpace(data, 0), true)
+	return row, ok && skipSpace(data, end) == len(data)
+}
+
+// decodeRow reads the row whose object starts at data[i], in one pass, and
+// returns where it ends; ok is false when it leaves it to unmarshalFields
+// (which must then read the same row). With files, data may be invalid
+// JSON and raw values are compacted; otherwise data is valid JSON, and raw
+// values are kept byte for byte, as encoding/json keeps them.
+func decodeRow(data []byte, i int, files bool) (out Row, end int, ok bool) {
 	if i >= len(data) || data[i] != '{' {
-		return out, false
+		return out, 0, false
 	}
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
-		return out, true
+		return out, i + 1, true
+	}
+	raw := func(v []byte) (json.RawMessage, bool) {
+		if !files {
+			return bytes.Clone(v), true
+		}
+		var b bytes.Buffer
+		b.Grow(len(v))
+		if json.Compact(&b, v) != nil {
+			return nil, false
+		}
+		return b.Bytes(), true
 	}
 	var seen uint16 // modelled fields met, by bit (a key twice: field by field)
 	for {
 		key, ok := plainString(data, i)
 		if !ok {
-			return out, false
+			return out, 0, false
 		}
 		i = skipSpace(data, i+len(key)+2)
 		if i >= len(data) || data[i] != ':' {
-			return out, false
+			return out, 0, false
 		}
 		i = skipSpace(data, i+1)
 		end := skipValue(data, i)
@@ -290,9 +313,11 @@ func decodeRow(data []byte) (out Row, ok bool) {
 		case "downstream":
 			bit, ok = 1<<7, setStrings(val, &out.Downstream)
 		case "props":
-			bit, out.Props = 1<<8, bytes.Clone(val)
+			bit = 1 << 8
+			out.Props, ok = raw(val)
 		case "attr":
-			bit, out.Attr = 1<<9, bytes.Clone(val)
+			bit = 1 << 9
+			out.Attr, ok = raw(val)
 		case "removalPolicy":
 			bit, ok = 1<<10, setString(val, &out.RemovalPolicy)
 		case "old":
@@ -300,13 +325,13 @@ func decodeRow(data []byte) (out Row, ok bool) {
 			switch {
 			case isNull(val):
 			case len(val) > 0 && val[0] == '{':
-				old, oldOK := decodeRow(val)
-				if !oldOK {
-					return out, false
+				old, oldEnd, oldOK := decodeRow(val, 0, files)
+				if !oldOK || oldEnd != len(val) {
+					return out, 0, false
 				}
 				out.Old = &old
 			default:
-				return out, false
+				return out, 0, false
 			}
 		case "deleteFirst":
 			bit, ok = 1<<12, setBool(val, &out.DeleteFirst)
@@ -314,23 +339,23 @@ func decodeRow(data []byte) (out Row, ok bool) {
 			bit, ok = 1<<13, setBool(val, &out.Claimed)
 		default:
 			if _, dup := out.Extra[key]; dup {
-				return out, false
+				return out, 0, false
 			}
 			if out.Extra == nil {
 				out.Extra = make(map[string]json.RawMessage)
 			}
-			out.Extra[key] = bytes.Clone(val)
+			out.Extra[key], ok = raw(val)
 		}
 		if !ok || seen&bit != 0 {
-			return out, false
+			return out, 0, false
 		}
 		seen |= bit
 		i = skipSpace(data, end)
 		if i < len(data) && data[i] == '}' {
-			return out, true
+			return out, i + 1, true
 		}
 		if i >= len(data) || data[i] != ',' {
-			return out, false
+			return out, 0, false
 		}
 		i = skipSpace(data, i+1)
 	}
@@ -371,12 +396,18 @@ func setString(val []byte, dst *string) bool {
 	return true
 }
 
+// setInt decodes a JSON integer (as JSON writes it: no sign but a minus,
+// no leading zero); null leaves dst as it is.
 func setInt(val []byte, dst *int) bool {
 	if isNull(val) {
 		return true
 	}
+	digits := bytes.TrimPrefix(val, []byte("-"))
+	if len(digits) == 0 || (digits[0] == '0' && len(digits) > 1) || strings.Trim(string(digits), "0123456789") != "" {
+		return false
+	}
 	n, err := strconv.Atoi(string(val))
-	if err != nil || strings.ContainsAny(string(val), "+") {
+	if err != nil {
 		return false
 	}
 	*dst = n
@@ -438,9 +469,13 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
-// skipValue returns the index just after the JSON value starting at i, in
-// valid JSON.
+// skipValue returns the index just after the JSON value starting at i in
+// valid JSON; in anything else, an index no further than len(data).
 func skipValue(data []byte, i int) int {
+	return min(skipValueIn(data, i), len(data))
+}
+
+func skipValueIn(data []byte, i int) int {
 	depth := 0
 	for i < len(data) {
 		switch c := data[i]; c {
