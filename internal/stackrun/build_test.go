@@ -543,3 +543,30 @@ func TestBuildHintWhenTidyDroppedTheSDK(t *testing.T) {
 		t.Fatalf("the stack ran: %v %q", err, out)
 	}
 }
+
+// A build's GOTMPDIR that a killed alchemy left behind is removed by a later
+// build once it is old; a recent one may belong to a build still running.
+func TestBuildPrunesStaleGoTmpDirs(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	stack := newModule(t, nil)
+	exe, _ := mustBuild(t, g, stack)
+	sdir := filepath.Dir(exe)
+	stale := filepath.Join(sdir, goTmpPrefix+"1-stale")
+	fresh := filepath.Join(sdir, goTmpPrefix+"2-fresh")
+	writeFiles(t, sdir, map[string]string{
+		filepath.Join(filepath.Base(stale), "go-build1", "b001", "exe", "a.out"): "half a binary",
+		filepath.Join(filepath.Base(fresh), "go-build2", "x"):                    "x",
+	})
+	backdate(t, 2*staleTemp, stale)
+	writeFiles(t, filepath.Dir(stack), map[string]string{"alchemy.run.go": stackSource("", `"version 2"`)})
+	if _, built := mustBuild(t, g, stack); !built {
+		t.Fatal("the edit did not rebuild")
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the stale GOTMPDIR is still there (%v)", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a recent GOTMPDIR was removed: %v", err)
+	}
+}

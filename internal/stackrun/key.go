@@ -34,6 +34,7 @@ type keyInput struct {
 	modRoot  string            // directory holding the go.mod that applies
 	goBin    string            // the go command that will build it
 	env      map[string]string // the build environment
+	flags    []string          // alchemy's own go build flags (buildFlags)
 }
 
 // computeKey returns the cache key: a hex SHA-256 over everything that can
@@ -52,6 +53,7 @@ func computeKey(in keyInput) (string, error) {
 	}
 	w.stat("go-bin", in.goBin)
 
+	w.field("build-flags", strings.Join(in.flags, "\x00"))
 	for _, k := range keyEnv {
 		if v, ok := in.env[k]; ok {
 			w.field("env "+k, v)
