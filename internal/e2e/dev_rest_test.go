@@ -134,3 +134,65 @@ func TestDevFileChangedByEveryDeployDoesNotLoop(t *testing.T) {
 	}
 	atRest(t, out, 2, "the second deploy")
 }
+
+// devStackNapping is devStack with a pause before the file is written,
+// which lasts while the deploy creates or updates it: 1.5 s, a little more
+// for a longer message.
+func devStackNapping(prefix string) string {
+	return `//go:build ignore
+
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/alchemy-go/alchemy"
+	"github.com/alchemy-go/alchemy/local"
+)
+
+func main() {
+	alchemy.Run("devtest", func(s *alchemy.Stack) {
+		msg, _ := os.ReadFile("message.txt")
+		nap := local.NewSleep(s, "Nap", local.SleepProps{Create: alchemy.String(fmt.Sprintf("%dms", 1500+len(msg)))})
+		local.NewFile(s, "Greeting", local.FileProps{
+			Path:    alchemy.String("out/greeting.txt"),
+			Content: alchemy.Sprintf("` + prefix + ` %s (after %s)", string(msg), alchemy.Attr[string](nap.Resource, "slept")),
+		})
+	})
+}
+`
+}
+
+// An edit saved while a deploy runs: a change of the stack's Go sources
+// starts the next cycle as soon as the deploy ends (the program that ran is
+// out of date); any other file's change cannot be told from the deploy's
+// own writes, and the session names it instead.
+func TestDevEditWhileDeploying(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	devModule(t, w.dir)
+	os.WriteFile(w.path("alchemy.run.go"), []byte(devStackNapping("hello")), 0o644)
+	_, out := startDev(t, w, "ALCHEMY_DEV_POLL=50ms")
+	content := func() string {
+		b, _ := os.ReadFile(w.path("out", "greeting.txt"))
+		return string(b)
+	}
+
+	out.waitFor(t, "[Nap] creating")
+	os.WriteFile(w.path("alchemy.run.go"), []byte(devStackNapping("hi")), 0o644)
+	out.waitFor(t, "[dev] cycle 2 applied")
+	requireContains(t, "dev output", out.String(), "[dev] changed while cycle 1 ran: alchemy.run.go, out/greeting.txt\n")
+	if got := content(); got != "hi one (after 1.503s)" {
+		t.Fatalf("after cycle 2: %q\n%s", got, out.String())
+	}
+	atRest(t, out, 2, "the stack edited while cycle 1 deployed")
+
+	os.WriteFile(w.path("message.txt"), []byte("three"), 0o644) // a longer pause: Nap is updated
+	out.waitFor(t, "[Nap] updating")
+	os.WriteFile(w.path("notes.txt"), []byte("saved while deploying"), 0o644)
+	out.waitFor(t, "[dev] cycle 3 applied")
+	requireContains(t, "dev output", out.String(),
+		"[dev] changed while cycle 3 ran, taken as the deploy's own output: notes.txt, out/greeting.txt (if you edited it meanwhile, save it again)\n")
+	atRest(t, out, 3, "a file edited while cycle 3 deployed")
+}
