@@ -21,14 +21,16 @@ import (
 // it exits normally. So every go command of a build runs
 //
 //   - in a process group of its own, killed as a whole (SIGKILL to the
-//     group) when the build is cancelled, and swept again once go has
-//     exited, waiting until no member is left running (group_unix.go);
-//     elsewhere only go itself can be killed (group_other.go);
+//     group) when the build is cancelled; the build then waits until no
+//     member of the group is left running (group_unix.go). Elsewhere only
+//     go itself can be killed (group_other.go);
 //   - with GOTMPDIR set to a fresh directory under the stack's cache
 //     directory, removed when the build ends, whatever happened: go's work
 //     directory lives there, so nothing outlives the build even when go
-//     itself is killed. One killed with alchemy (SIGKILL, which nothing
-//     can handle) is removed by the next build of the stack (prune).
+//     itself is killed. One left by an alchemy killed with SIGKILL, which
+//     nothing can handle (on Linux the kernel then kills go too: a parent
+//     death signal), is removed by a later build of the stack once it is
+//     an hour old (prune).
 //
 // A process group of its own also means a terminal's Ctrl-C no longer
 // reaches go directly: alchemy gets it, cancels the build and kills the
