@@ -230,9 +230,18 @@ func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
 	// Edits made while building are read by the deploy that starts now,
 	// or, after a failed build, by the next one.
 	c.changed = s.watch.Look()
+	// An executable the cache holds is checked again after the deploy:
+	// its manifest covers the //go:embed files, which the key does not.
+	// One the cache does not trust (it saw files change during the build)
+	// is rebuilt by the next cycle anyway; checking it would start a
+	// cycle at once, and forever if its manifest can never be trusted.
+	cached := ""
 	if err != nil {
 		c.err = err
 	} else {
+		if _, now, _ := s.builder.Current(s.file); now == exe {
+			cached = exe
+		}
 		c.code, _ = stackrun.Exec(ctx, exe, s.args, s.env)
 		c.written = s.watch.Look()
 		c.changed = dedupeSorted(append(c.changed, c.written...))
@@ -240,7 +249,7 @@ func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
 	if ctx.Err() != nil {
 		return c
 	}
-	if key2, exe2, _ := s.builder.Current(s.file); key2 != key || (exe != "" && exe2 != exe) {
+	if key2, exe2, _ := s.builder.Current(s.file); key2 != key || (cached != "" && exe2 != cached) {
 		c.stale = true
 	}
 	return c
