@@ -221,37 +221,30 @@ type devCycleResult struct {
 // wrote never starts a cycle (stackrun.Watcher says why comparing content
 // is how). An edit made while the cycle ran cannot be told from the
 // deploy's writes, except the edits that matter most: the stack's Go
-// sources are fingerprinted before the build and after the deploy
-// (Builder.Current), and a change there means the program that ran is
-// already out of date.
+// sources are fingerprinted when the build starts (Built.Key) and after
+// the deploy (Builder.Current), and a change there means the program that
+// ran is already out of date.
 func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
-	key, _, _ := s.builder.Current(s.file)
-	exe, err := s.builder.Build(ctx, s.file)
+	built, err := s.builder.BuildStack(ctx, s.file)
 	// Edits made while building are read by the deploy that starts now,
 	// or, after a failed build, by the next one.
 	c.changed = s.watch.Look()
-	// An executable the cache holds is checked again after the deploy:
-	// its manifest covers the //go:embed files, which the key does not.
-	// One the cache does not trust (it saw files change during the build)
-	// is rebuilt by the next cycle anyway; checking it would start a
-	// cycle at once, and forever if its manifest can never be trusted.
-	cached := ""
 	if err != nil {
 		c.err = err
 	} else {
-		if _, now, _ := s.builder.Current(s.file); now == exe {
-			cached = exe
-		}
-		c.code, _ = stackrun.Exec(ctx, exe, s.args, s.env)
+		c.code, _ = stackrun.Exec(ctx, built.Exe, s.args, s.env)
 		c.written = s.watch.Look()
 		c.changed = dedupeSorted(append(c.changed, c.written...))
 	}
 	if ctx.Err() != nil {
 		return c
 	}
-	if key2, exe2, _ := s.builder.Current(s.file); key2 != key || (cached != "" && exe2 != cached) {
-		c.stale = true
-	}
+	// An executable the cache holds is checked again: its manifest covers
+	// the //go:embed files, which the key does not. One the cache did not
+	// trust is rebuilt by the next cycle anyway; checking it would start a
+	// cycle at once, and forever if it can never be trusted.
+	key, exe, _ := s.builder.Current(s.file)
+	c.stale = key != built.Key || (built.Cached && exe != built.Exe)
 	return c
 }
 

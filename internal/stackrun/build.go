@@ -42,50 +42,73 @@ type Builder struct {
 // Build returns the path of an executable built from the stack file,
 // building it only when the inputs changed. A cache hit starts no process.
 func (b *Builder) Build(ctx context.Context, stackFile string) (exe string, err error) {
+	r, err := b.BuildStack(ctx, stackFile)
+	return r.Exe, err
+}
+
+// Built is what BuildStack did.
+type Built struct {
+	Exe string // the executable; "" when the build failed
+	// Key is the fingerprint of the inputs the build started from, as
+	// Current reports it; "" when the stack file could not be read.
+	Key string
+	// Cached: Current returns Exe for as long as the inputs stay as they
+	// are. False when the cache did not trust what it recorded (files
+	// changed while go built them): the next Build builds again.
+	Cached bool
+}
+
+// BuildStack is Build, saying also what it built from.
+func (b *Builder) BuildStack(ctx context.Context, stackFile string) (Built, error) {
 	in, err := b.inputs(stackFile)
 	if err != nil {
-		return "", err
+		return Built{}, err
 	}
+	r := Built{Key: in.key}
 	if exe, ok := lookup(in.sdir, in.key); ok {
-		return exe, nil
+		r.Exe, r.Cached = exe, true
+		return r, nil
 	}
 
 	// Miss: build under the stack's lock, so concurrent alchemy processes
 	// build once and the others find the result.
 	if err := atomicfile.MkdirPrivate(in.sdir); err != nil {
-		return "", fmt.Errorf("stack cache: %w", err)
+		return r, fmt.Errorf("stack cache: %w", err)
 	}
 	lk := flock.New(filepath.Join(in.sdir, ".lock"))
 	if locked, lerr := lk.TryLockContext(ctx, 25*time.Millisecond); lerr == nil && locked {
 		defer lk.Unlock()
 	} else if ctx.Err() != nil {
-		return "", ctx.Err()
+		return r, ctx.Err()
 	} // else: no locking on this file system; the atomic rename keeps us safe
 	if exe, ok := lookup(in.sdir, in.key); ok {
-		return exe, nil
+		r.Exe, r.Cached = exe, true
+		return r, nil
 	}
 	stderr := b.Stderr
 	if stderr == nil {
 		stderr = os.Stderr
 	}
 	fmt.Fprintf(stderr, "Building %s ...\n", in.display)
-	exe, err = build(ctx, buildSpec{
+	exe, err := build(ctx, buildSpec{
 		display: in.display, dir: in.dir, modRoot: in.modRoot, file: filepath.Base(in.abs),
 		goBin: in.goBin, env: in.env, flags: in.flags, sdir: in.sdir, key: in.key, stderr: stderr,
 	})
 	if err != nil {
-		return "", err
+		return r, err
 	}
 	prune(in.sdir, exe)
-	return exe, nil
+	r.Exe = exe
+	_, r.Cached = lookup(in.sdir, in.key)
+	return r, nil
 }
 
 // Current reports, without building or starting any process, what Build
 // would do now: key is the fingerprint of the stack's inputs as they are
 // (it changes when Build would build another program), exe the cached
 // executable Build would return, "" when it would build. `alchemy dev`
-// compares them before and after a cycle to tell whether the program it
-// just ran is already out of date.
+// compares them with BuildStack's after a deploy, to tell whether the
+// program it just ran is already out of date.
 func (b *Builder) Current(stackFile string) (key, exe string, err error) {
 	in, err := b.inputs(stackFile)
 	if err != nil {

@@ -570,3 +570,32 @@ func TestBuildPrunesStaleGoTmpDirs(t *testing.T) {
 		t.Errorf("a recent GOTMPDIR was removed: %v", err)
 	}
 }
+
+// Current tells, without building, whether Build would return the program
+// BuildStack just built: alchemy dev asks after every deploy.
+func TestCurrentMatchesWhatWasBuilt(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	stack := newModule(t, map[string]string{"lib/lib.go": "package lib\n\nconst V = 1\n"})
+	b := g.builder(&bytes.Buffer{})
+	built, err := b.BuildStack(context.Background(), stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !built.Cached || built.Exe == "" || built.Key == "" {
+		t.Fatalf("BuildStack: %+v, want a cached executable and its key", built)
+	}
+	key, exe, err := b.Current(stack)
+	if err != nil || key != built.Key || exe != built.Exe {
+		t.Fatalf("Current: %s %s %v, want %s %s", key, exe, err, built.Key, built.Exe)
+	}
+	builds := g.builds(t)
+	writeFiles(t, filepath.Dir(stack), map[string]string{"lib/lib.go": "package lib\n\nconst V = 2\n"})
+	key, exe, err = b.Current(stack)
+	if err != nil || key == built.Key || exe != "" {
+		t.Fatalf("Current after an edit: %s %q %v, want another key and no executable", key, exe, err)
+	}
+	if g.builds(t) != builds {
+		t.Fatal("Current ran go build")
+	}
+}
