@@ -48,14 +48,14 @@ func WatchRoot(stackFile string) string {
 // inputs when it starts (the build reads the Go files; the stack program
 // reads files such as a Worker's script as it declares its resources), so
 // an edit made before then is deployed by that cycle; and `alchemy dev`
-// checks after each cycle whether the Go sources changed since its build
-// (Builder.Current), which no resource output can make it skip. What is
-// left, a non-Go file edited while the deploy runs, is named on the
-// terminal so the user can save it again.
+// checks after each deploy whether the stack's Go sources changed since
+// the build (Builder.Current), and if they did starts the next cycle at
+// once. What is left, a non-Go file edited while the deploy runs, is named
+// on the terminal so the user can save it again.
 //
 // To keep looking cheap, a file is hashed only when its size or
-// modification time differs from the record (a directory walk per poll,
-// as before). A file modified in the same clock tick as it was hashed
+// modification time differs from the record: a poll costs a directory
+// walk. A file modified in the same clock tick as it was hashed
 // could change again without either moving, so one whose modification
 // time is within racyWindow of its hashing is hashed again on every look
 // until it is older (git's "racily clean" index entries). Files over
