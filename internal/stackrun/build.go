@@ -188,10 +188,14 @@ func (b *Builder) inputs(stackFile string) (*stackInputs, error) {
 // print file:line stack traces (those come from the pclntab, which stays);
 // what is lost is debugging the cached executable with a debugger, for
 // which `go run alchemy.run.go` or `go build` of the stack file is there.
-// A -ldflags in the user's GOFLAGS is kept: one given on the command line
-// would replace it.
+// A -ldflags in the user's GOFLAGS (the environment's, else the go env
+// file's) is kept: one given on the command line would replace it.
 func buildFlags(env map[string]string) []string {
-	if strings.Contains(env["GOFLAGS"], "-ldflags") {
+	goflags, ok := env["GOFLAGS"]
+	if !ok {
+		goflags = goEnvFileValue(goEnvFile(env), "GOFLAGS")
+	}
+	if strings.Contains(goflags, "-ldflags") {
 		return nil
 	}
 	return []string{"-ldflags=-s -w"}

@@ -5,10 +5,12 @@ package stackrun
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -597,5 +599,65 @@ func TestCurrentMatchesWhatWasBuilt(t *testing.T) {
 	}
 	if g.builds(t) != builds {
 		t.Fatal("Current ran go build")
+	}
+}
+
+// The executable is linked without symbol table and DWARF, unless the
+// user's GOFLAGS (in the environment or the go env file) has an -ldflags
+// of its own, which alchemy's would replace.
+func TestBuildLdflags(t *testing.T) {
+	t.Parallel()
+	const src = `//go:build ignore
+
+// A stand-in for a stack: it calls alchemy.Run and prints version.
+package main
+
+import "fmt"
+
+var alchemy = struct{ Run func(string) }{Run: func(string) {}}
+
+var version = "unset"
+
+func main() {
+	alchemy.Run("stand-in")
+	fmt.Println(version)
+}
+`
+	goEnvFile := filepath.Join(t.TempDir(), "env")
+	os.WriteFile(goEnvFile, []byte("GOFLAGS=-ldflags=-X=main.version=from-go-env-file\n"), 0o644)
+	for _, tc := range []struct {
+		name     string
+		env      []string
+		stripped bool
+		prints   string
+	}{
+		{"by default", []string{"GOENV=off"}, true, "unset"},
+		{"GOFLAGS with -ldflags", []string{"GOENV=off", "GOFLAGS=-ldflags=-X=main.version=from-goflags"}, false, "from-goflags"},
+		{"the go env file's GOFLAGS", []string{"GOENV=" + goEnvFile}, false, "from-go-env-file"},
+		{"GOFLAGS overriding the go env file's", []string{"GOENV=" + goEnvFile, "GOFLAGS=-trimpath"}, true, "unset"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGoEnv(t)
+			g.env = slices.DeleteFunc(g.env, func(kv string) bool {
+				return strings.HasPrefix(kv, "GOFLAGS=") || strings.HasPrefix(kv, "GOENV=")
+			})
+			g.env = append(g.env, tc.env...)
+			stack := newModule(t, map[string]string{"alchemy.run.go": src})
+			exe, _ := mustBuild(t, g, stack)
+			if got := run(t, exe); got != tc.prints {
+				t.Errorf("the stack printed %q, want %q", got, tc.prints)
+			}
+			f, err := elf.Open(exe)
+			if err != nil {
+				t.Skipf("not an ELF executable: %v", err)
+			}
+			defer f.Close()
+			_, symErr := f.Symbols()
+			stripped := errors.Is(symErr, elf.ErrNoSymbols) && f.Section(".debug_info") == nil
+			if stripped != tc.stripped {
+				t.Errorf("stripped %v (symbols: %v), want %v", stripped, symErr, tc.stripped)
+			}
+		})
 	}
 }

@@ -298,6 +298,25 @@ func goEnvFile(env map[string]string) string {
 	return filepath.Join(dir, "go", "env")
 }
 
+// goEnvFileValue returns the value the go env file sets for key, "" when
+// it sets none (or there is no such file).
+func goEnvFileValue(file, key string) string {
+	if file == "" {
+		return ""
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	value := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), key+"="); ok {
+			value = v // the last one wins, as for go
+		}
+	}
+	return value
+}
+
 // localDirs returns the local directories named by a go.mod or go.work:
 // the targets of `replace X => ./dir` (verb "replace") or the `use`
 // directories (verb "use"), in single-line and block form.
