@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,3 +93,41 @@ func TestProgressNamesWhatIsInFlight(t *testing.T) {
 		t.Errorf("counter %q, want %q", got, want)
 	}
 }
+
+// Off a terminal, progress lines are written together: soon after the first
+// of them without waiting for the end, all of them at the end, in order.
+func TestPlainProgressWritesLinesInBatches(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	p := newProgress(ios, 3000, "Deploying")
+	var mu sync.Mutex // the flush runs on a timer
+	p.w = writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.Write(b)
+	})
+	written := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.String()
+	}
+	p.Status("R0", "Local.RandomString", "creating", 0, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(written(), "[R0] creating") {
+		if time.Now().After(deadline) {
+			t.Fatal("a line waited more than 5 s to be written")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := 1; i < 3000; i++ {
+		p.Status(fmt.Sprintf("R%d", i), "Local.RandomString", "created", time.Millisecond, "")
+	}
+	p.done()
+	lines := strings.Split(strings.TrimSuffix(written(), "\n"), "\n")
+	if len(lines) != 3000 || lines[2999] != "[R2999] created (1ms)" {
+		t.Fatalf("%d lines, the last %q", len(lines), lines[len(lines)-1])
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

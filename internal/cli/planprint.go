@@ -54,7 +54,9 @@ func planSummary(p *engine.Plan) string {
 // printPlan writes the plan: glyph rows sorted by logical id on a terminal
 // (coloured when color), "[FQN] action" lines otherwise; --detailed adds the
 // props.
-func printPlan(w io.Writer, p *engine.Plan, plain, color, detailed bool) {
+func printPlan(out io.Writer, p *engine.Plan, plain, color, detailed bool) {
+	w := &batched{w: out}
+	defer w.flush()
 	fmt.Fprintln(w, planSummary(p))
 	steps := append([]*engine.Step(nil), p.Steps...)
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].LogicalID < steps[j].LogicalID })
@@ -261,4 +263,33 @@ func (j *stackJSON) addResult(res *engine.Result, statuses map[string]string) {
 	for _, f := range res.Failures {
 		j.Failures = append(j.Failures, failureJSON{ID: f.FQN, Type: f.Type, Error: f.Err.Error(), Skipped: f.Skipped})
 	}
+}
+
+// batched passes whole writes on together, a few system calls for a plan of
+// thousands of lines. It never splits a write: the writer below redacts, and
+// must see each line (each write) entire, as when they came one by one.
+type batched struct {
+	w   io.Writer
+	buf []byte
+	err error
+}
+
+const batchSize = 32 << 10
+
+func (b *batched) Write(p []byte) (int, error) {
+	if len(b.buf) > 0 && len(b.buf)+len(p) > batchSize {
+		b.flush()
+	}
+	b.buf = append(b.buf, p...)
+	if b.err != nil {
+		return 0, b.err
+	}
+	return len(p), nil
+}
+
+func (b *batched) flush() {
+	if len(b.buf) > 0 && b.err == nil {
+		_, b.err = b.w.Write(b.buf)
+	}
+	b.buf = b.buf[:0]
 }

@@ -104,6 +104,9 @@ type applier struct {
 	// refuses it.
 	commits context.Context
 	sem     chan struct{}
+	// width bounds the resources being worked on at once (committing,
+	// waiting for a slot, calling).
+	width int
 	// adopt is deploy --adopt.
 	adopt bool
 	// secrets seals secret props; scrub removes their values from errors
@@ -111,9 +114,12 @@ type applier struct {
 	secrets *secret.Codec
 	scrub   scrubber
 
+	// runs are the runs by FQN, filled before the first phase and only read
+	// after.
+	runs map[string]*run
+
 	mu         sync.Mutex
 	result     Result
-	runs       map[string]*run
 	refreshers map[string]*Refresher
 }
 
@@ -184,7 +190,7 @@ func ApplyWith(ctx context.Context, spec *Spec, p *Plan, store state.Store, cred
 	}
 	a := &applier{spec: spec, plan: p, store: store, creds: creds, rep: rep, adopt: o.Adopt,
 		interrupt: ctx, calls: calls, commits: context.WithoutCancel(ctx), sem: make(chan struct{}, concurrency),
-		runs: map[string]*run{}, secrets: p.secrets}
+		width: max(minWidth, widthPerSlot*concurrency), runs: make(map[string]*run, len(p.Steps)), secrets: p.secrets}
 	if a.secrets == nil {
 		a.secrets = secret.New("", "")
 	}
@@ -223,12 +229,12 @@ func ApplyWith(ctx context.Context, spec *Spec, p *Plan, store state.Store, cred
 			declared = append(declared, r)
 		}
 	}
-	a.phase(declared, a.applyDeclared)
+	a.phase(declared, a.dependencies, a.applyDeclared)
 	if a.healthy() {
 		// Old generations of replaced resources and resources removed from
 		// the stack go last, dependents first.
-		a.phase(gc, a.collectReplaced)
-		a.phase(deletions, a.deleteOrphan)
+		a.phase(gc, nil, a.collectReplaced)
+		a.phase(deletions, a.deletedDependents, a.deleteOrphan)
 	} else {
 		for _, r := range deletions {
 			a.skip(r.step, errors.New("not deleted: the deploy failed before resources removed from the stack are deleted"))
@@ -246,6 +252,15 @@ func ApplyWith(ctx context.Context, spec *Spec, p *Plan, store state.Store, cred
 	return &a.result
 }
 
+// A phase works on up to widthPerSlot resources per provider slot, and at
+// least minWidth: enough that the commits of many resources share each
+// flush of the state journal, few enough that the goroutines stay a small
+// part of the run's memory.
+const (
+	widthPerSlot = 16
+	minWidth     = 64
+)
+
 var errAborted = errors.New("aborted by a second interrupt")
 
 func (a *applier) healthy() bool {
@@ -254,19 +269,96 @@ func (a *applier) healthy() bool {
 	return len(a.result.Failures) == 0 && !a.result.Interrupted && a.result.LeaseLost == nil
 }
 
-// phase runs fn for every run concurrently; each run's done channel closes
-// when its fn returns, which is what its dependents wait on.
-func (a *applier) phase(runs []*run, fn func(*run) error) {
+// phase runs fn for every run once the runs it waits for (after, among
+// this phase's) are done; each run's done channel closes when its fn
+// returns. It is Kahn's algorithm on a bounded pool of workers: a run starts
+// only once it can go straight to work, so goroutines, their stacks and the
+// contention on the state store grow with the pool, not with the stack. The
+// pool is much wider than the provider concurrency, so that the commits of
+// many resources share each flush of the state journal.
+func (a *applier) phase(runs []*run, after func(*run) []*run, fn func(*run) error) {
+	if len(runs) == 0 {
+		return
+	}
+	index := make(map[*run]int, len(runs))
+	for i, r := range runs {
+		index[r] = i
+	}
+	waits := make([]int, len(runs))        // unfinished runs each run waits for
+	dependents := make([][]int, len(runs)) // who waits for each run
+	if after != nil {
+		for i, r := range runs {
+			for _, d := range after(r) {
+				if j, ok := index[d]; ok && j != i {
+					waits[i]++
+					dependents[j] = append(dependents[j], i)
+				}
+			}
+		}
+	}
+	// ready holds the runs that can start, in the order they became able
+	// to; it has room for every run, so releasing one never blocks.
+	ready := make(chan int, len(runs))
+	var mu sync.Mutex // guards everything below
+	released := make([]bool, len(runs))
+	outstanding, left, cursor := 0, len(runs), 0 // released and unfinished; unfinished; where to look for a run to force
+	release := func(i int) {
+		released[i] = true
+		outstanding++
+		ready <- i
+	}
+	unblock := func() {
+		// Nothing runs and nothing can start, yet runs are left: they wait
+		// for each other (a cycle among rows another version wrote). Start
+		// one rather than wait forever; it finds what it waits for not done.
+		for outstanding == 0 && left > 0 {
+			for released[cursor] {
+				cursor++
+			}
+			release(cursor)
+		}
+	}
+	for i := range runs {
+		if waits[i] == 0 {
+			release(i)
+		}
+	}
+	unblock()
 	var wg sync.WaitGroup
-	for _, r := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(r.done)
-			r.err = fn(r)
-		}()
+	for range min(a.width, len(runs)) {
+		wg.Go(func() {
+			for i := range ready {
+				r := runs[i]
+				r.err = fn(r)
+				close(r.done)
+				mu.Lock()
+				outstanding--
+				left--
+				for _, j := range dependents[i] {
+					if waits[j]--; waits[j] == 0 && !released[j] {
+						release(j)
+					}
+				}
+				if left == 0 {
+					close(ready)
+				}
+				unblock()
+				mu.Unlock()
+			}
+		})
 	}
 	wg.Wait()
+}
+
+// finished reports whether r is done, without waiting: phase starts a run
+// only after the runs it waits for, except to break a cycle.
+func finished(r *run) bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func (a *applier) report(s *Step, status string, start time.Time, detail string) {
@@ -343,10 +435,29 @@ var (
 	errAbortedInFlight = fmt.Errorf("cancelled in flight by a second interrupt; the next run resumes it: %w", errInterrupted)
 )
 
+// dependencies are the runs of the resources r's props read.
+func (a *applier) dependencies(r *run) []*run {
+	var out []*run
+	for _, d := range r.step.Node.Deps() {
+		out = append(out, a.runs[d])
+	}
+	return out
+}
+
+// deletedDependents are the runs deleting resources that depended on the
+// one r deletes: they go first.
+func (a *applier) deletedDependents(r *run) []*run {
+	var out []*run
+	for _, d := range r.step.Row.Downstream {
+		if dr := a.runs[d]; dr != nil && dr.step.Action == Delete {
+			out = append(out, dr)
+		}
+	}
+	return out
+}
+
 func (a *applier) lookup(fqn string) (map[string]any, bool) {
-	a.mu.Lock()
-	r := a.runs[fqn]
-	a.mu.Unlock()
+	r := a.runs[fqn] // written before the first phase, read-only since
 	if r == nil {
 		return nil, false
 	}
@@ -395,7 +506,9 @@ func (a *applier) applyDeclared(r *run) error {
 	s := r.step
 	for _, dep := range s.Node.Deps() {
 		d := a.runs[dep]
-		<-d.done
+		if !finished(d) {
+			return a.skip(s, fmt.Errorf("skipped because %s did not finish first", dep))
+		}
 		if d.err != nil {
 			return a.skip(s, fmt.Errorf("skipped because %s failed", dep))
 		}
@@ -916,14 +1029,9 @@ func (a *applier) collectReplaced(r *run) error {
 func (a *applier) deleteOrphan(r *run) error {
 	s := r.step
 	for _, d := range s.Row.Downstream {
-		a.mu.Lock()
-		dr := a.runs[d]
-		a.mu.Unlock()
-		if dr == nil || dr.step.Action != Delete {
-			continue
-		}
-		<-dr.done
-		if dr.err != nil {
+		// Not finished only in a cycle of deletions (see phase): this
+		// one goes first.
+		if dr := a.runs[d]; dr != nil && dr.step.Action == Delete && finished(dr) && dr.err != nil {
 			return a.skip(s, fmt.Errorf("skipped because deleting %s failed", d))
 		}
 	}

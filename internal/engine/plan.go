@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/alchemy-go/alchemy/internal/secret"
 	"github.com/alchemy-go/alchemy/internal/state"
@@ -37,7 +39,8 @@ type Step struct {
 	// lists those that are only known after apply.
 	Props   map[string]any
 	Unknown map[string]bool
-	// OldProps are the last applied props, for --detailed.
+	// OldProps are the last applied props, for --detailed; set when they
+	// differ from Props.
 	OldProps map[string]any
 	// Changed lists the props that differ from the last applied ones.
 	Changed []string
@@ -216,9 +219,10 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 		}
 	}
 	sort.Strings(orphans)
+	providerFor := providers(spec)
 	for _, fqn := range orphans {
 		row := rows[fqn]
-		prov, err := providerFor(spec, row.ResourceType)
+		prov, err := providerFor(row.ResourceType)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", fqn, err)
 		}
@@ -453,10 +457,12 @@ func planNode(spec *Spec, codec *secret.Codec, n *Node, row *state.Row, declared
 	if err := checkVersion(row, n.Provider); err != nil {
 		return nil, err
 	}
-	old := decodeMap(row.Props)
-	s.OldProps = old
-	if s.Changed, s.Reseal, err = diffProps(codec, spec, n.FQN, old, props, unknown, s.Secret); err != nil {
-		return nil, fmt.Errorf("reading its state: %w", err)
+	if !storedAsDeclared(row.Props, props, unknown, s.Secret) {
+		old := decodeMap(row.Props)
+		s.OldProps = old
+		if s.Changed, s.Reseal, err = diffProps(codec, spec, n.FQN, old, props, unknown, s.Secret); err != nil {
+			return nil, fmt.Errorf("reading its state: %w", err)
+		}
 	}
 	change := ChangeNone
 	if len(s.Changed) > 0 {
@@ -503,6 +509,19 @@ func planNode(spec *Spec, codec *secret.Codec, n *Node, row *state.Row, declared
 	return s, nil
 }
 
+// storedAsDeclared reports whether the stored props are, byte for byte,
+// what the declared ones marshal to (as this tool stores them): then
+// nothing changed, and a plan need not decode and compare them (most
+// resources of most plans). Secrets, sealed values and unknown props take
+// the long way.
+func storedAsDeclared(stored json.RawMessage, props map[string]any, unknown, secrets map[string]bool) bool {
+	if len(secrets) > 0 || len(unknown) > 0 || bytes.Contains(stored, []byte(`"__secret__"`)) {
+		return false
+	}
+	declared, err := json.Marshal(props)
+	return err == nil && bytes.Equal(declared, stored)
+}
+
 // sameName reports whether a replacement's new generation would get the
 // name of the generation it replaces: then both cannot exist at once.
 func sameName(spec *Spec, codec *secret.Codec, n *Node, old *state.Row, props map[string]any, newInstance string) bool {
@@ -544,7 +563,7 @@ func planLookup(declared map[string]*Step) Lookup {
 // evalProps evaluates every prop; unknown ones are left out of the map and
 // listed.
 func evalProps(n *Node, lookup Lookup) (map[string]any, map[string]bool, error) {
-	props := map[string]any{}
+	props := make(map[string]any, len(n.Props))
 	unknown := map[string]bool{}
 	for name, v := range n.Props {
 		if v == nil {
@@ -567,6 +586,18 @@ func evalProps(n *Node, lookup Lookup) (map[string]any, map[string]bool, error) 
 // strings, bools) so that comparisons with values read back from state are
 // exact.
 func normalize(v any) any {
+	switch v := v.(type) {
+	case nil, bool, float64:
+		return v
+	case string:
+		if utf8.ValidString(v) {
+			return v // JSON would replace invalid bytes: the long way does
+		}
+	case int:
+		if f := float64(v); int(f) == v {
+			return f
+		}
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return v

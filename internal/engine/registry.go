@@ -20,23 +20,31 @@ func RegisterProvider(p Provider) {
 	types[p.Type()] = p
 }
 
-// providerFor finds the provider of a resource type: the stack's own
-// declarations first, then the registered types.
-func providerFor(spec *Spec, typ string) (Provider, error) {
+// providers finds the provider of a resource type: the stack's own
+// declarations first, then the registered types. It indexes the
+// declarations once, so finding the providers of every row of a stage is
+// linear in the stage.
+func providers(spec *Spec) func(typ string) (Provider, error) {
+	declared := map[string]Provider{}
 	for _, n := range spec.Nodes {
-		if n.Type == typ {
-			return n.Provider, nil
+		if _, ok := declared[n.Type]; !ok {
+			declared[n.Type] = n.Provider
 		}
 	}
-	typesMu.RLock()
-	defer typesMu.RUnlock()
-	if p, ok := types[typ]; ok {
-		return p, nil
+	return func(typ string) (Provider, error) {
+		if p, ok := declared[typ]; ok {
+			return p, nil
+		}
+		typesMu.RLock()
+		defer typesMu.RUnlock()
+		if p, ok := types[typ]; ok {
+			return p, nil
+		}
+		known := make([]string, 0, len(types))
+		for t := range types {
+			known = append(known, t)
+		}
+		sort.Strings(known)
+		return nil, fmt.Errorf("no provider for resource type %s: the stack no longer imports the package that implements it, so its resources left in state cannot be deleted. Import that package again (known types: %v)", typ, known)
 	}
-	known := make([]string, 0, len(types))
-	for t := range types {
-		known = append(known, t)
-	}
-	sort.Strings(known)
-	return nil, fmt.Errorf("no provider for resource type %s: the stack no longer imports the package that implements it, so its resources left in state cannot be deleted. Import that package again (known types: %v)", typ, known)
 }

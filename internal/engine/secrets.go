@@ -67,17 +67,22 @@ func sealProps(c *secret.Codec, spec *Spec, fqn string, props map[string]any, se
 // a secret is stored in a form that should be written again (an old
 // unsalted hash, in clear).
 func diffProps(c *secret.Codec, spec *Spec, fqn string, old, news map[string]any, unknown, secrets map[string]bool) (changed []string, rewrite bool, err error) {
-	keys := map[string]bool{}
+	keys := make([]string, 0, len(old)+len(unknown))
 	for k := range old {
-		keys[k] = true
+		keys = append(keys, k)
 	}
 	for k := range news {
-		keys[k] = true
+		if _, ok := old[k]; !ok {
+			keys = append(keys, k)
+		}
 	}
 	for k := range unknown {
-		keys[k] = true
+		_, inOld := old[k]
+		if _, inNew := news[k]; !inOld && !inNew {
+			keys = append(keys, k)
+		}
 	}
-	for k := range keys {
+	for _, k := range keys {
 		if unknown[k] {
 			changed = append(changed, k)
 			continue

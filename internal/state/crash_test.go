@@ -35,6 +35,9 @@ const (
 // number in props and a size that varies (so a torn write would show), and
 // acknowledges each Set on stdout once it returned: "<fqn> <seq>".
 func runSetter() int {
+	// Write rows behind almost at once, so that kills land in those writes
+	// too.
+	behindAfter = 8
 	s := NewLocal(os.Getenv("STATE_ROOT"))
 	round, _ := strconv.ParseInt(os.Getenv("STATE_ROUND"), 10, 64)
 	var mu sync.Mutex

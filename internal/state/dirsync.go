@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"sync"
 	"syscall"
 )
 
@@ -16,45 +15,18 @@ import (
 // BenchmarkSetParallel).
 type dirSyncer struct {
 	// op is the sync to share; nil means syncDir.
-	op      func(dir string) error
-	mu      sync.Mutex
-	cond    *sync.Cond
-	started uint64 // fsyncs started
-	done    uint64 // fsyncs finished
-	running bool
-	err     error // result of fsync number done
+	op func(dir string) error
+	shared
 }
 
 // sync returns once an fsync of dir that started after the call has finished.
 func (s *dirSyncer) sync(dir string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cond == nil {
-		s.cond = sync.NewCond(&s.mu)
-	}
-	// An fsync already running may have started before our rename: we need
-	// the next one.
-	need := s.started + 1
-	for s.done < need {
-		if s.running {
-			s.cond.Wait()
-			continue
+	return s.do(func() error {
+		if s.op != nil {
+			return s.op(dir)
 		}
-		s.running = true
-		s.started++
-		n := s.started
-		s.mu.Unlock()
-		op := s.op
-		if op == nil {
-			op = syncDir
-		}
-		err := op(dir)
-		s.mu.Lock()
-		s.running = false
-		s.done, s.err = n, err
-		s.cond.Broadcast()
-	}
-	return s.err
+		return syncDir(dir)
+	})
 }
 
 // syncDir fsyncs a directory, making the entries created, renamed or removed

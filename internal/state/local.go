@@ -166,12 +166,20 @@ func readFile(path string, corrupt func(problem string, err error) error) ([]byt
 	return data, nil
 }
 
-// parseRow reads a row file's content. It compacts the JSON first, so that
-// props, attrs and the Extra fields come back without the file's indentation.
+// parseRow reads a row file's content, props, attrs and the Extra fields
+// compacted (without the file's indentation): in one pass when it can, else
+// compacted first, then decoded.
 func parseRow(data []byte, corrupt func(problem string, err error) error) (*Row, error) {
+	if row, ok := decodeRowFile(data); ok {
+		if err := row.Validate(); err != nil {
+			return nil, corrupt("is not a valid state row", err)
+		}
+		return &row, nil
+	}
 	var compact bytes.Buffer
 	compact.Grow(len(data))
-	if err := json.Compact(&compact, data); err != nil {
+	err := json.Compact(&compact, data)
+	if err != nil {
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) {
 			err = fmt.Errorf("%w (at byte %d)", err, syntax.Offset)
@@ -182,7 +190,14 @@ func parseRow(data []byte, corrupt func(problem string, err error) error) (*Row,
 		return nil, corrupt("is not a valid state row", errors.New("it is null"))
 	}
 	var row Row
-	if err := json.Unmarshal(compact.Bytes(), &row); err != nil {
+	if compact.Bytes()[0] == '{' {
+		// Valid JSON (Compact said so): straight to the row's decoder,
+		// without json.Unmarshal checking it all over again.
+		err = row.UnmarshalJSON(compact.Bytes())
+	} else {
+		err = json.Unmarshal(compact.Bytes(), &row) // its error names the type
+	}
+	if err != nil {
 		return nil, corrupt("is not a valid state row", err)
 	}
 	if err := row.Validate(); err != nil {
@@ -204,13 +219,20 @@ func (l *Local) Get(ctx context.Context, stack, stage, fqn string) (*Row, error)
 	if fqn == "" {
 		return nil, errors.New("state get: empty FQN")
 	}
+	ov, err := d.journaled()
+	if err != nil {
+		return nil, err
+	}
+	return d.get(stack, stage, fqn, ov, func(string) bool { return true }, nil)
+}
+
+// get reads the row of fqn: the journal's entry (ov) first, then the file,
+// under its current name, then its legacy one; exists says which files may
+// exist. buf is a buffer to read into, or nil.
+func (d *stageDir) get(stack, stage, fqn string, ov func(stem string) (entry, bool), exists func(stem string) bool, buf []byte) (*Row, error) {
 	names := []string{EncodeFQN(fqn)}
 	if legacy, ok := legacyName(fqn); ok {
 		names = append(names, legacy)
-	}
-	ov, err := d.overlay()
-	if err != nil {
-		return nil, err
 	}
 	for _, name := range names {
 		path := filepath.Join(d.path, name+".json")
@@ -218,10 +240,13 @@ func (l *Local) Get(ctx context.Context, stack, stage, fqn string) (*Row, error)
 			return &CorruptError{Path: path, Stack: stack, Stage: stage, FQN: fqn, Problem: problem, Err: err}
 		}
 		var data []byte
-		if e, ok := ov[name]; ok {
+		var err error
+		if e, ok := ov(name); ok {
 			data = e.data // nil: deleted since the file was written
-		} else if data, err = readFile(path, corrupt); err != nil {
-			return nil, err
+		} else if exists(name) {
+			if data, err = readRow(path, buf, corrupt); err != nil {
+				return nil, err
+			}
 		}
 		if data == nil {
 			continue
@@ -231,9 +256,103 @@ func (l *Local) Get(ctx context.Context, stack, stage, fqn string) (*Row, error)
 	return nil, nil
 }
 
+// GetAll reads every row of a stage: one listing of its directory, one look
+// at its journal, then the files, several at a time. The plan reads state
+// once, through it.
+func (l *Local) GetAll(ctx context.Context, stack, stage string) (map[string]*Row, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d, err := l.stage(stack, stage)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := d.entries(stack, stage)
+	if err != nil || entries == nil {
+		return map[string]*Row{}, err
+	}
+	ovMap, err := d.overlay()
+	if err != nil {
+		return nil, err
+	}
+	files := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		files[strings.TrimSuffix(e.Name(), ".json")] = true
+	}
+	fqns, err := d.fqns(stack, stage, entries, ovMap)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]*Row, len(fqns))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(readWorkers, len(fqns)) {
+		wg.Go(func() {
+			buf := make([]byte, 0, 16<<10)
+			ov := func(stem string) (entry, bool) { e, ok := ovMap[stem]; return e, ok }
+			for i := range next {
+				row, err := d.get(stack, stage, fqns[i], ov, func(stem string) bool { return files[stem] }, buf)
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				rows[i] = row
+			}
+		})
+	}
+feed:
+	for i := range fqns {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[string]*Row, len(fqns))
+	for i, row := range rows {
+		if row != nil {
+			out[fqns[i]] = row
+		}
+	}
+	return out, nil
+}
+
+// readWorkers is how many row files GetAll reads and parses at once.
+const readWorkers = 8
+
+var errIsDir = errors.New("is a directory")
+
+// readRow reads a row file as readFile does, into buf when it is large
+// enough.
+func readRow(path string, buf []byte, corrupt func(problem string, err error) error) ([]byte, error) {
+	data, err := readInto(path, buf)
+	switch {
+	case errors.Is(err, errIsDir):
+		return nil, corrupt("is a directory, not a file", errors.New("something other than alchemy created it"))
+	case err != nil:
+		return nil, fmt.Errorf("reading state: %w", err)
+	case data != nil && len(data) == 0:
+		return nil, corrupt("is empty", errors.New("0 bytes, the remains of a crash or a full disk"))
+	}
+	return data, nil
+}
+
 // Set writes row under its FQN and returns once it is durable. A file of the
 // row under its legacy name is removed.
 func (l *Local) Set(ctx context.Context, stack, stage string, row *Row) error {
+	return l.set(ctx, stack, stage, row, nil)
+}
+
+// set is Set, refused unless fence (when set) passes a check made after the
+// call and before the row is durable (see journal).
+func (l *Local) set(ctx context.Context, stack, stage string, row *Row, fence Fence) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -248,22 +367,26 @@ func (l *Local) Set(ctx context.Context, stack, stage string, row *Row) error {
 	if err != nil {
 		return fmt.Errorf("encoding state row %s: %w", row.FQN, err)
 	}
-	recs := []record{{Stem: EncodeFQN(row.FQN), FQN: row.FQN, Data: data}}
+	recs := []record{{Stem: EncodeFQN(row.FQN), FQN: row.FQN, Data: data, settled: row.Stable()}}
 	if legacy, ok := legacyName(row.FQN); ok {
 		// While both exist readers prefer the new name; the legacy file goes
 		// at the next checkpoint. Lstat first: it is a lock-free lookup.
 		if _, err := os.Lstat(filepath.Join(d.path, legacy+".json")); err == nil {
-			recs = append(recs, record{Stem: legacy, FQN: row.FQN})
+			recs = append(recs, record{Stem: legacy, FQN: row.FQN, settled: true})
 		}
 	}
-	if err := d.commit(recs...); err != nil {
-		return fmt.Errorf("writing state row %s/%s/%s: %w", stack, stage, row.FQN, err)
+	if err := d.commit(fence, recs...); err != nil {
+		return fenceOr(err, "writing state row %s/%s/%s: %w", stack, stage, row.FQN)
 	}
 	return nil
 }
 
 // Delete removes a row under its current and legacy names.
 func (l *Local) Delete(ctx context.Context, stack, stage, fqn string) error {
+	return l.delete(ctx, stack, stage, fqn, nil)
+}
+
+func (l *Local) delete(ctx context.Context, stack, stage, fqn string, fence Fence) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -280,10 +403,10 @@ func (l *Local) Delete(ctx context.Context, stack, stage, fqn string) error {
 	}
 	recs := make([]record, len(names))
 	for i, name := range names {
-		recs[i] = record{Stem: name, FQN: fqn}
+		recs[i] = record{Stem: name, FQN: fqn, settled: true}
 	}
-	if err := d.commit(recs...); err != nil {
-		return fmt.Errorf("deleting state row %s/%s/%s: %w", stack, stage, fqn, err)
+	if err := d.commit(fence, recs...); err != nil {
+		return fenceOr(err, "deleting state row %s/%s/%s: %w", stack, stage, fqn)
 	}
 	return nil
 }
@@ -299,6 +422,20 @@ func (l *Local) List(ctx context.Context, stack, stage string) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
+	entries, err := d.entries(stack, stage)
+	if err != nil || entries == nil {
+		return nil, err
+	}
+	ov, err := d.overlay()
+	if err != nil {
+		return nil, err
+	}
+	return d.fqns(stack, stage, entries, ov)
+}
+
+// entries lists the stage directory's row files (names ending in .json,
+// the output's aside); nil when there is no stage directory.
+func (d *stageDir) entries(stack, stage string) ([]fs.DirEntry, error) {
 	entries, err := os.ReadDir(d.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Cross-check, as the TypeScript store does: "not found" must mean the
@@ -311,23 +448,27 @@ func (l *Local) List(ctx context.Context, stack, stage string) ([]string, error)
 	if err != nil {
 		return nil, fmt.Errorf("listing state of %s/%s: %w", stack, stage, err)
 	}
-	ov, err := d.overlay()
-	if err != nil {
-		return nil, err
+	rows := make([]fs.DirEntry, 0, len(entries))
+	for _, e := range entries {
+		if name := e.Name(); name != outputFile && strings.HasSuffix(name, ".json") {
+			rows = append(rows, e)
+		}
 	}
+	return rows, nil
+}
+
+// fqns are the FQNs of the rows in the stage's files (entries) and journal
+// (ov), sorted.
+func (d *stageDir) fqns(stack, stage string, entries []fs.DirEntry, ov map[string]entry) ([]string, error) {
 	fqns := make([]string, 0, len(entries)+len(ov))
 	for _, e := range entries {
-		name := e.Name()
-		if name == outputFile || !strings.HasSuffix(name, ".json") {
-			continue
-		}
-		stem := strings.TrimSuffix(name, ".json")
+		stem := strings.TrimSuffix(e.Name(), ".json")
 		if _, journaled := ov[stem]; journaled {
 			continue
 		}
 		if e.IsDir() {
 			// Skipping it would plan the resource as new: a duplicate.
-			return nil, &CorruptError{Path: filepath.Join(d.path, name), Stack: stack, Stage: stage, FQN: fqnFromFileStem(stem),
+			return nil, &CorruptError{Path: filepath.Join(d.path, e.Name()), Stack: stack, Stage: stage, FQN: fqnFromFileStem(stem),
 				Problem: "is a directory, not a file", Err: errors.New("something other than alchemy created it")}
 		}
 		fqns = append(fqns, fqnFromFileStem(stem))
@@ -376,6 +517,10 @@ func (l *Local) GetOutput(ctx context.Context, stack, stage string) (json.RawMes
 
 // SetOutput replaces the stage's stack-output record; nil removes it.
 func (l *Local) SetOutput(ctx context.Context, stack, stage string, out json.RawMessage) error {
+	return l.setOutput(ctx, stack, stage, out, nil)
+}
+
+func (l *Local) setOutput(ctx context.Context, stack, stage string, out json.RawMessage, fence Fence) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -384,8 +529,8 @@ func (l *Local) SetOutput(ctx context.Context, stack, stage string, out json.Raw
 		return err
 	}
 	if len(out) == 0 {
-		if err := d.commit(record{Stem: outputStem}); err != nil {
-			return fmt.Errorf("removing stack output of %s/%s: %w", stack, stage, err)
+		if err := d.commit(fence, record{Stem: outputStem, settled: true}); err != nil {
+			return fenceOr(err, "removing stack output of %s/%s: %w", stack, stage)
 		}
 		return nil
 	}
@@ -393,8 +538,8 @@ func (l *Local) SetOutput(ctx context.Context, stack, stage string, out json.Raw
 	if err := json.Compact(&buf, out); err != nil {
 		return fmt.Errorf("stack output of %s/%s is not valid JSON: %w", stack, stage, err)
 	}
-	if err := d.commit(record{Stem: outputStem, Data: buf.Bytes()}); err != nil {
-		return fmt.Errorf("writing stack output of %s/%s: %w", stack, stage, err)
+	if err := d.commit(fence, record{Stem: outputStem, Data: buf.Bytes(), settled: true}); err != nil {
+		return fenceOr(err, "writing stack output of %s/%s: %w", stack, stage)
 	}
 	return nil
 }
@@ -446,17 +591,19 @@ func (l *Local) DeleteStage(ctx context.Context, stack, stage string) error {
 		return err
 	}
 	d.j.syncMu.Lock()
+	d.j.stopBehind()
 	d.j.mu.Lock()
 	if d.j.f != nil {
 		d.j.f.Close()
 	}
-	d.j.f, d.j.pending, d.j.synced = nil, nil, d.j.written
+	d.j.f, d.j.pending, d.j.synced, d.j.inFile = nil, nil, d.j.written, nil
+	d.j.batch, d.j.recs, d.j.fences, d.j.broken, d.j.size = d.j.batch[:0], nil, nil, nil, 0
 	d.j.mu.Unlock()
 	d.j.syncMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.ready.Store(false)
-	if err := os.RemoveAll(d.path); err != nil {
+	if err := removeStage(d.path); err != nil {
 		return fmt.Errorf("deleting state of %s/%s: %w", stack, stage, err)
 	}
 	stackDir := filepath.Dir(d.path)
@@ -468,6 +615,37 @@ func (l *Local) DeleteStage(ctx context.Context, stack, stage string) error {
 		return fmt.Errorf("deleting state of %s/%s: %w", stack, stage, err)
 	}
 	return nil
+}
+
+// removeStage deletes a stage directory: its row files first, a few at a
+// time (the file system releases a file's blocks outside the directory's
+// lock, and on a disk that discards them that is most of the time), then
+// whatever is left, the journal with it.
+func removeStage(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	names := make(chan string)
+	var wg sync.WaitGroup
+	for range min(entryWriters, len(entries)) {
+		wg.Go(func() {
+			for name := range names {
+				_ = os.Remove(filepath.Join(dir, name)) // what fails is left to RemoveAll, which says why
+			}
+		})
+	}
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".json") {
+			names <- e.Name()
+		}
+	}
+	close(names)
+	wg.Wait()
+	return os.RemoveAll(dir)
 }
 
 // Stacks returns the stack directories, sorted.

@@ -486,3 +486,77 @@ func TestDirSyncerGroupsConcurrentCallers(t *testing.T) {
 	}
 	t.Logf("%d callers, %d fsyncs", callers, s.started)
 }
+
+// GetAll reads what List and a Get of each row read: files, legacy names,
+// the writer's pending commits and a journal another writer left.
+func TestGetAllReadsWhatGetReads(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "app", "dev")
+	w := NewLocal(root)
+	for i := range 30 {
+		if err := w.Set(ctx, "app", "dev", newRow(fmt.Sprintf("ns/r_%02d", i), Created)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A legacy file, one shadowed by its current name, and changes only in
+	// the journal: updated, deleted, new.
+	legacy := newRow("old/style", Created)
+	data, _ := marshalIndent(legacy)
+	os.WriteFile(filepath.Join(dir, "old__style.json"), data, 0o600)
+	shadowed := newRow("ns/r_00", Updated)
+	data, _ = marshalIndent(shadowed)
+	os.WriteFile(filepath.Join(dir, "ns__r_00.json"), data, 0o600)
+	for i := range 10 {
+		fqn := fmt.Sprintf("ns/r_%02d", i)
+		switch i % 3 {
+		case 0:
+			if err := w.Set(ctx, "app", "dev", newRow(fqn, Updating)); err != nil {
+				t.Fatal(err)
+			}
+		case 1:
+			if err := w.Delete(ctx, "app", "dev", fqn); err != nil {
+				t.Fatal(err)
+			}
+		case 2:
+			if err := w.Set(ctx, "app", "dev", newRow(fqn+"_new", Creating)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	compare := func(what string, s *Local) {
+		t.Helper()
+		fqns, err := s.List(ctx, "app", "dev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		each := map[string]*Row{}
+		for _, fqn := range fqns {
+			row, err := s.Get(ctx, "app", "dev", fqn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if row != nil {
+				each[fqn] = row
+			}
+		}
+		all, err := s.GetAll(ctx, "app", "dev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(all, each) {
+			t.Fatalf("%s: GetAll read %d rows, List and Get %d", what, len(all), len(each))
+		}
+		if len(all) < 30 {
+			t.Fatalf("%s: only %d rows", what, len(all))
+		}
+	}
+	compare("the writer", w)
+	compare("another process, with the writer's journal", NewLocal(root))
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	compare("after the flush", NewLocal(root))
+}

@@ -32,5 +32,5 @@ func BenchmarkSetParallelThroughLease(b *testing.B) {
 		}
 		mu.Unlock()
 		return l.Store().Set(ctx, "app", stage, row)
-	})
+	}, func() error { return Flush(ctx, lb.Local) })
 }

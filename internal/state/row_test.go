@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"regexp"
@@ -187,4 +188,105 @@ func TestNewInstanceID(t *testing.T) {
 	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(a) || a == b {
 		t.Fatalf("%q %q", a, b)
 	}
+}
+
+// The one-pass decoding of a row reads exactly what the field-by-field one
+// does, whatever the row holds.
+func FuzzRowUnmarshalPaths(f *testing.F) {
+	for _, seed := range []string{
+		tsRow,
+		`{"kind":"resource","resourceType":"T","fqn":"a/b","logicalId":"b","instanceId":"00","providerVersion":2,"status":"created","downstream":["x","y"],"props":{"s":"a}b\"c","n":[1,{"x":null}]},"attr":{"v":"\u00e9"},"removalPolicy":"retain","deleteFirst":true,"claimed":true}`,
+		`{"fqn":"a","downstream":null,"props":null,"old":null,"attr":null}`,
+		`{"fqn":"a","status":5}`,
+		`{"fqn":"a","providerVersion":1.5}`,
+		`{"Status":"created","fqn":"a"}`,
+		`{"fq\u006e":"a"}`,
+		`{"fqn":"a","fqn":"b"}`,
+		` { "fqn" : "a" , "status" : "replaced" , "old" : { "fqn" : "a" , "status" : "created" , "bindings" : [ ] } } `,
+		`{}`,
+		`null`,
+		`{"fqn":"a","extra":{"deep":[{"}":"]"}]}}`,
+		`{"kind":"a","kind":null}`,
+		`{"x":1,"x":2,"fqn":"\ud800"}`,
+		`{"downstream":["a",null,""],"providerVersion":-0,"claimed":null}`,
+		`{"old":{"x":[],"old":null},"deleteFirst":false,"attr":"s","props":[1]}`,
+		"{\"fqn\":\"\xff\"}",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return
+		}
+		var fast, slow Row
+		errFast := fast.UnmarshalJSON(data)
+		errSlow := slow.unmarshalFields(data)
+		if (errFast == nil) != (errSlow == nil) {
+			t.Fatalf("%s: one-pass error %v, field by field %v", data, errFast, errSlow)
+		}
+		if errSlow != nil {
+			if errFast.Error() != errSlow.Error() {
+				t.Fatalf("%s: errors differ: %v / %v", data, errFast, errSlow)
+			}
+			return
+		}
+		a, _ := json.Marshal(fast)
+		b, _ := json.Marshal(slow)
+		if string(a) != string(b) || !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%s:\none-pass    %s\nfield by field %s", data, a, b)
+		}
+	})
+}
+
+// The direct writing of a row writes exactly what encoding/json does.
+func FuzzRowMarshalPaths(f *testing.F) {
+	f.Add(tsRow)
+	f.Add(`{"kind":"resource","resourceType":"T <&>","fqn":"a/b\"c","logicalId":"é","instanceId":"\u2028","providerVersion":-3,"status":"created","downstream":["x","\n"],"props":{ "a" : [1, 2] },"attr":null,"claimed":true,"deleteFirst":true,"old":{"props":{},"x":null}}`)
+	f.Add(`{"fqn":"a","status":"replaced","old":{"fqn":"a","status":"replacing","old":{"fqn":"a","status":"created"}}}`)
+	f.Add(`{"props":{"a":1},"bindings":[]}`)
+	f.Add(`{"fqn":"a","Status":"x","status":"created","zz":"\u003c"}`)
+	f.Fuzz(func(t *testing.T, data string) {
+		var row Row
+		if json.Unmarshal([]byte(data), &row) != nil {
+			return
+		}
+		for _, r := range []Row{row, {FQN: "x", Props: json.RawMessage(data), Extra: map[string]json.RawMessage{"e": json.RawMessage(data), "n": nil}}} {
+			fast, fastErr := r.MarshalJSON()
+			slow, slowErr := r.marshalFields()
+			if (fastErr == nil) != (slowErr == nil) || string(fast) != string(slow) {
+				t.Fatalf("%s:\ndirect         %s (%v)\nencoding/json  %s (%v)", data, fast, fastErr, slow, slowErr)
+			}
+		}
+	})
+}
+
+// A row file read in one pass reads as it does compacted and decoded, and
+// the one pass accepts nothing that is not valid JSON.
+func FuzzRowFile(f *testing.F) {
+	var indented bytes.Buffer
+	json.Indent(&indented, []byte(tsRow), "", "  ")
+	for _, seed := range []string{tsRow, indented.String(), `{"fqn":"a"} x`, `{"fqn":"a",}`, `{"providerVersion":01}`, `{"props":{]}`,
+		`{"old":{"fqn":"b"}  ,"fqn":"a"}`, "{\"fqn\":\"a\"}\n", `{"fqn" "a"}`, `{"downstream":["a" "b"]}`, `null`, `{"claimed":tru}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		row, ok := decodeRowFile(data)
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, data); err != nil {
+			if ok {
+				t.Fatalf("%q is not valid JSON, read as %+v", data, row)
+			}
+			return
+		}
+		if !ok {
+			return // the long way
+		}
+		var want Row
+		if err := want.UnmarshalJSON(compact.Bytes()); err != nil {
+			t.Fatalf("%q: read in one pass, but compacted: %v", data, err)
+		}
+		if !reflect.DeepEqual(row, want) {
+			t.Fatalf("%q:\none pass  %+v\ncompacted %+v", data, row, want)
+		}
+	})
 }
