@@ -24,9 +24,11 @@ import (
 // holder on another host (a shared directory, or a test acting as one) is
 // judged by its heartbeat: past the TTL, its lease is taken over.
 //
-// Fencing is check-then-write: every write through Lease.Store first reads
-// the lock's owner file (never a cached answer) and is refused unless it
-// still carries this grant's nonce. A holder that was taken over or broken
+// Fencing is check-then-write: every write through Lease.Store is preceded
+// by a read of the lock's owner file (never a cached answer: the journal
+// reads it once per batch of commits it writes, after all of them were made
+// and before any is durable) and refused unless it still carries this
+// grant's nonce. A holder that was taken over or broken
 // therefore cannot write once it could know; but a takeover that lands
 // between the check and the write is not caught, as nothing on one file
 // system can make the two one step. Remote backends close that window in
