@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,14 +89,14 @@ func TestDevOwnWritesStartNoCycle(t *testing.T) {
 	}
 	atRest(t, out, 1, "creating out/greeting.txt")
 
-	os.WriteFile(w.path("message.txt"), []byte("two"), 0o644)
+	saveFile(t, w.path("message.txt"), "two")
 	out.waitFor(t, "[dev] cycle 2 applied")
 	atRest(t, out, 2, "updating out/greeting.txt")
 
 	// Neither alchemy's directory nor a file rewritten with what it held
 	// is an edit.
 	os.WriteFile(w.path(".alchemy", "scratch.txt"), []byte("anything"), 0o644)
-	os.WriteFile(w.path("message.txt"), []byte("two"), 0o644)
+	saveFile(t, w.path("message.txt"), "two")
 	later := time.Now().Add(time.Minute)
 	os.Chtimes(w.path("alchemy.run.go"), later, later)
 	atRest(t, out, 2, "touching files without changing them")
@@ -126,7 +127,7 @@ func TestDevFileChangedByEveryDeployDoesNotLoop(t *testing.T) {
 	}
 	atRest(t, out, 1, "the first deploy")
 
-	os.WriteFile(w.path("message.txt"), []byte("two"), 0o644)
+	saveFile(t, w.path("message.txt"), "two")
 	out.waitFor(t, "[dev] cycle 2 applied")
 	second, _ := os.ReadFile(w.path("out", "stamp.txt"))
 	if !strings.HasPrefix(string(second), "two deployed at ") || string(second) == string(first) {
@@ -188,11 +189,26 @@ func TestDevEditWhileDeploying(t *testing.T) {
 	}
 	atRest(t, out, 2, "the stack edited while cycle 1 deployed")
 
-	os.WriteFile(w.path("message.txt"), []byte("three"), 0o644) // a longer pause: Nap is updated
+	saveFile(t, w.path("message.txt"), "three") // a longer pause: Nap is updated
 	out.waitFor(t, "[Nap] updating")
 	os.WriteFile(w.path("notes.txt"), []byte("saved while deploying"), 0o644)
 	out.waitFor(t, "[dev] cycle 3 applied")
 	requireContains(t, "dev output", out.String(),
 		"[dev] changed while cycle 3 ran, taken as the deploy's own output: notes.txt, out/greeting.txt (if you edited it meanwhile, save it again)\n")
 	atRest(t, out, 3, "a file edited while cycle 3 deployed")
+}
+
+// saveFile replaces path's content in one step, as an editor that writes a
+// new file and renames it over the old one does: a watcher polling under
+// load never sees it empty (os.WriteFile truncates first, and a cycle
+// started on the truncated file reads nothing).
+func saveFile(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := filepath.Join(t.TempDir(), "saving") // outside the module: no file of it appears there
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
 }
