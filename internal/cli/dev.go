@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -145,49 +146,112 @@ func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) e
 	if d, err := time.ParseDuration(os.Getenv("ALCHEMY_DEV_POLL")); err == nil && d > 0 {
 		interval, settle = d, d/2
 	}
-	builder := &stackrun.Builder{Stderr: os.Stderr}
-	args := append([]string{"deploy", abs, "--yes"}, pass...)
-	env := []string{"ALCHEMY_DEV=1", "ALCHEMY_STACK_FILE=" + abs}
+	s := &devSession{
+		builder: &stackrun.Builder{Stderr: os.Stderr},
+		watch:   stackrun.NewWatcher(root),
+		file:    abs,
+		args:    append([]string{"deploy", abs, "--yes"}, pass...),
+		env:     []string{"ALCHEMY_DEV=1", "ALCHEMY_STACK_FILE=" + abs},
+	}
 	// A warning is said once per session, not once per cycle
 	// (warnOncePerSession).
 	if notices, err := os.CreateTemp("", "alchemy-dev-notices-*"); err == nil {
 		notices.Close()
 		defer os.Remove(notices.Name())
-		env = append(env, devNoticesEnv+"="+notices.Name())
+		s.env = append(s.env, devNoticesEnv+"="+notices.Name())
 	}
-	snap := stackrun.Scan(root)
+	for _, f := range []*os.File{os.Stdout, os.Stderr} {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			s.watch.Ignore(fi)
+		}
+	}
+	s.watch.Look()
 	for n := 1; ; n++ {
 		start := time.Now()
-		code, err := devCycle(ctx, builder, abs, args, env)
+		c := s.cycle(ctx)
 		switch {
-		case code == ExitInterrupted || errors.Is(ctx.Err(), context.Canceled):
+		case c.code == ExitInterrupted || errors.Is(ctx.Err(), context.Canceled):
 			io.Errorf("[dev] stopped.\n")
 			return &ExitError{Code: ExitInterrupted}
-		case err != nil:
-			io.Errorf("%s\n[dev] cycle %d failed to build after %s; fix it and save: alchemy keeps watching.\n", err, n, time.Since(start).Round(time.Millisecond))
-		case code != 0:
-			io.Errorf("[dev] cycle %d: the deploy failed (exit %d) after %s; alchemy keeps watching.\n", n, code, time.Since(start).Round(time.Millisecond))
+		case c.err != nil:
+			io.Errorf("%s\n[dev] cycle %d failed to build after %s; fix it and save: alchemy keeps watching.\n", c.err, n, time.Since(start).Round(time.Millisecond))
+		case c.code != 0:
+			io.Errorf("[dev] cycle %d: the deploy failed (exit %d) after %s; alchemy keeps watching.\n", n, c.code, time.Since(start).Round(time.Millisecond))
 		default:
 			io.Errorf("[dev] cycle %d applied in %s; watching %s (Ctrl-C to stop)\n", n, time.Since(start).Round(time.Millisecond), root)
 		}
-		next, changed, err := stackrun.WaitForChange(ctx, root, snap, interval, settle)
+		if c.stale {
+			// The program that just ran is not what the sources build
+			// any more: run the new one rather than wait for an edit.
+			io.Errorf("[dev] changed while cycle %d ran: %s\n", n, describeChanges(root, c.changed))
+			continue
+		}
+		if len(c.written) > 0 {
+			io.Errorf("[dev] changed while cycle %d ran, taken as the deploy's own output: %s (if you edited it meanwhile, save it again)\n", n, describeChanges(root, c.written))
+		}
+		changed, err := s.watch.Wait(ctx, interval, settle)
 		if err != nil {
 			io.Errorf("[dev] stopped.\n")
 			return &ExitError{Code: ExitInterrupted}
 		}
-		snap = next
 		io.Errorf("[dev] changed: %s\n", describeChanges(root, changed))
 	}
 }
 
-// devCycle rebuilds the stack (cached when only other files changed) and
-// deploys it.
-func devCycle(ctx context.Context, b *stackrun.Builder, file string, args, env []string) (int, error) {
-	exe, err := b.Build(ctx, file)
+// devSession is what every cycle of one `alchemy dev` works with.
+type devSession struct {
+	builder *stackrun.Builder
+	watch   *stackrun.Watcher // what the stack's module held when the last cycle ended
+	file    string            // the stack file, absolute
+	args    []string          // the stack program's: deploy ...
+	env     []string          // and its extra environment
+}
+
+// devCycleResult is what one cycle did.
+type devCycleResult struct {
+	code    int      // the deploy's exit code
+	err     error    // the build failed
+	stale   bool     // the stack's Go sources changed since they were built
+	changed []string // files changed while the cycle ran
+	written []string // of which while the deploy ran: taken as its own writes
+}
+
+// cycle rebuilds the stack (cached when only other files changed) and
+// deploys it, then records what the module holds, so that what the deploy
+// wrote never starts a cycle (stackrun.Watcher says why comparing content
+// is how). An edit made while the cycle ran cannot be told from the
+// deploy's writes, except the edits that matter most: the stack's Go
+// sources are fingerprinted when the build starts (Built.Key) and after
+// the deploy (Builder.Current), and a change there means the program that
+// ran is already out of date.
+func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
+	built, err := s.builder.BuildStack(ctx, s.file)
+	// Edits made while building are read by the deploy that starts now,
+	// or, after a failed build, by the next one.
+	c.changed = s.watch.Look()
 	if err != nil {
-		return 0, err
+		c.err = err
+	} else {
+		c.code, _ = stackrun.Exec(ctx, built.Exe, s.args, s.env)
+		c.written = s.watch.Look()
+		c.changed = dedupeSorted(append(c.changed, c.written...))
 	}
-	return stackrun.Exec(ctx, exe, args, env)
+	if ctx.Err() != nil {
+		return c
+	}
+	// An executable the cache holds is checked again: its manifest covers
+	// the //go:embed files, which the key does not. One the cache did not
+	// trust is rebuilt by the next cycle anyway; checking it would start a
+	// cycle at once, and forever if it can never be trusted.
+	key, exe, _ := s.builder.Current(s.file)
+	c.stale = key != built.Key || (built.Cached && exe != built.Exe)
+	return c
+}
+
+// dedupeSorted sorts paths and drops repeats.
+func dedupeSorted(paths []string) []string {
+	slices.Sort(paths)
+	return slices.Compact(paths)
 }
 
 func describeChanges(root string, changed []string) string {
@@ -201,6 +265,9 @@ func describeChanges(root string, changed []string) string {
 			p = r
 		}
 		rel = append(rel, p)
+	}
+	if len(rel) == 0 {
+		return "the stack's Go sources"
 	}
 	return strings.Join(rel, ", ")
 }

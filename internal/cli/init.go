@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/spf13/cobra"
@@ -178,21 +179,22 @@ func sdkCheckout(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("--sdk %s is not a checkout of %s: %w", dir, stackrun.SDKModule, err)
 	}
-	if m := modulePath.FindSubmatch(gomod); m == nil || string(m[1]) != stackrun.SDKModule {
+	if m := modulePath().FindSubmatch(gomod); m == nil || string(m[1]) != stackrun.SDKModule {
 		return "", fmt.Errorf("--sdk %s is not a checkout of %s: its go.mod declares another module", dir, stackrun.SDKModule)
 	}
 	return abs, nil
 }
 
 var (
-	modulePath  = regexp.MustCompile(`(?m)^module\s+"?([^\s"]+)"?`)
-	notInModule = regexp.MustCompile(`[^A-Za-z0-9._~-]+`)
+	// Compiled on first use: `alchemy init` only, not every start-up.
+	modulePath  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^module\s+"?([^\s"]+)"?`) })
+	notInModule = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._~-]+`) })
 )
 
 // moduleFromDir makes a module path of a directory's name: a single path
 // element (no dot, so the go command never tries to fetch it).
 func moduleFromDir(dir string) string {
-	name := strings.Trim(notInModule.ReplaceAllString(strings.ToLower(filepath.Base(dir)), "-"), "-._~")
+	name := strings.Trim(notInModule().ReplaceAllString(strings.ToLower(filepath.Base(dir)), "-"), "-._~")
 	if name == "" {
 		return "stack"
 	}

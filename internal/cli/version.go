@@ -120,7 +120,12 @@ The same line as alchemy --version.`,
 }
 
 // versionFlag makes `alchemy --version` print what `alchemy version` does.
+//
+// The version is read only when --version is given: reading the build
+// information on every start-up costs page faults for nothing. cobra adds
+// the flag when Version is set, and renders the template only for it.
 func versionFlag(root *cobra.Command) {
-	root.Version = buildVersion().String()
-	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
+	cobra.AddTemplateFunc("alchemyVersion", func() string { return buildVersion().String() })
+	root.Version = "(read from the build information)"
+	root.SetVersionTemplate("{{.Name}} {{alchemyVersion}}\n")
 }

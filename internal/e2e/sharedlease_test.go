@@ -25,17 +25,20 @@ import (
 // processes of a test reach it (env) and as the test itself reads it
 // (backend).
 type sharedStore struct {
-	kind    string
-	env     []string
-	backend state.Backend
-	pg      *testpeers.PG // the postgres store's database
+	kind string
+	env  []string
+	// stateArgs point `alchemy state` at the store.
+	stateArgs []string
+	backend   state.Backend
+	pg        *testpeers.PG // the postgres store's database
 }
 
 // The stoppable fixture's stage, as every test here deploys it.
 const stoppableStack, stoppableStage = "stoppable", "dev_tester"
 
-// newSharedStore gives w a fresh store of kind ("postgres" or "s3"): its
-// own database, or its own bucket with the gateway's keys stored in w's
+// newSharedStore gives w a fresh store of kind ("local", "postgres" or
+// "s3"): the project's own .alchemy/state, its own database, or its own
+// bucket with the gateway's keys stored in w's
 // default profile by `alchemy login` (STS cannot vouch for them: saved
 // unchecked).
 func newSharedStore(t *testing.T, w *world, kind string) *sharedStore {
@@ -45,6 +48,12 @@ func newSharedStore(t *testing.T, w *world, kind string) *sharedStore {
 	var url string
 	var opts backends.Options
 	switch kind {
+	case "local":
+		// The default store at the project's module root; `alchemy state`
+		// is pointed at it (it would otherwise run the stack file).
+		s.stateArgs = []string{"--state", "."}
+		url = ""
+		opts.Root = w.dir
 	case "postgres":
 		s.pg = testpeers.Postgres(t)
 		url = s.pg.DSNWithout()
@@ -112,30 +121,12 @@ func (s *sharedStore) status(t *testing.T) map[string]state.Status {
 // First created, Nap under way, After not started.
 func startMidApplyShared(t *testing.T, w *world, s *sharedStore, stack string, extra []string) (cmd *exec.Cmd, out *lockedBuffer, done chan error) {
 	t.Helper()
-	cmd = w.command(append(append([]string(nil), s.env...), extra...), "deploy", stack, "--yes")
-	out = &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done = make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT); killGroup(cmd) })
-	for deadline := time.Now().Add(runTimeout); ; {
+	cmd, out, done = startDeployUntil(t, w, stack, append(append([]string(nil), s.env...), extra...), func() bool {
 		st := s.status(t)
-		if st["First"] == state.Created && st["Nap"] == state.Creating {
-			return cmd, out, done
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("the deploy ended before it was mid-apply (%v):\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the deploy never got mid-apply:\n%s", out.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return st["First"] == state.Created && st["Nap"] == state.Creating
+	})
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT) }) // a stopped one must die too
+	return cmd, out, done
 }
 
 // waitExit waits for a deploy started in the background and returns its
@@ -171,24 +162,33 @@ func requireResumed(t *testing.T, w *world, s *sharedStore, stack string) {
 
 var sharedKinds = []string{"postgres", "s3"}
 
-// Two deploys of one stage on a shared store from two processes that
-// present two hosts: while alice's runs, bob's fails at once naming her and
-// changes nothing; bob's with --lock-timeout waits, says so once, and runs
-// after hers, finding nothing to do. Never two creates of one resource.
-func TestSharedStoreLeaseBetweenTwoHosts(t *testing.T) {
-	for _, kind := range sharedKinds {
+// sharedWorld is a world deploying the stoppable fixture to a fresh store
+// of kind, built once outside any timing.
+func sharedWorld(t *testing.T, kind string) (w *world, s *sharedStore, stack string) {
+	t.Helper()
+	w = newWorld(t)
+	s = newSharedStore(t, w, kind)
+	stack = w.project(fixture("stoppable"))
+	w.ok("plan", stack)
+	return w, s, stack
+}
+
+// Two deploys of one stage, on each kind of store, from two processes that
+// present two hosts (ALCHEMY_TEST_LEASE_IDENTITY): while alice's runs,
+// bob's fails at once naming her and changes nothing; bob's with
+// --lock-timeout waits, says so once, and runs after hers, finding nothing
+// to do. Never two creates of one resource.
+func TestLeaseBetweenTwoHosts(t *testing.T) {
+	for _, kind := range append([]string{"local"}, sharedKinds...) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			w := newWorld(t)
-			s := newSharedStore(t, w, kind)
-			stack := w.project(fixture("stoppable"))
-			w.ok("plan", stack)
+			w, s, stack := sharedWorld(t, kind)
 			alice := []string{"ALCHEMY_TEST_LEASE_IDENTITY=alice@alice-laptop.test:4242"}
 			bob := append([]string{"ALCHEMY_TEST_LEASE_IDENTITY=bob@ci-runner-7.test:777"}, s.env...)
 
 			_, outA, doneA := startMidApplyShared(t, w, s, stack, alice)
-			before := s.rows(t)
-			l := w.runEnv(s.env, "state", "lease")
+			before, filesBefore := s.rows(t), readFile(t, w.path(".alchemy", "files"))
+			l := w.runEnv(s.env, append([]string{"state", "lease"}, s.stateArgs...)...)
 			requireContains(t, "state lease", l.stdout, "stoppable/dev_tester: alice@alice-laptop.test (pid 4242) running `alchemy deploy --stage dev_tester` since ")
 
 			b := w.runEnv(bob, "deploy", stack, "--yes")
@@ -197,9 +197,12 @@ func TestSharedStoreLeaseBetweenTwoHosts(t *testing.T) {
 			}
 			requireContains(t, "bob's deploy", b.stderr,
 				"Another alchemy run holds stoppable/dev_tester: alice@alice-laptop.test (pid 4242) running `alchemy deploy --stage dev_tester` since ",
-				"Nothing was changed.")
+				"Nothing was changed.", "`alchemy state unlock stoppable/dev_tester`")
 			if after := s.rows(t); !sameRows(before, after) {
 				t.Errorf("the refused deploy changed the store:\nbefore %v\nafter  %v", before, after)
+			}
+			if files := readFile(t, w.path(".alchemy", "files")); files != filesBefore {
+				t.Errorf("the refused deploy changed the files:\nbefore %s\nafter  %s", filesBefore, files)
 			}
 
 			c := w.runEnv(bob, "deploy", stack, "--yes", "--lock-timeout", "2m")
@@ -231,10 +234,7 @@ func TestSharedStoreKilledHolder(t *testing.T) {
 	for _, kind := range sharedKinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			w := newWorld(t)
-			s := newSharedStore(t, w, kind)
-			stack := w.project(fixture("stoppable"))
-			w.ok("plan", stack)
+			w, s, stack := sharedWorld(t, kind)
 			ttl := "ALCHEMY_TEST_LEASE_TTL=3s"
 			a, _, doneA := startMidApplyShared(t, w, s, stack, []string{ttl, "ALCHEMY_TEST_LEASE_IDENTITY=alice@alice-laptop.test:4242"})
 			killGroup(a)
@@ -275,10 +275,7 @@ func TestSharedStoreKilledHolder(t *testing.T) {
 // resumes cleanly.
 func TestPostgresTerminatedHolderStops(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	s := newSharedStore(t, w, "postgres")
-	stack := w.project(fixture("stoppable"))
-	w.ok("plan", stack)
+	w, s, stack := sharedWorld(t, "postgres")
 	_, outA, doneA := startMidApplyShared(t, w, s, stack, nil)
 
 	ctx := context.Background()
@@ -320,10 +317,7 @@ func TestPostgresTerminatedHolderStops(t *testing.T) {
 // the state is the second's, unchanged.
 func TestS3StoppedHolderIsFenced(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	s := newSharedStore(t, w, "s3")
-	stack := w.project(fixture("stoppable"))
-	w.ok("plan", stack)
+	w, s, stack := sharedWorld(t, "s3")
 	ttl := "ALCHEMY_TEST_LEASE_TTL=2s"
 	a, outA, doneA := startMidApplyShared(t, w, s, stack, []string{ttl, "ALCHEMY_TEST_LEASE_IDENTITY=alice@alice-laptop.test:4242"})
 	if err := syscall.Kill(-a.Process.Pid, syscall.SIGSTOP); err != nil {

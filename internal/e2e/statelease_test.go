@@ -15,6 +15,19 @@ import (
 // under way, After not started. done receives its end.
 func startMidApply(t *testing.T, w *world, stack string, extra []string) (cmd *exec.Cmd, out *lockedBuffer, done chan error) {
 	t.Helper()
+	stateDir := w.path(".alchemy", "state", "stoppable", "dev_tester")
+	return startDeployUntil(t, w, stack, extra, func() bool {
+		rows, _ := stateRows(t, stateDir)
+		return rows["First"].Status == "created" && rows["Nap"].Status == "creating"
+	})
+}
+
+// startDeployUntil starts `alchemy deploy STACK --yes` with extra
+// environment and returns once ready reports true (polled), failing the
+// test if the deploy ends or runTimeout passes first. The deploy's process
+// group is killed at the end of the test.
+func startDeployUntil(t *testing.T, w *world, stack string, extra []string, ready func() bool) (cmd *exec.Cmd, out *lockedBuffer, done chan error) {
+	t.Helper()
 	cmd = w.command(extra, "deploy", stack, "--yes")
 	out = &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -24,77 +37,18 @@ func startMidApply(t *testing.T, w *world, stack string, extra []string) (cmd *e
 	done = make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() { killGroup(cmd) })
-	stateDir := w.path(".alchemy", "state", "stoppable", "dev_tester")
-	deadline := time.Now().Add(runTimeout)
-	for {
-		rows, _ := stateRows(t, stateDir)
-		if rows["First"].Status == "created" && rows["Nap"].Status == "creating" {
-			return cmd, out, done
-		}
+	for deadline := time.Now().Add(runTimeout); !ready(); {
 		select {
 		case err := <-done:
-			t.Fatalf("the deploy ended before it was mid-apply (%v):\n%s", err, out.String())
+			t.Fatalf("the deploy ended before it was ready (%v):\n%s", err, out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the deploy never got mid-apply:\n%s", out.String())
+			t.Fatalf("the deploy never got ready:\n%s", out.String())
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// Two deploys of one stage from two processes that present two hosts
-// (ALCHEMY_TEST_LEASE_IDENTITY): while alice's runs, bob's fails at once
-// naming her and changes nothing; bob's with --lock-timeout waits, says
-// so once, and runs after hers, finding nothing to do. Never two creates
-// of one resource.
-func TestLeaseBetweenTwoHosts(t *testing.T) {
-	t.Parallel()
-	w := newWorld(t)
-	stack := w.project(fixture("stoppable"))
-	w.ok("plan", stack) // build the stack file outside the timing
-	alice := []string{"ALCHEMY_TEST_LEASE_IDENTITY=alice@alice-laptop.test:4242"}
-	bob := []string{"ALCHEMY_TEST_LEASE_IDENTITY=bob@ci-runner-7.test:777"}
-
-	_, outA, doneA := startMidApply(t, w, stack, alice)
-	before := snapshot(t, w.path(".alchemy", "state"), w.path(".alchemy", "files"))
-
-	// Lease with `state lease`: alice, on her host.
-	l := w.run("state", "lease", "--state", ".")
-	requireContains(t, "state lease", l.stdout, "stoppable/dev_tester: alice@alice-laptop.test (pid 4242) running `alchemy deploy --stage dev_tester` since ")
-
-	b := w.runEnv(bob, "deploy", stack, "--yes")
-	if b.code != 1 {
-		t.Fatalf("bob's deploy while alice's runs: %s", b)
-	}
-	requireContains(t, "bob's deploy", b.stderr,
-		"Another alchemy run holds stoppable/dev_tester: alice@alice-laptop.test (pid 4242) running `alchemy deploy --stage dev_tester` since ",
-		"Nothing was changed.", "`alchemy state unlock stoppable/dev_tester`")
-	if after := snapshot(t, w.path(".alchemy", "state"), w.path(".alchemy", "files")); !sameSnapshot(t, before, after) {
-		t.Error("the refused deploy changed the state or the files")
-	}
-
-	c := w.runEnv(bob, "deploy", stack, "--yes", "--lock-timeout", "2m")
-	if c.code != 0 {
-		t.Fatalf("bob's waiting deploy: %s", c)
-	}
-	if n := strings.Count(c.stderr, "Waiting for the lease of stoppable/dev_tester, held by alice@alice-laptop.test (pid 4242)"); n != 1 {
-		t.Errorf("the waiting deploy said it waits %d times, want once:\n%s", n, c.stderr)
-	}
-	requireContains(t, "bob's waiting deploy", c.stdout, "Plan: no changes")
-	select {
-	case err := <-doneA:
-		if code, _ := exitCode(t, err); code != 0 {
-			t.Fatalf("alice's deploy exited %d:\n%s", code, outA.String())
-		}
-	case <-time.After(runTimeout):
-		t.Fatalf("alice's deploy did not finish:\n%s", outA.String())
-	}
-	requireContains(t, "alice's deploy", outA.String(), "Done: 3 succeeded, 0 failed, 0 skipped")
-	if files := listDir(t, w.path(".alchemy", "files")); len(files) != 2 {
-		t.Errorf(".alchemy/files holds %v, want First's and After's: a resource created twice?", files)
-	}
-	w.ok("destroy", stack, "--yes")
+	return cmd, out, done
 }
 
 // kill -9 of a deploy mid-apply leaves its lease, whose holder (a process

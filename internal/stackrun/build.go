@@ -1,6 +1,7 @@
 package stackrun
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -41,82 +42,163 @@ type Builder struct {
 // Build returns the path of an executable built from the stack file,
 // building it only when the inputs changed. A cache hit starts no process.
 func (b *Builder) Build(ctx context.Context, stackFile string) (exe string, err error) {
-	display := filepath.Clean(stackFile)
-	abs, err := filepath.Abs(stackFile)
+	r, err := b.BuildStack(ctx, stackFile)
+	return r.Exe, err
+}
+
+// Built is what BuildStack did.
+type Built struct {
+	Exe string // the executable; "" when the build failed
+	// Key is the fingerprint of the inputs the build started from, as
+	// Current reports it; "" when the stack file could not be read.
+	Key string
+	// Cached: Current returns Exe for as long as the inputs stay as they
+	// are. False when the cache did not trust what it recorded (files
+	// changed while go built them): the next Build builds again.
+	Cached bool
+}
+
+// BuildStack is Build, saying also what it built from.
+func (b *Builder) BuildStack(ctx context.Context, stackFile string) (Built, error) {
+	in, err := b.inputs(stackFile)
 	if err != nil {
-		return "", err
+		return Built{}, err
 	}
-	content, err := os.ReadFile(abs)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", &NotFoundError{Path: stackFile}
-		}
-		if fi, serr := os.Stat(abs); serr == nil && fi.IsDir() {
-			return "", &NotFoundError{Path: filepath.Join(stackFile, DefaultFile)}
-		}
-		return "", err
-	}
-	if !strings.HasSuffix(abs, ".go") {
-		return "", &NotGoFileError{File: display}
-	}
-	if !declaresStack(content) {
-		return "", &NotStackError{File: display}
-	}
-	dir := filepath.Dir(abs)
-	modRoot, ok := findUp(dir, "go.mod")
-	if !ok {
-		return "", &NoModuleError{File: display, Dir: dir}
-	}
-	env := b.Env
-	if env == nil {
-		env = os.Environ()
-	}
-	em := envMap(env)
-	goBin, err := lookGo(em)
-	if err != nil {
-		return "", err
-	}
-	cacheRoot, err := b.cacheRoot(em)
-	if err != nil {
-		return "", err
-	}
-	key, err := computeKey(keyInput{stackAbs: abs, content: content, modRoot: modRoot, goBin: goBin, env: em})
-	if err != nil {
-		return "", fmt.Errorf("fingerprint %s: %w", display, err)
-	}
-	sdir := filepath.Join(cacheRoot, stackDirName(abs))
-	if exe, ok := lookup(sdir, key); ok {
-		return exe, nil
+	r := Built{Key: in.key}
+	if exe, ok := lookup(in.sdir, in.key); ok {
+		r.Exe, r.Cached = exe, true
+		return r, nil
 	}
 
 	// Miss: build under the stack's lock, so concurrent alchemy processes
 	// build once and the others find the result.
-	if err := atomicfile.MkdirPrivate(sdir); err != nil {
-		return "", fmt.Errorf("stack cache: %w", err)
+	if err := atomicfile.MkdirPrivate(in.sdir); err != nil {
+		return r, fmt.Errorf("stack cache: %w", err)
 	}
-	lk := flock.New(filepath.Join(sdir, ".lock"))
+	lk := flock.New(filepath.Join(in.sdir, ".lock"))
 	if locked, lerr := lk.TryLockContext(ctx, 25*time.Millisecond); lerr == nil && locked {
 		defer lk.Unlock()
 	} else if ctx.Err() != nil {
-		return "", ctx.Err()
+		return r, ctx.Err()
 	} // else: no locking on this file system; the atomic rename keeps us safe
-	if exe, ok := lookup(sdir, key); ok {
-		return exe, nil
+	if exe, ok := lookup(in.sdir, in.key); ok {
+		r.Exe, r.Cached = exe, true
+		return r, nil
 	}
 	stderr := b.Stderr
 	if stderr == nil {
 		stderr = os.Stderr
 	}
-	fmt.Fprintf(stderr, "Building %s ...\n", display)
-	exe, err = build(ctx, buildSpec{
-		display: display, dir: dir, modRoot: modRoot, file: filepath.Base(abs),
-		goBin: goBin, env: env, sdir: sdir, key: key, stderr: stderr,
+	fmt.Fprintf(stderr, "Building %s ...\n", in.display)
+	exe, err := build(ctx, buildSpec{
+		display: in.display, dir: in.dir, modRoot: in.modRoot, file: filepath.Base(in.abs),
+		goBin: in.goBin, env: in.env, flags: in.flags, sdir: in.sdir, key: in.key, stderr: stderr,
 	})
 	if err != nil {
-		return "", err
+		return r, err
 	}
-	prune(sdir, exe)
-	return exe, nil
+	prune(in.sdir, exe)
+	r.Exe = exe
+	_, r.Cached = lookup(in.sdir, in.key)
+	return r, nil
+}
+
+// Current reports, without building or starting any process, what Build
+// would do now: key is the fingerprint of the stack's inputs as they are
+// (it changes when Build would build another program), exe the cached
+// executable Build would return, "" when it would build. `alchemy dev`
+// compares them with BuildStack's after a deploy, to tell whether the
+// program it just ran is already out of date.
+func (b *Builder) Current(stackFile string) (key, exe string, err error) {
+	in, err := b.inputs(stackFile)
+	if err != nil {
+		return "", "", err
+	}
+	exe, _ = lookup(in.sdir, in.key)
+	return in.key, exe, nil
+}
+
+// stackInputs is what Build works from: the stack file, where it builds,
+// and the cache key of everything that goes into the executable.
+type stackInputs struct {
+	display, abs string   // the stack file as given (cleaned), and absolute
+	dir, modRoot string   // its directory and its module's root
+	env          []string // the build environment
+	goBin        string
+	flags        []string // go build flags of our own (buildFlags)
+	sdir, key    string   // the stack's cache directory and the key
+}
+
+// inputs checks the stack file and fingerprints its build inputs.
+func (b *Builder) inputs(stackFile string) (*stackInputs, error) {
+	in := &stackInputs{display: filepath.Clean(stackFile)}
+	abs, err := filepath.Abs(stackFile)
+	if err != nil {
+		return nil, err
+	}
+	in.abs = abs
+	content, err := os.ReadFile(abs)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &NotFoundError{Path: stackFile}
+		}
+		if fi, serr := os.Stat(abs); serr == nil && fi.IsDir() {
+			return nil, &NotFoundError{Path: filepath.Join(stackFile, DefaultFile)}
+		}
+		return nil, err
+	}
+	if !strings.HasSuffix(abs, ".go") {
+		return nil, &NotGoFileError{File: in.display}
+	}
+	if !declaresStack(content) {
+		return nil, &NotStackError{File: in.display}
+	}
+	in.dir = filepath.Dir(abs)
+	modRoot, ok := findUp(in.dir, "go.mod")
+	if !ok {
+		return nil, &NoModuleError{File: in.display, Dir: in.dir}
+	}
+	in.modRoot = modRoot
+	in.env = b.Env
+	if in.env == nil {
+		in.env = os.Environ()
+	}
+	em := envMap(in.env)
+	if in.goBin, err = lookGo(em); err != nil {
+		return nil, err
+	}
+	cacheRoot, err := b.cacheRoot(em)
+	if err != nil {
+		return nil, err
+	}
+	in.flags = buildFlags(em)
+	in.key, err = computeKey(keyInput{stackAbs: abs, content: content, modRoot: modRoot, goBin: in.goBin, env: em, flags: in.flags})
+	if err != nil {
+		return nil, fmt.Errorf("fingerprint %s: %w", in.display, err)
+	}
+	in.sdir = filepath.Join(cacheRoot, stackDirName(abs))
+	return in, nil
+}
+
+// buildFlags are the flags alchemy adds to `go build` of a stack.
+//
+// -ldflags=-s -w leaves out the symbol table and DWARF: the link, which is
+// most of a rebuild after an edit of the stack file (`alchemy dev`), takes
+// about a third less, and the executable is 30% smaller. Panics still
+// print file:line stack traces (those come from the pclntab, which stays);
+// what is lost is debugging the cached executable with a debugger, for
+// which `go run alchemy.run.go` or `go build` of the stack file is there.
+// A -ldflags in the user's GOFLAGS (the environment's, else the go env
+// file's) is kept: one given on the command line would replace it.
+func buildFlags(env map[string]string) []string {
+	goflags, ok := env["GOFLAGS"]
+	if !ok {
+		goflags = goEnvFileValue(goEnvFile(env), "GOFLAGS")
+	}
+	if strings.Contains(goflags, "-ldflags") {
+		return nil
+	}
+	return []string{"-ldflags=-s -w"}
 }
 
 // cacheRoot returns the directory that holds every stack's cache.
@@ -194,17 +276,25 @@ type buildSpec struct {
 	modRoot            string
 	goBin              string
 	env                []string
+	flags              []string
 	sdir, key          string
 	stderr             io.Writer
 }
 
 // build runs go build (and go list for the embed manifest alongside it),
-// then moves the executable and its manifest into the cache.
+// then moves the executable and its manifest into the cache. Both run with
+// a GOTMPDIR of this build's own, removed when it returns (gocmd.go).
 func build(ctx context.Context, s buildSpec) (string, error) {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := filepath.Join(s.sdir, fmt.Sprintf(".tmp-%d-%s%s", os.Getpid(), hex.EncodeToString(rnd[:]), exeSuffix()))
 	defer os.Remove(tmp) // a no-op once renamed
+	gotmp, err := newGoTmp(s.sdir)
+	if err != nil {
+		return "", err
+	}
+	defer removeGoTmp(gotmp)
+	goCmd := goTool{bin: s.goBin, dir: s.dir, env: s.env, tmp: gotmp}
 
 	start := time.Now()
 	listCtx, cancelList := context.WithCancel(ctx)
@@ -215,16 +305,13 @@ func build(ctx context.Context, s buildSpec) (string, error) {
 	}
 	listed := make(chan listResult, 1)
 	go func() {
-		pkgs, err := listEmbeds(listCtx, s.goBin, s.dir, s.file, s.env)
+		pkgs, err := listEmbeds(listCtx, goCmd, s.file)
 		listed <- listResult{pkgs, err}
 	}()
 
-	cmd := exec.CommandContext(ctx, s.goBin, "build", "-o", tmp, s.file)
-	cmd.Dir = s.dir
-	cmd.Env = s.env
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	if err != nil {
+	var out bytes.Buffer
+	args := append(append([]string{"build"}, s.flags...), "-o", tmp, s.file)
+	if err := goCmd.run(ctx, &out, &out, args...); err != nil {
 		cancelList()
 		<-listed
 		if ctx.Err() != nil {
@@ -234,11 +321,11 @@ func build(ctx context.Context, s buildSpec) (string, error) {
 		if !errors.As(err, &ee) {
 			return "", fmt.Errorf("run go build: %w", err)
 		}
-		return "", newBuildError(s.display, s.dir, s.modRoot, out)
+		return "", newBuildError(s.display, s.dir, s.modRoot, out.Bytes())
 	}
 	lr := <-listed
-	if len(out) > 0 {
-		s.stderr.Write(out) // warnings (cgo, toolchain downloads): never swallowed
+	if out.Len() > 0 {
+		s.stderr.Write(out.Bytes()) // warnings (cgo, toolchain downloads): never swallowed
 	}
 	fi, err := os.Stat(tmp)
 	if err != nil {
@@ -304,6 +391,7 @@ func prune(sdir, keep string) {
 			bins = append(bins, bin{name, m[1], fi.ModTime()})
 		}
 	}
+	pruneGoTmps(sdir, ents, now)
 	sort.Slice(bins, func(i, j int) bool { return bins[i].mtime.After(bins[j].mtime) })
 	keepKeys := map[string]bool{}
 	for i, b := range bins {

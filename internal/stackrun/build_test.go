@@ -5,10 +5,12 @@ package stackrun
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -541,5 +543,121 @@ func TestBuildHintWhenTidyDroppedTheSDK(t *testing.T) {
 	}
 	if out, err := exec.Command(exe).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "s" {
 		t.Fatalf("the stack ran: %v %q", err, out)
+	}
+}
+
+// A build's GOTMPDIR that a killed alchemy left behind is removed by a later
+// build once it is old; a recent one may belong to a build still running.
+func TestBuildPrunesStaleGoTmpDirs(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	stack := newModule(t, nil)
+	exe, _ := mustBuild(t, g, stack)
+	sdir := filepath.Dir(exe)
+	stale := filepath.Join(sdir, goTmpPrefix+"1-stale")
+	fresh := filepath.Join(sdir, goTmpPrefix+"2-fresh")
+	writeFiles(t, sdir, map[string]string{
+		filepath.Join(filepath.Base(stale), "go-build1", "b001", "exe", "a.out"): "half a binary",
+		filepath.Join(filepath.Base(fresh), "go-build2", "x"):                    "x",
+	})
+	backdate(t, 2*staleTemp, stale)
+	writeFiles(t, filepath.Dir(stack), map[string]string{"alchemy.run.go": stackSource("", `"version 2"`)})
+	if _, built := mustBuild(t, g, stack); !built {
+		t.Fatal("the edit did not rebuild")
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the stale GOTMPDIR is still there (%v)", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a recent GOTMPDIR was removed: %v", err)
+	}
+}
+
+// Current tells, without building, whether Build would return the program
+// BuildStack just built: alchemy dev asks after every deploy.
+func TestCurrentMatchesWhatWasBuilt(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	stack := newModule(t, map[string]string{"lib/lib.go": "package lib\n\nconst V = 1\n"})
+	b := g.builder(&bytes.Buffer{})
+	built, err := b.BuildStack(context.Background(), stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !built.Cached || built.Exe == "" || built.Key == "" {
+		t.Fatalf("BuildStack: %+v, want a cached executable and its key", built)
+	}
+	key, exe, err := b.Current(stack)
+	if err != nil || key != built.Key || exe != built.Exe {
+		t.Fatalf("Current: %s %s %v, want %s %s", key, exe, err, built.Key, built.Exe)
+	}
+	builds := g.builds(t)
+	writeFiles(t, filepath.Dir(stack), map[string]string{"lib/lib.go": "package lib\n\nconst V = 2\n"})
+	key, exe, err = b.Current(stack)
+	if err != nil || key == built.Key || exe != "" {
+		t.Fatalf("Current after an edit: %s %q %v, want another key and no executable", key, exe, err)
+	}
+	if g.builds(t) != builds {
+		t.Fatal("Current ran go build")
+	}
+}
+
+// The executable is linked without symbol table and DWARF, unless the
+// user's GOFLAGS (in the environment or the go env file) has an -ldflags
+// of its own, which alchemy's would replace.
+func TestBuildLdflags(t *testing.T) {
+	t.Parallel()
+	const src = `//go:build ignore
+
+// A stand-in for a stack: it calls alchemy.Run and prints version.
+package main
+
+import "fmt"
+
+var alchemy = struct{ Run func(string) }{Run: func(string) {}}
+
+var version = "unset"
+
+func main() {
+	alchemy.Run("stand-in")
+	fmt.Println(version)
+}
+`
+	goEnvFile := filepath.Join(t.TempDir(), "env")
+	os.WriteFile(goEnvFile, []byte("GOFLAGS=-ldflags=-X=main.version=from-go-env-file\n"), 0o644)
+	for _, tc := range []struct {
+		name     string
+		env      []string
+		stripped bool
+		prints   string
+	}{
+		{"by default", []string{"GOENV=off"}, true, "unset"},
+		{"GOFLAGS with -ldflags", []string{"GOENV=off", "GOFLAGS=-ldflags=-X=main.version=from-goflags"}, false, "from-goflags"},
+		{"the go env file's GOFLAGS", []string{"GOENV=" + goEnvFile}, false, "from-go-env-file"},
+		{"GOFLAGS overriding the go env file's", []string{"GOENV=" + goEnvFile, "GOFLAGS=-trimpath"}, true, "unset"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGoEnv(t)
+			g.env = slices.DeleteFunc(g.env, func(kv string) bool {
+				return strings.HasPrefix(kv, "GOFLAGS=") || strings.HasPrefix(kv, "GOENV=")
+			})
+			g.env = append(g.env, tc.env...)
+			stack := newModule(t, map[string]string{"alchemy.run.go": src})
+			exe, _ := mustBuild(t, g, stack)
+			if got := run(t, exe); got != tc.prints {
+				t.Errorf("the stack printed %q, want %q", got, tc.prints)
+			}
+			f, err := elf.Open(exe)
+			if err != nil {
+				t.Skipf("not an ELF executable: %v", err)
+			}
+			defer f.Close()
+			_, symErr := f.Symbols()
+			stripped := errors.Is(symErr, elf.ErrNoSymbols) && f.Section(".debug_info") == nil
+			if stripped != tc.stripped {
+				t.Errorf("stripped %v (symbols: %v), want %v", stripped, symErr, tc.stripped)
+			}
+		})
 	}
 }

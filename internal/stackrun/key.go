@@ -34,6 +34,7 @@ type keyInput struct {
 	modRoot  string            // directory holding the go.mod that applies
 	goBin    string            // the go command that will build it
 	env      map[string]string // the build environment
+	flags    []string          // alchemy's own go build flags (buildFlags)
 }
 
 // computeKey returns the cache key: a hex SHA-256 over everything that can
@@ -52,6 +53,7 @@ func computeKey(in keyInput) (string, error) {
 	}
 	w.stat("go-bin", in.goBin)
 
+	w.field("build-flags", strings.Join(in.flags, "\x00"))
 	for _, k := range keyEnv {
 		if v, ok := in.env[k]; ok {
 			w.field("env "+k, v)
@@ -294,6 +296,25 @@ func goEnvFile(env map[string]string) string {
 		return ""
 	}
 	return filepath.Join(dir, "go", "env")
+}
+
+// goEnvFileValue returns the value the go env file sets for key, "" when
+// it sets none (or there is no such file).
+func goEnvFileValue(file, key string) string {
+	if file == "" {
+		return ""
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	value := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), key+"="); ok {
+			value = v // the last one wins, as for go
+		}
+	}
+	return value
 }
 
 // localDirs returns the local directories named by a go.mod or go.work:

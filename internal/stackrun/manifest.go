@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -42,16 +41,12 @@ type embedPkg struct {
 
 // listEmbeds runs `go list -deps` on the stack file and returns the
 // packages with embedded files that are not immutable module downloads.
-func listEmbeds(ctx context.Context, goBin, dir, file string, env []string) ([]embedPkg, error) {
-	cmd := exec.CommandContext(ctx, goBin, "list", "-deps", "-e", "-json=Dir,Standard,EmbedFiles,Module", file)
-	cmd.Dir = dir
-	cmd.Env = env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
+func listEmbeds(ctx context.Context, goCmd goTool, file string) ([]embedPkg, error) {
+	var stdout, stderr bytes.Buffer
+	if err := goCmd.run(ctx, &stdout, &stderr, "list", "-deps", "-e", "-json=Dir,Standard,EmbedFiles,Module", file); err != nil {
 		return nil, fmt.Errorf("go list: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
+	out := stdout.Bytes()
 	type module struct {
 		Version string
 		Replace *struct{ Version string }

@@ -55,7 +55,10 @@
 // alchemy processes build once and the others find the result; the binary is
 // written by go build to a temp name and renamed into place, so nobody ever
 // sees a partial file even without the lock. Only the newest few
-// executables per stack are kept.
+// executables per stack are kept. A build's go commands get a GOTMPDIR of
+// their own in that directory (.gotmp-*), removed when the build ends, and
+// run in process groups of their own so that cancelling a build stops
+// them all (gocmd.go).
 //
 // # Running
 //

@@ -2,15 +2,15 @@ package stackrun
 
 import (
 	"context"
+	"crypto/sha256"
+	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 )
-
-// Snapshot is the state of the files a dev session watches: path -> size
-// and modification time.
-type Snapshot map[string][2]int64
 
 // WatchRoot is the directory `alchemy dev` watches for a stack file: its
 // module (the stack file, the packages it imports from the module, and the
@@ -24,17 +24,104 @@ func WatchRoot(stackFile string) string {
 	return dir
 }
 
-// Scan records every file under root, skipping what never belongs to a
-// stack: version control, dependencies and alchemy's own state.
-func Scan(root string) Snapshot {
-	snap := Snapshot{}
-	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+// # What counts as a change
+//
+// A dev session must redeploy when the user edits something, and never
+// because of what its own deploys wrote: a Local.File inside the module, a
+// bundle a resource writes next to its sources, the state under .alchemy.
+// Watching for any write cannot tell the two apart (the first deploy would
+// start a second, no-op one; a file whose content changes on every deploy,
+// such as one holding a timestamp, would deploy forever), and the cycle's
+// processes cannot tell us what they wrote: resources are user code, and
+// the operating system does not say who wrote a file.
+//
+// So a Watcher compares content, not events. After every cycle it records
+// a content hash of every watched file (Look), so whatever the cycle wrote
+// is part of what the session stands on; a later change starts a cycle
+// only when a file's content differs from that record. A deploy's own
+// writes therefore never start one, however often they change, and neither
+// do a touch, a save of an unchanged buffer, a checkout of the same content
+// or an edit undone before the session looked.
+//
+// The price is that an edit made while a cycle runs is taken for one of
+// the cycle's writes. Two things make that rare: a cycle reads the stack's
+// inputs when it starts (the build reads the Go files; the stack program
+// reads files such as a Worker's script as it declares its resources), so
+// an edit made before then is deployed by that cycle; and `alchemy dev`
+// checks after each deploy whether the stack's Go sources changed since
+// the build (Builder.Current), and if they did starts the next cycle at
+// once. What is left, a non-Go file edited while the deploy runs, is named
+// on the terminal so the user can save it again.
+//
+// To keep looking cheap, a file is hashed only when its size or
+// modification time differs from the record: a poll costs a directory
+// walk. A file modified in the same clock tick as it was hashed
+// could change again without either moving, so one whose modification
+// time is within racyWindow of its hashing is hashed again on every look
+// until it is older (git's "racily clean" index entries). Files over
+// hashLimit are compared by size and modification time only.
+
+// hashLimit is the size above which a file is not hashed.
+const hashLimit = 32 << 20
+
+// racyWindow covers the coarsest modification times in use (FAT: 2 s).
+const racyWindow = 2 * time.Second
+
+// fileState is what a Watcher knows of one file.
+type fileState struct {
+	size   int64
+	mtime  int64    // UnixNano
+	sum    [32]byte // SHA-256 of the content; zero for files over hashLimit
+	hashed int64    // UnixNano when sum was computed
+}
+
+// same reports whether two states hold the same content.
+func (a fileState) same(b fileState) bool {
+	if a.size != b.size {
+		return false
+	}
+	if a.size > hashLimit {
+		return a.mtime == b.mtime
+	}
+	return a.sum == b.sum
+}
+
+// Watcher tells what changed under a directory by content (see above).
+type Watcher struct {
+	root   string
+	files  map[string]fileState // what the last Look recorded
+	ignore []os.FileInfo        // files never watched (Ignore)
+}
+
+// NewWatcher watches root, skipping what never belongs to a stack's
+// inputs: version control and every other hidden directory (.alchemy, with
+// the state, included), node_modules, vendor, hidden files, and editor
+// backup files. It records nothing until the first Look.
+func NewWatcher(root string) *Watcher {
+	return &Watcher{root: root, files: map[string]fileState{}}
+}
+
+// Ignore leaves the files described by fi out, wherever they are linked
+// in the tree: for `alchemy dev > dev.log` run in the module, dev's own
+// output (every line of which would otherwise be an edit to deploy).
+func (w *Watcher) Ignore(fi ...os.FileInfo) {
+	w.ignore = append(w.ignore, fi...)
+}
+
+// Look records the content of every watched file as it is now and returns
+// the paths whose content differs from what the previous Look recorded
+// (added and removed files included), sorted.
+func (w *Watcher) Look() []string {
+	now := time.Now().UnixNano()
+	next := make(map[string]fileState, len(w.files))
+	var changed []string
+	filepath.WalkDir(w.root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
 		name := d.Name()
 		if d.IsDir() {
-			if path != root && (strings.HasPrefix(name, ".") || name == "node_modules" || name == "vendor") {
+			if path != w.root && (strings.HasPrefix(name, ".") || name == "node_modules" || name == "vendor") {
 				return filepath.SkipDir
 			}
 			return nil
@@ -42,74 +129,109 @@ func Scan(root string) Snapshot {
 		if strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") {
 			return nil // editor swap and temp files
 		}
-		if fi, err := d.Info(); err == nil {
-			snap[path] = [2]int64{fi.Size(), fi.ModTime().UnixNano()}
+		// A symlink counts as the file it points to, so an edit of the
+		// target is seen.
+		fi, err := os.Stat(path)
+		if err != nil || !fi.Mode().IsRegular() {
+			return nil // removed while we walked, a dangling link, a socket
+		}
+		for _, ig := range w.ignore {
+			if os.SameFile(fi, ig) {
+				return nil
+			}
+		}
+		st := fileState{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+		old, known := w.files[path]
+		racy := known && old.mtime+int64(racyWindow) > old.hashed
+		switch {
+		case known && st.size == old.size && st.mtime == old.mtime && !racy:
+			st = old
+		case st.size > hashLimit:
+			st.hashed = now
+		default:
+			sum, ok := hashFile(path)
+			if !ok {
+				return nil
+			}
+			st.sum, st.hashed = sum, now
+		}
+		next[path] = st
+		if !known || !old.same(st) {
+			changed = append(changed, path)
 		}
 		return nil
 	})
-	return snap
-}
-
-// Changed lists the paths that differ between two snapshots, sorted by
-// name (at most a few, for a message).
-func Changed(before, after Snapshot) []string {
-	var out []string
-	for p, v := range after {
-		if before[p] != v {
-			out = append(out, p)
+	for p := range w.files {
+		if _, ok := next[p]; !ok {
+			changed = append(changed, p)
 		}
 	}
-	for p := range before {
-		if _, ok := after[p]; !ok {
-			out = append(out, p)
-		}
-	}
-	return out
+	w.files = next
+	sort.Strings(changed)
+	return changed
 }
 
-// WaitForChange polls root every interval until something changed and then
-// stayed quiet for settle (an editor saving several files, a formatter
-// rewriting one, become one change). It returns the new snapshot and what
-// changed, or ctx's error.
-func WaitForChange(ctx context.Context, root string, since Snapshot, interval, settle time.Duration) (Snapshot, []string, error) {
+func hashFile(path string) ([32]byte, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return [32]byte{}, false
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return [32]byte{}, false
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum, true
+}
+
+// Wait looks every interval until a file's content differs from what the
+// last Look recorded, then keeps looking while changes keep coming and
+// until settle passes without one (an editor saving several files, a
+// formatter rewriting one, become one change). It returns the files whose
+// content differs at the end, as Look would have (a change undone in the
+// meantime is none: Wait keeps waiting), or ctx's error.
+func (w *Watcher) Wait(ctx context.Context, interval, settle time.Duration) ([]string, error) {
 	for {
+		base := w.files
 		select {
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(interval):
 		}
-		now := Scan(root)
-		changed := Changed(since, now)
-		if len(changed) == 0 {
+		if len(w.Look()) == 0 {
 			continue
 		}
-		// Coalesce: keep going while it keeps changing.
 		for {
 			select {
 			case <-ctx.Done():
-				return nil, nil, ctx.Err()
+				return nil, ctx.Err()
 			case <-time.After(settle):
 			}
-			next := Scan(root)
-			more := Changed(now, next)
-			now = next
-			if len(more) == 0 {
+			if len(w.Look()) == 0 {
 				break
 			}
-			changed = append(changed, more...)
 		}
-		return now, dedupe(changed), nil
+		if changed := diff(base, w.files); len(changed) > 0 {
+			return changed, nil
+		}
 	}
 }
 
-func dedupe(in []string) []string {
-	seen := map[string]bool{}
+// diff lists the paths whose content differs between two records, sorted.
+func diff(a, b map[string]fileState) []string {
 	var out []string
-	for _, p := range in {
-		if !seen[p] {
-			seen[p] = true
+	for p, sb := range b {
+		if sa, ok := a[p]; !ok || !sa.same(sb) {
 			out = append(out, p)
 		}
 	}
+	for p := range a {
+		if _, ok := b[p]; !ok {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
 	return out
 }

@@ -283,45 +283,13 @@ func (l *Local) GetAll(ctx context.Context, stack, stage string) (map[string]*Ro
 	if err != nil {
 		return nil, err
 	}
-	rows := make([]*Row, len(fqns))
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(readWorkers, len(fqns)) {
-		wg.Go(func() {
-			buf := make([]byte, 0, 16<<10)
-			ov := func(stem string) (entry, bool) { e, ok := ovMap[stem]; return e, ok }
-			for i := range next {
-				row, err := d.get(stack, stage, fqns[i], ov, func(stem string) bool { return files[stem] }, buf)
-				if err != nil {
-					cancel(err)
-					continue
-				}
-				rows[i] = row
-			}
-		})
-	}
-feed:
-	for i := range fqns {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
+	return getEach(ctx, fqns, readWorkers, func() rowGetter {
+		buf := make([]byte, 0, 16<<10)
+		ov := func(stem string) (entry, bool) { e, ok := ovMap[stem]; return e, ok }
+		return func(_ context.Context, fqn string) (*Row, error) {
+			return d.get(stack, stage, fqn, ov, func(stem string) bool { return files[stem] }, buf)
 		}
-	}
-	close(next)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return nil, err
-	}
-	out := make(map[string]*Row, len(fqns))
-	for i, row := range rows {
-		if row != nil {
-			out[fqns[i]] = row
-		}
-	}
-	return out, nil
+	})
 }
 
 // readWorkers is how many row files GetAll reads and parses at once.

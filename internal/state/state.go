@@ -196,15 +196,28 @@ func LoadAll(ctx context.Context, s Store, stack, stage string) (map[string]*Row
 	if err != nil {
 		return nil, err
 	}
+	return getEach(ctx, fqns, loadWorkers, func() rowGetter {
+		return func(ctx context.Context, fqn string) (*Row, error) { return s.Get(ctx, stack, stage, fqn) }
+	})
+}
+
+// rowGetter reads one row; nil (no error) leaves it out.
+type rowGetter func(ctx context.Context, fqn string) (*Row, error)
+
+// getEach reads fqns into a map keyed by FQN with workers readers at once,
+// each made by newReader (so it may keep buffers of its own); the first
+// error cancels the rest and fails the whole read.
+func getEach(ctx context.Context, fqns []string, workers int, newReader func() rowGetter) (map[string]*Row, error) {
 	rows := make([]*Row, len(fqns))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(loadWorkers, len(fqns)) {
+	for range min(workers, len(fqns)) {
 		wg.Go(func() {
+			get := newReader()
 			for i := range next {
-				row, err := s.Get(ctx, stack, stage, fqns[i])
+				row, err := get(ctx, fqns[i])
 				if err != nil {
 					cancel(err)
 					continue

@@ -11,12 +11,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/alchemy-go/alchemy/internal/aws/awsapi"
+	"github.com/alchemy-go/alchemy/internal/lock"
 	"github.com/alchemy-go/alchemy/internal/state"
 )
 
@@ -546,7 +546,7 @@ func (b *Backend) readLease(ctx context.Context, p string) (*leaseObs, error) {
 	if !o.date.IsZero() && !o.lastModified.IsZero() {
 		obs.age = o.date.Sub(o.lastModified)
 	}
-	obs.deadHere = !d.Released && d.Host != "" && d.Host == b.hostname && d.PID > 0 && !pidAlive(d.PID)
+	obs.deadHere = !d.Released && d.Host != "" && d.Host == b.hostname && d.PID > 0 && lock.ProcessDead(d.PID)
 	return obs, nil
 }
 
@@ -559,11 +559,6 @@ func (o *leaseObs) expired() bool {
 
 // free reports whether Acquire may take the lease now.
 func (o *leaseObs) free() bool { return o.doc.Released || o.expired() || o.deadHere }
-
-func pidAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
 
 func (b *Backend) info(stack, stage string, o *leaseObs) state.LeaseInfo {
 	d := o.doc
