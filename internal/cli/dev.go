@@ -166,6 +166,12 @@ func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) e
 		}
 	}
 	s.watch.Look()
+	// Told of changes by the system, a session looks at once instead of
+	// at the next poll; polling goes on underneath either way.
+	if err := s.watch.Notify(); err != nil {
+		io.Errorf("[dev] the system does not report changes to every directory here (%v): those are looked at every %s\n", err, interval)
+	}
+	defer s.watch.Close()
 	for n := 1; ; n++ {
 		start := time.Now()
 		c := s.cycle(ctx)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -91,6 +90,11 @@ type Watcher struct {
 	root   string
 	files  map[string]fileState // what the last Look recorded
 	ignore []os.FileInfo        // files never watched (Ignore)
+
+	dirs    []string      // the directories the last Look walked
+	looked  time.Time     // when the last Look ended
+	lookDur time.Duration // and how long it took
+	notify  *notifier     // nil: polling only (Notify)
 }
 
 // NewWatcher watches root, skipping what never belongs to a stack's
@@ -112,21 +116,24 @@ func (w *Watcher) Ignore(fi ...os.FileInfo) {
 // the paths whose content differs from what the previous Look recorded
 // (added and removed files included), sorted.
 func (w *Watcher) Look() []string {
-	now := time.Now().UnixNano()
+	start := time.Now()
+	now := start.UnixNano()
 	next := make(map[string]fileState, len(w.files))
 	var changed []string
+	dirs := w.dirs[:0]
 	filepath.WalkDir(w.root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
 		name := d.Name()
 		if d.IsDir() {
-			if path != w.root && (strings.HasPrefix(name, ".") || name == "node_modules" || name == "vendor") {
+			if path != w.root && (!watchedName(name) || name == "node_modules" || name == "vendor") {
 				return filepath.SkipDir
 			}
+			dirs = append(dirs, path)
 			return nil
 		}
-		if strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") {
+		if !watchedName(name) {
 			return nil // editor swap and temp files
 		}
 		// A symlink counts as the file it points to, so an edit of the
@@ -167,6 +174,12 @@ func (w *Watcher) Look() []string {
 		}
 	}
 	w.files = next
+	w.dirs = dirs
+	if w.notify != nil {
+		_ = w.notify.sync(dirs) // what cannot be watched is polled
+	}
+	w.looked = time.Now()
+	w.lookDur = w.looked.Sub(start)
 	sort.Strings(changed)
 	return changed
 }
@@ -192,22 +205,21 @@ func hashFile(path string) ([32]byte, bool) {
 // formatter rewriting one, become one change). It returns the files whose
 // content differs at the end, as Look would have (a change undone in the
 // meantime is none: Wait keeps waiting), or ctx's error.
+//
+// After Notify, an event from the operating system makes it look at once,
+// and settling ends once no event came for eventQuiet (at most settle).
 func (w *Watcher) Wait(ctx context.Context, interval, settle time.Duration) ([]string, error) {
 	for {
 		base := w.files
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(interval):
+		if err := w.pause(ctx, interval, false); err != nil {
+			return nil, err
 		}
 		if len(w.Look()) == 0 {
 			continue
 		}
 		for {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(settle):
+			if err := w.pause(ctx, settle, true); err != nil {
+				return nil, err
 			}
 			if len(w.Look()) == 0 {
 				break
@@ -215,6 +227,42 @@ func (w *Watcher) Wait(ctx context.Context, interval, settle time.Duration) ([]s
 		}
 		if changed := diff(base, w.files); len(changed) > 0 {
 			return changed, nil
+		}
+	}
+}
+
+// eventQuiet is how long Wait settles after the last event: an editor's
+// save, a formatter run on save or `go mod tidy` writing go.mod and go.sum
+// come in bursts well within it.
+const eventQuiet = 40 * time.Millisecond
+
+// pause returns after d, or ctx's error. With notifications, an event ends
+// it early: at once (not settling), or once eventQuiet passed without
+// another (settling). Looks woken by events are spaced by ten times what a
+// Look costs, so a file written continuously in the tree (a log) costs
+// at most a tenth of a CPU.
+func (w *Watcher) pause(ctx context.Context, d time.Duration, settling bool) error {
+	timeout := time.NewTimer(d)
+	defer timeout.Stop()
+	var wake <-chan struct{}
+	if w.notify != nil {
+		wake = w.notify.wake
+	}
+	var quiet <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timeout.C:
+			return nil
+		case <-quiet:
+			return nil
+		case <-wake:
+			q := eventQuiet
+			if !settling {
+				q = max(time.Millisecond, 10*w.lookDur-time.Since(w.looked))
+			}
+			quiet = time.After(min(q, d))
 		}
 	}
 }

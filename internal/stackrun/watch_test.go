@@ -132,3 +132,69 @@ func TestWatcherWait(t *testing.T) {
 		t.Fatalf("after Wait returned, Look still reports %v", again)
 	}
 }
+
+// After Notify, an edit wakes Wait at once, whatever the poll interval:
+// also in a directory made after the session started, and for an edit
+// saved by rename (as editors do). Events that change no content (a
+// touch, a write of the same bytes, hidden files) still return nothing.
+func TestWatcherNotifyWakesAtOnce(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	file := filepath.Join(root, "message.txt")
+	os.WriteFile(file, []byte("one"), 0o644)
+	w := NewWatcher(root)
+	w.Look()
+	if err := w.Notify(); err != nil {
+		t.Fatalf("Notify: %v", err)
+	}
+	defer w.Close()
+	const poll = time.Hour // only an event can end a Wait in time
+
+	// wait runs edit while Wait waits, and checks what it returns: want,
+	// well within timeout; nothing (the deadline) when want is empty.
+	wait := func(what string, edit func(), want ...string) {
+		t.Helper()
+		timeout := 3 * time.Second
+		if len(want) == 0 {
+			timeout = 400 * time.Millisecond
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			edit()
+		}()
+		got, err := w.Wait(ctx, poll, 150*time.Millisecond)
+		if len(want) == 0 {
+			if err == nil {
+				t.Fatalf("%s: Wait returned %v, want nothing", what, got)
+			}
+			return
+		}
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("%s: Wait: %v, %v; want %v", what, got, err, want)
+		}
+	}
+	wait("an edit", func() { os.WriteFile(file, []byte("two"), 0o644) }, file)
+	wait("a touch, the same bytes, hidden files", func() {
+		later := time.Now().Add(time.Hour)
+		os.Chtimes(file, later, later)
+		os.WriteFile(file, []byte("two"), 0o644)
+		os.WriteFile(filepath.Join(root, ".swp"), []byte("x"), 0o644)
+		os.MkdirAll(filepath.Join(root, ".alchemy", "state"), 0o755)
+		os.WriteFile(filepath.Join(root, ".alchemy", "state", "row.json"), []byte("{}"), 0o644)
+	})
+
+	// A directory made and filled while nobody waited: the next look
+	// walks it, and from then on it is watched too.
+	sub := filepath.Join(root, "lib")
+	os.Mkdir(sub, 0o755)
+	lib := filepath.Join(sub, "lib.go")
+	wait("a new directory's file", func() { os.WriteFile(lib, []byte("package lib"), 0o644) }, lib)
+	wait("an edit in it, saved by rename", func() {
+		tmp := filepath.Join(sub, ".lib.go.tmp")
+		os.WriteFile(tmp, []byte("package lib // edited"), 0o644)
+		os.Rename(tmp, lib)
+	}, lib)
+	wait("a file removed", func() { os.Remove(file) }, file)
+}
