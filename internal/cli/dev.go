@@ -195,7 +195,17 @@ func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) e
 		if len(c.written) > 0 {
 			io.Errorf("[dev] changed while cycle %d ran, taken as the deploy's own output: %s (if you edited it meanwhile, save it again)\n", n, describeChanges(root, c.written))
 		}
+		// While it waits, the session makes the next build of an edited
+		// stack file a compile and a link (stackrun.Builder.Prepare).
+		prepCtx, stopPrep := context.WithCancel(ctx)
+		prepared := make(chan struct{})
+		go func() {
+			defer close(prepared)
+			_ = s.builder.Prepare(prepCtx, s.file) // without a recipe, go build builds
+		}()
 		changed, err := s.watch.Wait(ctx, interval, settle)
+		stopPrep()
+		<-prepared
 		if err != nil {
 			io.Errorf("[dev] stopped.\n")
 			return &ExitError{Code: ExitInterrupted}

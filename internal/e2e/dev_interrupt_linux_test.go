@@ -95,11 +95,14 @@ func linking(pid int) bool {
 func TestDevInterruptDuringRebuild(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name  string
-		group bool // signal alchemy's process group (a terminal's Ctrl-C), else alchemy alone
+		name   string
+		group  bool // signal alchemy's process group (a terminal's Ctrl-C), else alchemy alone
+		relink bool // the session prepared a relink: alchemy runs the linker itself, not go
 	}{
-		{"SIGINT to alchemy", false},
-		{"SIGINT to its process group", true},
+		{"SIGINT to alchemy", false, false},
+		{"SIGINT to its process group", true, false},
+		{"SIGINT to alchemy during a relink", false, true},
+		{"SIGINT to its process group during a relink", true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -112,6 +115,9 @@ func TestDevInterruptDuringRebuild(t *testing.T) {
 			extra := []string{"ALCHEMY_DEV_POLL=50ms", "ALCHEMY_CACHE_DIR=" + cache, "TMPDIR=" + tmp, "GOTMPDIR="}
 			cmd, out := startDev(t, w, extra...)
 			out.waitFor(t, "[dev] cycle 1 applied")
+			if tc.relink {
+				waitForRecipe(t, cache)
+			}
 
 			os.WriteFile(w.path("alchemy.run.go"), []byte(devStack("rebuilt")), 0o644)
 			seen := map[[2]string]proc{} // every process of the session: pid and start time
@@ -131,6 +137,11 @@ func TestDevInterruptDuringRebuild(t *testing.T) {
 					}
 				}
 				time.Sleep(2 * time.Millisecond)
+			}
+			// Who started the linker: alchemy itself when it relinks, else
+			// the go command.
+			if relinked := linker.ppid == cmd.Process.Pid; relinked != tc.relink {
+				t.Fatalf("linker started by pid %d (alchemy is %d): relinking %v, want %v", linker.ppid, cmd.Process.Pid, relinked, tc.relink)
 			}
 			target := cmd.Process.Pid
 			if tc.group {
@@ -199,5 +210,21 @@ func TestDevInterruptDuringRebuild(t *testing.T) {
 				t.Errorf("plan after the interrupted rebuild: %s", r)
 			}
 		})
+	}
+}
+
+// waitForRecipe waits until the dev session using cache prepared a relink
+// of its stack (stackrun.Builder.Prepare).
+func waitForRecipe(t *testing.T, cache string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if recipes, _ := filepath.Glob(filepath.Join(cache, "stacks", "*", "*.relink")); len(recipes) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the session never prepared a relink")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

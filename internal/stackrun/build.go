@@ -56,6 +56,8 @@ type Built struct {
 	// are. False when the cache did not trust what it recorded (files
 	// changed while go built them): the next Build builds again.
 	Cached bool
+	// Relinked: built by a recipe Prepare recorded, without the go command.
+	Relinked bool
 }
 
 // BuildStack is Build, saying also what it built from.
@@ -90,10 +92,24 @@ func (b *Builder) BuildStack(ctx context.Context, stackFile string) (Built, erro
 		stderr = os.Stderr
 	}
 	fmt.Fprintf(stderr, "Building %s ...\n", in.display)
-	exe, err := build(ctx, buildSpec{
+	spec := buildSpec{
 		display: in.display, dir: in.dir, modRoot: in.modRoot, file: filepath.Base(in.abs),
 		goBin: in.goBin, env: in.env, flags: in.flags, sdir: in.sdir, key: in.key, stderr: stderr,
-	})
+	}
+	var exe string
+	if rc := loadRecipe(in); rc != nil {
+		exe, err = relink(ctx, spec, in, rc)
+		r.Relinked = err == nil
+		if errors.Is(err, errRelink) {
+			// go build says what is wrong, if anything is; the recipe is
+			// not tried again.
+			os.Remove(rc.path)
+			exe, err = "", nil
+		}
+	}
+	if exe == "" && err == nil {
+		exe, err = build(ctx, spec)
+	}
 	if err != nil {
 		return r, err
 	}
@@ -122,6 +138,7 @@ func (b *Builder) Current(stackFile string) (key, exe string, err error) {
 // and the cache key of everything that goes into the executable.
 type stackInputs struct {
 	display, abs string   // the stack file as given (cleaned), and absolute
+	content      []byte   // its content, as keyed
 	dir, modRoot string   // its directory and its module's root
 	env          []string // the build environment
 	goBin        string
@@ -138,6 +155,7 @@ func (b *Builder) inputs(stackFile string) (*stackInputs, error) {
 	}
 	in.abs = abs
 	content, err := os.ReadFile(abs)
+	in.content = content
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &NotFoundError{Path: stackFile}
@@ -392,6 +410,7 @@ func prune(sdir, keep string) {
 		}
 	}
 	pruneGoTmps(sdir, ents, now)
+	pruneRecipes(sdir, ents)
 	sort.Slice(bins, func(i, j int) bool { return bins[i].mtime.After(bins[j].mtime) })
 	keepKeys := map[string]bool{}
 	for i, b := range bins {

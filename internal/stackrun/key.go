@@ -35,13 +35,14 @@ type keyInput struct {
 	goBin    string            // the go command that will build it
 	env      map[string]string // the build environment
 	flags    []string          // alchemy's own go build flags (buildFlags)
+	skip     string            // a file left out of the module's walk (depsKey: the stack file)
 }
 
 // computeKey returns the cache key: a hex SHA-256 over everything that can
 // change the executable, using only file metadata (no process is started).
 func computeKey(in keyInput) (string, error) {
 	h := sha256.New()
-	w := &keyWriter{h: h}
+	w := &keyWriter{h: h, skip: in.skip}
 	w.field("version", keyVersion)
 	w.field("self", selfIdentity())
 	w.field("platform", runtime.GOOS+"/"+runtime.GOARCH)
@@ -117,8 +118,9 @@ func computeKey(in keyInput) (string, error) {
 
 // keyWriter feeds length-delimited records into the hash.
 type keyWriter struct {
-	h   hash.Hash
-	buf []byte
+	h    hash.Hash
+	buf  []byte
+	skip string // a path walkEntries leaves out
 }
 
 func (w *keyWriter) field(name, value string) {
@@ -201,7 +203,7 @@ func walkEntries(w *keyWriter, dir, rel string, ents []os.DirEntry) {
 			walkEntries(w, sub, rel+name+"/", subEnts)
 			continue
 		}
-		if !relevantFile(name) {
+		if !relevantFile(name) || (w.skip != "" && filepath.Join(dir, name) == w.skip) {
 			continue
 		}
 		var fi os.FileInfo
