@@ -303,9 +303,7 @@ type buildSpec struct {
 // then moves the executable and its manifest into the cache. Both run with
 // a GOTMPDIR of this build's own, removed when it returns (gocmd.go).
 func build(ctx context.Context, s buildSpec) (string, error) {
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := filepath.Join(s.sdir, fmt.Sprintf(".tmp-%d-%s%s", os.Getpid(), hex.EncodeToString(rnd[:]), exeSuffix()))
+	tmp := tmpExe(s.sdir)
 	defer os.Remove(tmp) // a no-op once renamed
 	gotmp, err := newGoTmp(s.sdir)
 	if err != nil {
@@ -349,12 +347,25 @@ func build(ctx context.Context, s buildSpec) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("go build wrote no executable: %w", err)
 	}
-	manifest := makeManifest(fi.Size(), lr.pkgs, lr.err, start)
+	return install(s, tmp, fi.Size(), makeManifest(fi.Size(), lr.pkgs, lr.err, start))
+}
+
+// tmpExe is where a build writes the executable before install moves it
+// into the cache: a name prune removes once stale.
+func tmpExe(sdir string) string {
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	return filepath.Join(sdir, fmt.Sprintf(".tmp-%d-%s%s", os.Getpid(), hex.EncodeToString(rnd[:]), exeSuffix()))
+}
+
+// install moves a built executable of size bytes into the cache, with its
+// manifest, and returns its path there.
+func install(s buildSpec, tmp string, size int64, manifest []byte) (string, error) {
 	exe := exePath(s.sdir, s.key, manifest)
 	if err := os.Rename(tmp, exe); err != nil {
 		// Windows cannot replace an executable that is running; an
 		// identical one already being there is fine.
-		if efi, serr := os.Stat(exe); serr != nil || efi.Size() != fi.Size() {
+		if efi, serr := os.Stat(exe); serr != nil || efi.Size() != size {
 			return "", fmt.Errorf("stack cache: %w", err)
 		}
 	}

@@ -112,20 +112,28 @@ func depsKey(in *stackInputs, imports []string) (string, error) {
 		modRoot: in.modRoot, goBin: in.goBin, env: envMap(in.env), flags: in.flags, skip: in.abs})
 }
 
-func recipePath(sdir, dkey string) string { return filepath.Join(sdir, dkey+".relink") }
+// recipeFor returns where the recipe for the stack as it is now lives, and
+// the stack file's imports; "" when it cannot be relinked.
+func recipeFor(in *stackInputs) (path string, imports []string, err error) {
+	imports, ok := relinkable(in.content)
+	if !ok {
+		return "", nil, nil
+	}
+	dkey, err := depsKey(in, imports)
+	if err != nil {
+		return "", nil, err
+	}
+	return filepath.Join(in.sdir, dkey+".relink"), imports, nil
+}
 
 // loadRecipe returns the recipe for the stack as it is now, nil when there
 // is none that applies.
 func loadRecipe(in *stackInputs) *recipe {
-	imports, ok := relinkable(in.content)
-	if !ok {
+	path, imports, err := recipeFor(in)
+	if path == "" || err != nil {
 		return nil
 	}
-	dkey, err := depsKey(in, imports)
-	if err != nil {
-		return nil
-	}
-	data, err := os.ReadFile(recipePath(in.sdir, dkey))
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil
 	}
@@ -139,7 +147,7 @@ func loadRecipe(in *stackInputs) *recipe {
 			return nil // go trimmed its cache, or the toolchain moved
 		}
 	}
-	r.path = recipePath(in.sdir, dkey)
+	r.path = path
 	return &r
 }
 
@@ -153,15 +161,11 @@ func (b *Builder) Prepare(ctx context.Context, stackFile string) error {
 	if err != nil {
 		return err
 	}
-	imports, ok := relinkable(in.content)
-	if !ok {
-		return nil
-	}
-	dkey, err := depsKey(in, imports)
-	if err != nil {
+	path, imports, err := recipeFor(in)
+	if path == "" || err != nil {
 		return err
 	}
-	if _, err := os.Stat(recipePath(in.sdir, dkey)); err == nil {
+	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
 	if err := atomicfile.MkdirPrivate(in.sdir); err != nil {
@@ -213,7 +217,7 @@ func (b *Builder) Prepare(ctx context.Context, stackFile string) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(recipePath(in.sdir, dkey), data, 0o600)
+	return atomicfile.Write(path, data, 0o600)
 }
 
 // errNoRecipe is `go build -n` output a recipe cannot be made from.
@@ -378,9 +382,7 @@ func splitCommand(line string) (env, args []string, err error) {
 // *BuildError `go build` would give; any other failure as errRelink, after
 // which the caller builds with the go command.
 func relink(ctx context.Context, s buildSpec, in *stackInputs, r *recipe) (string, error) {
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := filepath.Join(s.sdir, fmt.Sprintf(".tmp-%d-%s%s", os.Getpid(), hex.EncodeToString(rnd[:]), exeSuffix()))
+	tmp := tmpExe(s.sdir)
 	defer os.Remove(tmp) // a no-op once renamed
 	work, err := newGoTmp(s.sdir)
 	if err != nil {
@@ -436,17 +438,7 @@ func relink(ctx context.Context, s buildSpec, in *stackInputs, r *recipe) (strin
 	if r.ListErr != "" {
 		lerr = errors.New(r.ListErr)
 	}
-	manifest := makeManifest(fi.Size(), r.Embeds, lerr, start)
-	exe := exePath(s.sdir, s.key, manifest)
-	if err := os.Rename(tmp, exe); err != nil {
-		if efi, serr := os.Stat(exe); serr != nil || efi.Size() != fi.Size() {
-			return "", fmt.Errorf("stack cache: %w", err)
-		}
-	}
-	if err := atomicfile.Write(manifestPath(s.sdir, s.key), manifest, 0o600); err != nil {
-		return "", fmt.Errorf("stack cache: %w", err)
-	}
-	return exe, nil
+	return install(s, tmp, fi.Size(), makeManifest(fi.Size(), r.Embeds, lerr, start))
 }
 
 // errRelink is a relink that failed for a reason of its own: build with go.
