@@ -64,7 +64,10 @@ type recipe struct {
 	LinkCfg   string     // the link's (with the module information)
 	Archives  []string   // every compiled package both name, checked before use
 	Embeds    []embedPkg // what listEmbeds found, for the manifest
-	ListErr   string     // listEmbeds' error, if any (the manifest is then untrusted)
+	// EmbedState is a manifest (makeManifest) of the files the module's
+	// packages embed, as they were when go checked its cache: the
+	// compiled packages hold their content, so a change means go build.
+	EmbedState string
 
 	path string // where it was read from
 }
@@ -142,6 +145,9 @@ func loadRecipe(in *stackInputs) *recipe {
 		r.Dir != in.dir || len(r.Compile.Args) == 0 || len(r.Link.Args) == 0 {
 		return nil
 	}
+	if _, ok := verifyManifest([]byte(r.EmbedState)); !ok {
+		return nil // an embedded file changed: its package must be compiled again
+	}
 	for _, a := range append(r.Archives, r.Compile.Args[0], r.Link.Args[0]) {
 		if fi, err := os.Stat(a); err != nil || !fi.Mode().IsRegular() {
 			return nil // go trimmed its cache, or the toolchain moved
@@ -178,6 +184,18 @@ func (b *Builder) Prepare(ctx context.Context, stackFile string) error {
 	defer removeGoTmp(gotmp)
 	goCmd := goTool{bin: in.goBin, dir: in.dir, env: in.env, tmp: gotmp}
 
+	// The files the module's packages embed, before go checks its cache
+	// (which hashes them) and after: the recipe holds only if they stay.
+	start := time.Now()
+	embeds, lerr := listEmbeds(ctx, goCmd, filepath.Base(in.abs))
+	if lerr != nil {
+		return lerr
+	}
+	embedState := makeManifest(0, embeds, nil, start)
+	if _, ok := verifyManifest(embedState); !ok {
+		return nil // one changed just now, or is gone: not this time
+	}
+
 	// go prints the commands it would run only for what is not cached: a
 	// copy of the stack file with a comment of its own is a package go
 	// has never compiled. go reads it in place of the stack file.
@@ -204,15 +222,10 @@ func (b *Builder) Prepare(ctx context.Context, stackFile string) error {
 	if r.Dir != in.dir {
 		return fmt.Errorf("go build -n compiles in %s, not in %s", r.Dir, in.dir)
 	}
-	r.Imports = imports
-	embeds, lerr := listEmbeds(ctx, goCmd, filepath.Base(in.abs))
-	if ctx.Err() != nil {
-		return ctx.Err()
+	if !bytes.Equal(makeManifest(0, embeds, nil, start), embedState) {
+		return nil // an embedded file changed while go looked
 	}
-	r.Embeds = embeds
-	if lerr != nil {
-		r.ListErr = lerr.Error()
-	}
+	r.Imports, r.Embeds, r.EmbedState = imports, embeds, string(embedState)
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -434,11 +447,7 @@ func relink(ctx context.Context, s buildSpec, in *stackInputs, r *recipe) (strin
 	if err != nil {
 		return "", fmt.Errorf("%w: link wrote no executable: %v", errRelink, err)
 	}
-	var lerr error
-	if r.ListErr != "" {
-		lerr = errors.New(r.ListErr)
-	}
-	return install(s, tmp, fi.Size(), makeManifest(fi.Size(), r.Embeds, lerr, start))
+	return install(s, tmp, fi.Size(), makeManifest(fi.Size(), r.Embeds, nil, start))
 }
 
 // errRelink is a relink that failed for a reason of its own: build with go.

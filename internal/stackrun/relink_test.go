@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // relinkBuild builds stack with a fresh Builder and reports what it did:
@@ -245,5 +246,44 @@ func TestRelinkOnlyWhatHolds(t *testing.T) {
 	}
 	if recipes, _ := filepath.Glob(filepath.Join(g.cache, "*", "*.relink")); len(recipes) != 0 {
 		t.Fatalf("a recipe for a stack file with //go:embed: %v", recipes)
+	}
+}
+
+// A package of the module the stack imports embeds a file: the compiled
+// package holds its content, so once the file changes the stack is built
+// by go build again, never relinked with the old content.
+func TestRelinkNotAfterAnEmbeddedFileChanged(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	stack := newModule(t, map[string]string{
+		"lib/lib.go":       "package lib\n\nimport _ \"embed\"\n\n//go:embed greeting.txt\nvar Greeting string\n",
+		"lib/greeting.txt": "hello",
+		"alchemy.run.go":   stackSource(`	"example.com/s/lib"`, `lib.Greeting, "version 1"`),
+	})
+	dir := filepath.Dir(stack)
+	greeting := filepath.Join(dir, "lib", "greeting.txt")
+	backdate(t, time.Minute, greeting, filepath.Dir(greeting)) // not "just modified": Prepare trusts them
+	relinkBuild(t, g, stack)
+	if err := g.builder(&bytes.Buffer{}).Prepare(context.Background(), stack); err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	writeFiles(t, dir, map[string]string{"alchemy.run.go": stackSource(`	"example.com/s/lib"`, `lib.Greeting, "version 2"`)})
+	r, n := relinkBuild(t, g, stack)
+	if !r.Relinked || n != 0 {
+		t.Fatalf("edit of the stack file: relinked %v, %d go builds", r.Relinked, n)
+	}
+	if got := run(t, r.Exe); got != "hello version 2" {
+		t.Fatalf("stack printed %q", got)
+	}
+
+	// The embedded file changes, and then the stack file.
+	writeFiles(t, dir, map[string]string{"lib/greeting.txt": "howdy"})
+	writeFiles(t, dir, map[string]string{"alchemy.run.go": stackSource(`	"example.com/s/lib"`, `lib.Greeting, "version 3"`)})
+	r, n = relinkBuild(t, g, stack)
+	if r.Relinked || n != 1 {
+		t.Fatalf("after an embedded file changed: relinked %v, %d go builds", r.Relinked, n)
+	}
+	if got := run(t, r.Exe); got != "howdy version 3" {
+		t.Fatalf("stack printed %q, want the new embedded content", got)
 	}
 }
