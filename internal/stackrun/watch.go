@@ -249,6 +249,11 @@ func (w *Watcher) pause(ctx context.Context, d time.Duration, settling bool) err
 		wake = w.notify.wake
 	}
 	var quiet <-chan time.Time
+	if wake != nil && settling {
+		// Settling after the events that woke the first look: eventQuiet
+		// from now, and from every event that comes meanwhile.
+		quiet = time.After(min(eventQuiet, d))
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -149,12 +149,13 @@ func TestWatcherNotifyWakesAtOnce(t *testing.T) {
 	}
 	defer w.Close()
 	const poll = time.Hour // only an event can end a Wait in time
+	const settle = 3 * time.Second
 
 	// wait runs edit while Wait waits, and checks what it returns: want,
 	// well within timeout; nothing (the deadline) when want is empty.
 	wait := func(what string, edit func(), want ...string) {
 		t.Helper()
-		timeout := 3 * time.Second
+		timeout := 2 * settle
 		if len(want) == 0 {
 			timeout = 400 * time.Millisecond
 		}
@@ -164,7 +165,8 @@ func TestWatcherNotifyWakesAtOnce(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 			edit()
 		}()
-		got, err := w.Wait(ctx, poll, 150*time.Millisecond)
+		start := time.Now()
+		got, err := w.Wait(ctx, poll, settle)
 		if len(want) == 0 {
 			if err == nil {
 				t.Fatalf("%s: Wait returned %v, want nothing", what, got)
@@ -173,6 +175,11 @@ func TestWatcherNotifyWakesAtOnce(t *testing.T) {
 		}
 		if err != nil || !slices.Equal(got, want) {
 			t.Fatalf("%s: Wait: %v, %v; want %v", what, got, err, want)
+		}
+		// Settled once eventQuiet passed without an event, not after the
+		// whole settle time.
+		if took := time.Since(start); took > settle/2 {
+			t.Fatalf("%s: Wait took %v (settle %v)", what, took, settle)
 		}
 	}
 	wait("an edit", func() { os.WriteFile(file, []byte("two"), 0o644) }, file)
