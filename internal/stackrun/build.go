@@ -206,17 +206,30 @@ func (b *Builder) inputs(stackFile string) (*stackInputs, error) {
 // print file:line stack traces (those come from the pclntab, which stays);
 // what is lost is debugging the cached executable with a debugger, for
 // which `go run alchemy.run.go` or `go build` of the stack file is there.
-// A -ldflags in the user's GOFLAGS (the environment's, else the go env
-// file's) is kept: one given on the command line would replace it.
+//
+// -gcflags=all=-dwarf=false compiles every package without the DWARF the
+// link would throw away anyway: the linker still loads it from every
+// package's archive, and without it the link takes another ~20% less
+// (0.93 → 0.75 s for a stack of the whole CLI). The price is paid once per
+// set of dependencies: go's cache holds the packages compiled this way
+// apart from the ones `go build` and `go test` make, so the first build of
+// a stack after this flag came compiles its dependencies once more.
+//
+// A -ldflags or -gcflags in the user's GOFLAGS (the environment's, else the
+// go env file's) is kept: one given on the command line would replace it.
 func buildFlags(env map[string]string) []string {
 	goflags, ok := env["GOFLAGS"]
 	if !ok {
 		goflags = goEnvFileValue(goEnvFile(env), "GOFLAGS")
 	}
-	if strings.Contains(goflags, "-ldflags") {
-		return nil
+	var flags []string
+	if !strings.Contains(goflags, "-ldflags") {
+		flags = append(flags, "-ldflags=-s -w")
 	}
-	return []string{"-ldflags=-s -w"}
+	if !strings.Contains(goflags, "-gcflags") {
+		flags = append(flags, "-gcflags=all=-dwarf=false")
+	}
+	return flags
 }
 
 // cacheRoot returns the directory that holds every stack's cache.

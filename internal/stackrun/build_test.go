@@ -602,9 +602,10 @@ func TestCurrentMatchesWhatWasBuilt(t *testing.T) {
 	}
 }
 
-// The executable is linked without symbol table and DWARF, unless the
-// user's GOFLAGS (in the environment or the go env file) has an -ldflags
-// of its own, which alchemy's would replace.
+// The executable is linked without symbol table and DWARF, and compiled
+// without DWARF, unless the user's GOFLAGS (in the environment or the go
+// env file) has an -ldflags or -gcflags of its own, which alchemy's would
+// replace.
 func TestBuildLdflags(t *testing.T) {
 	t.Parallel()
 	const src = `//go:build ignore
@@ -630,11 +631,13 @@ func main() {
 		env      []string
 		stripped bool
 		prints   string
+		gcflags  bool // alchemy's -gcflags=all=-dwarf=false is on go build's command line
 	}{
-		{"by default", []string{"GOENV=off"}, true, "unset"},
-		{"GOFLAGS with -ldflags", []string{"GOENV=off", "GOFLAGS=-ldflags=-X=main.version=from-goflags"}, false, "from-goflags"},
-		{"the go env file's GOFLAGS", []string{"GOENV=" + goEnvFile}, false, "from-go-env-file"},
-		{"GOFLAGS overriding the go env file's", []string{"GOENV=" + goEnvFile, "GOFLAGS=-trimpath"}, true, "unset"},
+		{"by default", []string{"GOENV=off"}, true, "unset", true},
+		{"GOFLAGS with -ldflags", []string{"GOENV=off", "GOFLAGS=-ldflags=-X=main.version=from-goflags"}, false, "from-goflags", true},
+		{"GOFLAGS with -gcflags", []string{"GOENV=off", "GOFLAGS=-gcflags=-N"}, true, "unset", false},
+		{"the go env file's GOFLAGS", []string{"GOENV=" + goEnvFile}, false, "from-go-env-file", true},
+		{"GOFLAGS overriding the go env file's", []string{"GOENV=" + goEnvFile, "GOFLAGS=-trimpath"}, true, "unset", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -647,6 +650,15 @@ func main() {
 			exe, _ := mustBuild(t, g, stack)
 			if got := run(t, exe); got != tc.prints {
 				t.Errorf("the stack printed %q, want %q", got, tc.prints)
+			}
+			var build string
+			for _, c := range g.calls(t) {
+				if strings.HasPrefix(c, "build ") {
+					build = c
+				}
+			}
+			if got := strings.Contains(build, "-gcflags=all=-dwarf=false"); got != tc.gcflags {
+				t.Errorf("go %s: alchemy's -gcflags there %v, want %v", build, got, tc.gcflags)
 			}
 			f, err := elf.Open(exe)
 			if err != nil {
