@@ -225,6 +225,9 @@ func (b *Builder) Prepare(ctx context.Context, stackFile string) error {
 	if !bytes.Equal(makeManifest(0, embeds, nil, start), embedState) {
 		return nil // an embedded file changed while go looked
 	}
+	if again, _, err := recipeFor(in); err != nil || again != path {
+		return err // the module changed while go looked: what it printed may not go with the key
+	}
 	r.Imports, r.Embeds, r.EmbedState = imports, embeds, string(embedState)
 	data, err := json.Marshal(r)
 	if err != nil {
