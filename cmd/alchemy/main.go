@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/alchemy-go/alchemy/internal/cli"
+	_ "github.com/alchemy-go/alchemy/internal/state/pgstate/pglink" // every state store: `alchemy state` opens any
 )
 
 func main() { os.Exit(cli.Main()) }

@@ -248,7 +248,17 @@ func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
 	if err != nil {
 		c.err = err
 	} else {
-		c.code, _ = stackrun.Exec(ctx, built.Exe, s.args, s.env)
+		var rebuild bool
+		c.code, rebuild, _ = execStack(ctx, s.builder, s.file, built.Exe, s.args, s.env)
+		if rebuild {
+			// It needs a state store it was built without, and did
+			// nothing yet: built in, it deploys now.
+			if built, err = s.builder.BuildStack(ctx, s.file); err != nil {
+				c.err = err
+			} else {
+				c.code, _, _ = execStack(ctx, s.builder, s.file, built.Exe, s.args, s.env)
+			}
+		}
 		c.written = s.watch.Look()
 		c.changed = dedupeSorted(append(c.changed, c.written...))
 	}

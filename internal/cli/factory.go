@@ -156,6 +156,11 @@ const (
 	ExitFailure     = 1
 	ExitUsage       = 2
 	ExitInterrupted = 130
+	// ExitNeedsStore is between alchemy and the stack programs it builds:
+	// the program was built without the state store its command needs,
+	// named in the file $ALCHEMY_STACK_NEEDS, before it did or printed
+	// anything; alchemy builds it in and runs the command again.
+	ExitNeedsStore = 120
 )
 
 // ExitCode maps an error from a command to the process exit code, printing

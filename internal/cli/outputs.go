@@ -71,6 +71,9 @@ exits 1 listing the outputs there are; a stage never deployed exits 1.`,
 
 func outputsRun(ctx context.Context, opts *OutputsOptions) error {
 	f := opts.F
+	if err := f.storeLinked(opts.State.choose(f.Stack)); err != nil {
+		return err
+	}
 	env, err := envfile.Load(opts.EnvFile, opts.envFileSet)
 	if err != nil {
 		return err

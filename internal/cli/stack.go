@@ -205,6 +205,9 @@ type stackEnv struct {
 }
 
 func (f *Factory) stackEnv(ctx context.Context, opts *StackOptions) (*stackEnv, error) {
+	if err := f.storeLinked(opts.State.choose(f.Stack)); err != nil {
+		return nil, err
+	}
 	reg := f.stackRegistry()
 	bindings, err := f.Stack.stageBindings(reg)
 	if err != nil {

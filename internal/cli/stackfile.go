@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/alchemy-go/alchemy/internal/stackrun"
 )
@@ -14,11 +16,48 @@ func runStackFile(ctx context.Context, file string, args []string) (int, error) 
 	if err != nil {
 		return 0, err
 	}
+	abs, _ := filepath.Abs(path)
 	b := &stackrun.Builder{Stderr: os.Stderr}
 	exe, err := b.Build(ctx, path)
 	if err != nil {
 		return 0, err
 	}
-	abs, _ := filepath.Abs(path)
-	return stackrun.Exec(ctx, exe, args, []string{"ALCHEMY_STACK_FILE=" + abs})
+	code, rebuild, err := execStack(ctx, b, path, exe, args, []string{"ALCHEMY_STACK_FILE=" + abs})
+	if err != nil || !rebuild {
+		return code, err
+	}
+	if exe, err = b.Build(ctx, path); err != nil {
+		return 0, err
+	}
+	code, rebuild, err = execStack(ctx, b, path, exe, args, []string{"ALCHEMY_STACK_FILE=" + abs})
+	if rebuild {
+		return 0, fmt.Errorf("the program of %s was built with the state store it asked for and asks for it again (a bug in alchemy)", path)
+	}
+	return code, err
+}
+
+// execStack runs a stack program. When it says it was built without the
+// state store its command needs (ExitNeedsStore), before doing anything,
+// execStack records that the stack needs it (Builder.Require) and reports
+// rebuild: the caller builds the program again and runs the same command.
+func execStack(ctx context.Context, b *stackrun.Builder, stackFile, exe string, args, env []string) (code int, rebuild bool, err error) {
+	needs, err := os.CreateTemp("", "alchemy-needs-*")
+	if err != nil {
+		return 0, false, err
+	}
+	needs.Close()
+	defer os.Remove(needs.Name())
+	code, err = stackrun.Exec(ctx, exe, args, append(env[:len(env):len(env)], stackNeedsEnv+"="+needs.Name()))
+	if err != nil || code != ExitNeedsStore {
+		return code, false, err
+	}
+	data, _ := os.ReadFile(needs.Name())
+	feature := strings.TrimSpace(string(data))
+	if feature == "" {
+		return code, false, nil // an exit code of the stack's own
+	}
+	if err := b.Require(stackFile, feature); err != nil {
+		return 0, false, err
+	}
+	return 0, true, nil
 }

@@ -88,6 +88,29 @@ type openedState struct {
 	choice  stateChoice
 }
 
+// stackNeedsEnv names the file in which a stack program built by alchemy
+// says which state store it needs and was built without (ExitNeedsStore).
+const stackNeedsEnv = "ALCHEMY_STACK_NEEDS"
+
+// storeLinked checks, before a stack command does or prints anything, that
+// this program links the store ch names. One alchemy built without it is
+// told so (ExitNeedsStore): alchemy builds it in and runs the command
+// again, so nothing is done twice. Run by hand, it says what to do.
+func (f *Factory) storeLinked(ch stateChoice) error {
+	feature := backends.Needs(ch.URL, f.Stack.Root())
+	if feature == "" {
+		return nil
+	}
+	if path := os.Getenv(stackNeedsEnv); path != "" {
+		if err := os.WriteFile(path, []byte(feature+"\n"), 0o600); err == nil {
+			return &ExitError{Code: ExitNeedsStore}
+		}
+	}
+	loc, _ := backends.Parse(ch.URL, f.Stack.Root())
+	return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%w (chosen by %s). Nothing was changed.",
+		&backends.NotLinkedError{Display: loc.Display, Feature: feature}, ch.From)}
+}
+
 // openState opens the chosen store. A URL that cannot be used is a usage
 // error naming where it came from.
 func (f *Factory) openState(ctx context.Context, ch stateChoice, root string, o backends.Options) (*openedState, error) {
@@ -101,7 +124,8 @@ func (f *Factory) openState(ctx context.Context, ch stateChoice, root string, o 
 	}
 	b, err := backends.Open(ctx, ch.URL, o)
 	if err != nil {
-		if errors.Is(err, backends.ErrNotBuilt) {
+		var nl *backends.NotLinkedError
+		if errors.As(err, &nl) {
 			return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("%w (chosen by %s). Nothing was changed.", err, ch.From)}
 		}
 		return nil, fmt.Errorf("opening the state %s (chosen by %s): %w", loc.Display, ch.From, err)

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -189,12 +190,12 @@ func (b *Builder) inputs(stackFile string) (*stackInputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	in.flags = buildFlags(em)
+	in.sdir = filepath.Join(cacheRoot, stackDirName(abs))
+	in.flags = buildFlags(em, readFeatures(in.sdir))
 	in.key, err = computeKey(keyInput{stackAbs: abs, content: content, modRoot: modRoot, goBin: in.goBin, env: em, flags: in.flags})
 	if err != nil {
 		return nil, fmt.Errorf("fingerprint %s: %w", in.display, err)
 	}
-	in.sdir = filepath.Join(cacheRoot, stackDirName(abs))
 	return in, nil
 }
 
@@ -217,7 +218,13 @@ func (b *Builder) inputs(stackFile string) (*stackInputs, error) {
 //
 // A -ldflags or -gcflags in the user's GOFLAGS (the environment's, else the
 // go env file's) is kept: one given on the command line would replace it.
-func buildFlags(env map[string]string) []string {
+//
+// -tags=alchemy_nopg leaves the PostgreSQL state store out (the SDK links
+// it otherwise, for `go run`): its driver is a fifth of a stack program
+// and of its link. A stack whose state turns out to be on PostgreSQL
+// says so when it runs, before it does anything, and alchemy records the
+// feature (Require) and builds it in. The user's own -tags are kept.
+func buildFlags(env map[string]string, features []string) []string {
 	goflags, ok := env["GOFLAGS"]
 	if !ok {
 		goflags = goEnvFileValue(goEnvFile(env), "GOFLAGS")
@@ -229,7 +236,60 @@ func buildFlags(env map[string]string) []string {
 	if !strings.Contains(goflags, "-gcflags") {
 		flags = append(flags, "-gcflags=all=-dwarf=false")
 	}
+	var tags []string
+	for _, f := range strings.Fields(goflags) {
+		if v, ok := strings.CutPrefix(strings.TrimLeft(f, "-"), "tags="); ok {
+			tags = strings.Split(v, ",")
+		}
+	}
+	if !slices.Contains(features, "postgres") {
+		tags = append(tags, "alchemy_nopg")
+	}
+	if len(tags) > 0 {
+		flags = append(flags, "-tags="+strings.Join(slices.DeleteFunc(tags, func(t string) bool { return t == "" }), ","))
+	}
 	return flags
+}
+
+// features are what a stack's program must link beyond the default (a
+// state store), one per line in its cache directory's "features" file.
+var knownFeatures = []string{"postgres"}
+
+func readFeatures(sdir string) []string {
+	data, err := os.ReadFile(filepath.Join(sdir, "features"))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if slices.Contains(knownFeatures, l) && !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Require records that the stack file's program must link feature (a
+// stack program said it needs it), so that every later build does.
+func (b *Builder) Require(stackFile, feature string) error {
+	if !slices.Contains(knownFeatures, feature) {
+		return fmt.Errorf("the stack program asked for %q, which alchemy does not know", feature)
+	}
+	in, err := b.inputs(stackFile)
+	if err != nil {
+		return err
+	}
+	have := readFeatures(in.sdir)
+	if slices.Contains(have, feature) {
+		return nil
+	}
+	if err := atomicfile.MkdirPrivate(in.sdir); err != nil {
+		return fmt.Errorf("stack cache: %w", err)
+	}
+	have = append(have, feature)
+	slices.Sort(have)
+	return atomicfile.Write(filepath.Join(in.sdir, "features"), []byte(strings.Join(have, "\n")+"\n"), 0o600)
 }
 
 // cacheRoot returns the directory that holds every stack's cache.

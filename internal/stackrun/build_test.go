@@ -673,3 +673,42 @@ func main() {
 		})
 	}
 }
+
+// Stacks build with -tags=alchemy_nopg (the user's GOFLAGS tags kept)
+// until Require records that the stack needs the PostgreSQL store: then
+// the key changes and the next build leaves the tag out.
+func TestBuildFeatures(t *testing.T) {
+	t.Parallel()
+	lastBuild := func(g *goEnv) string {
+		var build string
+		for _, c := range g.calls(t) {
+			if strings.HasPrefix(c, "build ") {
+				build = c
+			}
+		}
+		return build
+	}
+	g := newGoEnv(t)
+	g.env = append(g.env, "GOFLAGS=-tags=mine")
+	stack := newModule(t, nil)
+	mustBuild(t, g, stack)
+	if b := lastBuild(g); !strings.Contains(b, "-tags=mine,alchemy_nopg") {
+		t.Fatalf("go %s: want -tags=mine,alchemy_nopg", b)
+	}
+	b := g.builder(&bytes.Buffer{})
+	if err := b.Require(stack, "nonsense"); err == nil {
+		t.Fatal("Require took a feature alchemy does not know")
+	}
+	if err := b.Require(stack, "postgres"); err != nil {
+		t.Fatal(err)
+	}
+	if _, built := mustBuild(t, g, stack); !built {
+		t.Fatal("the stack did not build again once it needed PostgreSQL")
+	}
+	if b := lastBuild(g); !strings.Contains(b, "-tags=mine ") || strings.Contains(b, "alchemy_nopg") {
+		t.Fatalf("go %s: want -tags=mine alone", b)
+	}
+	if _, built := mustBuild(t, g, stack); built {
+		t.Fatal("built again with nothing changed")
+	}
+}

@@ -67,7 +67,7 @@ func TestRelinkAfterPrepare(t *testing.T) {
 	}
 	// The same program as go build's: same module information, same output.
 	viaGo := filepath.Join(t.TempDir(), "viago")
-	cmd := exec.Command("go", append(append([]string{"build"}, buildFlags(envMap(g.env))...), "-o", viaGo, "alchemy.run.go")...)
+	cmd := exec.Command("go", append(append([]string{"build"}, buildFlags(envMap(g.env), nil)...), "-o", viaGo, "alchemy.run.go")...)
 	cmd.Dir, cmd.Env = dir, g.env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

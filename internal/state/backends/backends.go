@@ -7,7 +7,6 @@ package backends
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -16,9 +15,36 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/alchemy-go/alchemy/internal/state"
-	"github.com/alchemy-go/alchemy/internal/state/pgstate"
 	"github.com/alchemy-go/alchemy/internal/state/s3state"
 )
+
+// OpenPostgres opens a PostgreSQL store: pgstate's, set by importing
+// internal/state/pgstate/pglink. The alchemy binary always links it; a
+// stack program only when its state is on PostgreSQL (the driver is a
+// fifth of the program, and of the time it takes to link): nil there
+// otherwise, and Open says so with a *NotLinkedError.
+var OpenPostgres func(ctx context.Context, dsn string, warn func(string)) (state.Backend, error)
+
+// NotLinkedError is a store this program was built without.
+type NotLinkedError struct {
+	Display string // the store, without secrets
+	Feature string // what links it: "postgres"
+}
+
+func (e *NotLinkedError) Error() string {
+	return fmt.Sprintf("this program was built without the %s state store (%s); run the stack with the alchemy command, which builds it in when a stack needs it", e.Feature, e.Display)
+}
+
+// Needs reports which store a program must link to open rawURL, when this
+// one did not: "" when it can open it (or rawURL is not a valid URL, for
+// Open to say why).
+func Needs(rawURL, root string) string {
+	loc, err := Parse(rawURL, root)
+	if err == nil && loc.Kind == Postgres && OpenPostgres == nil {
+		return "postgres"
+	}
+	return ""
+}
 
 // Options are what opening a backend may need.
 type Options struct {
@@ -154,9 +180,6 @@ func Redact(rawURL string) string {
 	return u.String()
 }
 
-// ErrNotBuilt is opening a backend this build does not have yet.
-var ErrNotBuilt = errors.New("not built yet")
-
 // Open opens the backend rawURL names ("" for the default local store).
 // Every backend but the local one is wrapped in the secret guard: shared
 // state never takes a secret it could not give back to another machine.
@@ -174,7 +197,10 @@ func Open(ctx context.Context, rawURL string, o Options) (state.Backend, error) 
 	case Postgres:
 		// The password: in the URL, or PGPASSWORD (and ~/.pgpass), which
 		// the driver reads itself; pgstate never prints it.
-		b, err = pgstate.Open(ctx, rawURL, pgstate.Options{Warn: o.Warn})
+		if OpenPostgres == nil {
+			return nil, &NotLinkedError{Display: loc.Display, Feature: "postgres"}
+		}
+		b, err = OpenPostgres(ctx, rawURL, o.Warn)
 	case S3:
 		sl, perr := s3state.ParseURL(rawURL)
 		if perr != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/alchemy-go/alchemy/internal/secret"
 	"github.com/alchemy-go/alchemy/internal/state"
+	"github.com/alchemy-go/alchemy/internal/state/pgstate"
 	"github.com/alchemy-go/alchemy/internal/state/statetest"
 	"github.com/alchemy-go/alchemy/internal/testpeers"
 )
@@ -66,6 +67,10 @@ func TestParse(t *testing.T) {
 
 // A postgres:// URL opens pgstate behind the secret guard, and the pair
 // still keeps the whole contract.
+// This package's tests open PostgreSQL stores as a program that links
+// internal/state/pgstate/pglink would (which imports this package).
+func init() { OpenPostgres = pgstate.OpenBackend }
+
 func TestOpenPostgres(t *testing.T) {
 	pg := testpeers.Postgres(t)
 	ctx := context.Background()

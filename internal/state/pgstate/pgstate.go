@@ -138,6 +138,15 @@ var (
 	_ state.BulkReader = (*Backend)(nil)
 )
 
+// OpenBackend is Open as internal/state/backends calls it (see pglink).
+func OpenBackend(ctx context.Context, dsn string, warn func(string)) (state.Backend, error) {
+	b, err := Open(ctx, dsn, Options{Warn: warn})
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return b, nil
+}
+
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value DSN, as libpq takes them; the password may come from the DSN,
 // PGPASSWORD or ~/.pgpass), creates or migrates the tables, and returns the

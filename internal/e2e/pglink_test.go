@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/alchemy-go/alchemy/internal/testpeers"
+)
+
+// A stack program links the PostgreSQL state store only when its state is
+// there: built without it (the driver is a fifth of the program and of
+// its link), it says so before it does or prints anything, and alchemy
+// builds it in and runs the command again, once; the stack's cache
+// remembers it, so later commands build nothing more. The program run by
+// hand says what to do instead.
+func TestStackProgramLinksPostgresOnlyWhenItsStateIsThere(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.project(fixture("withstate"))
+	cache := t.TempDir() // this test's own: the builds counted are its own
+	local := []string{"ALCHEMY_CACHE_DIR=" + cache, "ALCHEMY_STATE=file://here"}
+
+	d := w.runEnv(local, "deploy", "--yes")
+	if d.code != 0 {
+		t.Fatalf("deploy with local state: %s", d)
+	}
+	lean := newestExe(t, cache)
+	if deps := goVersionM(t, lean); strings.Contains(deps, "github.com/jackc/pgx") || !strings.Contains(deps, "-tags=alchemy_nopg") {
+		t.Fatalf("a stack program with local state links pgx, or was built without alchemy_nopg:\n%s", deps)
+	}
+
+	pg := testpeers.Postgres(t)
+	shared := []string{"ALCHEMY_CACHE_DIR=" + cache, "ALCHEMY_STATE=" + pg.DSNWithout(), "PGPASSWORD=" + pg.Password}
+	p := w.runEnv(shared, "deploy", "--yes")
+	if p.code != 0 {
+		t.Fatalf("deploy with PostgreSQL state: %s", p)
+	}
+	if n := strings.Count(p.stderr, "Building "); n != 1 {
+		t.Errorf("the deploy built %d times, want once (the program with PostgreSQL):\n%s", n, p.stderr)
+	}
+	// Run once: the context line and the plan are said once.
+	if n := strings.Count(p.stdout, "withstate → dev_tester"); n != 1 {
+		t.Errorf("the context line is there %d times:\n%s", n, p.stdout)
+	}
+	requireContains(t, "deploy with PostgreSQL state", p.stdout, "· state postgres://", "Plan: 1 to create")
+	full := newestExe(t, cache)
+	if deps := goVersionM(t, full); !strings.Contains(deps, "github.com/jackc/pgx") {
+		t.Fatalf("the program for PostgreSQL state does not link pgx:\n%s", deps)
+	}
+
+	again := w.runEnv(shared, "plan")
+	if again.code != 0 || strings.Contains(again.stderr, "Building ") || !strings.Contains(again.stdout, "Plan: no changes") {
+		t.Errorf("plan after the stack needed PostgreSQL: %s", again)
+	}
+
+	// The program without it, run by hand.
+	cmd := exec.Command(lean, "plan", filepath.Join(w.dir, "alchemy.run.go"))
+	cmd.Dir, cmd.Env = w.dir, append(append([]string(nil), w.env...), shared...)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "this program was built without the postgres state store") ||
+		!strings.Contains(string(out), "run the stack with the alchemy command") || strings.Contains(string(out), pg.Password) {
+		t.Errorf("the lean program run by hand with PostgreSQL state: %v\n%s", err, out)
+	}
+}
+
+// newestExe is the stack executable built last in an ALCHEMY_CACHE_DIR.
+func newestExe(t *testing.T, cache string) string {
+	t.Helper()
+	exes, _ := filepath.Glob(filepath.Join(cache, "stacks", "*", "*-*"))
+	var newest string
+	var when int64
+	for _, e := range exes {
+		if strings.HasSuffix(e, ".manifest") || strings.HasSuffix(e, ".relink") {
+			continue
+		}
+		if fi, err := os.Stat(e); err == nil && fi.ModTime().UnixNano() >= when {
+			newest, when = e, fi.ModTime().UnixNano()
+		}
+	}
+	if newest == "" {
+		t.Fatalf("no stack executable in %s", cache)
+	}
+	return newest
+}
+
+// goVersionM is `go version -m exe`: the modules it links and its build
+// settings.
+func goVersionM(t *testing.T, exe string) string {
+	t.Helper()
+	cmd := exec.Command("go", "version", "-m", exe)
+	cmd.Env = goEnv
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go version -m: %v", err)
+	}
+	return string(out)
+}
