@@ -169,6 +169,11 @@ path (a project directory: its .alchemy/state), postgres://USER@HOST:PORT/DB, s3
 func (o *StateOptions) run(c *cobra.Command, fn func(ctx context.Context, st *openedState) error) error {
 	f := o.F
 	ch := o.State.choose(f.Stack)
+	if f.Stack != nil {
+		if err := f.storeLinked(ch); err != nil {
+			return err
+		}
+	}
 	if f.Stack == nil && ch.From == "" && f.RunStack != nil {
 		if path, err := stackrun.Locate(""); err == nil {
 			err := f.delegateFile(c.Context(), path)

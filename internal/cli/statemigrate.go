@@ -51,6 +51,11 @@ A shared target (postgres://, s3://) takes secrets only encrypted: set ALCHEMY_P
 		if err != nil {
 			return err
 		}
+		if f.Stack != nil {
+			if err := f.storeLinked(stateChoice{URL: to, From: "--to"}); err != nil {
+				return err
+			}
+		}
 		return opts.run(c, func(ctx context.Context, src *openedState) error {
 			getenv := envGetter(&opts.Flags)
 			dst, err := f.openState(ctx, stateChoice{URL: to, From: "--to"}, projectRoot(f), backends.Options{

@@ -56,6 +56,31 @@ func TestStackProgramLinksPostgresOnlyWhenItsStateIsThere(t *testing.T) {
 		t.Errorf("plan after the stack needed PostgreSQL: %s", again)
 	}
 
+	// `alchemy state` runs the stack program to learn its store; one whose
+	// alchemy.WithState names PostgreSQL is built with it on the way.
+	src, err := os.ReadFile(w.path("alchemy.run.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withPG := strings.Replace(string(src), `alchemy.WithState("file://shared")`, `alchemy.WithState(os.Getenv("E2E_PG_STATE"))`, 1)
+	withPG = strings.Replace(withPG, "import (", "import (\n\t\"os\"\n", 1)
+	other := filepath.Join(w.dir, "other")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "alchemy.run.go"), []byte(withPG), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pgEnv := []string{"ALCHEMY_CACHE_DIR=" + cache, "E2E_PG_STATE=" + pg.DSNWithout(), "PGPASSWORD=" + pg.Password}
+	l := w.runIn(other, pgEnv, "state", "list", "withstate/dev_tester")
+	if l.code != 0 || l.stdout != "Greeting\n" || strings.Count(l.stderr, "Building ") != 2 {
+		t.Errorf("state list of a stack whose WithState is PostgreSQL (built twice: without, then with it): %s", l)
+	}
+	m := w.runIn(other, pgEnv, "state", "migrate", "withstate/dev_tester", "--to", "file://copy")
+	if m.code != 0 || strings.Contains(m.stderr, "Building ") {
+		t.Errorf("state migrate from it, built already: %s", m)
+	}
+
 	// The program without it, run by hand.
 	cmd := exec.Command(lean, "plan", filepath.Join(w.dir, "alchemy.run.go"))
 	cmd.Dir, cmd.Env = w.dir, append(append([]string(nil), w.env...), shared...)
