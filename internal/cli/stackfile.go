@@ -59,5 +59,10 @@ func execStack(ctx context.Context, b *stackrun.Builder, stackFile, exe string, 
 	if err := b.Require(stackFile, feature); err != nil {
 		return 0, false, err
 	}
+	w := b.Stderr
+	if w == nil {
+		w = os.Stderr
+	}
+	fmt.Fprintf(w, "The state of %s is on PostgreSQL: building its program with the PostgreSQL store (once).\n", filepath.Base(stackFile))
 	return 0, true, nil
 }

@@ -41,6 +41,9 @@ func TestStackProgramLinksPostgresOnlyWhenItsStateIsThere(t *testing.T) {
 	if n := strings.Count(p.stderr, "Building "); n != 1 {
 		t.Errorf("the deploy built %d times, want once (the program with PostgreSQL):\n%s", n, p.stderr)
 	}
+	if n := strings.Count(p.stderr, "The state of alchemy.run.go is on PostgreSQL: building its program with the PostgreSQL store (once).\n"); n != 1 {
+		t.Errorf("the deploy said why it builds again %d times, want once:\n%s", n, p.stderr)
+	}
 	// Run once: the context line and the plan are said once.
 	if n := strings.Count(p.stdout, "withstate → dev_tester"); n != 1 {
 		t.Errorf("the context line is there %d times:\n%s", n, p.stdout)
