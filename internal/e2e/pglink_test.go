@@ -126,3 +126,32 @@ func goVersionM(t *testing.T, exe string) string {
 	}
 	return string(out)
 }
+
+// A dev session whose state is on PostgreSQL: its first cycle finds the
+// program built without the store, builds it in and deploys in the same
+// cycle; an edit of the stack file then deploys without asking again.
+func TestDevWithPostgresState(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	devModule(t, w.dir)
+	pg := testpeers.Postgres(t)
+	_, out := startDev(t, w, "ALCHEMY_DEV_POLL=50ms", "ALCHEMY_CACHE_DIR="+t.TempDir(),
+		"ALCHEMY_STATE="+pg.DSNWithout(), "PGPASSWORD="+pg.Password)
+	out.waitFor(t, "[dev] cycle 1 applied")
+	const why = "The state of alchemy.run.go is on PostgreSQL: building its program with the PostgreSQL store (once).\n"
+	if n := strings.Count(out.String(), why); n != 1 {
+		t.Fatalf("cycle 1 said why it builds again %d times:\n%s", n, out.String())
+	}
+	if got, _ := os.ReadFile(w.path("out", "greeting.txt")); string(got) != "hello one" {
+		t.Fatalf("cycle 1 deployed %q:\n%s", got, out.String())
+	}
+	saveFile(t, w.path("alchemy.run.go"), devStack("howdy"))
+	out.waitFor(t, "[dev] cycle 2 applied")
+	if got, _ := os.ReadFile(w.path("out", "greeting.txt")); string(got) != "howdy one" {
+		t.Fatalf("cycle 2 deployed %q:\n%s", got, out.String())
+	}
+	if text := out.String(); strings.Count(text, why) != 1 || strings.Contains(text, "the deploy failed") ||
+		strings.Contains(text, "failed to build") || strings.Contains(text, pg.Password) {
+		t.Fatalf("after cycle 2:\n%s", out.String())
+	}
+}
