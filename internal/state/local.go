@@ -548,6 +548,32 @@ func (l *Local) Flush(ctx context.Context) error {
 	return first
 }
 
+// Detach forgets this process's journal of a stage without removing it:
+// called when the lease it was written under is released, after which
+// another process may replay that journal and start its own. The next
+// commit here starts a new journal, replaying whatever one it finds.
+func (l *Local) Detach(stack, stage string) {
+	if d, err := l.stage(stack, stage); err == nil {
+		d.closeJournal()
+	}
+}
+
+// closeJournal stops writing behind and closes the journal, forgetting
+// what was pending in it (it is all in the file, durable).
+func (d *stageDir) closeJournal() {
+	j := &d.j
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	j.stopBehind()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f != nil {
+		j.f.Close()
+	}
+	j.f, j.pending, j.synced, j.inFile = nil, nil, j.written, nil
+	j.batch, j.recs, j.fences, j.broken, j.size = j.batch[:0], nil, nil, nil, 0
+}
+
 // DeleteStage removes the stage directory, output included, then the stack
 // directory if that left it empty. Nothing else is touched.
 func (l *Local) DeleteStage(ctx context.Context, stack, stage string) error {
@@ -558,16 +584,7 @@ func (l *Local) DeleteStage(ctx context.Context, stack, stage string) error {
 	if err != nil {
 		return err
 	}
-	d.j.syncMu.Lock()
-	d.j.stopBehind()
-	d.j.mu.Lock()
-	if d.j.f != nil {
-		d.j.f.Close()
-	}
-	d.j.f, d.j.pending, d.j.synced, d.j.inFile = nil, nil, d.j.written, nil
-	d.j.batch, d.j.recs, d.j.fences, d.j.broken, d.j.size = d.j.batch[:0], nil, nil, nil, 0
-	d.j.mu.Unlock()
-	d.j.syncMu.Unlock()
+	d.closeJournal()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.ready.Store(false)

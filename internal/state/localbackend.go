@@ -310,5 +310,8 @@ func (ll *localLease) Release() error {
 	ll.mu.Lock()
 	ll.released = true
 	ll.mu.Unlock()
+	// A journal left open would be written again under the next lease,
+	// after another holder may have replayed it and started its own.
+	ll.b.Local.Detach(ll.info.Stack, ll.info.Stage)
 	return ll.l.Release()
 }

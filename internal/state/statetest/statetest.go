@@ -325,6 +325,30 @@ func Run(t *testing.T, newEnv func(t *testing.T) Env) {
 		must(t, b.Break(ctx, "app", "other", "x")) // no lease: not an error
 	})
 
+	// Two clients taking turns, each writing and releasing without a
+	// flush: a holder writes again after the other one wrote in between.
+	t.Run("TurnsWithoutFlush", func(t *testing.T) {
+		e := newEnv(t)
+		a, b := open(t, e), open(t, e)
+		for i, c := range []state.Backend{a, b, a, b, a} {
+			l, err := c.Acquire(ctx, "app", "prod", state.LeaseOptions{Identity: &Alice})
+			if err != nil {
+				t.Fatalf("turn %d: %v", i, err)
+			}
+			if err := l.Store().Set(ctx, "app", "prod", Row(fmt.Sprintf("T%d", i), state.Created)); err != nil {
+				t.Fatalf("turn %d: %v", i, err)
+			}
+			must(t, l.Release())
+		}
+		rows, err := state.LoadAll(ctx, open(t, e), "app", "prod")
+		must(t, err)
+		for i := range 5 {
+			if r := rows[fmt.Sprintf("T%d", i)]; r == nil || r.Status != state.Created {
+				t.Errorf("row T%d after the turns: %+v", i, r)
+			}
+		}
+	})
+
 	// Many clients racing for one stage: never two holders at once.
 	t.Run("OneHolderAtATime", func(t *testing.T) {
 		e := newEnv(t)
