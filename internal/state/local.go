@@ -223,28 +223,28 @@ func (l *Local) Get(ctx context.Context, stack, stage, fqn string) (*Row, error)
 	if err != nil {
 		return nil, err
 	}
-	return d.get(stack, stage, fqn, ov, func(string) bool { return true }, nil)
+	return d.get(stack, stage, fqn, ov, func(string) bool { return true }, pathDir(d.path), nil)
 }
 
 // get reads the row of fqn: the journal's entry (ov) first, then the file,
 // under its current name, then its legacy one; exists says which files may
 // exist. buf is a buffer to read into, or nil.
-func (d *stageDir) get(stack, stage, fqn string, ov func(stem string) (entry, bool), exists func(stem string) bool, buf []byte) (*Row, error) {
+func (d *stageDir) get(stack, stage, fqn string, ov func(stem string) (entry, bool), exists func(stem string) bool, dir rowDir, buf []byte) (*Row, error) {
 	names := []string{EncodeFQN(fqn)}
 	if legacy, ok := legacyName(fqn); ok {
 		names = append(names, legacy)
 	}
 	for _, name := range names {
-		path := filepath.Join(d.path, name+".json")
+		file := name + ".json"
 		corrupt := func(problem string, err error) error {
-			return &CorruptError{Path: path, Stack: stack, Stage: stage, FQN: fqn, Problem: problem, Err: err}
+			return &CorruptError{Path: filepath.Join(d.path, file), Stack: stack, Stage: stage, FQN: fqn, Problem: problem, Err: err}
 		}
 		var data []byte
 		var err error
 		if e, ok := ov(name); ok {
 			data = e.data // nil: deleted since the file was written
 		} else if exists(name) {
-			if data, err = readRow(path, buf, corrupt); err != nil {
+			if data, err = readRow(dir, file, buf, corrupt); err != nil {
 				return nil, err
 			}
 		}
@@ -283,11 +283,13 @@ func (l *Local) GetAll(ctx context.Context, stack, stage string) (map[string]*Ro
 	if err != nil {
 		return nil, err
 	}
+	dir := openDir(d.path)
+	defer dir.close()
 	return getEach(ctx, fqns, readWorkers, func() rowGetter {
 		buf := make([]byte, 0, 16<<10)
 		ov := func(stem string) (entry, bool) { e, ok := ovMap[stem]; return e, ok }
 		return func(_ context.Context, fqn string) (*Row, error) {
-			return d.get(stack, stage, fqn, ov, func(stem string) bool { return files[stem] }, buf)
+			return d.get(stack, stage, fqn, ov, func(stem string) bool { return files[stem] }, dir, buf)
 		}
 	})
 }
@@ -299,8 +301,8 @@ var errIsDir = errors.New("is a directory")
 
 // readRow reads a row file as readFile does, into buf when it is large
 // enough.
-func readRow(path string, buf []byte, corrupt func(problem string, err error) error) ([]byte, error) {
-	data, err := readInto(path, buf)
+func readRow(dir rowDir, name string, buf []byte, corrupt func(problem string, err error) error) ([]byte, error) {
+	data, err := readInto(dir, name, buf)
 	switch {
 	case errors.Is(err, errIsDir):
 		return nil, corrupt("is a directory, not a file", errors.New("something other than alchemy created it"))

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
-// readInto reads the file at path; a missing file is nil, nil; a directory
-// is errIsDir.
-func readInto(path string, _ []byte) ([]byte, error) {
+// readInto reads the file name in dir; a missing file is nil, nil; a
+// directory is errIsDir.
+func readInto(dir rowDir, name string, _ []byte) ([]byte, error) {
+	path := filepath.Join(dir.path, name)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -23,3 +25,12 @@ func readInto(path string, _ []byte) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// rowDir is a stage directory rows are read from.
+type rowDir struct{ path string }
+
+func openDir(path string) rowDir { return rowDir{path: path} }
+
+func (rowDir) close() {}
+
+func pathDir(path string) rowDir { return rowDir{path: path} }
