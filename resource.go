@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/alchemy-go/alchemy/auth"
 	"github.com/alchemy-go/alchemy/internal/engine"
@@ -203,8 +204,6 @@ func Retain() Option { return Option{func(n *engine.Node) { n.Retain = true }} }
 // struct whose fields are Inputs tagged with their JSON names; fields tagged
 // `secret:"true"` never reach state or plan output in clear.
 func Declare[Args, Attrs any](s *Stack, p Provider[Args, Attrs], id string, props any, opts ...Option) *Resource {
-	n := &engine.Node{FQN: id, LogicalID: id, Type: p.Type(), Props: map[string]engine.Value{}, Secret: map[string]bool{},
-		Provider: engineProvider(p)}
 	rv := reflect.ValueOf(props)
 	if rv.Kind() == reflect.Pointer {
 		rv = rv.Elem()
@@ -212,25 +211,25 @@ func Declare[Args, Attrs any](s *Stack, p Provider[Args, Attrs], id string, prop
 	if rv.Kind() != reflect.Struct {
 		panic(fmt.Sprintf("alchemy: props of %s must be a struct, not %T", id, props))
 	}
-	rt := rv.Type()
-	for i := 0; i < rt.NumField(); i++ {
-		f := rt.Field(i)
-		name := strings.Split(f.Tag.Get("json"), ",")[0]
-		if name == "" || name == "-" || !f.IsExported() {
-			continue
-		}
-		fv := rv.Field(i)
+	fields := propFieldsOf(rv.Type())
+	n := &engine.Node{FQN: id, LogicalID: id, Type: p.Type(), Props: make(map[string]engine.Value, len(fields)),
+		Provider: engineProvider(p)}
+	for _, f := range fields {
+		fv := rv.Field(f.index)
 		if fv.Kind() == reflect.Interface && fv.IsNil() {
 			continue
 		}
 		in, ok := fv.Interface().(interface{ value() engine.Value })
 		if !ok {
-			n.Props[name] = literal{v: fv.Interface()}
+			n.Props[f.name] = literal{v: fv.Interface()}
 		} else if in.value() != nil {
-			n.Props[name] = in.value()
+			n.Props[f.name] = in.value()
 		}
-		if f.Tag.Get("secret") == "true" {
-			n.Secret[name] = true
+		if f.secret {
+			if n.Secret == nil {
+				n.Secret = map[string]bool{}
+			}
+			n.Secret[f.name] = true
 		}
 	}
 	for _, o := range opts {
@@ -240,6 +239,35 @@ func Declare[Args, Attrs any](s *Stack, p Provider[Args, Attrs], id string, prop
 	}
 	s.nodes = append(s.nodes, n)
 	return &Resource{fqn: id, typ: p.Type()}
+}
+
+// propField is a field of a props struct that becomes a prop: exported,
+// named by its json tag.
+type propField struct {
+	index  int
+	name   string
+	secret bool
+}
+
+// propFields caches each props type's fields: a stack declares thousands
+// of resources of a few types.
+var propFields sync.Map // reflect.Type → []propField
+
+func propFieldsOf(rt reflect.Type) []propField {
+	if v, ok := propFields.Load(rt); ok {
+		return v.([]propField)
+	}
+	var fields []propField
+	for i := 0; i < rt.NumField(); i++ {
+		f := rt.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		fields = append(fields, propField{index: i, name: name, secret: f.Tag.Get("secret") == "true"})
+	}
+	propFields.Store(rt, fields)
+	return fields
 }
 
 // Register makes a resource type known even to stacks that no longer
