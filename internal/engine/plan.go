@@ -139,11 +139,12 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Stack: spec.Stack, Stage: spec.Stage, Destroy: destroy, downstream: map[string][]string{}, secrets: opts.Secrets}
+	p := &Plan{Stack: spec.Stack, Stage: spec.Stage, Destroy: destroy, downstream: map[string][]string{}, secrets: opts.Secrets,
+		Steps: make([]*Step, 0, max(len(spec.Nodes), len(rows)))}
 	if p.secrets == nil {
 		p.secrets = secret.New("", "")
 	}
-	declared := map[string]*Step{}
+	declared := make(map[string]*Step, len(spec.Nodes))
 	needAuth := func(prov Provider) error {
 		if prov.Auth() == "" || opts.Credentials == nil {
 			return nil
@@ -151,7 +152,7 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 		return opts.Credentials(ctx, prov.Auth())
 	}
 	if !destroy {
-		seen := map[string]bool{}
+		seen := make(map[string]bool, len(spec.Nodes))
 		for _, n := range spec.Nodes {
 			if seen[n.FQN] {
 				return nil, fmt.Errorf("resource id %q is declared twice in stack %s: logical ids must be unique", n.FQN, spec.Stack)
@@ -617,7 +618,7 @@ func decodeMap(raw json.RawMessage) map[string]any {
 
 // checkCycles rejects a dependency cycle, naming its members.
 func checkCycles(nodes []*Node) error {
-	byFQN := map[string]*Node{}
+	byFQN := make(map[string]*Node, len(nodes))
 	for _, n := range nodes {
 		byFQN[n.FQN] = n
 	}
@@ -626,7 +627,7 @@ func checkCycles(nodes []*Node) error {
 		grey
 		black
 	)
-	color := map[string]int{}
+	color := make(map[string]int, len(nodes))
 	var stack []string
 	var visit func(fqn string) error
 	visit = func(fqn string) error {
