@@ -202,6 +202,7 @@ type stackEnv struct {
 	resolver *auth.Resolver
 	reg      *auth.Registry
 	envOnly  bool // CI without a chosen profile: credentials from the environment
+	ahead    *engine.ReadAhead
 }
 
 func (f *Factory) stackEnv(ctx context.Context, opts *StackOptions) (*stackEnv, error) {
@@ -228,10 +229,6 @@ func (f *Factory) stackEnv(ctx context.Context, opts *StackOptions) (*stackEnv, 
 	if err != nil {
 		return nil, err
 	}
-	spec, err := f.Stack.Build(st.Name)
-	if err != nil {
-		return nil, err
-	}
 	// Under CI each provider reads its env method, unless a profile was
 	// chosen explicitly (--profile, ALCHEMY_PROFILE, or the stage's
 	// binding): the seed's CI pairing is `alchemy deploy --stage prod
@@ -244,18 +241,44 @@ func (f *Factory) stackEnv(ctx context.Context, opts *StackOptions) (*stackEnv, 
 			resolver.Pinned = bound.source()
 		}
 	}
+	choice := opts.State.choose(f.Stack)
+	openState := func() (*openedState, error) {
+		return f.openState(ctx, choice, f.Stack.Root(), backends.Options{
+			Getenv:    func(k string) string { return envfile.Get(s.Env, k) },
+			AWSConfig: f.stateAWS(&opts.Flags, resolver.Credentials),
+		})
+	}
+	// A plan on the local store reads the stage's rows while the stack's
+	// program declares its resources: both take time in proportion to the
+	// stack, and the reads wait on the file system. (Only a plan: the
+	// other commands read after taking the stage's lease. Only the local
+	// store: a shared one is not contacted before the stack is known.)
+	var opened *openedState
+	var ahead *engine.ReadAhead
+	if loc, err := backends.Parse(choice.URL, f.Stack.Root()); opts.Op == "plan" && err == nil && !loc.Remote() {
+		if opened, err = openState(); err != nil {
+			return nil, err
+		}
+		ahead = engine.StartReadAhead(ctx, opened.backend, f.Stack.Name, st.Name)
+	}
+	spec, err := f.Stack.Build(st.Name)
+	if err != nil {
+		if opened != nil {
+			ahead.Stop()
+			opened.backend.Close()
+		}
+		return nil, err
+	}
 	f.warnDisagreements(s, resolver)
 	home, _ := profile.Root(s.Env)
-	opened, err := f.openState(ctx, opts.State.choose(f.Stack), f.Stack.Root(), backends.Options{
-		Getenv:    func(k string) string { return envfile.Get(s.Env, k) },
-		AWSConfig: f.stateAWS(&opts.Flags, resolver.Credentials),
-	})
-	if err != nil {
-		return nil, err
+	if opened == nil {
+		if opened, err = openState(); err != nil {
+			return nil, err
+		}
 	}
 	return &stackEnv{s: s, stage: st, binding: bound, spec: spec, root: f.Stack.Root(),
 		secrets: secret.New(envfile.Get(s.Env, "ALCHEMY_PASSWORD"), home),
-		st:      opened, store: opened.backend,
+		st:      opened, store: opened.backend, ahead: ahead,
 		resolver: resolver, reg: reg, envOnly: envOnly}, nil
 }
 
@@ -319,6 +342,7 @@ func (r *stackRunner) run(ctx context.Context) error {
 		return err
 	}
 	defer env.st.backend.Close()
+	defer env.ahead.Stop()
 	if err := confirmNewProfile(ctx, env.s); err != nil {
 		return err
 	}
@@ -375,7 +399,7 @@ func (r *stackRunner) run(ctx context.Context) error {
 		}
 	}
 	plan, err := engine.BuildPlan(ctx, env.spec, env.store, destroy, engine.Options{Credentials: env.resolver.Ensure, Secrets: env.secrets,
-		Refresh: opts.Refresh, Adopt: opts.Adopt, Resolve: env.resolver.Credentials})
+		Refresh: opts.Refresh, Adopt: opts.Adopt, Resolve: env.resolver.Credentials, Rows: env.ahead})
 	if err != nil {
 		return err
 	}

@@ -345,3 +345,49 @@ func TestInterruptStopsNewWork(t *testing.T) {
 		t.Fatalf("objects = %d", len(c.objects))
 	}
 }
+
+// A read of the rows started ahead serves the plan of its own stack and
+// stage, and only that one; a stopped one is never taken.
+func TestBuildPlanReadAhead(t *testing.T) {
+	ctx := context.Background()
+	store := state.NewLocal(filepath.Join(t.TempDir(), "state"))
+	s := &stack{c: newCloud()}
+	s.add("A", map[string]engine.Value{"value": lit{"a"}})
+	if _, res := deploy(t, s.spec("dev"), store, false); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	plan := func(ahead *engine.ReadAhead) string {
+		t.Helper()
+		p, err := engine.BuildPlan(ctx, s.spec("dev"), store, false, engine.Options{Rows: ahead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return actions(p)
+	}
+	if got := plan(engine.StartReadAhead(ctx, store, "app", "dev")); got != "A:noop" {
+		t.Errorf("plan with the stage read ahead = %s", got)
+	}
+	// Read ahead for another stage (nothing there): the plan reads its own.
+	if got := plan(engine.StartReadAhead(ctx, store, "app", "prod")); got != "A:noop" {
+		t.Errorf("plan with another stage read ahead = %s", got)
+	}
+	// The rows read ahead are what the plan sees: taken from a store that
+	// has since lost the row, the plan still finds it.
+	ahead := engine.StartReadAhead(ctx, store, "app", "dev")
+	other := state.NewLocal(filepath.Join(t.TempDir(), "empty"))
+	p, err := engine.BuildPlan(ctx, s.spec("dev"), other, false, engine.Options{Rows: ahead})
+	if err != nil || actions(p) != "A:noop" {
+		t.Errorf("plan from rows read ahead = %v, %v", p, err)
+	}
+	// Stopped, or cancelled before it read anything: its error is the plan's.
+	stopped := engine.StartReadAhead(ctx, store, "app", "dev")
+	stopped.Stop()
+	if _, err := engine.BuildPlan(ctx, s.spec("dev"), store, false, engine.Options{Rows: stopped}); err != nil && !errors.Is(err, context.Canceled) {
+		t.Errorf("plan with a stopped read ahead: %v", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := engine.BuildPlan(ctx, s.spec("dev"), store, false, engine.Options{Rows: engine.StartReadAhead(cctx, store, "app", "dev")}); !errors.Is(err, context.Canceled) {
+		t.Errorf("plan with a cancelled read ahead: %v", err)
+	}
+}

@@ -134,11 +134,60 @@ type Options struct {
 	// Adopt is deploy --adopt (what a refresh says about existing
 	// resources depends on it).
 	Adopt bool
+	// Rows, when set, is a read of the stage's rows started earlier: the
+	// plan takes them from it instead of reading the store (if it read the
+	// same stack and stage).
+	Rows *ReadAhead
+}
+
+// ReadAhead reads a stage's rows in the background, to be taken by one
+// plan.
+type ReadAhead struct {
+	stack, stage string
+	cancel       context.CancelFunc
+	done         chan struct{}
+	rows         map[string]*state.Row
+	err          error
+}
+
+// StartReadAhead starts reading the rows of stack/stage from store.
+func StartReadAhead(ctx context.Context, store state.Store, stack, stage string) *ReadAhead {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &ReadAhead{stack: stack, stage: stage, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.rows, r.err = state.LoadAll(ctx, store, stack, stage)
+	}()
+	return r
+}
+
+// Stop abandons the read and waits until it stopped.
+func (r *ReadAhead) Stop() {
+	if r != nil {
+		r.cancel()
+		<-r.done
+	}
+}
+
+// take returns the rows once read, if they are those of stack/stage.
+func (r *ReadAhead) take(stack, stage string) (rows map[string]*state.Row, ok bool, err error) {
+	if r == nil {
+		return nil, false, nil
+	}
+	<-r.done
+	r.cancel()
+	if r.stack != stack || r.stage != stage {
+		return nil, false, nil
+	}
+	return r.rows, true, r.err
 }
 
 // BuildPlan compares the spec with the stage's state. It never writes.
 func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool, opts Options) (*Plan, error) {
-	rows, err := state.LoadAll(ctx, store, spec.Stack, spec.Stage)
+	rows, ok, err := opts.Rows.take(spec.Stack, spec.Stage)
+	if !ok {
+		rows, err = state.LoadAll(ctx, store, spec.Stack, spec.Stage)
+	}
 	if err != nil {
 		return nil, err
 	}
