@@ -391,3 +391,53 @@ func TestBuildPlanReadAhead(t *testing.T) {
 		t.Errorf("plan with a cancelled read ahead: %v", err)
 	}
 }
+
+// Planned in waves on several goroutines, a plan is the plan made in
+// order: a node sees the steps of the earlier nodes it reads, never those
+// of later ones.
+func TestBuildPlanInWaves(t *testing.T) {
+	ctx := context.Background()
+	store := state.NewLocal(filepath.Join(t.TempDir(), "state"))
+	s := &stack{c: newCloud()}
+	for i := range 300 {
+		s.add(fmt.Sprintf("A%03d", i), map[string]engine.Value{"value": lit{fmt.Sprint(i)}})
+	}
+	// Later reads A000 (so it is planned after A000's wave, with Z planned
+	// by then) and Z, which is declared after it.
+	s.add("Later", map[string]engine.Value{"value": ref{"Z", "id"}, "a": ref{"A000", "id"}})
+	for i := range 300 {
+		s.add(fmt.Sprintf("B%03d", i), map[string]engine.Value{"value": ref{fmt.Sprintf("A%03d", i), "id"}})
+	}
+	s.add("Z", map[string]engine.Value{"value": lit{"z"}})
+	if _, res := deploy(t, s.spec("dev"), store, false); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	p, err := engine.BuildPlan(ctx, s.spec("dev"), store, false, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range p.Steps {
+		if st.FQN != s.nodes[i].FQN {
+			t.Fatalf("step %d is %s, want %s (declaration order)", i, st.FQN, s.nodes[i].FQN)
+		}
+		want := engine.Noop
+		if st.FQN == "Later" {
+			// Z's attributes are not published to a node before it: its
+			// value is unknown at plan time, as it was planned in order.
+			want = engine.Update
+			if !st.Unknown["value"] {
+				t.Errorf("Later.value is known at plan time")
+			}
+		} else if len(st.Unknown) > 0 {
+			t.Errorf("%s has unknown props %v", st.FQN, st.Unknown)
+		}
+		if st.Action != want {
+			t.Errorf("%s: %s, want %s", st.FQN, st.Action, want)
+		}
+	}
+	// A node whose plan fails leaves its readers unknown, as in order.
+	s.nodes[0].Type = "Other.Thing" // A000: state holds a Test.Thing there
+	if _, err := engine.BuildPlan(ctx, s.spec("dev"), store, false, engine.Options{}); err == nil || !strings.Contains(err.Error(), "A000 (Other.Thing)") {
+		t.Fatalf("plan with a failing node: %v", err)
+	}
+}
