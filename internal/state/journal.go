@@ -100,7 +100,12 @@ type journal struct {
 	// broken is the error of a failed write or flush: what it held is
 	// unknown, so no later commit may claim to be durable in this journal.
 	broken error
-	lines  uint64 // records appended
+	// Commits up to dropped were appended but never written when the
+	// journal was closed under them (Detach: the lease they were made
+	// under was released): they fail with dropErr.
+	dropped uint64
+	dropErr error
+	lines   uint64 // records appended
 	// inFile maps a stem to the record whose content its file holds, once
 	// written behind; behind writes them, once settled records are many.
 	inFile  map[string]uint64
@@ -125,13 +130,6 @@ func (d *stageDir) commit(fence Fence, recs ...record) error {
 		return err
 	}
 	j := &d.j
-	if fence != nil && !j.open() {
-		// Opening replays a journal a killed run left: nothing is written
-		// before the lease is checked.
-		if err := fence.Check(); err != nil {
-			return &refused{err}
-		}
-	}
 	var lines []byte
 	for _, r := range recs {
 		lines = append(appendRecord(lines, r), '\n')
@@ -142,6 +140,14 @@ func (d *stageDir) commit(fence Fence, recs ...record) error {
 		return j.broken
 	}
 	if j.f == nil {
+		// Opening replays a journal a killed run (or the last holder of
+		// the lease) left: nothing is written before the lease is checked.
+		if fence != nil {
+			if err := fence.Check(); err != nil {
+				j.mu.Unlock()
+				return &refused{err}
+			}
+		}
 		if err := d.open(); err != nil {
 			j.mu.Unlock()
 			return err
@@ -175,19 +181,15 @@ func (d *stageDir) commit(fence Fence, recs ...record) error {
 	return nil
 }
 
-// open reports whether this process has the stage's journal open.
-func (j *journal) open() bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.f != nil
-}
-
 // waitDurable returns once commit number seq is on disk; one caller writes
 // and flushes the batch for all the others waiting.
 func (d *stageDir) waitDurable(seq uint64) error {
 	j := &d.j
 	j.syncMu.Lock()
 	defer j.syncMu.Unlock()
+	if seq <= j.dropped {
+		return j.dropErr
+	}
 	if j.synced >= seq {
 		return nil
 	}

@@ -556,13 +556,17 @@ func (l *Local) Flush(ctx context.Context) error {
 // commit here starts a new journal, replaying whatever one it finds.
 func (l *Local) Detach(stack, stage string) {
 	if d, err := l.stage(stack, stage); err == nil {
-		d.closeJournal()
+		d.closeJournal(errDetached)
 	}
 }
 
+var errDetached = errors.New("the lease of the stage was released before this change was saved")
+
 // closeJournal stops writing behind and closes the journal, forgetting
-// what was pending in it (it is all in the file, durable).
-func (d *stageDir) closeJournal() {
+// what was written in it (it is all in the file, durable). Commits
+// appended but not yet written fail with dropErr; with nil they succeed,
+// gone with the stage (DeleteStage).
+func (d *stageDir) closeJournal(dropErr error) {
 	j := &d.j
 	j.syncMu.Lock()
 	defer j.syncMu.Unlock()
@@ -571,6 +575,9 @@ func (d *stageDir) closeJournal() {
 	defer j.mu.Unlock()
 	if j.f != nil {
 		j.f.Close()
+	}
+	if dropErr != nil && j.written > j.synced {
+		j.dropped, j.dropErr = j.written, dropErr
 	}
 	j.f, j.pending, j.synced, j.inFile = nil, nil, j.written, nil
 	j.batch, j.recs, j.fences, j.broken, j.size = j.batch[:0], nil, nil, nil, 0
@@ -586,7 +593,7 @@ func (l *Local) DeleteStage(ctx context.Context, stack, stage string) error {
 	if err != nil {
 		return err
 	}
-	d.closeJournal()
+	d.closeJournal(nil)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.ready.Store(false)
