@@ -5,6 +5,7 @@ package stackrun
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"debug/elf"
 	"errors"
 	"os"
@@ -710,5 +711,70 @@ func TestBuildFeatures(t *testing.T) {
 	}
 	if _, built := mustBuild(t, g, stack); built {
 		t.Fatal("built again with nothing changed")
+	}
+}
+
+// cgoSetting is the CGO_ENABLED build setting recorded in exe.
+func cgoSetting(t *testing.T, exe string) string {
+	t.Helper()
+	info, err := buildinfo.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range info.Settings {
+		if s.Key == "CGO_ENABLED" {
+			return s.Value
+		}
+	}
+	return ""
+}
+
+// A stack is built with cgo off, so its program is static and starts
+// sooner, unless the user chose (CGO_ENABLED) or it needs cgo.
+func TestBuildCgo(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	plain := newModule(t, nil)
+	exe, _ := mustBuild(t, g, plain)
+	if got := cgoSetting(t, exe); got != "0" {
+		t.Errorf("a stack without cgo packages: CGO_ENABLED=%q, want 0", got)
+	}
+	if out := run(t, exe); out != "version 1 []" {
+		t.Errorf("it printed %q", out)
+	}
+
+	chosen := &goEnv{env: append(slices.Clip(g.env), "CGO_ENABLED=1"), log: g.log, cache: g.cache}
+	exe, built := mustBuild(t, chosen, plain)
+	if got := cgoSetting(t, exe); !built || got != "1" {
+		t.Errorf("with the user's CGO_ENABLED=1: built %v, CGO_ENABLED=%q", built, got)
+	}
+
+	// A package whose files differ with cgo (a stub without it, as
+	// go-sqlite3 has), and one that is cgo only.
+	stack := newModule(t, map[string]string{
+		"cgolib/cgo.go":   "//go:build cgo\n\npackage cgolib\n\n/*\nstatic int three(void) { return 3; }\n*/\nimport \"C\"\n\nfunc Mode() string { return \"cgo\" + string(rune('0'+C.three())) }\n",
+		"cgolib/stub.go":  "//go:build !cgo\n\npackage cgolib\n\nfunc Mode() string { return \"stub\" }\n",
+		"onlycgo/only.go": "package onlycgo\n\n// #define FOUR 4\nimport \"C\"\n\nconst Four = C.FOUR\n",
+	})
+	src := stackSource("\t\"example.com/s/cgolib\"\n\t\"example.com/s/onlycgo\"", `cgolib.Mode(), onlycgo.Four`)
+	if err := os.WriteFile(stack, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	exe, err := g.builder(&progress).Build(context.Background(), stack)
+	if err != nil {
+		t.Fatalf("Build of a stack that uses cgo: %v\n%s", err, progress.String())
+	}
+	if out := run(t, exe); out != "cgo3 4" {
+		t.Errorf("the stack that uses cgo printed %q, want cgo3 4 (built without it)", out)
+	}
+	if got := cgoSetting(t, exe); got != "1" {
+		t.Errorf("a stack that uses cgo: CGO_ENABLED=%q", got)
+	}
+	if p := progress.String(); !strings.Contains(p, "uses cgo (example.com/s/cgolib, example.com/s/onlycgo): building it with cgo (once).") {
+		t.Errorf("progress: %q", p)
+	}
+	if _, built := mustBuild(t, g, stack); built {
+		t.Error("built again with nothing changed")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	gobuild "go/build"
 	"io"
 	"os"
 	"path/filepath"
@@ -40,11 +41,14 @@ type embedPkg struct {
 }
 
 // listEmbeds runs `go list -deps` on the stack file and returns the
-// packages with embedded files that are not immutable module downloads.
-func listEmbeds(ctx context.Context, goCmd goTool, file string) ([]embedPkg, error) {
+// packages with embedded files that are not immutable module downloads,
+// and, when cgo is given (the build has cgo off), the packages outside the
+// standard library that build differently with cgo on: files go left out
+// that cgo would have taken (see cgoContext).
+func listEmbeds(ctx context.Context, goCmd goTool, file string, cgo *gobuild.Context) ([]embedPkg, []string, error) {
 	var stdout, stderr bytes.Buffer
-	if err := goCmd.run(ctx, &stdout, &stderr, "list", "-deps", "-e", "-json=Dir,Standard,EmbedFiles,Module", file); err != nil {
-		return nil, fmt.Errorf("go list: %v: %s", err, strings.TrimSpace(stderr.String()))
+	if err := goCmd.run(ctx, &stdout, &stderr, "list", "-deps", "-e", "-json=ImportPath,Dir,Standard,EmbedFiles,IgnoredGoFiles,Module", file); err != nil {
+		return nil, nil, fmt.Errorf("go list: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	out := stdout.Bytes()
 	type module struct {
@@ -52,20 +56,29 @@ func listEmbeds(ctx context.Context, goCmd goTool, file string) ([]embedPkg, err
 		Replace *struct{ Version string }
 	}
 	var pkgs []embedPkg
+	var needCgo []string
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for {
 		var p struct {
-			Dir        string
-			Standard   bool
-			EmbedFiles []string
-			Module     *module
+			ImportPath     string
+			Dir            string
+			Standard       bool
+			EmbedFiles     []string
+			IgnoredGoFiles []string
+			Module         *module
 		}
 		if err := dec.Decode(&p); err == io.EOF {
 			break
 		} else if err != nil {
-			return nil, fmt.Errorf("go list: %v", err)
+			return nil, nil, fmt.Errorf("go list: %v", err)
 		}
-		if p.Standard || len(p.EmbedFiles) == 0 {
+		if p.Standard {
+			continue
+		}
+		if cgo != nil && takesWithCgo(cgo, p.Dir, p.IgnoredGoFiles) {
+			needCgo = append(needCgo, p.ImportPath)
+		}
+		if len(p.EmbedFiles) == 0 {
 			continue
 		}
 		if m := p.Module; m != nil && ((m.Replace == nil && m.Version != "") || (m.Replace != nil && m.Replace.Version != "")) {
@@ -73,7 +86,18 @@ func listEmbeds(ctx context.Context, goCmd goTool, file string) ([]embedPkg, err
 		}
 		pkgs = append(pkgs, embedPkg{Dir: p.Dir, EmbedFiles: p.EmbedFiles})
 	}
-	return pkgs, nil
+	return pkgs, needCgo, nil
+}
+
+// takesWithCgo reports whether a build with cgo on would take one of the
+// files go left out of package dir with it off.
+func takesWithCgo(cgo *gobuild.Context, dir string, ignored []string) bool {
+	for _, f := range ignored {
+		if ok, err := cgo.MatchFile(dir, f); ok || err != nil {
+			return true // unreadable: as if it did (a build with cgo costs only time)
+		}
+	}
+	return false
 }
 
 // makeManifest records the executable's size and the embedded files'

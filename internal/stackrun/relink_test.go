@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,6 +70,9 @@ func TestRelinkAfterPrepare(t *testing.T) {
 	viaGo := filepath.Join(t.TempDir(), "viago")
 	cmd := exec.Command("go", append(append([]string{"build"}, buildFlags(envMap(g.env), nil)...), "-o", viaGo, "alchemy.run.go")...)
 	cmd.Dir, cmd.Env = dir, g.env
+	if noCgo(envMap(g.env), nil) {
+		cmd.Env = append(slices.Clip(g.env), "CGO_ENABLED=0") // as alchemy builds it
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
