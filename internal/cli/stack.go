@@ -290,8 +290,10 @@ func (f *Factory) stackRegistry() *auth.Registry {
 
 // checkAccounts resolves, and so checks, the credentials of every provider
 // the stage binds to an account, before the stage's lease is taken or its
-// state read. Also a provider no declared resource uses: resources of it
-// left in state are deleted with its credentials.
+// state read (but for a plan on the local store, which reads its files
+// meanwhile: nothing leaves the machine). Also a provider no declared
+// resource uses: resources of it left in state are deleted with its
+// credentials.
 func (env *stackEnv) checkAccounts(ctx context.Context) error {
 	if env.binding == nil {
 		return nil

@@ -441,3 +441,27 @@ func TestBuildPlanInWaves(t *testing.T) {
 		t.Fatalf("plan with a failing node: %v", err)
 	}
 }
+
+type panicky struct{}
+
+func (panicky) Deps() []string                        { return nil }
+func (panicky) Eval(engine.Lookup) (any, bool, error) { panic("a stack's own bug") }
+
+// A panic while props are evaluated on the planning goroutines goes on in
+// the caller's, so its deferred calls (a lease's release) run.
+func TestBuildPlanPanicReachesTheCaller(t *testing.T) {
+	store := state.NewLocal(filepath.Join(t.TempDir(), "state"))
+	s := &stack{c: newCloud()}
+	for i := range 300 {
+		s.add(fmt.Sprintf("A%03d", i), map[string]engine.Value{"value": lit{fmt.Sprint(i)}})
+	}
+	s.add("Bad", map[string]engine.Value{"value": panicky{}})
+	defer func() {
+		r := recover()
+		if r == nil || !strings.Contains(fmt.Sprint(r), "a stack's own bug") {
+			t.Fatalf("recovered %v, want the stack's panic", r)
+		}
+	}()
+	engine.BuildPlan(context.Background(), s.spec("dev"), store, false, engine.Options{})
+	t.Fatal("BuildPlan returned")
+}

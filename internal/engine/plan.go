@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -750,8 +751,17 @@ func planNodes(spec *Spec, codec *secret.Codec, rows map[string]*state.Row) ([]*
 		}
 		var next atomic.Int64
 		var wg sync.WaitGroup
+		var panicked atomic.Value
 		for range workers {
 			wg.Go(func() {
+				// A panic (in a stack's own code evaluating props) goes on in
+				// the caller's goroutine, whose deferred calls (the lease's
+				// release) must still run.
+				defer func() {
+					if r := recover(); r != nil {
+						panicked.CompareAndSwap(nil, fmt.Sprintf("%v\n\n%s", r, debug.Stack()))
+					}
+				}()
 				for {
 					end := int(next.Add(planBatch))
 					start := end - planBatch
@@ -765,6 +775,9 @@ func planNodes(spec *Spec, codec *secret.Codec, rows map[string]*state.Row) ([]*
 			})
 		}
 		wg.Wait()
+		if r := panicked.Load(); r != nil {
+			panic(r)
+		}
 	}
 	return steps, errs
 }
