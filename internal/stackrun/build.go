@@ -74,12 +74,15 @@ func (b *Builder) BuildStack(ctx context.Context, stackFile string) (Built, erro
 	if err := b.Require(stackFile, "cgo"); err != nil {
 		return r, err
 	}
-	stderr := b.Stderr
-	if stderr == nil {
-		stderr = os.Stderr
-	}
-	fmt.Fprintf(stderr, "%s uses cgo (%s): building it with cgo (once).\n", filepath.Clean(stackFile), strings.Join(nc.pkgs, ", "))
+	fmt.Fprintf(b.stderr(), "%s uses cgo (%s): building it with cgo (once).\n", filepath.Clean(stackFile), strings.Join(nc.pkgs, ", "))
 	return b.buildStack(ctx, stackFile)
+}
+
+func (b *Builder) stderr() io.Writer {
+	if b.Stderr == nil {
+		return os.Stderr
+	}
+	return b.Stderr
 }
 
 func (b *Builder) buildStack(ctx context.Context, stackFile string) (Built, error) {
@@ -108,10 +111,7 @@ func (b *Builder) buildStack(ctx context.Context, stackFile string) (Built, erro
 		r.Exe, r.Cached = exe, true
 		return r, nil
 	}
-	stderr := b.Stderr
-	if stderr == nil {
-		stderr = os.Stderr
-	}
+	stderr := b.stderr()
 	fmt.Fprintf(stderr, "Building %s ...\n", in.display)
 	spec := buildSpec{
 		display: in.display, dir: in.dir, modRoot: in.modRoot, file: filepath.Base(in.abs),
