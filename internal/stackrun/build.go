@@ -215,8 +215,9 @@ func (b *Builder) inputs(stackFile string) (*stackInputs, error) {
 	}
 	in.sdir = filepath.Join(cacheRoot, stackDirName(abs))
 	features := readFeatures(in.sdir)
-	in.flags = buildFlags(em, features)
-	if noCgo(em, features) {
+	settings := goSettings(em, "GOFLAGS", "CGO_ENABLED")
+	in.flags = buildFlags(settings, features)
+	if noCgo(settings, features) {
 		in.env = append(slices.Clip(in.env), "CGO_ENABLED=0")
 		in.cgo = cgoContext(em, in.flags)
 		em["CGO_ENABLED"] = "0"
@@ -253,11 +254,10 @@ func (b *Builder) inputs(stackFile string) (*stackInputs, error) {
 // and of its link. A stack whose state turns out to be on PostgreSQL
 // says so when it runs, before it does anything, and alchemy records the
 // feature (Require) and builds it in. The user's own -tags are kept.
-func buildFlags(env map[string]string, features []string) []string {
-	goflags, ok := env["GOFLAGS"]
-	if !ok {
-		goflags = goEnvFileValue(goEnvFile(env), "GOFLAGS")
-	}
+//
+// settings is the environment with the go env file's settings (goSettings).
+func buildFlags(settings map[string]string, features []string) []string {
+	goflags := settings["GOFLAGS"]
 	var flags []string
 	if !strings.Contains(goflags, "-ldflags") {
 		flags = append(flags, "-ldflags=-s -w")
@@ -293,8 +293,8 @@ var knownFeatures = []string{"cgo", "postgres"}
 // with files that a build with cgo on would take (go-sqlite3 builds a stub
 // that fails at run time without it). Then the stack is built again with
 // cgo, and from then on (the "cgo" feature).
-func noCgo(env map[string]string, features []string) bool {
-	if _, set := env["CGO_ENABLED"]; set || goEnvFileValue(goEnvFile(env), "CGO_ENABLED") != "" {
+func noCgo(settings map[string]string, features []string) bool {
+	if _, set := settings["CGO_ENABLED"]; set {
 		return false
 	}
 	return !slices.Contains(features, "cgo")

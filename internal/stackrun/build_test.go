@@ -749,6 +749,16 @@ func TestBuildCgo(t *testing.T) {
 		t.Errorf("with the user's CGO_ENABLED=1: built %v, CGO_ENABLED=%q", built, got)
 	}
 
+	// The go env file's choice counts as the user's too.
+	goenv := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(goenv, []byte("CGO_ENABLED=1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fromFile := &goEnv{env: append(slices.Clip(g.env), "GOENV="+goenv), log: g.log, cache: g.cache}
+	if exe, _ := mustBuild(t, fromFile, plain); cgoSetting(t, exe) != "1" {
+		t.Errorf("with CGO_ENABLED=1 in the go env file: CGO_ENABLED=%q", cgoSetting(t, exe))
+	}
+
 	// A package whose files differ with cgo (a stub without it, as
 	// go-sqlite3 has), and one that is cgo only.
 	stack := newModule(t, map[string]string{

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -300,23 +301,37 @@ func goEnvFile(env map[string]string) string {
 	return filepath.Join(dir, "go", "env")
 }
 
-// goEnvFileValue returns the value the go env file sets for key, "" when
-// it sets none (or there is no such file).
-func goEnvFileValue(file, key string) string {
-	if file == "" {
-		return ""
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return ""
-	}
-	value := ""
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), key+"="); ok {
-			value = v // the last one wins, as for go
+// goSettings returns env with, for each of keys the environment leaves
+// unset, the value the go env file (`go env -w`) gives it, if any: the file
+// is read once.
+func goSettings(env map[string]string, keys ...string) map[string]string {
+	out := maps.Clone(env)
+	var data []byte
+	for _, k := range keys {
+		if _, ok := env[k]; ok {
+			continue
+		}
+		if data == nil {
+			file := goEnvFile(env)
+			if file == "" {
+				break
+			}
+			var err error
+			if data, err = os.ReadFile(file); err != nil {
+				break
+			}
+		}
+		value := ""
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), k+"="); ok {
+				value = v // the last one wins, as for go
+			}
+		}
+		if value != "" {
+			out[k] = value
 		}
 	}
-	return value
+	return out
 }
 
 // localDirs returns the local directories named by a go.mod or go.work:

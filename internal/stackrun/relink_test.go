@@ -68,9 +68,9 @@ func TestRelinkAfterPrepare(t *testing.T) {
 	}
 	// The same program as go build's: same module information, same output.
 	viaGo := filepath.Join(t.TempDir(), "viago")
-	cmd := exec.Command("go", append(append([]string{"build"}, buildFlags(envMap(g.env), nil)...), "-o", viaGo, "alchemy.run.go")...)
+	cmd := exec.Command("go", append(append([]string{"build"}, buildFlags(goSettings(envMap(g.env), "GOFLAGS", "CGO_ENABLED"), nil)...), "-o", viaGo, "alchemy.run.go")...)
 	cmd.Dir, cmd.Env = dir, g.env
-	if noCgo(envMap(g.env), nil) {
+	if noCgo(goSettings(envMap(g.env), "GOFLAGS", "CGO_ENABLED"), nil) {
 		cmd.Env = append(slices.Clip(g.env), "CGO_ENABLED=0") // as alchemy builds it
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
