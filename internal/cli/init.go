@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/alchemy-go/alchemy/internal/stackrun"
+	"github.com/alchemy-go/alchemy/internal/stackfile"
 )
 
 // InitOptions are the inputs of `alchemy init`.
@@ -24,7 +24,7 @@ type InitOptions struct {
 	Module string // module path; default: from the directory's name
 	SDK    string // a local checkout of the SDK to replace the module with; default $ALCHEMY_SDK_DIR
 	// Version is the SDK version to require when SDK is empty; default the
-	// version this binary was built from (stackrun.SDKVersion).
+	// version this binary was built from (stackfile.SDKVersion).
 	Version string
 }
 
@@ -88,7 +88,7 @@ func initRun(f *Factory, o *InitOptions) error {
 	if module == "" {
 		module = moduleFromDir(dir)
 	}
-	data := initData{Module: module, Stack: stackName(module), GoVersion: sdkGoVersion, SDKModule: stackrun.SDKModule}
+	data := initData{Module: module, Stack: stackName(module), GoVersion: sdkGoVersion, SDKModule: stackfile.SDKModule}
 	switch {
 	case o.SDK != "":
 		if data.Replace, err = sdkCheckout(o.SDK); err != nil {
@@ -98,7 +98,7 @@ func initRun(f *Factory, o *InitOptions) error {
 	case o.Version != "":
 		data.Version = o.Version
 	default:
-		if data.Version = stackrun.SDKVersion(); data.Version == "" {
+		if data.Version = stackfile.SDKVersion(); data.Version == "" {
 			return errors.New("this alchemy was built from a source tree, not a release, so there is no SDK version to require.\n" +
 				"Point init at that checkout instead: alchemy init --sdk /path/to/alchemy (or set ALCHEMY_SDK_DIR)")
 		}
@@ -177,10 +177,10 @@ func sdkCheckout(dir string) (string, error) {
 	}
 	gomod, err := os.ReadFile(filepath.Join(abs, "go.mod"))
 	if err != nil {
-		return "", fmt.Errorf("--sdk %s is not a checkout of %s: %w", dir, stackrun.SDKModule, err)
+		return "", fmt.Errorf("--sdk %s is not a checkout of %s: %w", dir, stackfile.SDKModule, err)
 	}
-	if m := modulePath().FindSubmatch(gomod); m == nil || string(m[1]) != stackrun.SDKModule {
-		return "", fmt.Errorf("--sdk %s is not a checkout of %s: its go.mod declares another module", dir, stackrun.SDKModule)
+	if m := modulePath().FindSubmatch(gomod); m == nil || string(m[1]) != stackfile.SDKModule {
+		return "", fmt.Errorf("--sdk %s is not a checkout of %s: its go.mod declares another module", dir, stackfile.SDKModule)
 	}
 	return abs, nil
 }

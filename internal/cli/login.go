@@ -12,7 +12,7 @@ import (
 	"github.com/alchemy-go/alchemy/internal/engine"
 	"github.com/alchemy-go/alchemy/internal/profile"
 	"github.com/alchemy-go/alchemy/internal/prompt"
-	"github.com/alchemy-go/alchemy/internal/stackrun"
+	"github.com/alchemy-go/alchemy/internal/stackfile"
 )
 
 // LoginOptions are the inputs of `alchemy login`.
@@ -69,7 +69,7 @@ show; an AWS key's account id is filled in by the first check).`,
 			if f.Stack == nil {
 				// With a stack file, the stack's own program walks exactly the
 				// providers it uses.
-				if _, err := stackrun.Locate(opts.Stack); err == nil || opts.Stack != "" {
+				if _, err := stackfile.Locate(opts.Stack); err == nil || opts.Stack != "" {
 					return f.delegate(c.Context(), args)
 				}
 				f.IO.Info("No stack file (alchemy.run.go) here: using the providers built into alchemy.")

@@ -76,14 +76,6 @@ func usageErrors(c *cobra.Command) {
 	}
 }
 
-// Main runs the alchemy binary with the process's streams and returns the
-// exit code. Stack commands build and run the stack file.
-func Main() int {
-	f := systemFactory()
-	f.RunStack = runStackFile
-	return run(f)
-}
-
 // MainStack runs the CLI inside a stack program (alchemy.Run).
 func MainStack(p *StackProgram) int {
 	tuneGC()

@@ -1,3 +1,5 @@
+//go:build !alchemy_child
+
 package cli
 
 import (
@@ -7,12 +9,24 @@ import (
 	"path/filepath"
 	"strings"
 
+	_ "github.com/alchemy-go/alchemy/internal/prompt/tui" // the alchemy command draws every prompt, its stack programs' too
+	"github.com/alchemy-go/alchemy/internal/stackfile"
 	"github.com/alchemy-go/alchemy/internal/stackrun"
 )
 
+// Main runs the alchemy binary with the process's streams and returns the
+// exit code. Stack commands build and run the stack file.
+func Main() int {
+	f := systemFactory()
+	f.RunStack = func(ctx context.Context, file string, args []string) (int, error) {
+		return runStackFile(ctx, f, file, args)
+	}
+	return run(f)
+}
+
 // runStackFile builds the stack file (cached) and runs it with args.
-func runStackFile(ctx context.Context, file string, args []string) (int, error) {
-	path, err := stackrun.Locate(file)
+func runStackFile(ctx context.Context, f *Factory, file string, args []string) (int, error) {
+	path, err := stackfile.Locate(file)
 	if err != nil {
 		return 0, err
 	}
@@ -22,32 +36,34 @@ func runStackFile(ctx context.Context, file string, args []string) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	code, rebuild, err := execStack(ctx, b, path, exe, args, []string{"ALCHEMY_STACK_FILE=" + abs})
+	code, rebuild, err := execStack(ctx, f, b, path, exe, args, []string{"ALCHEMY_STACK_FILE=" + abs})
 	if err != nil || !rebuild {
 		return code, err
 	}
 	if exe, err = b.Build(ctx, path); err != nil {
 		return 0, err
 	}
-	code, rebuild, err = execStack(ctx, b, path, exe, args, []string{"ALCHEMY_STACK_FILE=" + abs})
+	code, rebuild, err = execStack(ctx, f, b, path, exe, args, []string{"ALCHEMY_STACK_FILE=" + abs})
 	if rebuild {
 		return 0, fmt.Errorf("the program of %s was built with the state store it asked for and asks for it again (a bug in alchemy)", path)
 	}
 	return code, err
 }
 
-// execStack runs a stack program. When it says it was built without the
+// execStack runs a stack program, drawing its prompts with f's prompter
+// (stackrun.Exec). When it says it was built without the
 // state store its command needs (ExitNeedsStore), before doing anything,
 // execStack records that the stack needs it (Builder.Require) and reports
 // rebuild: the caller builds the program again and runs the same command.
-func execStack(ctx context.Context, b *stackrun.Builder, stackFile, exe string, args, env []string) (code int, rebuild bool, err error) {
+func execStack(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile, exe string, args, env []string) (code int, rebuild bool, err error) {
 	needs, err := os.CreateTemp("", "alchemy-needs-*")
 	if err != nil {
 		return 0, false, err
 	}
 	needs.Close()
 	defer os.Remove(needs.Name())
-	code, err = stackrun.Exec(ctx, exe, args, append(env[:len(env):len(env)], stackNeedsEnv+"="+needs.Name()))
+	asker, _ := f.prompter()
+	code, err = stackrun.Exec(ctx, exe, args, append(env[:len(env):len(env)], stackNeedsEnv+"="+needs.Name()), asker)
 	if err != nil || code != ExitNeedsStore {
 		return code, false, err
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/alchemy-go/alchemy/internal/display"
 	"github.com/alchemy-go/alchemy/internal/prompt"
-	"github.com/alchemy-go/alchemy/internal/stackrun"
+	"github.com/alchemy-go/alchemy/internal/stackfile"
 	"github.com/alchemy-go/alchemy/internal/state"
 	"github.com/alchemy-go/alchemy/internal/state/backends"
 )
@@ -175,7 +175,7 @@ func (o *StateOptions) run(c *cobra.Command, fn func(ctx context.Context, st *op
 		}
 	}
 	if f.Stack == nil && ch.From == "" && f.RunStack != nil {
-		if path, err := stackrun.Locate(""); err == nil {
+		if path, err := stackfile.Locate(""); err == nil {
 			err := f.delegateFile(c.Context(), path)
 			var exit *ExitError
 			if err != nil && !errors.As(err, &exit) {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/alchemy-go/alchemy/internal/stackrun"
+	"github.com/alchemy-go/alchemy/internal/stackfile"
 )
 
 // Version is the version a release build sets with
@@ -63,10 +63,10 @@ func versionFrom(bi *debug.BuildInfo, ldflags string) BuildVersion {
 	}
 	v.Go = bi.GoVersion
 	mod := &bi.Main
-	if mod.Path != stackrun.SDKModule {
+	if mod.Path != stackfile.SDKModule {
 		mod = nil
 		for _, d := range bi.Deps {
-			if d.Path == stackrun.SDKModule {
+			if d.Path == stackfile.SDKModule {
 				mod = d
 				if d.Replace != nil && d.Replace.Version != "" {
 					mod = d.Replace

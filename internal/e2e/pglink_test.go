@@ -28,8 +28,16 @@ func TestStackProgramLinksPostgresOnlyWhenItsStateIsThere(t *testing.T) {
 		t.Fatalf("deploy with local state: %s", d)
 	}
 	lean := newestExe(t, cache)
-	if deps := goVersionM(t, lean); strings.Contains(deps, "github.com/jackc/pgx") || !strings.Contains(deps, "-tags=alchemy_nopg") {
-		t.Fatalf("a stack program with local state links pgx, or was built without alchemy_nopg:\n%s", deps)
+	deps := goVersionM(t, lean)
+	if strings.Contains(deps, "github.com/jackc/pgx") || !strings.Contains(deps, "-tags=alchemy_nopg,alchemy_child") {
+		t.Fatalf("a stack program with local state links pgx, or was built without alchemy_nopg,alchemy_child:\n%s", deps)
+	}
+	// The alchemy command draws its prompts and owns the builder and the
+	// dev loop (stacklink_test.go lists the packages).
+	for _, mod := range []string{"github.com/charmbracelet/huh", "github.com/charmbracelet/bubbletea", "github.com/fsnotify/fsnotify"} {
+		if strings.Contains(deps, mod+"\t") {
+			t.Errorf("a stack program built by alchemy links %s:\n%s", mod, deps)
+		}
 	}
 
 	pg := testpeers.Postgres(t)

@@ -1,18 +1,16 @@
 // Package prompt is the one place alchemy asks a person something. Commands
 // and auth providers depend on the Prompter interface; the terminal
-// implementation uses charmbracelet/huh (arrow-key selects, masked secrets),
-// and when nobody can answer every prompt fails with ErrNonInteractive
-// instead of blocking.
+// implementation (package tui) uses charmbracelet/huh (arrow-key selects,
+// masked secrets), a stack program run by the alchemy command asks through
+// it (remote.go), and when nobody can answer every prompt fails with
+// ErrNonInteractive instead of blocking.
 package prompt
 
 import (
 	"context"
 	"errors"
 	"io"
-	"strings"
 	"sync"
-
-	"github.com/charmbracelet/huh"
 
 	"github.com/alchemy-go/alchemy/internal/iostreams"
 	"github.com/alchemy-go/alchemy/internal/redact"
@@ -63,18 +61,34 @@ func Exclusive(fn func() error) error {
 	return fn()
 }
 
-// New returns the terminal prompter when a person can answer, else one that
-// fails every prompt with ErrNonInteractive.
+// New returns the prompter of this process. When nobody can answer it is
+// NonInteractive. A stack program that the alchemy command runs asks
+// through it (claimParent): the command draws the prompts, and the
+// program links no form library. Otherwise it is the terminal's prompter
+// (package tui, linked by the alchemy command and by `go run` of a stack
+// file), or NonInteractive in a program built without one.
 func New(io *iostreams.IOStreams) Prompter {
 	if !io.CanPrompt() {
+		return NonInteractive{}
+	}
+	if parent != nil {
+		return parent
+	}
+	if newTerminal == nil {
 		return NonInteractive{}
 	}
 	// The terminal itself, not the redacting writer: the form library
 	// sizes and colours itself from the file, and what it draws is our
 	// questions and the person's own (masked) answers.
 	out, _ := io.Disclosed()
-	return &terminal{in: io.In, out: out}
+	return newTerminal(io.In, out)
 }
+
+// newTerminal makes the terminal's prompter; set by package tui.
+var newTerminal func(in io.Reader, out io.Writer) Prompter
+
+// SetTerminal installs the terminal's prompter (package tui's init).
+func SetTerminal(f func(in io.Reader, out io.Writer) Prompter) { newTerminal = f }
 
 // NonInteractive fails every prompt.
 type NonInteractive struct{}
@@ -88,115 +102,6 @@ func (NonInteractive) MultiSelect(context.Context, string, []Option, []string) (
 func (NonInteractive) Input(context.Context, Input) (string, error) { return "", ErrNonInteractive }
 func (NonInteractive) Confirm(context.Context, string, bool) (bool, error) {
 	return false, ErrNonInteractive
-}
-
-type terminal struct {
-	in  io.Reader
-	out io.Writer
-}
-
-func (t *terminal) run(ctx context.Context, f huh.Field) error {
-	err := huh.NewForm(huh.NewGroup(f)).
-		WithInput(t.in).WithOutput(t.out).WithShowHelp(false).
-		RunWithContext(ctx)
-	if errors.Is(err, huh.ErrUserAborted) {
-		return ErrCancelled
-	}
-	return err
-}
-
-func label(o Option) string {
-	if o.Label == "" {
-		o.Label = o.Value
-	}
-	if o.Hint == "" {
-		return o.Label
-	}
-	return o.Label + " (" + o.Hint + ")"
-}
-
-func (t *terminal) Select(ctx context.Context, title string, options []Option, initial string) (string, error) {
-	opts := make([]huh.Option[string], len(options))
-	for i, o := range options {
-		// Not .Selected(...): in huh that scrolls the selected option to the
-		// top, hiding the ones above it (the "not yet available" methods).
-		// .Value(&v) alone puts the cursor on it.
-		opts[i] = huh.NewOption(label(o), o.Value)
-	}
-	v := initial
-	err := t.run(ctx, huh.NewSelect[string]().Title(title).Options(opts...).Value(&v))
-	return v, err
-}
-
-func (t *terminal) MultiSelect(ctx context.Context, title string, options []Option, initial []string) ([]string, error) {
-	selected := map[string]bool{}
-	for _, v := range initial {
-		selected[v] = true
-	}
-	opts := make([]huh.Option[string], len(options))
-	for i, o := range options {
-		opts[i] = huh.NewOption(label(o), o.Value).Selected(selected[o.Value])
-	}
-	v := append([]string(nil), initial...)
-	// A multi-select is the one prompt whose keys are not obvious: enter
-	// alone confirms nothing chosen. The keys are named under the title,
-	// always: huh's help line gives way to the validation message, which
-	// shows until something is chosen.
-	err := t.run(ctx, huh.NewMultiSelect[string]().Title(title).Options(opts...).Value(&v).
-		Description("space to toggle, enter to confirm").
-		Validate(func(v []string) error {
-			if len(v) == 0 {
-				return errors.New("Select at least one")
-			}
-			return nil
-		}))
-	return v, err
-}
-
-func (t *terminal) Input(ctx context.Context, in Input) (string, error) {
-	var v string
-	field := huh.NewInput().Title(in.Title).Value(&v).Validate(func(s string) error {
-		return check(in, s)
-	})
-	if in.Placeholder != "" {
-		field = field.Placeholder(in.Placeholder)
-	}
-	if in.Secret {
-		field = field.EchoMode(huh.EchoModePassword)
-	}
-	if err := t.run(ctx, field); err != nil {
-		return "", err
-	}
-	return answer(in, v), nil
-}
-
-func (t *terminal) Confirm(ctx context.Context, title string, initial bool) (bool, error) {
-	v := initial
-	err := t.run(ctx, huh.NewConfirm().Title(title).Affirmative("Yes").Negative("No").Value(&v))
-	return v, err
-}
-
-func answer(in Input, v string) string {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return in.Default
-	}
-	return v
-}
-
-// check applies Required and Validate to the answer as it will be returned.
-func check(in Input, raw string) error {
-	v := answer(in, raw)
-	if v == "" {
-		if in.Required {
-			return errors.New("Required")
-		}
-		return nil
-	}
-	if in.Validate != nil {
-		return in.Validate(v)
-	}
-	return nil
 }
 
 // Registering returns p with every answer to a secret input registered

@@ -10,13 +10,15 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/alchemy-go/alchemy/internal/stackfile"
 )
 
 // thisRepoStack is a stack file inside this repository's module, so the key
 // walks the whole alchemy module.
 func thisRepoStack(tb testing.TB) (stack, modRoot string) {
 	tb.Helper()
-	stack, err := filepath.Abs(filepath.Join("testdata", "hello", DefaultFile))
+	stack, err := filepath.Abs(filepath.Join("testdata", "hello", stackfile.DefaultFile))
 	if err != nil {
 		tb.Fatal(err)
 	}

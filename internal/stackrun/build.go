@@ -25,6 +25,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/alchemy-go/alchemy/internal/atomicfile"
+	"github.com/alchemy-go/alchemy/internal/stackfile"
 )
 
 // keepBinaries is how many executables are kept per stack file.
@@ -182,10 +183,10 @@ func (b *Builder) inputs(stackFile string) (*stackInputs, error) {
 	in.content = content
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &NotFoundError{Path: stackFile}
+			return nil, &stackfile.NotFoundError{Path: stackFile}
 		}
 		if fi, serr := os.Stat(abs); serr == nil && fi.IsDir() {
-			return nil, &NotFoundError{Path: filepath.Join(stackFile, DefaultFile)}
+			return nil, &stackfile.NotFoundError{Path: filepath.Join(stackFile, stackfile.DefaultFile)}
 		}
 		return nil, err
 	}
@@ -255,6 +256,12 @@ func (b *Builder) inputs(stackFile string) (*stackInputs, error) {
 // says so when it runs, before it does anything, and alchemy records the
 // feature (Require) and builds it in. The user's own -tags are kept.
 //
+// -tags=alchemy_child builds the program to run under the alchemy command
+// (Exec): its prompts are drawn by the command, and the builder and the dev
+// loop are the command's, so the program links neither the form library
+// (huh, bubbletea, lipgloss) nor go/build and fsnotify. Not on Windows,
+// where Exec cannot pass the program its pipes.
+//
 // settings is the environment with the go env file's settings (goSettings).
 func buildFlags(settings map[string]string, features []string) []string {
 	goflags := settings["GOFLAGS"]
@@ -273,6 +280,9 @@ func buildFlags(settings map[string]string, features []string) []string {
 	}
 	if !slices.Contains(features, "postgres") {
 		tags = append(tags, "alchemy_nopg")
+	}
+	if childPipes {
+		tags = append(tags, "alchemy_child")
 	}
 	if len(tags) > 0 {
 		flags = append(flags, "-tags="+strings.Join(slices.DeleteFunc(tags, func(t string) bool { return t == "" }), ","))
@@ -466,7 +476,7 @@ func build(ctx context.Context, s buildSpec) (string, error) {
 	}
 	listed := make(chan listResult, 1)
 	go func() {
-		pkgs, needCgo, err := listEmbeds(listCtx, goCmd, s.file, s.cgo)
+		pkgs, needCgo, err := listEmbeds(listCtx, goCmd, s.file, s.flags, s.cgo)
 		listed <- listResult{pkgs, needCgo, err}
 	}()
 

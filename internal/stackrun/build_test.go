@@ -677,7 +677,8 @@ func main() {
 
 // Stacks build with -tags=alchemy_nopg (the user's GOFLAGS tags kept)
 // until Require records that the stack needs the PostgreSQL store: then
-// the key changes and the next build leaves the tag out.
+// the key changes and the next build leaves the tag out. alchemy_child is
+// always there (on Unix): the stack runs under the alchemy command.
 func TestBuildFeatures(t *testing.T) {
 	t.Parallel()
 	lastBuild := func(g *goEnv) string {
@@ -693,8 +694,8 @@ func TestBuildFeatures(t *testing.T) {
 	g.env = append(g.env, "GOFLAGS=-tags=mine")
 	stack := newModule(t, nil)
 	mustBuild(t, g, stack)
-	if b := lastBuild(g); !strings.Contains(b, "-tags=mine,alchemy_nopg") {
-		t.Fatalf("go %s: want -tags=mine,alchemy_nopg", b)
+	if b := lastBuild(g); !strings.Contains(b, "-tags=mine,alchemy_nopg,alchemy_child ") {
+		t.Fatalf("go %s: want -tags=mine,alchemy_nopg,alchemy_child", b)
 	}
 	b := g.builder(&bytes.Buffer{})
 	if err := b.Require(stack, "nonsense"); err == nil {
@@ -706,8 +707,8 @@ func TestBuildFeatures(t *testing.T) {
 	if _, built := mustBuild(t, g, stack); !built {
 		t.Fatal("the stack did not build again once it needed PostgreSQL")
 	}
-	if b := lastBuild(g); !strings.Contains(b, "-tags=mine ") || strings.Contains(b, "alchemy_nopg") {
-		t.Fatalf("go %s: want -tags=mine alone", b)
+	if b := lastBuild(g); !strings.Contains(b, "-tags=mine,alchemy_child ") || strings.Contains(b, "alchemy_nopg") {
+		t.Fatalf("go %s: want -tags=mine,alchemy_child", b)
 	}
 	if _, built := mustBuild(t, g, stack); built {
 		t.Fatal("built again with nothing changed")
@@ -786,5 +787,36 @@ func TestBuildCgo(t *testing.T) {
 	}
 	if _, built := mustBuild(t, g, stack); built {
 		t.Error("built again with nothing changed")
+	}
+}
+
+// The build's go list (which tells whether a stack needs cgo) sees the
+// files the build does: a file that only alchemy's own tags leave out, or
+// only they take, is no file cgo would take. Listed without the tags, a
+// package with an alchemy_child variant looked like one that builds
+// differently with cgo.
+func TestBuildCgoSeesTheBuildTags(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	stack := newModule(t, map[string]string{
+		"variant/command.go": "//go:build !alchemy_child\n\npackage variant\n\nconst Is = \"command\"\n",
+		"variant/child.go":   "//go:build alchemy_child\n\npackage variant\n\nconst Is = \"child\"\n",
+	})
+	if err := os.WriteFile(stack, []byte(stackSource("\t\"example.com/s/variant\"", "variant.Is")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	exe, err := g.builder(&progress).Build(context.Background(), stack)
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, progress.String())
+	}
+	if out := run(t, exe); out != "child" {
+		t.Errorf("the stack printed %q, want child (built with -tags=alchemy_child)", out)
+	}
+	if p := progress.String(); strings.Contains(p, "cgo") {
+		t.Errorf("a stack without cgo was built with it: %q", p)
+	}
+	if got := cgoSetting(t, exe); got != "0" {
+		t.Errorf("CGO_ENABLED=%q, want 0", got)
 	}
 }

@@ -3,9 +3,12 @@ package stackrun
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
+
+	"github.com/alchemy-go/alchemy/internal/prompt"
 )
 
 // Exec runs exe with args, the current environment plus extraEnv (later
@@ -24,13 +27,24 @@ import (
 // ctx is checked before the child starts. Cancelling it later does not stop
 // the child (signals do): a caller's ctx is typically cancelled by that same
 // Ctrl-C, which the child is already handling.
-func Exec(ctx context.Context, exe string, args []string, extraEnv []string) (exitCode int, err error) {
+//
+// When asker is not nil the child's questions are drawn by this process
+// with it (prompt.Serve, over two pipes named in prompt.ParentEnv): a stack
+// program built by Builder links no terminal prompter (buildFlags).
+func Exec(ctx context.Context, exe string, args []string, extraEnv []string, asker prompt.Prompter) (exitCode int, err error) {
 	if err := ctx.Err(); err != nil {
 		return 1, err
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), extraEnv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if asker != nil && childPipes {
+		done, err := servePrompts(cmd, asker)
+		if err != nil {
+			return 126, err
+		}
+		defer done()
+	}
 
 	// Catch the signals before the child starts, so none can kill this
 	// process while the child lives. A signal this process was started
@@ -76,4 +90,36 @@ func Exec(ctx context.Context, exe string, args []string, extraEnv []string) (ex
 		}
 	}
 	return exitStatus(cmd.ProcessState), nil
+}
+
+// servePrompts passes cmd two pipes to ask over and answers on them with
+// asker. done, called after cmd has exited, closes the pipes (a question
+// still in flight has nobody left to answer) and returns once its prompt is
+// gone from the screen.
+func servePrompts(cmd *exec.Cmd, asker prompt.Prompter) (done func(), err error) {
+	childIn, toChild, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	fromChild, childOut, err := os.Pipe()
+	if err != nil {
+		childIn.Close()
+		toChild.Close()
+		return nil, err
+	}
+	n := 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, childIn, childOut)
+	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d,%d", prompt.ParentEnv, n, n+1))
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = prompt.Serve(fromChild, toChild, asker)
+	}()
+	return func() {
+		childIn.Close()
+		childOut.Close()
+		fromChild.Close() // ends Serve's read even if something else holds the child's end
+		<-served
+		toChild.Close()
+	}, nil
 }

@@ -12,3 +12,7 @@ var forwardedSignals = []os.Signal{os.Interrupt}
 func forward(p *os.Process, s os.Signal) {}
 
 func exitStatus(ps *os.ProcessState) int { return ps.ExitCode() }
+
+// childPipes: os/exec passes no extra descriptors here, so stack programs
+// link the terminal's prompter (childTags).
+const childPipes = false

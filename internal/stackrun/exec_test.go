@@ -81,14 +81,14 @@ func TestExecExitCodes(t *testing.T) {
 		t.Fatalf("exit code %d; output:\n%s", exitCode(t, err), out)
 	}
 	// An executable that is not there.
-	code, err := Exec(context.Background(), "/nonexistent/stack", nil, nil)
+	code, err := Exec(context.Background(), "/nonexistent/stack", nil, nil, nil)
 	if err == nil || code != 127 {
 		t.Fatalf("Exec of a missing file: %d, %v", code, err)
 	}
 	// A cancelled context starts nothing.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Exec(ctx, os.Args[0], nil, nil); !errors.Is(err, context.Canceled) {
+	if _, err := Exec(ctx, os.Args[0], nil, nil, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Exec with a cancelled context: %v", err)
 	}
 }

@@ -44,3 +44,6 @@ func exitStatus(ps *os.ProcessState) int {
 	}
 	return ps.ExitCode()
 }
+
+// childPipes: Exec can pass a child descriptors beyond the standard three.
+const childPipes = true

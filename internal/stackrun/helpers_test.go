@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 		code, err := Exec(context.Background(), os.Args[0], os.Args[1:], []string{
 			roleEnv + "=" + os.Getenv("ALCHEMY_TEST_CHILD_ROLE"),
 			"ALCHEMY_TEST_X=from-extra-env",
-		})
+		}, nil)
 		fmt.Printf("exec returned code=%d err=%v\n", code, err)
 		os.Exit(code)
 	case "child":

@@ -45,9 +45,18 @@ type embedPkg struct {
 // and, when cgo is given (the build has cgo off), the packages outside the
 // standard library that build differently with cgo on: files go left out
 // that cgo would have taken (see cgoContext).
-func listEmbeds(ctx context.Context, goCmd goTool, file string, cgo *gobuild.Context) ([]embedPkg, []string, error) {
+//
+// buildFlags are the build's: its -tags decide the packages and files as
+// they do for the build (a file left out by a tag is no file cgo takes).
+func listEmbeds(ctx context.Context, goCmd goTool, file string, buildFlags []string, cgo *gobuild.Context) ([]embedPkg, []string, error) {
+	args := []string{"list", "-deps", "-e", "-json=ImportPath,Dir,Standard,EmbedFiles,IgnoredGoFiles,Module"}
+	for _, f := range buildFlags {
+		if strings.HasPrefix(f, "-tags=") {
+			args = append(args, f)
+		}
+	}
 	var stdout, stderr bytes.Buffer
-	if err := goCmd.run(ctx, &stdout, &stderr, "list", "-deps", "-e", "-json=ImportPath,Dir,Standard,EmbedFiles,IgnoredGoFiles,Module", file); err != nil {
+	if err := goCmd.run(ctx, &stdout, &stderr, append(args, file)...); err != nil {
 		return nil, nil, fmt.Errorf("go list: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	out := stdout.Bytes()

@@ -187,7 +187,7 @@ func (b *Builder) Prepare(ctx context.Context, stackFile string) error {
 	// The files the module's packages embed, before go checks its cache
 	// (which hashes them) and after: the recipe holds only if they stay.
 	start := time.Now()
-	embeds, _, lerr := listEmbeds(ctx, goCmd, filepath.Base(in.abs), nil)
+	embeds, _, lerr := listEmbeds(ctx, goCmd, filepath.Base(in.abs), in.flags, nil)
 	if lerr != nil {
 		return lerr
 	}

@@ -74,13 +74,11 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
 	"path/filepath"
 	"strings"
-)
 
-// DefaultFile is the stack file looked up when none is given.
-const DefaultFile = "alchemy.run.go"
+	"github.com/alchemy-go/alchemy/internal/stackfile"
+)
 
 // declaresStack reports whether a stack file calls alchemy.Run (under
 // whatever name it imports the SDK as). A mention in a comment or a string
@@ -109,41 +107,6 @@ func declaresStack(src []byte) bool {
 		return !found
 	})
 	return found
-}
-
-// Locate resolves the [stack] argument: "" -> ./alchemy.run.go; a directory
-// -> <dir>/alchemy.run.go; a file path as is. A missing file gives
-// *NotFoundError.
-func Locate(arg string) (string, error) {
-	path := arg
-	switch {
-	case arg == "":
-		path = "." + string(filepath.Separator) + DefaultFile
-	default:
-		if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
-			path = filepath.Join(arg, DefaultFile)
-		}
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return "", &NotFoundError{Path: path}
-		}
-		return "", err
-	}
-	if fi.IsDir() {
-		return "", &NotFoundError{Path: path}
-	}
-	return path, nil
-}
-
-// NotFoundError reports a stack file that does not exist.
-type NotFoundError struct {
-	Path string
-}
-
-func (e *NotFoundError) Error() string {
-	return "No stack file at " + e.Path + ". Create one with `alchemy init`, or pass its path: alchemy deploy path/to/alchemy.run.go"
 }
 
 // NotStackError reports a Go file that does not call alchemy.Run.
@@ -213,8 +176,8 @@ func (e *BuildError) Error() string {
 	if e.Compile {
 		fmt.Fprintf(&b, "hint: fix the errors above (paths are relative to %s) and run the command again; `go vet %s` there shows the same errors", e.Dir, name)
 	} else if sdkNotRequired().MatchString(e.Output) {
-		get := SDKModule
-		if v := SDKVersion(); v != "" {
+		get := stackfile.SDKModule
+		if v := stackfile.SDKVersion(); v != "" {
 			get += "@" + v
 		}
 		// Not `go mod tidy`: tidy never reads a //go:build ignore file, so
@@ -224,7 +187,7 @@ func (e *BuildError) Error() string {
 			"  go get %s\n"+
 			"and keep it there through `go mod tidy`, which never reads %s (it is //go:build ignore): "+
 			"add a file such as the alchemy.go that `alchemy init` writes, with //go:build tools, package main and\n"+
-			"  import _ \"%s\"", e.ModRoot, e.ModRoot, get, name, SDKModule)
+			"  import _ \"%s\"", e.ModRoot, e.ModRoot, get, name, stackfile.SDKModule)
 	} else {
 		fmt.Fprintf(&b, "hint: the stack is built with `go build %s` in %s using its go.mod; run there the command go suggests above "+
 			"(such as `go get <module>`) and run this command again", name, e.Dir)

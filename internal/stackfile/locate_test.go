@@ -1,9 +1,10 @@
 //go:build unix
 
-package stackrun
+package stackfile
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -52,21 +53,15 @@ func TestLocateMissing(t *testing.T) {
 	}
 }
 
-func TestDeclaresStack(t *testing.T) {
-	cases := []struct {
-		src  string
-		want bool
-	}{
-		{"package main\nimport \"github.com/alchemy-go/alchemy\"\nfunc main() { alchemy.Run(\"x\", nil) }", true},
-		{"package main\nimport a \"github.com/alchemy-go/alchemy\"\nfunc main() { a.Run(\"x\", nil) }", true},
-		{"package main\n// alchemy.Run(\"x\", nil)\nfunc main() {}", false},
-		{"package main\nfunc main() { println(\"alchemy.Run(\") }", false},
-		{"package main\nimport a \"github.com/alchemy-go/alchemy\"\nfunc main() { alchemy.Run() }", false},
-		{"package main\nfunc main( {", true}, // left to the compiler
-	}
-	for _, c := range cases {
-		if got := declaresStack([]byte(c.src)); got != c.want {
-			t.Errorf("declaresStack(%q) = %v, want %v", c.src, got, c.want)
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -1,0 +1,183 @@
+//go:build !alchemy_child
+
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/alchemy-go/alchemy/internal/stackfile"
+	"github.com/alchemy-go/alchemy/internal/stackrun"
+)
+
+func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) error {
+	io := opts.F.IO
+	path, err := stackfile.Locate(file)
+	if err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(path)
+	root := stackrun.WatchRoot(abs)
+	interval, settle := 200*time.Millisecond, 100*time.Millisecond
+	if d, err := time.ParseDuration(os.Getenv("ALCHEMY_DEV_POLL")); err == nil && d > 0 {
+		interval, settle = d, d/2
+	}
+	s := &devSession{
+		f:       opts.F,
+		builder: &stackrun.Builder{Stderr: os.Stderr},
+		watch:   stackrun.NewWatcher(root),
+		file:    abs,
+		args:    append([]string{"deploy", abs, "--yes"}, pass...),
+		env:     []string{"ALCHEMY_DEV=1", "ALCHEMY_STACK_FILE=" + abs},
+	}
+	// A warning is said once per session, not once per cycle
+	// (warnOncePerSession).
+	if notices, err := os.CreateTemp("", "alchemy-dev-notices-*"); err == nil {
+		notices.Close()
+		defer os.Remove(notices.Name())
+		s.env = append(s.env, devNoticesEnv+"="+notices.Name())
+	}
+	for _, f := range []*os.File{os.Stdout, os.Stderr} {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			s.watch.Ignore(fi)
+		}
+	}
+	s.watch.Look()
+	// Told of changes by the system, a session looks at once instead of
+	// at the next poll; polling goes on underneath either way.
+	if err := s.watch.Notify(); err != nil {
+		io.Errorf("[dev] the system does not report changes to every directory here (%v): those are looked at every %s\n", err, interval)
+	}
+	defer s.watch.Close()
+	for n := 1; ; n++ {
+		start := time.Now()
+		c := s.cycle(ctx)
+		switch {
+		case c.code == ExitInterrupted || errors.Is(ctx.Err(), context.Canceled):
+			io.Errorf("[dev] stopped.\n")
+			return &ExitError{Code: ExitInterrupted}
+		case c.err != nil:
+			io.Errorf("%s\n[dev] cycle %d failed to build after %s; fix it and save: alchemy keeps watching.\n", c.err, n, time.Since(start).Round(time.Millisecond))
+		case c.code != 0:
+			io.Errorf("[dev] cycle %d: the deploy failed (exit %d) after %s; alchemy keeps watching.\n", n, c.code, time.Since(start).Round(time.Millisecond))
+		default:
+			io.Errorf("[dev] cycle %d applied in %s; watching %s (Ctrl-C to stop)\n", n, time.Since(start).Round(time.Millisecond), root)
+		}
+		if c.stale {
+			// The program that just ran is not what the sources build
+			// any more: run the new one rather than wait for an edit.
+			io.Errorf("[dev] changed while cycle %d ran: %s\n", n, describeChanges(root, c.changed))
+			continue
+		}
+		if len(c.written) > 0 {
+			io.Errorf("[dev] changed while cycle %d ran, taken as the deploy's own output: %s (if you edited it meanwhile, save it again)\n", n, describeChanges(root, c.written))
+		}
+		// While it waits, the session makes the next build of an edited
+		// stack file a compile and a link (stackrun.Builder.Prepare).
+		prepCtx, stopPrep := context.WithCancel(ctx)
+		prepared := make(chan struct{})
+		go func() {
+			defer close(prepared)
+			_ = s.builder.Prepare(prepCtx, s.file) // without a recipe, go build builds
+		}()
+		changed, err := s.watch.Wait(ctx, interval, settle)
+		stopPrep()
+		<-prepared
+		if err != nil {
+			io.Errorf("[dev] stopped.\n")
+			return &ExitError{Code: ExitInterrupted}
+		}
+		io.Errorf("[dev] changed: %s\n", describeChanges(root, changed))
+	}
+}
+
+// devSession is what every cycle of one `alchemy dev` works with.
+type devSession struct {
+	f       *Factory
+	builder *stackrun.Builder
+	watch   *stackrun.Watcher // what the stack's module held when the last cycle ended
+	file    string            // the stack file, absolute
+	args    []string          // the stack program's: deploy ...
+	env     []string          // and its extra environment
+}
+
+// devCycleResult is what one cycle did.
+type devCycleResult struct {
+	code    int      // the deploy's exit code
+	err     error    // the build failed
+	stale   bool     // the stack's Go sources changed since they were built
+	changed []string // files changed while the cycle ran
+	written []string // of which while the deploy ran: taken as its own writes
+}
+
+// cycle rebuilds the stack (cached when only other files changed) and
+// deploys it, then records what the module holds, so that what the deploy
+// wrote never starts a cycle (stackrun.Watcher says why comparing content
+// is how). An edit made while the cycle ran cannot be told from the
+// deploy's writes, except the edits that matter most: the stack's Go
+// sources are fingerprinted when the build starts (Built.Key) and after
+// the deploy (Builder.Current), and a change there means the program that
+// ran is already out of date.
+func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
+	built, err := s.builder.BuildStack(ctx, s.file)
+	// Edits made while building are read by the deploy that starts now,
+	// or, after a failed build, by the next one.
+	c.changed = s.watch.Look()
+	if err != nil {
+		c.err = err
+	} else {
+		var rebuild bool
+		c.code, rebuild, _ = execStack(ctx, s.f, s.builder, s.file, built.Exe, s.args, s.env)
+		if rebuild {
+			// It needs a state store it was built without, and did
+			// nothing yet: built in, it deploys now.
+			if built, err = s.builder.BuildStack(ctx, s.file); err != nil {
+				c.err = err
+			} else {
+				c.code, _, _ = execStack(ctx, s.f, s.builder, s.file, built.Exe, s.args, s.env)
+			}
+		}
+		c.written = s.watch.Look()
+		c.changed = dedupeSorted(append(c.changed, c.written...))
+	}
+	if ctx.Err() != nil {
+		return c
+	}
+	// An executable the cache holds is checked again: its manifest covers
+	// the //go:embed files, which the key does not. One the cache did not
+	// trust is rebuilt by the next cycle anyway; checking it would start a
+	// cycle at once, and forever if it can never be trusted.
+	key, exe, _ := s.builder.Current(s.file)
+	c.stale = key != built.Key || (built.Cached && exe != built.Exe)
+	return c
+}
+
+// dedupeSorted sorts paths and drops repeats.
+func dedupeSorted(paths []string) []string {
+	slices.Sort(paths)
+	return slices.Compact(paths)
+}
+
+func describeChanges(root string, changed []string) string {
+	var rel []string
+	for i, p := range changed {
+		if i == 5 {
+			rel = append(rel, fmt.Sprintf("and %d more", len(changed)-5))
+			break
+		}
+		if r, err := filepath.Rel(root, p); err == nil {
+			p = r
+		}
+		rel = append(rel, p)
+	}
+	if len(rel) == 0 {
+		return "the stack's Go sources"
+	}
+	return strings.Join(rel, ", ")
+}
