@@ -2,7 +2,10 @@
 // user's own go.mod, caches the executable, and runs it.
 //
 // A stack is a Go program: alchemy.run.go calls alchemy.Run, which embeds the
-// whole CLI, so the compiled stack deploys itself in-process. The standalone
+// CLI's stack commands, so the compiled stack deploys itself in-process (built
+// here with -tags=alchemy_child, it leaves this package, the dev loop and the
+// terminal's prompter to the alchemy command, which draws its prompts: see
+// Exec and buildFlags). The standalone
 // alchemy binary therefore does not link the user's resources; for the stack
 // commands (deploy, plan, destroy, dev, login [stack], state ...) it builds
 // the stack file with `go build` in the stack's directory, so the user's
