@@ -78,6 +78,13 @@ func TestFirstDeployAuthWalk(t *testing.T) {
 		p.Expect("> Widget Token")
 		p.Send(testpty.KeyEnter)
 		p.Expect("Widget API Token")
+		// The stack program's own validation, though the alchemy command
+		// draws the prompt (the program asks it over pipes).
+		const bad = "wdg bad"
+		p.Send(bad)
+		p.Send(testpty.KeyEnter)
+		p.Expect("a Widget token has no spaces")
+		p.Send(strings.Repeat(testpty.KeyBackspace, len(bad)))
 		p.Send(token)
 		p.Expect(strings.Repeat("*", len(token)))
 		p.Send(testpty.KeyEnter)

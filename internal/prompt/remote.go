@@ -174,10 +174,13 @@ func (p *Remote) Confirm(ctx context.Context, title string, initial bool) (bool,
 }
 
 // Serve answers a stack program's questions (read from r, answered on w)
-// with p, one at a time, until r ends; a question in flight then is
-// cancelled, and Serve returns once its prompt is gone from the screen.
+// with p, one at a time, until r ends or holds what is not a question; a
+// question in flight then is cancelled, and Serve returns once its prompt
+// is gone from the screen. It closes w as it returns, so that a question
+// the program asks after that fails at once instead of waiting forever.
 // Secret answers are registered for redaction here too (Registering).
-func Serve(r io.Reader, w io.Writer, p Prompter) error {
+func Serve(r io.Reader, w io.WriteCloser, p Prompter) error {
+	defer w.Close()
 	p = Registering(p)
 	enc := json.NewEncoder(w)
 	var wmu sync.Mutex

@@ -114,8 +114,7 @@ func connect(t *testing.T, p Prompter) (r *Remote, stop func() error) {
 	stop = func() error {
 		once.Do(func() {
 			childOut.Close()
-			serveErr = <-served
-			toChild.Close()
+			serveErr = <-served // Serve closed toChild
 			childIn.Close()
 			fromChild.Close()
 		})
@@ -226,6 +225,47 @@ func TestRemoteCancelTakesThePromptDown(t *testing.T) {
 	}
 	if v, err := r.Confirm(context.Background(), "Again?", false); err != nil || !v {
 		t.Fatalf("the next question got %v, %v", v, err)
+	}
+}
+
+// A program that writes what is not a question (a stray write to its
+// descriptor) ends the conversation: its next question fails at once,
+// rather than waiting for an answer that never comes.
+func TestServeEndsOnGarbage(t *testing.T) {
+	childIn, toChild, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromChild, childOut, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer childIn.Close()
+	defer fromChild.Close()
+	defer childOut.Close()
+	served := make(chan error, 1)
+	go func() { served <- Serve(fromChild, toChild, &scripted{}) }()
+	r := NewRemote(childIn, childOut)
+	if _, err := childOut.WriteString("not a question\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-served:
+		if err == nil {
+			t.Error("Serve took garbage for a question")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve is still reading after garbage")
+	}
+	done := make(chan error, 1)
+	go func() { _, err := r.Confirm(context.Background(), "Sure?", false); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errParentGone) {
+			t.Errorf("the question after it got %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the program's question waits forever for a command that stopped answering")
 	}
 }
 

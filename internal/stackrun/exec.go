@@ -113,13 +113,12 @@ func servePrompts(cmd *exec.Cmd, asker prompt.Prompter) (done func(), err error)
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		_ = prompt.Serve(fromChild, toChild, asker)
+		_ = prompt.Serve(fromChild, toChild, asker) // closes toChild
 	}()
 	return func() {
 		childIn.Close()
 		childOut.Close()
 		fromChild.Close() // ends Serve's read even if something else holds the child's end
 		<-served
-		toChild.Close()
 	}, nil
 }

@@ -8,7 +8,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/alchemy-go/alchemy"
@@ -75,7 +77,15 @@ func (a Auth) Configure(ctx context.Context, c *auth.Context, method string) (pr
 		tok := envfile.Get(c.Env, "WIDGET_TOKEN")
 		if c.Interactive {
 			var err error
-			tok, err = c.Prompt.Input(ctx, prompt.Input{Title: "Widget API Token", Secret: true, Required: true})
+			// Validate is the stack program's own function: the alchemy
+			// command that draws the prompt asks it back as the person types.
+			tok, err = c.Prompt.Input(ctx, prompt.Input{Title: "Widget API Token", Secret: true, Required: true,
+				Validate: func(v string) error {
+					if strings.ContainsAny(v, " \t") {
+						return errors.New("a Widget token has no spaces")
+					}
+					return nil
+				}})
 			if err != nil {
 				return nil, err
 			}
