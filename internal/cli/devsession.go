@@ -16,6 +16,9 @@ import (
 	"github.com/alchemy-go/alchemy/internal/stackrun"
 )
 
+// devRun is `alchemy dev` once its stage is confirmed: deploy, then watch
+// and deploy again on every change, until interrupted. The alchemy command
+// runs it, never a stack program (child.go).
 func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) error {
 	io := opts.F.IO
 	path, err := stackfile.Locate(file)

@@ -51,10 +51,10 @@ func runStackFile(ctx context.Context, f *Factory, file string, args []string) (
 }
 
 // execStack runs a stack program, drawing its prompts with f's prompter
-// (stackrun.Exec). When it says it was built without the
-// state store its command needs (ExitNeedsStore), before doing anything,
-// execStack records that the stack needs it (Builder.Require) and reports
-// rebuild: the caller builds the program again and runs the same command.
+// (stackrun.Exec). When it says it was built without the state store its
+// command needs (ExitNeedsStore), before doing anything, execStack records
+// that the stack needs it (Builder.Require) and reports rebuild: the
+// caller builds the program again and runs the same command.
 func execStack(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile, exe string, args, env []string) (code int, rebuild bool, err error) {
 	needs, err := os.CreateTemp("", "alchemy-needs-*")
 	if err != nil {
