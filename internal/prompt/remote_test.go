@@ -94,9 +94,23 @@ func (s *scripted) Confirm(ctx context.Context, title string, initial bool) (boo
 	return !initial, s.wait(ctx)
 }
 
-// connect runs Serve with p on one end of two pipes and returns the Remote
-// of the other end; stop closes the program's end and waits for Serve.
+// conversation is Serve with a prompter on one end of two pipes and a
+// Remote on the other.
+type conversation struct {
+	r      *Remote
+	out    *os.File      // the program's end that Serve reads
+	served chan struct{} // closed when Serve has returned, with err
+	err    error
+}
+
+// connect starts a conversation answered by p; stop closes the program's
+// end and returns what Serve returned.
 func connect(t *testing.T, p Prompter) (r *Remote, stop func() error) {
+	c := converse(t, p)
+	return c.r, c.stop
+}
+
+func converse(t *testing.T, p Prompter) *conversation {
 	t.Helper()
 	childIn, toChild, err := os.Pipe()
 	if err != nil {
@@ -106,22 +120,23 @@ func connect(t *testing.T, p Prompter) (r *Remote, stop func() error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- Serve(fromChild, toChild, p) }()
-	r = NewRemote(childIn, childOut)
-	var once sync.Once
-	var serveErr error
-	stop = func() error {
-		once.Do(func() {
-			childOut.Close()
-			serveErr = <-served // Serve closed toChild
-			childIn.Close()
-			fromChild.Close()
-		})
-		return serveErr
-	}
-	t.Cleanup(func() { stop() })
-	return r, stop
+	c := &conversation{r: NewRemote(childIn, childOut), out: childOut, served: make(chan struct{})}
+	go func() {
+		c.err = Serve(fromChild, toChild, p) // closes toChild
+		close(c.served)
+	}()
+	t.Cleanup(func() {
+		c.stop()
+		childIn.Close()
+		fromChild.Close()
+	})
+	return c
+}
+
+func (c *conversation) stop() error {
+	c.out.Close()
+	<-c.served
+	return c.err
 }
 
 func TestRemoteAsksThroughTheCommand(t *testing.T) {
@@ -232,26 +247,14 @@ func TestRemoteCancelTakesThePromptDown(t *testing.T) {
 // descriptor) ends the conversation: its next question fails at once,
 // rather than waiting for an answer that never comes.
 func TestServeEndsOnGarbage(t *testing.T) {
-	childIn, toChild, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromChild, childOut, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer childIn.Close()
-	defer fromChild.Close()
-	defer childOut.Close()
-	served := make(chan error, 1)
-	go func() { served <- Serve(fromChild, toChild, &scripted{}) }()
-	r := NewRemote(childIn, childOut)
-	if _, err := childOut.WriteString("not a question\n"); err != nil {
+	c := converse(t, &scripted{})
+	r := c.r
+	if _, err := c.out.WriteString("not a question\n"); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-served:
-		if err == nil {
+	case <-c.served:
+		if c.err == nil {
 			t.Error("Serve took garbage for a question")
 		}
 	case <-time.After(5 * time.Second):

@@ -11,11 +11,7 @@ import (
 
 func TestLocate(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
-		"alchemy.run.go":       "package main\n",
-		"other/stack.go":       "package main\n",
-		"other/alchemy.run.go": "package main\n",
-	})
+	touch(t, dir, "alchemy.run.go", "other/stack.go", "other/alchemy.run.go")
 	t.Chdir(dir)
 	cases := []struct{ arg, want string }{
 		{"", "./alchemy.run.go"},
@@ -35,7 +31,7 @@ func TestLocate(t *testing.T) {
 
 func TestLocateMissing(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"empty/README": "", "x/.keep": ""})
+	touch(t, dir, "empty/README", "x/.keep")
 	t.Chdir(dir)
 	cases := []struct{ arg, path string }{
 		{"", "./alchemy.run.go"},
@@ -53,14 +49,16 @@ func TestLocateMissing(t *testing.T) {
 	}
 }
 
-func writeFiles(t *testing.T, dir string, files map[string]string) {
+// touch creates empty files (and their directories) under dir: Locate
+// reads no content.
+func touch(t *testing.T, dir string, names ...string) {
 	t.Helper()
-	for name, content := range files {
+	for _, name := range names {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
