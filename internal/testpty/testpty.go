@@ -268,6 +268,9 @@ func (p *Proc) Wait() int {
 	return -1
 }
 
+// Pid is the process's id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // RequireExit waits for exit and fails the test unless the code is want.
 func (p *Proc) RequireExit(want int) {
 	p.t.Helper()
