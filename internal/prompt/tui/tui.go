@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/huh"
 
 	"github.com/alchemy-go/alchemy/internal/prompt"
+	"github.com/alchemy-go/alchemy/internal/prompt/tui/termbg"
 )
 
 func init() { prompt.SetTerminal(New) }
@@ -27,6 +28,7 @@ type terminal struct {
 }
 
 func (t *terminal) run(ctx context.Context, f huh.Field) error {
+	termbg.Detect(t.out)
 	err := huh.NewForm(huh.NewGroup(f)).
 		WithInput(t.in).WithOutput(t.out).WithShowHelp(false).
 		RunWithContext(ctx)
