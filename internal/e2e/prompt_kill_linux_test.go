@@ -48,3 +48,28 @@ func TestStackProgramKilledAtItsPrompt(t *testing.T) {
 		t.Errorf("processes left: %v", left)
 	}
 }
+
+// SIGTERM to the alchemy command while the stack program's prompt is up
+// reaches the program (the command forwards it), which stops waiting: the
+// command takes the prompt down, the program says it was interrupted, and
+// both exit 130 with nothing deployed.
+func TestTerminatedAtTheStackProgramsPrompt(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	hello := w.project(example("hello"))
+	p := w.startPTY(nil, "deploy", hello)
+	p.Expect("Deploy 2 changes to hello/dev_tester?")
+	p.Expect("> Deploy")
+	shown := len(p.Raw())
+	if err := syscall.Kill(p.Pid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.Expect("Interrupted.")
+	p.RequireExit(130)
+	if after := p.Raw()[shown:]; !strings.Contains(after, "\x1b[?25h") {
+		t.Errorf("the prompt was not taken down (no cursor shown after SIGTERM):\n%q", after)
+	}
+	if exists(t, w.path(".alchemy", "state")) {
+		t.Fatalf("a deploy terminated at its prompt wrote %v", listDir(t, w.path(".alchemy")))
+	}
+}

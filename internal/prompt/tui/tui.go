@@ -11,6 +11,7 @@ import (
 	"io"
 	"strings"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/huh"
 
 	"github.com/alchemy-go/alchemy/internal/prompt"
@@ -27,13 +28,29 @@ type terminal struct {
 	out io.Writer
 }
 
+// run draws f until it is answered, the person cancels it (Ctrl-C, Esc:
+// ErrCancelled) or ctx ends (ctx's error).
+//
+// bubbletea's own signal handler is off. With it, a SIGTERM ended the form
+// as if it were submitted: the choice under the cursor ("Deploy"), or half
+// a typed token, came back as the answer. And a SIGTERM that arrived as
+// ctx ended left its handler blocked sending to a form that had stopped
+// reading, so the program never returned (a stack program's prompt, which
+// the command cancels when the program is signalled). Signals reach a
+// prompt through ctx instead: the command's own handler cancels it.
 func (t *terminal) run(ctx context.Context, f huh.Field) error {
 	termbg.Detect(t.out)
 	err := huh.NewForm(huh.NewGroup(f)).
+		// Replaces the form's program options, so before WithInput and
+		// WithOutput, which add to them; huh's focus reports are kept.
+		WithProgramOptions(tea.WithReportFocus(), tea.WithoutSignalHandler()).
 		WithInput(t.in).WithOutput(t.out).WithShowHelp(false).
 		RunWithContext(ctx)
-	if errors.Is(err, huh.ErrUserAborted) {
+	switch {
+	case errors.Is(err, huh.ErrUserAborted):
 		return prompt.ErrCancelled
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err() // huh says "timeout" for any end of ctx
 	}
 	return err
 }
