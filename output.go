@@ -78,6 +78,11 @@ func Known[T any](in Input[T]) (T, bool) {
 }
 
 // Map derives an output by applying fn to o's value once it is known.
+//
+// fn may be called more than once (each plan and deploy evaluates the
+// props that read it) and from several goroutines at once (resources are
+// planned and deployed concurrently): keep it a function of its argument,
+// without side effects or unguarded shared state.
 func Map[T, U any](o Output[T], fn func(T) U) Output[U] {
 	return Output[U]{v: derived{deps: []engine.Value{o.v}, fn: func(vals []any) (any, error) {
 		t, err := convert[T](vals[0])
