@@ -69,7 +69,9 @@ func New(root string, warn func(string)) *Store {
 	if warn == nil {
 		warn = func(string) {}
 	}
-	return &Store{root: root, lockOpts: lock.Options{Warn: warn}, now: time.Now}
+	s := &Store{root: root, lockOpts: lock.Options{Warn: warn}, now: time.Now}
+	s.Register(CloudflareShape(), AWSShape(), GitHubShape())
+	return s
 }
 
 // SetLockOptions replaces the lock timings; tests shorten them.

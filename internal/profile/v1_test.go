@@ -13,7 +13,6 @@ import (
 
 	"github.com/alchemy-go/alchemy/internal/auth/aws"
 	"github.com/alchemy-go/alchemy/internal/auth/cloudflare"
-	"github.com/alchemy-go/alchemy/internal/auth/github"
 	"github.com/alchemy-go/alchemy/internal/profile"
 )
 
@@ -26,7 +25,8 @@ func v1Store(t *testing.T) (*profile.Store, *[]string) {
 	var warnings []string
 	var mu sync.Mutex
 	s := profile.New(root, func(w string) { mu.Lock(); warnings = append(warnings, w); mu.Unlock() })
-	s.Register(cloudflare.Provider{}.Shape(), aws.Provider{}.Shape(), github.Provider{}.Shape())
+	// No provider registers its shape: a store knows the built-in ones
+	// (a stack program that links none of them keeps their files exact).
 	return s, &warnings
 }
 
