@@ -5,10 +5,8 @@ import (
 	"net/http"
 	"time"
 
-	awsauth "github.com/alchemy-go/alchemy/internal/auth/aws"
-	cfauth "github.com/alchemy-go/alchemy/internal/auth/cloudflare"
-	ghauth "github.com/alchemy-go/alchemy/internal/auth/github"
-	"github.com/alchemy-go/alchemy/internal/cloudflare/cfapi"
+	iauth "github.com/alchemy-go/alchemy/internal/auth"
+	"github.com/alchemy-go/alchemy/internal/cloudflare/cfcred"
 )
 
 // CloudflareCredentials are resolved Cloudflare credentials: exactly one
@@ -31,18 +29,22 @@ type CloudflareCredentials struct {
 // Authorization: Bearer for a token, X-Auth-Key and X-Auth-Email for a
 // global API key.
 func (c *CloudflareCredentials) SetHeaders(h http.Header) {
-	cfapi.Auth{APIToken: c.APIToken, APIKey: c.APIKey, Email: c.Email, OAuthToken: c.OAuthToken}.SetHeaders(h)
+	cfcred.Auth{APIToken: c.APIToken, APIKey: c.APIKey, Email: c.Email, OAuthToken: c.OAuthToken}.SetHeaders(h)
 }
 
 // Cloudflare reads the Cloudflare credentials of a request whose provider
 // names CloudflareProvider in its Auth method.
 func Cloudflare(c Credentials) (*CloudflareCredentials, error) {
-	cf, ok := c.(*cfauth.Credentials)
-	if !ok || cf == nil {
+	var v iauth.CloudflareValues
+	r, ok := c.(iauth.CloudflareReader)
+	if !ok {
 		return nil, notOf(CloudflareProvider, c)
 	}
-	return &CloudflareCredentials{AccountID: cf.AccountID, APIToken: cf.APIToken, APIKey: cf.APIKey, Email: cf.Email,
-		OAuthToken: cf.AccessToken, ExpiresAt: cf.ExpiresAt}, nil
+	if v, ok = r.CloudflareValues(); !ok {
+		return nil, notOf(CloudflareProvider, nil)
+	}
+	return &CloudflareCredentials{AccountID: v.AccountID, APIToken: v.APIToken, APIKey: v.APIKey, Email: v.Email,
+		OAuthToken: v.OAuthToken, ExpiresAt: v.ExpiresAt}, nil
 }
 
 // AWSCredentials are resolved AWS credentials: keys (secret), the region
@@ -63,9 +65,13 @@ type AWSCredentials struct {
 // AWS reads the AWS credentials of a request whose provider names
 // AWSProvider in its Auth method.
 func AWS(c Credentials) (*AWSCredentials, error) {
-	a, ok := c.(*awsauth.Credentials)
-	if !ok || a == nil {
+	var a iauth.AWSValues
+	r, ok := c.(iauth.AWSReader)
+	if !ok {
 		return nil, notOf(AWSProvider, c)
+	}
+	if a, ok = r.AWSValues(); !ok {
+		return nil, notOf(AWSProvider, nil)
 	}
 	return &AWSCredentials{AccessKeyID: a.AccessKeyID, SecretAccessKey: a.SecretAccessKey, SessionToken: a.SessionToken,
 		Region: a.Region, AccountID: a.AccountID, ExpiresAt: a.ExpiresAt}, nil
@@ -74,11 +80,14 @@ func AWS(c Credentials) (*AWSCredentials, error) {
 // GitHub reads the GitHub token (a secret) of a request whose provider
 // names GitHubProvider in its Auth method.
 func GitHub(c Credentials) (token string, err error) {
-	g, ok := c.(*ghauth.Credentials)
-	if !ok || g == nil {
+	r, ok := c.(iauth.GitHubReader)
+	if !ok {
 		return "", notOf(GitHubProvider, c)
 	}
-	return g.Token, nil
+	if token, ok = r.GitHubToken(); !ok {
+		return "", notOf(GitHubProvider, nil)
+	}
+	return token, nil
 }
 
 func notOf(provider string, c Credentials) error {

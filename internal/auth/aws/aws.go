@@ -78,6 +78,15 @@ type Credentials struct {
 func (c *Credentials) Source() auth.Source        { return c.source }
 func (c *Credentials) Expires() (time.Time, bool) { return c.ExpiresAt, !c.ExpiresAt.IsZero() }
 
+// AWSValues are what auth.AWS reads (auth.AWSReader).
+func (c *Credentials) AWSValues() (auth.AWSValues, bool) {
+	if c == nil {
+		return auth.AWSValues{}, false
+	}
+	return auth.AWSValues{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
+		Region: c.Region, AccountID: c.AccountID, ExpiresAt: c.ExpiresAt}, true
+}
+
 func (c *Credentials) Fields(now time.Time) []auth.Field {
 	const w = len("secretAccessKey:")
 	f := []auth.Field{

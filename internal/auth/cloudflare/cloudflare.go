@@ -102,6 +102,15 @@ type Credentials struct {
 func (c *Credentials) Source() auth.Source        { return c.source }
 func (c *Credentials) Expires() (time.Time, bool) { return c.ExpiresAt, !c.ExpiresAt.IsZero() }
 
+// CloudflareValues are what auth.Cloudflare reads (auth.CloudflareReader).
+func (c *Credentials) CloudflareValues() (auth.CloudflareValues, bool) {
+	if c == nil {
+		return auth.CloudflareValues{}, false
+	}
+	return auth.CloudflareValues{AccountID: c.AccountID, APIToken: c.APIToken, APIKey: c.APIKey, Email: c.Email,
+		OAuthToken: c.AccessToken, ExpiresAt: c.ExpiresAt}, true
+}
+
 func (c *Credentials) Fields(now time.Time) []auth.Field {
 	switch c.Type {
 	case "oauth":

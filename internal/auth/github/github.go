@@ -58,6 +58,14 @@ type Credentials struct {
 
 func (c *Credentials) Source() auth.Source { return c.source }
 
+// GitHubToken is what auth.GitHub reads (auth.GitHubReader).
+func (c *Credentials) GitHubToken() (string, bool) {
+	if c == nil {
+		return "", false
+	}
+	return c.Token, true
+}
+
 // Env is the token as GITHUB_TOKEN, for alchemy profile env / exec.
 func (c *Credentials) Env() map[string]string { return map[string]string{"GITHUB_TOKEN": c.Token} }
 

@@ -33,6 +33,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alchemy-go/alchemy/internal/cloudflare/cfcred"
 )
 
 // DefaultBaseURL is the production API root. Paths given to Do are appended
@@ -49,78 +51,9 @@ const DefaultTimeout = 30 * time.Second
 // are paginated, so a legitimate page is far below this.
 const maxBodyBytes = 32 << 20
 
-// Auth holds exactly one credential style.
-//
-//   - APIToken: an API token (user-owned or account-owned), sent as
-//     "Authorization: Bearer <token>".
-//   - APIKey + Email: the legacy global API key, sent as "X-Auth-Key" and
-//     "X-Auth-Email".
-//   - OAuthToken: an OAuth access token (as obtained by an OAuth login), sent
-//     as a bearer exactly like APIToken.
-//
-// Setting more than one style makes every call fail with ErrAmbiguousAuth
-// before anything is sent. Setting none sends no credential headers (the API
-// then answers with its "missing header" errors).
-type Auth struct {
-	APIToken   string
-	APIKey     string
-	Email      string
-	OAuthToken string
-}
-
-// Kind names the credential style in use: "token", "oauth", "key" or "none".
-// It returns "ambiguous" when more than one style is set.
-func (a Auth) Kind() string {
-	n := 0
-	kind := "none"
-	if a.APIToken != "" {
-		n++
-		kind = "token"
-	}
-	if a.OAuthToken != "" {
-		n++
-		kind = "oauth"
-	}
-	if a.APIKey != "" || a.Email != "" {
-		n++
-		kind = "key"
-	}
-	if n > 1 {
-		return "ambiguous"
-	}
-	return kind
-}
-
-// bearer returns the bearer credential, if the style is token or oauth.
-func (a Auth) bearer() string {
-	if a.APIToken != "" {
-		return a.APIToken
-	}
-	return a.OAuthToken
-}
-
-// SetHeaders sets the headers that authenticate a request in a's style
-// (none when it is "none" or "ambiguous").
-func (a Auth) SetHeaders(h http.Header) {
-	switch a.Kind() {
-	case "token", "oauth":
-		h.Set("Authorization", "Bearer "+a.bearer())
-	case "key":
-		h.Set("X-Auth-Email", a.Email)
-		h.Set("X-Auth-Key", a.APIKey)
-	}
-}
-
-// secrets lists the values that must never appear in an error string.
-func (a Auth) secrets() []string {
-	var s []string
-	for _, v := range []string{a.APIToken, a.APIKey, a.OAuthToken} {
-		if v != "" {
-			s = append(s, v)
-		}
-	}
-	return s
-}
+// Auth holds exactly one credential style (cfcred.Auth, which the public
+// auth package also uses without linking this client).
+type Auth = cfcred.Auth
 
 // Client talks to one Cloudflare API base URL with one credential. It is safe
 // for concurrent use.
@@ -340,12 +273,12 @@ func (c *Client) apiError(resp *http.Response, method, path string, details []Er
 	// Messages come from the server; scrub them in place so that even the
 	// structured fields never carry a secret echoed back.
 	for i := range e.Errors {
-		e.Errors[i].Message = redact(e.Errors[i].Message, c.auth.secrets())
+		e.Errors[i].Message = redact(e.Errors[i].Message, c.auth.Secrets())
 		for j := range e.Errors[i].ErrorChain {
-			e.Errors[i].ErrorChain[j].Message = redact(e.Errors[i].ErrorChain[j].Message, c.auth.secrets())
+			e.Errors[i].ErrorChain[j].Message = redact(e.Errors[i].ErrorChain[j].Message, c.auth.Secrets())
 		}
 	}
-	e.Note = redact(e.Note, c.auth.secrets())
+	e.Note = redact(e.Note, c.auth.Secrets())
 	return e
 }
 
@@ -356,7 +289,7 @@ func (c *Client) scrub(err error) error {
 		return nil
 	}
 	msg := err.Error()
-	clean := redact(msg, c.auth.secrets())
+	clean := redact(msg, c.auth.Secrets())
 	if clean == msg {
 		return err
 	}
