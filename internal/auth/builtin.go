@@ -1,6 +1,10 @@
 package auth
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // The built-in providers' credentials as the public auth package reads
 // them (auth.Cloudflare, auth.AWS, auth.GitHub). Each provider's
@@ -36,4 +40,48 @@ type AWSReader interface {
 // GitHubReader is implemented by the GitHub provider's credentials.
 type GitHubReader interface {
 	GitHubToken() (token string, ok bool)
+}
+
+// Builtin names the providers built into alchemy, in menu order.
+var Builtin = []string{"Cloudflare", "AWS", "GitHub"}
+
+var linked []Provider
+
+// Link makes a built-in provider available to the program: each one's
+// package calls it from init, so a stack program has the providers its
+// resources' packages import (aws, cloudflare), and every one when it is
+// built with them all (the alchemy package's providers.go).
+func Link(p Provider) {
+	for _, have := range linked {
+		if have.Name() == p.Name() {
+			return
+		}
+	}
+	linked = append(linked, p)
+	slices.SortStableFunc(linked, func(a, b Provider) int { return builtinRank(a.Name()) - builtinRank(b.Name()) })
+}
+
+func builtinRank(name string) int {
+	if i := slices.Index(Builtin, name); i >= 0 {
+		return i
+	}
+	return len(Builtin)
+}
+
+// Linked returns the providers linked into this program, in menu order.
+func Linked() []Provider { return slices.Clone(linked) }
+
+// Unlinked are the built-in providers among names that this program does
+// not link, each once, in menu order.
+func Unlinked(names ...string) []string {
+	var out []string
+	for _, b := range Builtin {
+		if !slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, b) }) {
+			continue
+		}
+		if !slices.ContainsFunc(linked, func(p Provider) bool { return p.Name() == b }) {
+			out = append(out, b)
+		}
+	}
+	return out
 }

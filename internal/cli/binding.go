@@ -92,6 +92,17 @@ func (p *StackProgram) stageBindings(reg *auth.Registry) (map[string]*StageBindi
 	return out, nil
 }
 
+// boundProviders are the providers the stack's stages bind accounts of.
+func (p *StackProgram) boundProviders() []string {
+	var out []string
+	for _, decl := range p.Stages {
+		for _, a := range decl.Accounts {
+			out = append(out, a.Provider)
+		}
+	}
+	return out
+}
+
 func isAccountReader(p auth.Provider) bool {
 	_, ok := p.(auth.AccountReader)
 	return ok

@@ -106,7 +106,7 @@ func stageNames(f *Factory, c *cobra.Command) []cobra.Completion {
 	ctx, cancel := context.WithTimeout(context.Background(), stageCompletionTimeout)
 	defer cancel()
 	b, err := backends.Open(ctx, flags.choose(f.Stack).URL, backends.Options{Root: projectRoot(f), Getenv: envGetter(&pf),
-		AWSConfig: f.stateAWS(&pf, nil), Warn: func(string) {}})
+		AWSCredentials: f.stateAWS(&pf, nil), Warn: func(string) {}})
 	if err != nil {
 		return nil
 	}

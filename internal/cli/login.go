@@ -109,6 +109,9 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 		if len(providers) == 0 {
 			// Nothing in the stack needs credentials yet; the person is
 			// most likely about to add something that does.
+			if err := opts.F.providersLinked(auth.Builtin...); err != nil {
+				return err
+			}
 			opts.F.IO.Info(fmt.Sprintf("Stack %s declares no resource that needs credentials: using the providers built into alchemy.", opts.F.Stack.Name))
 		}
 	}
@@ -160,6 +163,9 @@ func stackProviders(f *Factory) ([]auth.Provider, error) {
 	var decl *engine.DeclarationError
 	if err != nil && (spec == nil || !errors.As(err, &decl)) {
 		return nil, err // a file a resource reads does not matter to signing in
+	}
+	if err := f.providersLinked(spec.Auths()...); err != nil {
+		return nil, err
 	}
 	reg := f.stackRegistry()
 	seen := map[string]bool{}

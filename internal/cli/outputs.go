@@ -86,8 +86,8 @@ func outputsRun(ctx context.Context, opts *OutputsOptions) error {
 	where := stack + "/" + st.Name
 	pf := &ProfileFlags{EnvFile: opts.EnvFile, envFileSet: opts.envFileSet}
 	opened, err := f.openState(ctx, opts.State.choose(f.Stack), f.Stack.Root(), backends.Options{
-		Getenv:    func(k string) string { return envfile.Get(env, k) },
-		AWSConfig: f.stateAWS(pf, nil),
+		Getenv:         func(k string) string { return envfile.Get(env, k) },
+		AWSCredentials: f.stateAWS(pf, nil),
 	})
 	if err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/alchemy-go/alchemy/internal/auth/bundled"
+	"github.com/alchemy-go/alchemy/internal/auth"
 	"github.com/alchemy-go/alchemy/internal/iostreams"
 )
 
@@ -79,10 +79,29 @@ func usageErrors(c *cobra.Command) {
 // MainStack runs the CLI inside a stack program (alchemy.Run).
 func MainStack(p *StackProgram) int {
 	tuneGC()
-	f := systemFactory()
+	f := systemFactory(linkedRegistry)
 	f.Stack = p
+	if len(os.Args) < 2 || !leanCommands[os.Args[1]] {
+		// What alchemy runs in a stack program is a stack command, the
+		// state commands and login, which check the providers they need;
+		// anything else may list every provider.
+		if err := f.providersLinked(auth.Builtin...); err != nil {
+			return ExitCode(f.IO, err)
+		}
+	}
 	return run(f)
 }
+
+// leanCommands run in a stack program that links only the built-in auth
+// providers its resources use: they ask for the others when they need
+// them (providersLinked).
+var leanCommands = map[string]bool{"deploy": true, "plan": true, "destroy": true, "outputs": true, "state": true, "login": true, "version": true}
+
+// linkedRegistry is a stack program's: the built-in providers it links
+// (auth.Link), which are every one unless alchemy built it for a stack
+// that needs only those its resources' packages bring
+// (-tags=alchemy_noproviders; f.providersLinked).
+func linkedRegistry() *auth.Registry { return auth.NewRegistry(auth.Linked()...) }
 
 // tuneGC sets a stack program's GC percentage to stackGCPercent unless the
 // user set GOGC. A stack program lives for one command and keeps little:
@@ -99,10 +118,10 @@ func tuneGC() {
 
 const stackGCPercent = 300
 
-func systemFactory() *Factory {
+func systemFactory(reg func() *auth.Registry) *Factory {
 	return &Factory{
 		IO:       iostreams.System(),
-		Registry: bundled.Registry,
+		Registry: reg,
 		HTTP:     &http.Client{Timeout: 60 * time.Second},
 		Now:      time.Now,
 	}

@@ -209,6 +209,9 @@ func (f *Factory) stackEnv(ctx context.Context, opts *StackOptions) (*stackEnv, 
 	if err := f.storeLinked(opts.State.choose(f.Stack)); err != nil {
 		return nil, err
 	}
+	if err := f.providersLinked(append(f.Stack.boundProviders(), engine.RegisteredAuths()...)...); err != nil {
+		return nil, err
+	}
 	reg := f.stackRegistry()
 	bindings, err := f.Stack.stageBindings(reg)
 	if err != nil {
@@ -244,8 +247,8 @@ func (f *Factory) stackEnv(ctx context.Context, opts *StackOptions) (*stackEnv, 
 	choice := opts.State.choose(f.Stack)
 	openState := func() (*openedState, error) {
 		return f.openState(ctx, choice, f.Stack.Root(), backends.Options{
-			Getenv:    func(k string) string { return envfile.Get(s.Env, k) },
-			AWSConfig: f.stateAWS(&opts.Flags, resolver.Credentials),
+			Getenv:         func(k string) string { return envfile.Get(s.Env, k) },
+			AWSCredentials: f.stateAWS(&opts.Flags, resolver.Credentials),
 		})
 	}
 	// A plan on the local store reads the stage's rows while the stack's
@@ -262,6 +265,9 @@ func (f *Factory) stackEnv(ctx context.Context, opts *StackOptions) (*stackEnv, 
 		ahead = engine.StartReadAhead(ctx, opened.backend, f.Stack.Name, st.Name)
 	}
 	spec, err := f.Stack.Build(st.Name)
+	if err == nil {
+		err = f.providersLinked(spec.Auths()...)
+	}
 	if err != nil {
 		if opened != nil {
 			ahead.Stop()

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/alchemy-go/alchemy/internal/auth/bundled"
+
 	_ "github.com/alchemy-go/alchemy/internal/prompt/tui" // the alchemy command draws every prompt, its stack programs' too
 	"github.com/alchemy-go/alchemy/internal/stackfile"
 	"github.com/alchemy-go/alchemy/internal/stackrun"
@@ -17,7 +19,7 @@ import (
 // Main runs the alchemy binary with the process's streams and returns the
 // exit code. Stack commands build and run the stack file.
 func Main() int {
-	f := systemFactory()
+	f := systemFactory(bundled.Registry)
 	f.RunStack = func(ctx context.Context, file string, args []string) (int, error) {
 		return runStackFile(ctx, f, file, args)
 	}
@@ -79,6 +81,32 @@ func execStack(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile, 
 	if w == nil {
 		w = os.Stderr
 	}
-	fmt.Fprintf(w, "The state of %s is on PostgreSQL: building its program with the PostgreSQL store (once).\n", filepath.Base(stackFile))
+	fmt.Fprintf(w, "%s: building its program with %s (once).\n", featureReason(filepath.Base(stackFile), feature), featureName(feature))
 	return 0, true, nil
+}
+
+// featureReason says why the stack file's program needs feature, and
+// featureName what it then links.
+func featureReason(file, feature string) string {
+	switch feature {
+	case "postgres":
+		return "The state of " + file + " is on PostgreSQL"
+	case "s3":
+		return "The state of " + file + " is on S3"
+	case "providers":
+		return file + " names an auth provider its resources do not bring"
+	}
+	return "The program of " + file + " needs " + feature
+}
+
+func featureName(feature string) string {
+	switch feature {
+	case "postgres":
+		return "the PostgreSQL store"
+	case "s3":
+		return "the S3 store"
+	case "providers":
+		return "every built-in auth provider"
+	}
+	return feature
 }

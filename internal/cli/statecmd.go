@@ -185,8 +185,8 @@ func (o *StateOptions) run(c *cobra.Command, fn func(ctx context.Context, st *op
 		}
 	}
 	st, err := f.openState(c.Context(), ch, projectRoot(f), backends.Options{
-		Getenv:    envGetter(&o.Flags),
-		AWSConfig: f.stateAWS(&o.Flags, nil),
+		Getenv:         envGetter(&o.Flags),
+		AWSCredentials: f.stateAWS(&o.Flags, nil),
 	})
 	if err != nil {
 		return err

@@ -59,7 +59,7 @@ A shared target (postgres://, s3://) takes secrets only encrypted: set ALCHEMY_P
 		return opts.run(c, func(ctx context.Context, src *openedState) error {
 			getenv := envGetter(&opts.Flags)
 			dst, err := f.openState(ctx, stateChoice{URL: to, From: "--to"}, projectRoot(f), backends.Options{
-				Getenv: getenv, AWSConfig: f.stateAWS(&opts.Flags, nil)})
+				Getenv: getenv, AWSCredentials: f.stateAWS(&opts.Flags, nil)})
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/alchemy-go/alchemy/internal/auth"
 	"github.com/alchemy-go/alchemy/internal/envfile"
 	"github.com/alchemy-go/alchemy/internal/state"
 	"github.com/alchemy-go/alchemy/internal/state/backends"
@@ -101,14 +102,40 @@ func (f *Factory) storeLinked(ch stateChoice) error {
 	if feature == "" {
 		return nil
 	}
+	loc, _ := backends.Parse(ch.URL, f.Stack.Root())
+	return needFeature(feature, fmt.Errorf("%w (chosen by %s). Nothing was changed.",
+		&backends.NotLinkedError{Display: loc.Display, Feature: feature}, ch.From))
+}
+
+// providersLinked checks, before a stack command does anything, that this
+// program links the built-in auth providers among names (the providers a
+// stack's bindings, resources and registered types name). A program
+// alchemy built with only the providers its resources' packages bring
+// (-tags=alchemy_noproviders) says it needs them all (ExitNeedsStore, as
+// for a store); run by hand, it says what to do.
+func (f *Factory) providersLinked(names ...string) error {
+	missing := auth.Unlinked(names...)
+	if len(missing) == 0 {
+		return nil
+	}
+	what := missing[0] + " auth provider"
+	if n := len(missing); n > 1 {
+		what = strings.Join(missing[:n-1], ", ") + " and " + missing[n-1] + " auth providers"
+	}
+	return needFeature("providers", fmt.Errorf("this program was built without the %s (alchemy builds a stack's program with only the providers its resources use); run the stack with the alchemy command, which builds them in when a stack needs them. Nothing was changed.", what))
+}
+
+// needFeature is what a program built without feature does when it needs
+// it: under alchemy (ALCHEMY_STACK_NEEDS), say so in the file alchemy
+// named and exit with ExitNeedsStore, having done nothing; run by hand,
+// fail with notLinked.
+func needFeature(feature string, notLinked error) error {
 	if path := os.Getenv(stackNeedsEnv); path != "" {
 		if err := os.WriteFile(path, []byte(feature+"\n"), 0o600); err == nil {
 			return &ExitError{Code: ExitNeedsStore}
 		}
 	}
-	loc, _ := backends.Parse(ch.URL, f.Stack.Root())
-	return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%w (chosen by %s). Nothing was changed.",
-		&backends.NotLinkedError{Display: loc.Display, Feature: feature}, ch.From)}
+	return &ExitError{Code: ExitFailure, Err: notLinked}
 }
 
 // openState opens the chosen store. A URL that cannot be used is a usage

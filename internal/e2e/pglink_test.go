@@ -29,8 +29,8 @@ func TestStackProgramLinksPostgresOnlyWhenItsStateIsThere(t *testing.T) {
 	}
 	lean := newestExe(t, cache)
 	deps := goVersionM(t, lean)
-	if strings.Contains(deps, "github.com/jackc/pgx") || !strings.Contains(deps, "-tags=alchemy_nopg,alchemy_child") {
-		t.Fatalf("a stack program with local state links pgx, or was built without alchemy_nopg,alchemy_child:\n%s", deps)
+	if strings.Contains(deps, "github.com/jackc/pgx") || !strings.Contains(deps, "-tags=alchemy_nopg,alchemy_nos3,alchemy_noproviders,alchemy_child") {
+		t.Fatalf("a stack program with local state links pgx, or was built without alchemy_nopg,alchemy_nos3,alchemy_noproviders,alchemy_child:\n%s", deps)
 	}
 	// The alchemy command draws its prompts and owns the builder and the
 	// dev loop (stacklink_test.go lists the packages).

@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/alchemy-go/alchemy/internal/auth"
+	awsauth "github.com/alchemy-go/alchemy/internal/auth/aws"
 	"github.com/alchemy-go/alchemy/internal/state"
 	"github.com/alchemy-go/alchemy/internal/state/backends"
+	_ "github.com/alchemy-go/alchemy/internal/state/s3state/s3link" // the test opens the S3 store itself
 	"github.com/alchemy-go/alchemy/internal/testpeers"
 )
 
@@ -74,7 +76,12 @@ func newSharedStore(t *testing.T, w *world, kind string) *sharedStore {
 		if login.code != 0 {
 			t.Fatalf("storing the gateway's keys: %s", login)
 		}
-		opts.AWSConfig = func(context.Context, string) (aws.Config, error) { return g.Config(), nil }
+		opts.AWSCredentials = func(context.Context, string) (backends.Credentials, error) {
+			return func(context.Context, string) (auth.Credentials, error) {
+				return &awsauth.Credentials{AccessKeyID: testpeers.VersitygwAccessKeyID, SecretAccessKey: testpeers.VersitygwSecretAccessKey,
+					Region: testpeers.VersitygwRegion}, nil
+			}, nil
+		}
 	default:
 		t.Fatalf("no store %q", kind)
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -47,4 +48,20 @@ func providers(spec *Spec) func(typ string) (Provider, error) {
 		sort.Strings(known)
 		return nil, fmt.Errorf("no provider for resource type %s: the stack no longer imports the package that implements it, so its resources left in state cannot be deleted. Import that package again (known types: %v)", typ, known)
 	}
+}
+
+// RegisteredAuths are the auth providers the registered resource types
+// name (Provider.Auth), each once: the credentials a stage's leftovers may
+// need to be deleted.
+func RegisteredAuths() []string {
+	typesMu.RLock()
+	defer typesMu.RUnlock()
+	var out []string
+	for _, p := range types {
+		if a := p.Auth(); a != "" && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

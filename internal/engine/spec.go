@@ -32,6 +32,20 @@ type Spec struct {
 	Auth []auth.Provider
 }
 
+// Auths are the auth providers the declared resources name
+// (Provider.Auth), each once, in declaration order.
+func (s *Spec) Auths() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range s.Nodes {
+		if a := n.Provider.Auth(); a != "" && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // DeclarationError reports what a stack's declarations found wrong before
 // any plan (an unreadable file a resource needs). The spec is still
 // returned with it, for commands that only need to know which providers the

@@ -254,7 +254,13 @@ func (b *Builder) inputs(stackFile string) (*stackInputs, error) {
 // it otherwise, for `go run`): its driver is a fifth of a stack program
 // and of its link. A stack whose state turns out to be on PostgreSQL
 // says so when it runs, before it does anything, and alchemy records the
-// feature (Require) and builds it in. The user's own -tags are kept.
+// feature (Require) and builds it in. -tags=alchemy_nos3 does the same
+// for the S3 store (its client and the AWS auth provider that signs its
+// requests), and -tags=alchemy_noproviders for the built-in auth
+// providers a stack's resources do not bring (the aws and cloudflare
+// packages link their own): a stack that names another one (a stage's
+// account binding, a third-party resource, a login with no resource that
+// needs one) is built with them all. The user's own -tags are kept.
 //
 // -tags=alchemy_child builds the program to run under the alchemy command
 // (Exec): its prompts are drawn by the command, and the builder and the dev
@@ -281,6 +287,12 @@ func buildFlags(settings map[string]string, features []string) []string {
 	if !slices.Contains(features, "postgres") {
 		tags = append(tags, "alchemy_nopg")
 	}
+	if !slices.Contains(features, "s3") {
+		tags = append(tags, "alchemy_nos3")
+	}
+	if !slices.Contains(features, "providers") {
+		tags = append(tags, "alchemy_noproviders")
+	}
 	if childPipes {
 		tags = append(tags, "alchemy_child")
 	}
@@ -292,7 +304,7 @@ func buildFlags(settings map[string]string, features []string) []string {
 
 // features are what a stack's program must link beyond the default (a
 // state store; cgo), one per line in its cache directory's "features" file.
-var knownFeatures = []string{"cgo", "postgres"}
+var knownFeatures = []string{"cgo", "postgres", "providers", "s3"}
 
 // noCgo reports whether alchemy builds the stack with cgo off: unless the
 // user chose (CGO_ENABLED in the environment or the go env file), or the

@@ -675,10 +675,12 @@ func main() {
 	}
 }
 
-// Stacks build with -tags=alchemy_nopg (the user's GOFLAGS tags kept)
-// until Require records that the stack needs the PostgreSQL store: then
-// the key changes and the next build leaves the tag out. alchemy_child is
-// always there (on Unix): the stack runs under the alchemy command.
+// Stacks build with -tags=alchemy_nopg,alchemy_nos3,alchemy_noproviders
+// (the user's GOFLAGS tags kept) until Require records that the stack
+// needs the PostgreSQL store, the S3 store or every built-in auth
+// provider: then the key changes and the next build leaves that tag out.
+// alchemy_child is always there (on Unix): the stack runs under the
+// alchemy command.
 func TestBuildFeatures(t *testing.T) {
 	t.Parallel()
 	lastBuild := func(g *goEnv) string {
@@ -694,24 +696,30 @@ func TestBuildFeatures(t *testing.T) {
 	g.env = append(g.env, "GOFLAGS=-tags=mine")
 	stack := newModule(t, nil)
 	mustBuild(t, g, stack)
-	if b := lastBuild(g); !strings.Contains(b, "-tags=mine,alchemy_nopg,alchemy_child ") {
-		t.Fatalf("go %s: want -tags=mine,alchemy_nopg,alchemy_child", b)
+	if b := lastBuild(g); !strings.Contains(b, "-tags=mine,alchemy_nopg,alchemy_nos3,alchemy_noproviders,alchemy_child ") {
+		t.Fatalf("go %s: want -tags=mine,alchemy_nopg,alchemy_nos3,alchemy_noproviders,alchemy_child", b)
 	}
 	b := g.builder(&bytes.Buffer{})
 	if err := b.Require(stack, "nonsense"); err == nil {
 		t.Fatal("Require took a feature alchemy does not know")
 	}
-	if err := b.Require(stack, "postgres"); err != nil {
-		t.Fatal(err)
-	}
-	if _, built := mustBuild(t, g, stack); !built {
-		t.Fatal("the stack did not build again once it needed PostgreSQL")
-	}
-	if b := lastBuild(g); !strings.Contains(b, "-tags=mine,alchemy_child ") || strings.Contains(b, "alchemy_nopg") {
-		t.Fatalf("go %s: want -tags=mine,alchemy_child", b)
-	}
-	if _, built := mustBuild(t, g, stack); built {
-		t.Fatal("built again with nothing changed")
+	for _, step := range []struct{ feature, tags string }{
+		{"postgres", "-tags=mine,alchemy_nos3,alchemy_noproviders,alchemy_child "},
+		{"providers", "-tags=mine,alchemy_nos3,alchemy_child "},
+		{"s3", "-tags=mine,alchemy_child "},
+	} {
+		if err := b.Require(stack, step.feature); err != nil {
+			t.Fatal(err)
+		}
+		if _, built := mustBuild(t, g, stack); !built {
+			t.Fatalf("the stack did not build again once it needed %s", step.feature)
+		}
+		if b := lastBuild(g); !strings.Contains(b, step.tags) {
+			t.Fatalf("go %s: want %s", b, step.tags)
+		}
+		if _, built := mustBuild(t, g, stack); built {
+			t.Fatal("built again with nothing changed")
+		}
 	}
 }
 

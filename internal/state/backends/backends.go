@@ -12,10 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
+	"github.com/alchemy-go/alchemy/internal/auth"
 	"github.com/alchemy-go/alchemy/internal/state"
-	"github.com/alchemy-go/alchemy/internal/state/s3state"
+	"github.com/alchemy-go/alchemy/internal/state/s3state/s3url"
 )
 
 // OpenPostgres opens a PostgreSQL store: pgstate's, set by importing
@@ -25,10 +24,16 @@ import (
 // otherwise, and Open says so with a *NotLinkedError.
 var OpenPostgres func(ctx context.Context, dsn string, warn func(string)) (state.Backend, error)
 
+// OpenS3 opens an S3 store: s3state's, set by importing
+// internal/state/s3state/s3link, which also links the AWS auth provider
+// whose credentials sign its requests. Linked like OpenPostgres: always in
+// the alchemy binary, in a stack program only when its state is on S3.
+var OpenS3 func(ctx context.Context, loc s3url.Location, display string, o Options) (state.Backend, error)
+
 // NotLinkedError is a store this program was built without.
 type NotLinkedError struct {
 	Display string // the store, without secrets
-	Feature string // what links it: "postgres"
+	Feature string // what links it: "postgres", "s3"
 }
 
 func (e *NotLinkedError) Error() string {
@@ -40,8 +45,12 @@ func (e *NotLinkedError) Error() string {
 // Open to say why).
 func Needs(rawURL, root string) string {
 	loc, err := Parse(rawURL, root)
-	if err == nil && loc.Kind == Postgres && OpenPostgres == nil {
+	switch {
+	case err != nil:
+	case loc.Kind == Postgres && OpenPostgres == nil:
 		return "postgres"
+	case loc.Kind == S3 && OpenS3 == nil:
+		return "s3"
 	}
 	return ""
 }
@@ -54,10 +63,11 @@ type Options struct {
 	// Getenv reads the environment (ALCHEMY_PASSWORD, a DSN's password
 	// variables); nil reads nothing.
 	Getenv func(string) string
-	// AWSConfig returns the SDK configuration of the AWS credentials of a
-	// profile, for an s3:// store: the one its URL names (?profile=), or
-	// the selected one when profile is "". Called only when one is opened.
-	AWSConfig func(ctx context.Context, profile string) (aws.Config, error)
+	// AWSCredentials resolves the credentials of a profile, for an s3://
+	// store: the one its URL names (?profile=), or the selected one when
+	// profile is "". Called only when one is opened, which then asks the
+	// result for the AWS provider's credentials.
+	AWSCredentials func(ctx context.Context, profile string) (Credentials, error)
 	// Warn receives warnings (a lease found lost).
 	Warn func(string)
 }
@@ -68,6 +78,10 @@ func (o Options) getenv(k string) string {
 	}
 	return o.Getenv(k)
 }
+
+// Credentials resolves a provider's credentials by name (an
+// auth.Resolver's Credentials).
+type Credentials func(ctx context.Context, provider string) (auth.Credentials, error)
 
 // Kind is a family of backends.
 type Kind string
@@ -134,7 +148,7 @@ func Parse(rawURL, root string) (Location, error) {
 		if u.Host == "" {
 			return Location{}, fmt.Errorf("state URL %s names no bucket: s3://BUCKET/PREFIX?region=REGION", Redact(raw))
 		}
-		sl, err := s3state.ParseURL(raw)
+		sl, err := s3url.ParseURL(raw)
 		if err != nil {
 			return Location{}, fmt.Errorf("state URL %s: %w", Redact(raw), err)
 		}
@@ -202,18 +216,14 @@ func Open(ctx context.Context, rawURL string, o Options) (state.Backend, error) 
 		}
 		b, err = OpenPostgres(ctx, rawURL, o.Warn)
 	case S3:
-		sl, perr := s3state.ParseURL(rawURL)
+		sl, perr := s3url.ParseURL(rawURL)
 		if perr != nil {
 			return nil, perr
 		}
-		if o.AWSConfig == nil {
-			return nil, fmt.Errorf("state in S3 (%s) needs AWS credentials, and none can be had here", loc.Display)
+		if OpenS3 == nil {
+			return nil, &NotLinkedError{Display: loc.Display, Feature: "s3"}
 		}
-		cfg, cerr := o.AWSConfig(ctx, sl.Profile)
-		if cerr != nil {
-			return nil, cerr
-		}
-		b, err = s3state.Open(ctx, sl, cfg, s3state.Options{})
+		b, err = OpenS3(ctx, sl, loc.Display, o)
 	}
 	if err != nil {
 		return nil, err

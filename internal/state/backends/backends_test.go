@@ -82,33 +82,10 @@ func TestOpenPostgres(t *testing.T) {
 	if d := b.Describe(); strings.Contains(d, pg.Password) || !strings.HasPrefix(d, "postgres://") {
 		t.Errorf("Describe = %q", d)
 	}
-	hashed, _ := secret.New("", t.TempDir()).Seal(secret.Where{}, "s3cr3t-value")
-	out, _ := json.Marshal(map[string]any{"token": hashed})
-	var se *SecretError
-	if err := b.SetOutput(ctx, "app", "dev", out); !errors.As(err, &se) {
-		t.Errorf("a hashed secret written to postgres without a password: %v", err)
-	}
-	// Leased writes and the one-read stage load go through the guard.
-	l, err := b.Acquire(ctx, "app", "dev", state.LeaseOptions{Command: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release()
-	if err := l.Store().Set(ctx, "app", "dev", statetest.Row("R", state.Created)); err != nil {
-		t.Fatal(err)
-	}
-	if err := state.Flush(ctx, l.Store()); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := b.(state.BulkReader); !ok {
-		t.Error("the guard hides pgstate's one-read stage load")
-	}
-	if rows, err := state.LoadAll(ctx, b, "app", "dev"); err != nil || len(rows) != 1 {
-		t.Errorf("LoadAll = %v, %v", rows, err)
-	}
-	if err := l.Store().SetOutput(ctx, "app", "dev", out); !errors.As(err, &se) {
-		t.Errorf("a hashed secret written through a postgres lease without a password: %v", err)
-	}
+	statetest.Guarded(t, b, "postgres", func(err error) bool {
+		var se *SecretError
+		return errors.As(err, &se)
+	})
 }
 
 func TestOpenLocal(t *testing.T) {
@@ -207,5 +184,28 @@ func TestGuard(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// A program that does not link the S3 store (internal/state/s3state/s3link,
+// which this package's tests do not import) says which feature links it,
+// for an s3:// URL only, and opens nothing.
+func TestS3NotLinked(t *testing.T) {
+	if OpenS3 != nil {
+		t.Fatal("this package's tests link the S3 store")
+	}
+	const url = "s3://team-state/alchemy?region=eu-west-1&profile=state-admin"
+	if got := Needs(url, ""); got != "s3" {
+		t.Errorf("Needs(%s) = %q, want s3", url, got)
+	}
+	for _, other := range []string{"", "file://x", "postgres://alice@db/state", "s3://"} {
+		if got := Needs(other, ""); got != "" {
+			t.Errorf("Needs(%q) = %q, want nothing", other, got)
+		}
+	}
+	_, err := Open(context.Background(), url, Options{Root: t.TempDir()})
+	var nl *NotLinkedError
+	if !errors.As(err, &nl) || nl.Feature != "s3" || !strings.Contains(err.Error(), "s3://team-state/alchemy (profile state-admin)") {
+		t.Errorf("Open(%s) without the store = %v", url, err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alchemy-go/alchemy/internal/secret"
 	"github.com/alchemy-go/alchemy/internal/state"
 )
 
@@ -440,4 +441,39 @@ func jsonEq(a, b json.RawMessage) bool {
 		return false
 	}
 	return reflect.DeepEqual(x, y)
+}
+
+// Guarded checks a shared store opened behind backends' secret guard, for
+// a run without ALCHEMY_PASSWORD: a hashed secret is refused in outputs,
+// written directly or through a lease (refused tells the guard's error),
+// while leased rows and the one-read stage load go through. what names
+// the store in messages.
+func Guarded(t *testing.T, b state.Backend, what string, refused func(error) bool) {
+	t.Helper()
+	ctx := context.Background()
+	hashed, _ := secret.New("", t.TempDir()).Seal(secret.Where{}, "s3cr3t-value")
+	out, _ := json.Marshal(map[string]any{"token": hashed})
+	if err := b.SetOutput(ctx, "app", "dev", out); !refused(err) {
+		t.Errorf("a hashed secret written to %s without a password: %v", what, err)
+	}
+	l, err := b.Acquire(ctx, "app", "dev", state.LeaseOptions{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if err := l.Store().Set(ctx, "app", "dev", Row("R", state.Created)); err != nil {
+		t.Fatal(err)
+	}
+	if err := state.Flush(ctx, l.Store()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.(state.BulkReader); !ok {
+		t.Errorf("the guard hides %s's one-read stage load", what)
+	}
+	if rows, err := state.LoadAll(ctx, b, "app", "dev"); err != nil || len(rows) != 1 {
+		t.Errorf("LoadAll = %v, %v", rows, err)
+	}
+	if err := l.Store().SetOutput(ctx, "app", "dev", out); !refused(err) {
+		t.Errorf("a hashed secret written through a %s lease without a password: %v", what, err)
+	}
 }
