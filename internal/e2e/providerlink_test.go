@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/alchemy-go/alchemy/internal/testpeers"
+	"github.com/alchemy-go/alchemy/internal/testprovider"
 )
 
 // boundLocalStack deploys one local file to stage dev_tester, which it
@@ -113,6 +114,29 @@ func TestStackProgramLinksProvidersOnlyWhenNeeded(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "this program was built without the Cloudflare, AWS and GitHub auth providers") ||
 		!strings.Contains(string(out), "run the stack with the alchemy command") {
 		t.Errorf("the lean program run by hand: %v\n%s", err, out)
+	}
+}
+
+// A resource of a third-party kind that names a built-in provider without
+// importing it (and reads its credentials with the public auth.GitHub):
+// the stack's program, built without that provider, asks for it once it
+// has declared the resource and before it does anything; built with it,
+// the deploy reads the token through the reader.
+func TestThirdPartyResourceNamesABuiltInProvider(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.internalProject(fixture("githubprobe"))
+	const token = "ghp_e2ethirdpartyprobe00000000000000000000"
+	env := []string{"ALCHEMY_CACHE_DIR=" + t.TempDir(), "CI=true", "GITHUB_TOKEN=" + token}
+	d := w.runEnv(env, "deploy", "--yes")
+	const providersWhy = "alchemy.run.go names an auth provider its resources do not bring: building its program with every built-in auth provider (once).\n"
+	if d.code != 0 || strings.Count(d.stderr, "Building ") != 2 || strings.Count(d.stderr, providersWhy) != 1 ||
+		strings.Count(d.stdout, "githubprobe → dev_tester") != 1 || strings.Contains(d.stdout+d.stderr, token) {
+		t.Fatalf("deploy of a stack whose resource names GitHub (built twice, said why once, run once): %s", d)
+	}
+	o := w.runEnv(env, "outputs", "tokenHash")
+	if o.code != 0 || strings.TrimSpace(o.stdout) != testprovider.TokenHash(token) || strings.Contains(o.stderr, "Building ") {
+		t.Fatalf("outputs: want the hash of the token the resource read, %s: %s", testprovider.TokenHash(token), o)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/alchemy-go/alchemy"
+	pubauth "github.com/alchemy-go/alchemy/auth"
 	"github.com/alchemy-go/alchemy/internal/auth"
 	"github.com/alchemy-go/alchemy/internal/display"
 	"github.com/alchemy-go/alchemy/internal/envfile"
@@ -189,3 +190,33 @@ func (t thing) Update(ctx context.Context, r *alchemy.Request[ThingArgs, ThingAt
 }
 
 func (thing) Delete(context.Context, *alchemy.Request[ThingArgs, ThingAttrs]) error { return nil }
+
+// NewGitHubProbe declares a resource of a third-party kind: its provider
+// names the built-in GitHub auth provider without importing it (as a
+// package outside this module would) and reads the token with the public
+// auth.GitHub. Its type is not registered, so only a stack that declares
+// one names GitHub.
+func NewGitHubProbe(s *alchemy.Stack, id string) *Thing {
+	r := alchemy.Declare[ThingArgs, ThingAttrs](s, githubProbe{}, id, ThingProps{Label: alchemy.String(id)})
+	return &Thing{Resource: r, TokenHash: alchemy.Attr[string](r, "tokenHash")}
+}
+
+type githubProbe struct{}
+
+func (githubProbe) Type() string        { return "Test.GitHubProbe" }
+func (githubProbe) Auth() string        { return pubauth.GitHubProvider }
+func (githubProbe) ReplaceOn() []string { return nil }
+
+func (githubProbe) Create(_ context.Context, r *alchemy.Request[ThingArgs, ThingAttrs]) (ThingAttrs, error) {
+	token, err := pubauth.GitHub(r.Credentials)
+	if err != nil {
+		return ThingAttrs{}, err
+	}
+	return ThingAttrs{Label: r.Props.Label, TokenHash: TokenHash(token)}, nil
+}
+
+func (p githubProbe) Update(ctx context.Context, r *alchemy.Request[ThingArgs, ThingAttrs]) (ThingAttrs, error) {
+	return p.Create(ctx, r)
+}
+
+func (githubProbe) Delete(context.Context, *alchemy.Request[ThingArgs, ThingAttrs]) error { return nil }
