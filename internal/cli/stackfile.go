@@ -9,8 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/alchemy-go/alchemy/internal/auth/bundled"
-
+	"github.com/alchemy-go/alchemy/internal/auth/bundled" // the alchemy command has every built-in provider
 	_ "github.com/alchemy-go/alchemy/internal/prompt/tui" // the alchemy command draws every prompt, its stack programs' too
 	"github.com/alchemy-go/alchemy/internal/stackfile"
 	"github.com/alchemy-go/alchemy/internal/stackrun"
