@@ -89,16 +89,17 @@ func MkdirPrivate(dir string) error {
 	}
 	switch {
 	case fi.Mode()&os.ModeSymlink != 0:
-		return fmt.Errorf("%s is a symbolic link: alchemy does not follow links where it keeps credentials (the secret would land wherever it points). Replace it with a directory", dir)
+		return &DirError{Dir: dir, Reason: "is a symbolic link: alchemy does not follow links where it keeps its files (what it writes, secrets included, would land wherever it points)",
+			Fix: "Replace it with a directory", Setting: "ALCHEMY_HOME"}
 	case !fi.IsDir():
-		return fmt.Errorf("%s exists and is not a directory", dir)
+		return &DirError{Dir: dir, Reason: "exists and is not a directory", Fix: "Move it away", Setting: "ALCHEMY_HOME"}
 	}
 	if uid, ok := ownerOf(fi); ok && uid != os.Getuid() {
-		return fmt.Errorf("%s belongs to another user (uid %d): alchemy will not write credentials there. Fix its owner, or set ALCHEMY_HOME to a directory of yours", dir, uid)
+		return &DirError{Dir: dir, Reason: fmt.Sprintf("belongs to another user (uid %d): alchemy will not write there", uid), Fix: "Fix its owner", Setting: "ALCHEMY_HOME"}
 	}
 	perm := fi.Mode().Perm()
 	if perm&0o200 == 0 {
-		return fmt.Errorf("%s is read-only (mode %#o): alchemy leaves it as you made it. Make it writable (chmod u+w), or set ALCHEMY_HOME to a writable directory", dir, perm)
+		return &DirError{Dir: dir, Reason: fmt.Sprintf("is read-only (mode %#o): alchemy leaves it as you made it", perm), Fix: "Make it writable (chmod u+w)", Setting: "ALCHEMY_HOME"}
 	}
 	if perm&0o077 != 0 {
 		if err := os.Chmod(dir, perm&^0o077); err != nil {
@@ -190,4 +191,32 @@ func syncDir(dir string) error {
 	// Some filesystems refuse fsync on a directory; the rename is still atomic.
 	_ = d.Sync()
 	return nil
+}
+
+// DirError is a directory MkdirPrivate will not write in: why, what fixes
+// it, and the setting that moves what alchemy keeps there elsewhere
+// (ALCHEMY_HOME, the default: the credentials' home; Elsewhere changes it).
+type DirError struct {
+	Dir, Reason, Fix string
+	Setting          string // "" when nothing moves it
+}
+
+func (e *DirError) Error() string {
+	msg := e.Dir + " " + e.Reason + ". " + e.Fix
+	if e.Setting != "" {
+		msg += ", or set " + e.Setting + " to a directory of yours"
+	}
+	return msg + "."
+}
+
+// Elsewhere names setting (the variable that moves the directory, "" for
+// none) in err when it is a *DirError, for a caller whose directory is not
+// in the alchemy home: the stack cache (ALCHEMY_CACHE_DIR), a project's
+// state (none: another store is chosen with --state).
+func Elsewhere(err error, setting string) error {
+	var de *DirError
+	if errors.As(err, &de) {
+		de.Setting = setting
+	}
+	return err
 }

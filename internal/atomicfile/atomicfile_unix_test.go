@@ -4,6 +4,7 @@ package atomicfile
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,5 +68,27 @@ func TestReadRegularNeverHangs(t *testing.T) {
 	}
 	if data, err := ReadRegular(filepath.Join(dir, "real")); err != nil || string(data) != "x" {
 		t.Fatalf("ReadRegular(real) = %q, %v", data, err)
+	}
+}
+
+// A directory alchemy will not write in says what moves it elsewhere: the
+// alchemy home by default, the caller's setting (or none) through
+// Elsewhere.
+func TestDirErrorNamesWhatMovesIt(t *testing.T) {
+	ro := filepath.Join(t.TempDir(), "ro")
+	os.Mkdir(ro, 0o500)
+	err := MkdirPrivate(ro)
+	if want := ro + " is read-only (mode 0500): alchemy leaves it as you made it. Make it writable (chmod u+w), or set ALCHEMY_HOME to a directory of yours."; err == nil || err.Error() != want {
+		t.Errorf("MkdirPrivate = %v, want %s", err, want)
+	}
+	wrapped := fmt.Errorf("stack cache: %w", Elsewhere(MkdirPrivate(ro), "ALCHEMY_CACHE_DIR"))
+	if msg := wrapped.Error(); !strings.HasSuffix(msg, "or set ALCHEMY_CACHE_DIR to a directory of yours.") || strings.Contains(msg, "ALCHEMY_HOME") {
+		t.Errorf("the stack cache's error: %s", msg)
+	}
+	if msg := Elsewhere(MkdirPrivate(ro), "").Error(); !strings.HasSuffix(msg, "Make it writable (chmod u+w).") {
+		t.Errorf("with no setting: %s", msg)
+	}
+	if err := Elsewhere(errors.New("other"), "X"); err.Error() != "other" {
+		t.Errorf("Elsewhere changed another error: %v", err)
 	}
 }

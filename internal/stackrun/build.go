@@ -100,7 +100,7 @@ func (b *Builder) buildStack(ctx context.Context, stackFile string) (Built, erro
 	// Miss: build under the stack's lock, so concurrent alchemy processes
 	// build once and the others find the result.
 	if err := atomicfile.MkdirPrivate(in.sdir); err != nil {
-		return r, fmt.Errorf("stack cache: %w", err)
+		return r, fmt.Errorf("stack cache: %w", atomicfile.Elsewhere(err, "ALCHEMY_CACHE_DIR"))
 	}
 	lk := flock.New(filepath.Join(in.sdir, ".lock"))
 	if locked, lerr := lk.TryLockContext(ctx, 25*time.Millisecond); lerr == nil && locked {
@@ -377,7 +377,7 @@ func (b *Builder) Require(stackFile, feature string) error {
 		return nil
 	}
 	if err := atomicfile.MkdirPrivate(in.sdir); err != nil {
-		return fmt.Errorf("stack cache: %w", err)
+		return fmt.Errorf("stack cache: %w", atomicfile.Elsewhere(err, "ALCHEMY_CACHE_DIR"))
 	}
 	have = append(have, feature)
 	slices.Sort(have)

@@ -175,7 +175,7 @@ func (b *Builder) Prepare(ctx context.Context, stackFile string) error {
 		return nil
 	}
 	if err := atomicfile.MkdirPrivate(in.sdir); err != nil {
-		return err
+		return fmt.Errorf("stack cache: %w", atomicfile.Elsewhere(err, "ALCHEMY_CACHE_DIR"))
 	}
 	gotmp, err := newGoTmp(in.sdir)
 	if err != nil {

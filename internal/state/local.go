@@ -96,7 +96,7 @@ func (d *stageDir) ensure() error {
 		created = append(created, p)
 	}
 	if err := atomicfile.MkdirPrivate(d.path); err != nil {
-		return fmt.Errorf("creating state directory: %w", err)
+		return fmt.Errorf("creating state directory: %w", atomicfile.Elsewhere(err, ""))
 	}
 	for _, p := range created {
 		if err := syncDir(filepath.Dir(p)); err != nil {
