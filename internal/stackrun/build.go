@@ -372,12 +372,23 @@ func (b *Builder) Require(stackFile, feature string) error {
 	if err != nil {
 		return err
 	}
-	have := readFeatures(in.sdir)
-	if slices.Contains(have, feature) {
+	if slices.Contains(readFeatures(in.sdir), feature) {
 		return nil
 	}
 	if err := atomicfile.MkdirPrivate(in.sdir); err != nil {
 		return fmt.Errorf("stack cache: %w", atomicfile.Elsewhere(err, "ALCHEMY_CACHE_DIR"))
+	}
+	// Two commands of the same stack may each learn of a feature at once
+	// (its state on S3, a binding's provider): read, add and write under a
+	// lock of its own (not the build's, held for a whole build), so neither
+	// loses the other's.
+	lk := flock.New(filepath.Join(in.sdir, ".features.lock"))
+	if err := lk.Lock(); err == nil {
+		defer lk.Unlock()
+	} // else: no locking on this file system, as for builds
+	have := readFeatures(in.sdir)
+	if slices.Contains(have, feature) {
+		return nil
 	}
 	have = append(have, feature)
 	slices.Sort(have)

@@ -723,6 +723,40 @@ func TestBuildFeatures(t *testing.T) {
 	}
 }
 
+// Commands of one stack that each learn of a feature at the same moment
+// (two terminals: one finds its state on S3, the other a binding's
+// provider) both land in the stack's features: neither write loses the
+// other's.
+func TestRequireConcurrently(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	stack := newModule(t, nil)
+	mustBuild(t, g, stack)
+	in, err := g.builder(&bytes.Buffer{}).inputs(stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"cgo", "postgres", "providers", "s3"}
+	for round := 0; round < 20; round++ {
+		os.Remove(filepath.Join(in.sdir, "features"))
+		var wg sync.WaitGroup
+		errs := make(chan error, len(all))
+		for _, f := range all {
+			wg.Go(func() { errs <- g.builder(&bytes.Buffer{}).Require(stack, f) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := readFeatures(in.sdir); !slices.Equal(got, all) {
+			t.Fatalf("round %d: features %q, want %q", round, got, all)
+		}
+	}
+}
+
 // cgoSetting is the CGO_ENABLED build setting recorded in exe.
 func cgoSetting(t *testing.T, exe string) string {
 	t.Helper()
