@@ -135,16 +135,28 @@ func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
 	if err != nil {
 		c.err = err
 	} else {
-		var rebuild bool
-		c.code, rebuild, _ = execStack(ctx, s.f, s.builder, s.file, built.Exe, s.args, s.env)
-		if rebuild {
-			// It needs a state store it was built without, and did
-			// nothing yet: built in, it deploys now.
-			if built, err = s.builder.BuildStack(ctx, s.file); err != nil {
-				c.err = err
-			} else {
-				c.code, _, _ = execStack(ctx, s.f, s.builder, s.file, built.Exe, s.args, s.env)
+		// A program that needs a store or the auth providers it was built
+		// without did nothing yet: built with them, it deploys now.
+		// (A program that could not be started has failed with its exit
+		// code, 126 or 127, like a deploy that failed.)
+		first := true
+		var buildErr error
+		code, err := buildAndRun(ctx, s.f, s.builder, s.file, func() (string, error) {
+			if !first {
+				if built, buildErr = s.builder.BuildStack(ctx, s.file); buildErr != nil {
+					return "", buildErr
+				}
 			}
+			first = false
+			return built.Exe, nil
+		}, s.args, s.env)
+		switch {
+		case buildErr != nil:
+			c.err = buildErr
+		case err != nil && code == 0:
+			c.err = err // it asked again for what it was built with
+		default:
+			c.code = code
 		}
 		c.written = s.watch.Look()
 		c.changed = dedupeSorted(append(c.changed, c.written...))

@@ -33,55 +33,67 @@ func runStackFile(ctx context.Context, f *Factory, file string, args []string) (
 	}
 	abs, _ := filepath.Abs(path)
 	b := &stackrun.Builder{Stderr: os.Stderr}
-	exe, err := b.Build(ctx, path)
-	if err != nil {
-		return 0, err
+	return buildAndRun(ctx, f, b, path, func() (string, error) { return b.Build(ctx, path) },
+		args, []string{"ALCHEMY_STACK_FILE=" + abs})
+}
+
+// buildAndRun builds the stack file's program and runs it, and again each
+// time the program says it was built without something its command needs
+// (execStack): a state store, the auth providers. A stack may need more
+// than one (state on S3 and a stage bound to a Cloudflare account: the
+// program finds the store first), each found before anything was done; a
+// program built with a feature that asks for it again is a bug, not a
+// reason to loop.
+func buildAndRun(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile string, build func() (string, error), args, env []string) (int, error) {
+	asked := map[string]bool{}
+	for {
+		exe, err := build()
+		if err != nil {
+			return 0, err
+		}
+		code, feature, err := execStack(ctx, f, b, stackFile, exe, args, env)
+		if err != nil || feature == "" {
+			return code, err
+		}
+		if asked[feature] {
+			return 0, fmt.Errorf("the program of %s was built with %s and asks for it again (a bug in alchemy)", stackFile, featureName(feature))
+		}
+		asked[feature] = true
 	}
-	code, rebuild, err := execStack(ctx, f, b, path, exe, args, []string{"ALCHEMY_STACK_FILE=" + abs})
-	if err != nil || !rebuild {
-		return code, err
-	}
-	if exe, err = b.Build(ctx, path); err != nil {
-		return 0, err
-	}
-	code, rebuild, err = execStack(ctx, f, b, path, exe, args, []string{"ALCHEMY_STACK_FILE=" + abs})
-	if rebuild {
-		return 0, fmt.Errorf("the program of %s was built with the state store it asked for and asks for it again (a bug in alchemy)", path)
-	}
-	return code, err
 }
 
 // execStack runs a stack program, drawing its prompts with f's prompter
-// (stackrun.Exec). When it says it was built without the state store its
-// command needs (ExitNeedsStore), before doing anything, execStack records
-// that the stack needs it (Builder.Require) and reports rebuild: the
-// caller builds the program again and runs the same command.
-func execStack(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile, exe string, args, env []string) (code int, rebuild bool, err error) {
+// (stackrun.Exec). When it says it was built without something its command
+// needs (ExitNeedsStore: a state store, the auth providers), before doing
+// anything, execStack records that the stack needs it (Builder.Require)
+// and returns that feature: the caller builds the program again and runs
+// the same command (buildAndRun).
+func execStack(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile, exe string, args, env []string) (code int, rebuild string, err error) {
 	needs, err := os.CreateTemp("", "alchemy-needs-*")
 	if err != nil {
-		return 0, false, err
+		return 0, "", err
 	}
 	needs.Close()
 	defer os.Remove(needs.Name())
 	asker, _ := f.prompter()
 	code, err = stackrun.Exec(ctx, exe, args, append(env[:len(env):len(env)], stackNeedsEnv+"="+needs.Name()), asker)
 	if err != nil || code != ExitNeedsStore {
-		return code, false, err
+		return code, "", err
 	}
 	data, _ := os.ReadFile(needs.Name())
 	feature := strings.TrimSpace(string(data))
 	if feature == "" {
-		return code, false, nil // an exit code of the stack's own
+		return code, "", nil // an exit code of the stack's own
 	}
 	if err := b.Require(stackFile, feature); err != nil {
-		return 0, false, err
+		return 0, "", err
 	}
 	w := b.Stderr
 	if w == nil {
 		w = os.Stderr
 	}
 	fmt.Fprintf(w, "%s: building its program with %s (once).\n", featureReason(filepath.Base(stackFile), feature), featureName(feature))
-	return 0, true, nil
+	return 0, feature, nil
 }
 
 // featureReason says why the stack file's program needs feature, and

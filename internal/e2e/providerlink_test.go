@@ -106,6 +106,21 @@ func TestStackProgramLinksProvidersOnlyWhenNeeded(t *testing.T) {
 		t.Fatal("a refused deploy created its file")
 	}
 
+	// Both at once, from a cache of its own: state on S3 and the bound
+	// stage. The program finds the store first, then the provider: built
+	// three times, each reason said once, and deployed (the credentials
+	// act in the bound account this time).
+	both := append([]string{"ALCHEMY_CACHE_DIR=" + t.TempDir(), "CLOUDFLARE_API_TOKEN=cf-e2e-token-0001",
+		"CLOUDFLARE_ACCOUNT_ID=0123456789abcdef0123456789abcdef"}, s3env[1:]...)
+	bb := w.runIn(other, both, "deploy", "--yes")
+	if bb.code != 0 || strings.Count(bb.stderr, "Building ") != 3 || strings.Count(bb.stderr, s3Why) != 1 || strings.Count(bb.stderr, providersWhy) != 1 ||
+		strings.Count(bb.stdout, "boundlocal → dev_tester") != 1 {
+		t.Fatalf("deploy of a bound stage with state on S3 (built three times, each reason once, run once): %s", bb)
+	}
+	if got, err := os.ReadFile(filepath.Join(other, "out", "greeting.txt")); err != nil || string(got) != "hello" {
+		t.Fatalf("the deploy wrote %q, %v", got, err)
+	}
+
 	// The lean program, run by hand for a command that may list every
 	// provider, says what to do.
 	cmd := exec.Command(lean, "profile", "show")
