@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/alchemy-go/alchemy/internal/auth/bundled" // the alchemy command has every built-in provider
 	_ "github.com/alchemy-go/alchemy/internal/prompt/tui" // the alchemy command draws every prompt, its stack programs' too
@@ -69,19 +68,17 @@ func buildAndRun(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile
 // and returns that feature: the caller builds the program again and runs
 // the same command (buildAndRun).
 func execStack(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile, exe string, args, env []string) (code int, rebuild string, err error) {
-	needs, err := os.CreateTemp("", "alchemy-needs-*")
+	needs, err := newNeeds()
 	if err != nil {
 		return 0, "", err
 	}
-	needs.Close()
-	defer os.Remove(needs.Name())
+	defer needs.close()
 	asker, _ := f.prompter()
-	code, err = stackrun.Exec(ctx, exe, args, append(env[:len(env):len(env)], stackNeedsEnv+"="+needs.Name()), asker)
+	code, err = stackrun.Exec(ctx, exe, args, append(env[:len(env):len(env)], needs.env), asker, needs.files...)
 	if err != nil || code != ExitNeedsStore {
 		return code, "", err
 	}
-	data, _ := os.ReadFile(needs.Name())
-	feature := strings.TrimSpace(string(data))
+	feature := needs.feature()
 	if feature == "" {
 		return code, "", nil // an exit code of the stack's own
 	}

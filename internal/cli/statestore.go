@@ -90,8 +90,32 @@ type openedState struct {
 }
 
 // stackNeedsEnv names the file in which a stack program built by alchemy
-// says which state store it needs and was built without (ExitNeedsStore).
+// says what it needs and was built without (ExitNeedsStore): "fd:N" for a
+// descriptor it inherited (newNeeds), else a path.
 const stackNeedsEnv = "ALCHEMY_STACK_NEEDS"
+
+// needsFile is the alchemy command's end of it: the program's exit says
+// whether to read it.
+type needsFile struct {
+	f     *os.File
+	env   string     // what the program is given
+	files []*os.File // its descriptors 3, … (stackrun.Exec)
+	path  string     // removed once read, when it has a name
+}
+
+// feature is what the program wrote: "" when nothing.
+func (n *needsFile) feature() string {
+	buf := make([]byte, 64)
+	k, _ := n.f.ReadAt(buf, 0)
+	return strings.TrimSpace(string(buf[:k]))
+}
+
+func (n *needsFile) close() {
+	n.f.Close()
+	if n.path != "" {
+		os.Remove(n.path)
+	}
+}
 
 // storeLinked checks, before a stack command does or prints anything, that
 // this program links the store ch names. One alchemy built without it is
@@ -130,8 +154,13 @@ func (f *Factory) providersLinked(names ...string) error {
 // named and exit with ExitNeedsStore, having done nothing; run by hand,
 // fail with notLinked.
 func needFeature(feature string, notLinked error) error {
-	if path := os.Getenv(stackNeedsEnv); path != "" {
-		if err := os.WriteFile(path, []byte(feature+"\n"), 0o600); err == nil {
+	line := []byte(feature + "\n")
+	if programNeeds != nil {
+		if _, err := programNeeds.WriteAt(line, 0); err == nil {
+			return &ExitError{Code: ExitNeedsStore}
+		}
+	} else if path := os.Getenv(stackNeedsEnv); path != "" && !strings.HasPrefix(path, "fd:") {
+		if err := os.WriteFile(path, line, 0o600); err == nil {
 			return &ExitError{Code: ExitNeedsStore}
 		}
 	}

@@ -96,7 +96,8 @@ func deployAndKill(t *testing.T, w *world, kill func(progress) bool) killPoint {
 	filesDir := w.path(".alchemy", "files")
 	before := visibleFiles(filesDir)
 	args := []string{"deploy", w.dir, "--yes"}
-	cmd := w.command(nil, args...)
+	tmp := t.TempDir() // the deploy's TMPDIR: a kill leaves nothing of alchemy's there
+	cmd := w.command([]string{"TMPDIR=" + tmp}, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -150,6 +151,9 @@ func deployAndKill(t *testing.T, w *world, kill func(progress) bool) killPoint {
 			}
 		}
 		k.tmps = len(tempFiles(t, filesDir, stateDir))
+		if left, _ := filepath.Glob(filepath.Join(tmp, "alchemy-*")); len(left) > 0 {
+			t.Errorf("a SIGKILLed deploy left %q in its TMPDIR", left)
+		}
 		return k
 	}
 }

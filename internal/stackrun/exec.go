@@ -31,13 +31,18 @@ import (
 // When asker is not nil the child's questions are drawn by this process
 // with it (prompt.Serve, over two pipes named in prompt.ParentEnv): a stack
 // program built by Builder links no terminal prompter (buildFlags).
-func Exec(ctx context.Context, exe string, args []string, extraEnv []string, asker prompt.Prompter) (exitCode int, err error) {
+//
+// files become the child's descriptors 3, 4, … in order, before the
+// prompts' pipes (on Unix; elsewhere os/exec passes none, and there must
+// be none).
+func Exec(ctx context.Context, exe string, args []string, extraEnv []string, asker prompt.Prompter, files ...*os.File) (exitCode int, err error) {
 	if err := ctx.Err(); err != nil {
 		return 1, err
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), extraEnv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = files
 	if asker != nil && childPipes {
 		done, err := servePrompts(cmd, asker)
 		if err != nil {
