@@ -102,7 +102,7 @@ func featureReason(file, feature string) string {
 	case "s3":
 		return "The state of " + file + " is on S3"
 	case "providers":
-		return file + " names an auth provider its resources do not bring"
+		return "The command needs an auth provider that the resources of " + file + " do not bring"
 	}
 	return "The program of " + file + " needs " + feature
 }

@@ -77,7 +77,7 @@ func TestStackProgramLinksProvidersOnlyWhenNeeded(t *testing.T) {
 	// built-in one: the program is built with them all first.
 	login := w.runEnv(append(base[:1:1], "GITHUB_TOKEN=ghp_e2eproviderlink0000000000000000000000"),
 		"login", "--provider", "GitHub", "--method", "stored")
-	const providersWhy = "alchemy.run.go names an auth provider its resources do not bring: building its program with every built-in auth provider (once).\n"
+	const providersWhy = "The command needs an auth provider that the resources of alchemy.run.go do not bring: building its program with every built-in auth provider (once).\n"
 	if login.code != 0 || strings.Count(login.stderr, providersWhy) != 1 || strings.Count(login.stderr, "declares no resource that needs credentials") != 1 ||
 		strings.Contains(login.stdout+login.stderr, "ghp_e2eproviderlink") {
 		t.Fatalf("login with a stack of local resources: %s", login)
@@ -144,7 +144,7 @@ func TestThirdPartyResourceNamesABuiltInProvider(t *testing.T) {
 	const token = "ghp_e2ethirdpartyprobe00000000000000000000"
 	env := []string{"ALCHEMY_CACHE_DIR=" + t.TempDir(), "CI=true", "GITHUB_TOKEN=" + token}
 	d := w.runEnv(env, "deploy", "--yes")
-	const providersWhy = "alchemy.run.go names an auth provider its resources do not bring: building its program with every built-in auth provider (once).\n"
+	const providersWhy = "The command needs an auth provider that the resources of alchemy.run.go do not bring: building its program with every built-in auth provider (once).\n"
 	if d.code != 0 || strings.Count(d.stderr, "Building ") != 2 || strings.Count(d.stderr, providersWhy) != 1 ||
 		strings.Count(d.stdout, "githubprobe → dev_tester") != 1 || strings.Contains(d.stdout+d.stderr, token) {
 		t.Fatalf("deploy of a stack whose resource names GitHub (built twice, said why once, run once): %s", d)
