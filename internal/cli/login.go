@@ -70,7 +70,11 @@ show; an AWS key's account id is filled in by the first check).`,
 				// With a stack file, the stack's own program walks exactly the
 				// providers it uses.
 				if _, err := stackfile.Locate(opts.Stack); err == nil || opts.Stack != "" {
-					return f.delegate(c.Context(), args)
+					if err := f.delegate(c.Context(), args); !errors.Is(err, errLoginHere) {
+						return err
+					}
+					// The stack uses no provider, and its program was built
+					// without the built-in ones: this binary has them all.
 				}
 				f.IO.Info("No stack file (alchemy.run.go) here: using the providers built into alchemy.")
 			}
@@ -86,6 +90,14 @@ show; an AWS key's account id is filled in by the first check).`,
 	cmd.Flags().StringVar(&opts.AccountID, "account-id", "", "The account to use when the login can see several (default $CLOUDFLARE_ACCOUNT_ID)")
 	return cmd
 }
+
+// featureLoginHere is what a stack program that uses no provider, built
+// without the built-in ones, answers a login with (as a program says what
+// it was built without): the alchemy command then signs in itself
+// (errLoginHere), with every built-in provider, and nothing is built.
+const featureLoginHere = "login-here"
+
+var errLoginHere = errors.New("the stack program hands the login back to the alchemy command")
 
 func loginRun(ctx context.Context, opts *LoginOptions) error {
 	s, err := opts.F.session(&opts.Flags)
@@ -109,10 +121,13 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 		if len(providers) == 0 {
 			// Nothing in the stack needs credentials yet; the person is
 			// most likely about to add something that does.
-			if err := opts.F.providersLinked(auth.Builtin...); err != nil {
+			opts.F.IO.Info(fmt.Sprintf("Stack %s declares no resource that needs credentials: using the providers built into alchemy.", opts.F.Stack.Name))
+			// A program built with only its resources' providers hands the
+			// login back to the alchemy command, which has every one, rather
+			// than being built again with them for this.
+			if err := opts.F.linkedOr(featureLoginHere, auth.Builtin...); err != nil {
 				return err
 			}
-			opts.F.IO.Info(fmt.Sprintf("Stack %s declares no resource that needs credentials: using the providers built into alchemy.", opts.F.Stack.Name))
 		}
 	}
 	if len(providers) > 0 {

@@ -79,8 +79,11 @@ func execStack(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile, 
 		return code, "", err
 	}
 	feature := needs.feature()
-	if feature == "" {
+	switch feature {
+	case "":
 		return code, "", nil // an exit code of the stack's own
+	case featureLoginHere:
+		return code, "", errLoginHere
 	}
 	if err := b.Require(stackFile, feature); err != nil {
 		return 0, "", err

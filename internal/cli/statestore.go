@@ -138,6 +138,11 @@ func (f *Factory) storeLinked(ch stateChoice) error {
 // (-tags=alchemy_noproviders) says it needs them all (ExitNeedsStore, as
 // for a store); run by hand, it says what to do.
 func (f *Factory) providersLinked(names ...string) error {
+	return f.linkedOr("providers", names...)
+}
+
+// linkedOr is providersLinked asking for feature instead.
+func (f *Factory) linkedOr(feature string, names ...string) error {
 	missing := auth.Unlinked(names...)
 	if len(missing) == 0 {
 		return nil
@@ -146,7 +151,7 @@ func (f *Factory) providersLinked(names ...string) error {
 	if n := len(missing); n > 1 {
 		what = strings.Join(missing[:n-1], ", ") + " and " + missing[n-1] + " auth providers"
 	}
-	return needFeature("providers", fmt.Errorf("this program was built without the %s (alchemy builds a stack's program with only the providers its resources use); run the stack with the alchemy command, which builds them in when a stack needs them. Nothing was changed.", what))
+	return needFeature(feature, fmt.Errorf("this program was built without the %s (alchemy builds a stack's program with only the providers its resources use); run the stack with the alchemy command, which builds them in when a stack needs them. Nothing was changed.", what))
 }
 
 // needFeature is what a program built without feature does when it needs
