@@ -73,8 +73,10 @@ show; an AWS key's account id is filled in by the first check).`,
 					if err := f.delegate(c.Context(), args); !errors.Is(err, errLoginHere) {
 						return err
 					}
-					// The stack uses no provider, and its program was built
-					// without the built-in ones: this binary has them all.
+					// The stack uses no provider (its program said so), and
+					// was built without the built-in ones: this binary has
+					// them all.
+					return loginRun(c.Context(), opts)
 				}
 				f.IO.Info("No stack file (alchemy.run.go) here: using the providers built into alchemy.")
 			}
