@@ -28,7 +28,7 @@ var OpenPostgres func(ctx context.Context, dsn string, warn func(string)) (state
 // internal/state/s3state/s3link, which also links the AWS auth provider
 // whose credentials sign its requests. Linked like OpenPostgres: always in
 // the alchemy binary, in a stack program only when its state is on S3.
-var OpenS3 func(ctx context.Context, loc s3url.Location, display string, o Options) (state.Backend, error)
+var OpenS3 func(ctx context.Context, loc s3url.Location, o Options) (state.Backend, error)
 
 // NotLinkedError is a store this program was built without.
 type NotLinkedError struct {
@@ -223,7 +223,10 @@ func Open(ctx context.Context, rawURL string, o Options) (state.Backend, error) 
 		if OpenS3 == nil {
 			return nil, &NotLinkedError{Display: loc.Display, Feature: "s3"}
 		}
-		b, err = OpenS3(ctx, sl, loc.Display, o)
+		if o.AWSCredentials == nil {
+			return nil, fmt.Errorf("state in S3 (%s) needs AWS credentials, and none can be had here", loc.Display)
+		}
+		b, err = OpenS3(ctx, sl, o)
 	}
 	if err != nil {
 		return nil, err

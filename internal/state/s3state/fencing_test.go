@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/alchemy-go/alchemy/internal/state"
+	"github.com/alchemy-go/alchemy/internal/state/s3state/s3url"
 	"github.com/alchemy-go/alchemy/internal/state/statetest"
 	"github.com/alchemy-go/alchemy/internal/testpeers"
 )
@@ -165,7 +166,7 @@ func TestSIGSTOPpedHolderIsFenced(t *testing.T) {
 // (TTL testTTL, heartbeat on), writes BeforeLoss, says "ready", then runs
 // "write FQN" lines from stdin, answering "ok" or "err <error>".
 func holdHelper() {
-	loc, err := ParseURL(os.Getenv("S3STATE_URL"))
+	loc, err := s3url.ParseURL(os.Getenv("S3STATE_URL"))
 	if err != nil {
 		panic(err)
 	}

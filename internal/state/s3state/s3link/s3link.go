@@ -24,10 +24,7 @@ import (
 
 func init() { backends.OpenS3 = open }
 
-func open(ctx context.Context, loc s3url.Location, display string, o backends.Options) (state.Backend, error) {
-	if o.AWSCredentials == nil {
-		return nil, fmt.Errorf("state in S3 (%s) needs AWS credentials, and none can be had here", display)
-	}
+func open(ctx context.Context, loc s3url.Location, o backends.Options) (state.Backend, error) {
 	creds, err := o.AWSCredentials(ctx, loc.Profile)
 	if err != nil {
 		return nil, err
