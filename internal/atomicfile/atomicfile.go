@@ -87,19 +87,22 @@ func MkdirPrivate(dir string) error {
 	if err != nil {
 		return err
 	}
+	refuse := func(reason, fix string) error {
+		return &DirError{Dir: dir, Reason: reason, Fix: fix, Setting: "ALCHEMY_HOME"}
+	}
 	switch {
 	case fi.Mode()&os.ModeSymlink != 0:
-		return &DirError{Dir: dir, Reason: "is a symbolic link: alchemy does not follow links where it keeps its files (what it writes, secrets included, would land wherever it points)",
-			Fix: "Replace it with a directory", Setting: "ALCHEMY_HOME"}
+		return refuse("is a symbolic link: alchemy does not follow links where it keeps its files (what it writes, secrets included, would land wherever it points)",
+			"Replace it with a directory")
 	case !fi.IsDir():
-		return &DirError{Dir: dir, Reason: "exists and is not a directory", Fix: "Move it away", Setting: "ALCHEMY_HOME"}
+		return refuse("exists and is not a directory", "Move it away")
 	}
 	if uid, ok := ownerOf(fi); ok && uid != os.Getuid() {
-		return &DirError{Dir: dir, Reason: fmt.Sprintf("belongs to another user (uid %d): alchemy will not write there", uid), Fix: "Fix its owner", Setting: "ALCHEMY_HOME"}
+		return refuse(fmt.Sprintf("belongs to another user (uid %d): alchemy will not write there", uid), "Fix its owner")
 	}
 	perm := fi.Mode().Perm()
 	if perm&0o200 == 0 {
-		return &DirError{Dir: dir, Reason: fmt.Sprintf("is read-only (mode %#o): alchemy leaves it as you made it", perm), Fix: "Make it writable (chmod u+w)", Setting: "ALCHEMY_HOME"}
+		return refuse(fmt.Sprintf("is read-only (mode %#o): alchemy leaves it as you made it", perm), "Make it writable (chmod u+w)")
 	}
 	if perm&0o077 != 0 {
 		if err := os.Chmod(dir, perm&^0o077); err != nil {

@@ -139,16 +139,10 @@ func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
 		// without did nothing yet: built with them, it deploys now.
 		// (A program that could not be started has failed with its exit
 		// code, 126 or 127, like a deploy that failed.)
-		first := true
 		var buildErr error
-		code, err := buildAndRun(ctx, s.f, s.builder, s.file, func() (string, error) {
-			if !first {
-				if built, buildErr = s.builder.BuildStack(ctx, s.file); buildErr != nil {
-					return "", buildErr
-				}
-			}
-			first = false
-			return built.Exe, nil
+		code, err := buildAndRun(ctx, s.f, s.builder, s.file, built.Exe, func() (string, error) {
+			built, buildErr = s.builder.BuildStack(ctx, s.file)
+			return built.Exe, buildErr
 		}, s.args, s.env)
 		switch {
 		case buildErr != nil:

@@ -32,32 +32,36 @@ func runStackFile(ctx context.Context, f *Factory, file string, args []string) (
 	}
 	abs, _ := filepath.Abs(path)
 	b := &stackrun.Builder{Stderr: os.Stderr}
-	return buildAndRun(ctx, f, b, path, func() (string, error) { return b.Build(ctx, path) },
+	exe, err := b.Build(ctx, path)
+	if err != nil {
+		return 0, err
+	}
+	return buildAndRun(ctx, f, b, path, exe, func() (string, error) { return b.Build(ctx, path) },
 		args, []string{"ALCHEMY_STACK_FILE=" + abs})
 }
 
-// buildAndRun builds the stack file's program and runs it, and again each
-// time the program says it was built without something its command needs
-// (execStack): a state store, the auth providers. A stack may need more
+// buildAndRun runs exe, the stack file's program, and builds it again
+// (rebuild) and runs that each time the program says it was built without
+// something its command needs (execStack): a state store, the auth
+// providers. A stack may need more
 // than one (state on S3 and a stage bound to a Cloudflare account: the
 // program finds the store first), each found before anything was done; a
 // program built with a feature that asks for it again is a bug, not a
 // reason to loop.
-func buildAndRun(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile string, build func() (string, error), args, env []string) (int, error) {
+func buildAndRun(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile, exe string, rebuild func() (string, error), args, env []string) (int, error) {
 	asked := map[string]bool{}
 	for {
-		exe, err := build()
-		if err != nil {
-			return 0, err
-		}
 		code, feature, err := execStack(ctx, f, b, stackFile, exe, args, env)
 		if err != nil || feature == "" {
 			return code, err
 		}
 		if asked[feature] {
-			return 0, fmt.Errorf("the program of %s was built with %s and asks for it again (a bug in alchemy)", stackFile, featureName(feature))
+			return 0, fmt.Errorf("the program of %s was built with what it asked for (%s) and asks for it again (a bug in alchemy)", stackFile, feature)
 		}
 		asked[feature] = true
+		if exe, err = rebuild(); err != nil {
+			return 0, err
+		}
 	}
 }
 
@@ -79,45 +83,31 @@ func execStack(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile, 
 		return code, "", err
 	}
 	feature := needs.feature()
-	switch feature {
-	case "":
+	switch {
+	case feature == "":
 		return code, "", nil // an exit code of the stack's own
-	case featureLoginHere:
+	case feature == featureLoginHere && len(args) > 0 && args[0] == "login":
 		return code, "", errLoginHere
 	}
-	if err := b.Require(stackFile, feature); err != nil {
+	if err := b.Require(ctx, stackFile, feature); err != nil {
 		return 0, "", err
 	}
 	w := b.Stderr
 	if w == nil {
 		w = os.Stderr
 	}
-	fmt.Fprintf(w, "%s: building its program with %s (once).\n", featureReason(filepath.Base(stackFile), feature), featureName(feature))
+	fe, ok := features[feature]
+	if !ok { // one the builder records itself (cgo): not asked for this way
+		fe.why, fe.what = "The program of %s needs "+feature, feature
+	}
+	fmt.Fprintf(w, fe.why+": building its program with %s (once).\n", filepath.Base(stackFile), fe.what)
 	return 0, feature, nil
 }
 
-// featureReason says why the stack file's program needs feature, and
-// featureName what it then links.
-func featureReason(file, feature string) string {
-	switch feature {
-	case "postgres":
-		return "The state of " + file + " is on PostgreSQL"
-	case "s3":
-		return "The state of " + file + " is on S3"
-	case "providers":
-		return "The command needs an auth provider that the resources of " + file + " do not bring"
-	}
-	return "The program of " + file + " needs " + feature
-}
-
-func featureName(feature string) string {
-	switch feature {
-	case "postgres":
-		return "the PostgreSQL store"
-	case "s3":
-		return "the S3 store"
-	case "providers":
-		return "every built-in auth provider"
-	}
-	return feature
+// features say, for each feature a stack program may ask for, why it
+// needs it (a format of the stack file's name) and what it then links.
+var features = map[string]struct{ why, what string }{
+	"postgres":  {"The state of %s is on PostgreSQL", "the PostgreSQL store"},
+	"s3":        {"The state of %s is on S3", "the S3 store"},
+	"providers": {"The command needs an auth provider that the resources of %s do not bring", "every built-in auth provider"},
 }

@@ -72,7 +72,7 @@ func (b *Builder) BuildStack(ctx context.Context, stackFile string) (Built, erro
 	}
 	// Built with cgo off, the stack leaves out what it needs: from now on
 	// it builds with cgo (Require changes the key: this builds again).
-	if err := b.Require(stackFile, "cgo"); err != nil {
+	if err := b.Require(ctx, stackFile, "cgo"); err != nil {
 		return r, err
 	}
 	fmt.Fprintf(b.stderr(), "%s uses cgo (%s): building it with cgo (once).\n", filepath.Clean(stackFile), strings.Join(nc.pkgs, ", "))
@@ -364,7 +364,7 @@ func readFeatures(sdir string) []string {
 
 // Require records that the stack file's program must link feature (a
 // stack program said it needs it), so that every later build does.
-func (b *Builder) Require(stackFile, feature string) error {
+func (b *Builder) Require(ctx context.Context, stackFile, feature string) error {
 	if !slices.Contains(knownFeatures, feature) {
 		return fmt.Errorf("the stack program asked for %q, which alchemy does not know", feature)
 	}
@@ -382,9 +382,12 @@ func (b *Builder) Require(stackFile, feature string) error {
 	// (its state on S3, a binding's provider): read, add and write under a
 	// lock of its own (not the build's, held for a whole build), so neither
 	// loses the other's.
+	// A holder that is stopped (Ctrl-Z) keeps it: waiting ends with ctx.
 	lk := flock.New(filepath.Join(in.sdir, ".features.lock"))
-	if err := lk.Lock(); err == nil {
+	if locked, err := lk.TryLockContext(ctx, 25*time.Millisecond); err == nil && locked {
 		defer lk.Unlock()
+	} else if ctx.Err() != nil {
+		return ctx.Err()
 	} // else: no locking on this file system, as for builds
 	have := readFeatures(in.sdir)
 	if slices.Contains(have, feature) {

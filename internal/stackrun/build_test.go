@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 const testGoMod = "module example.com/s\n\ngo 1.22\n"
@@ -700,7 +702,7 @@ func TestBuildFeatures(t *testing.T) {
 		t.Fatalf("go %s: want -tags=mine,alchemy_nopg,alchemy_nos3,alchemy_noproviders,alchemy_child", b)
 	}
 	b := g.builder(&bytes.Buffer{})
-	if err := b.Require(stack, "nonsense"); err == nil {
+	if err := b.Require(context.Background(), stack, "nonsense"); err == nil {
 		t.Fatal("Require took a feature alchemy does not know")
 	}
 	for _, step := range []struct{ feature, tags string }{
@@ -708,7 +710,7 @@ func TestBuildFeatures(t *testing.T) {
 		{"providers", "-tags=mine,alchemy_nos3,alchemy_child "},
 		{"s3", "-tags=mine,alchemy_child "},
 	} {
-		if err := b.Require(stack, step.feature); err != nil {
+		if err := b.Require(context.Background(), stack, step.feature); err != nil {
 			t.Fatal(err)
 		}
 		if _, built := mustBuild(t, g, stack); !built {
@@ -742,7 +744,7 @@ func TestRequireConcurrently(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make(chan error, len(all))
 		for _, f := range all {
-			wg.Go(func() { errs <- g.builder(&bytes.Buffer{}).Require(stack, f) })
+			wg.Go(func() { errs <- g.builder(&bytes.Buffer{}).Require(context.Background(), stack, f) })
 		}
 		wg.Wait()
 		close(errs)
@@ -754,6 +756,34 @@ func TestRequireConcurrently(t *testing.T) {
 		if got := readFeatures(in.sdir); !slices.Equal(got, all) {
 			t.Fatalf("round %d: features %q, want %q", round, got, all)
 		}
+	}
+}
+
+// A command that holds the features' lock and is stopped (Ctrl-Z) makes
+// another wait only as long as its context: Require gives up with it.
+func TestRequireWaitsNoLongerThanItsContext(t *testing.T) {
+	t.Parallel()
+	g := newGoEnv(t)
+	stack := newModule(t, nil)
+	mustBuild(t, g, stack)
+	in, err := g.builder(&bytes.Buffer{}).inputs(stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := flock.New(filepath.Join(in.sdir, ".features.lock"))
+	if err := held.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = g.builder(&bytes.Buffer{}).Require(ctx, stack, "s3")
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Fatalf("Require behind a held lock: %v after %v", err, time.Since(start))
+	}
+	held.Unlock()
+	if err := g.builder(&bytes.Buffer{}).Require(context.Background(), stack, "s3"); err != nil || !slices.Contains(readFeatures(in.sdir), "s3") {
+		t.Fatalf("Require once the lock is free: %v, features %q", err, readFeatures(in.sdir))
 	}
 }
 
