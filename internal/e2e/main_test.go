@@ -31,6 +31,12 @@ var (
 	// cacheDir is ALCHEMY_CACHE_DIR for every process: each stack file is
 	// compiled once per run, by whichever test runs it first.
 	cacheDir string
+	// configDir is XDG_CONFIG_HOME for every command: the go command
+	// writes its telemetry counters there, sometimes after the alchemy
+	// process that ran it has exited, which in a test's own HOME broke
+	// the test's TempDir clean-up. (GOENV is set, so alchemy reads no go
+	// env file from it.)
+	configDir string
 	// goEnv is the Go build environment (GOCACHE, GOMODCACHE, ...) and PATH,
 	// so the stack builds hit the developer's warm caches.
 	goEnv []string
@@ -124,6 +130,7 @@ func setup(tmp string) error {
 	}
 
 	cacheDir = filepath.Join(tmp, "cache")
+	configDir = filepath.Join(tmp, "config")
 	alchemyBin = filepath.Join(tmp, "bin", "alchemy")
 	start := time.Now()
 	build := exec.Command(goBin, "build", "-o", alchemyBin, "./cmd/alchemy")
@@ -286,6 +293,7 @@ func newWorldTB(t testing.TB) *world {
 		"HOME="+w.home,
 		"ALCHEMY_HOME="+w.alchemyHome,
 		"ALCHEMY_CACHE_DIR="+cacheDir,
+		"XDG_CONFIG_HOME="+configDir,
 		"USER=tester",
 		"LANG=C.UTF-8",
 		// Nothing may reach a real cloud.
