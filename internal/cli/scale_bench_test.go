@@ -96,3 +96,41 @@ func TestSpin(t *testing.T) {
 		_ = x
 	}
 }
+
+// BenchmarkPlanNoop plans a deployed stack of 1,000 independent
+// Local.RandomString resources that did not change, in-process, state on
+// disk, CI output: the engine's part of issue 14's "no-op plan, 1,000"
+// (whole processes add two process starts). With -benchmem, B/op and
+// allocs/op are the fresh memory a plan touches, which on a VM where a
+// first touch of a page costs ~10 µs is most of its time.
+//
+//	go test -run '^$' -bench PlanNoop -benchmem ./internal/cli/
+func BenchmarkPlanNoop(b *testing.B) {
+	const n = 1000
+	dir := b.TempDir()
+	b.Chdir(dir)
+	for k, v := range map[string]string{
+		"ALCHEMY_HOME": filepath.Join(dir, "home"), "HOME": filepath.Join(dir, "userhome"),
+		"CI": "true", "USER": "bench", "ALCHEMY_PROFILE": "", "ALCHEMY_STAGE": "bench", "STAGE": "",
+	} {
+		b.Setenv(k, v)
+	}
+	prog := stacktest.Program("scale", func(s *alchemy.Stack) {
+		for i := range n {
+			local.NewRandomString(s, fmt.Sprintf("R%05d", i), local.RandomStringProps{Length: alchemy.Int(12)})
+		}
+	})
+	run := func(args ...string) {
+		io, _, out, errOut := iostreams.Test()
+		f := &cli.Factory{IO: io, Registry: bundled.Registry, Now: time.Now, Stack: prog}
+		root := cli.NewRoot(f)
+		root.SetArgs(args)
+		if code := cli.ExitCode(io, root.ExecuteContext(context.Background())); code != 0 {
+			b.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+	run("deploy", "--yes")
+	for b.Loop() {
+		run("plan")
+	}
+}
