@@ -154,8 +154,9 @@ type Request[Args, Attrs any] struct {
 	// on it. nil when the provider needs none.
 	Refresh *auth.Refresher
 	// Dir is the stack file's directory.
-	Dir  string
-	note func(string)
+	Dir   string
+	note  func(string)
+	wrote func(string)
 }
 
 // Path resolves a path from the stack's props: relative paths are relative
@@ -178,6 +179,26 @@ func (r *Request[Args, Attrs]) Note(msg string) {
 		r.note(msg)
 	}
 }
+
+// Wrote reports that this call wrote, replaced or removed the file at
+// path on this machine (a relative path is resolved like Path). A provider
+// that implements WriteReporter calls it for every such file; `alchemy dev`
+// then knows the change is the deploy's own and not a user's edit.
+func (r *Request[Args, Attrs]) Wrote(path string) {
+	if r.wrote != nil {
+		r.wrote(path)
+	}
+}
+
+// WriteReporter is implemented by providers whose calls report every file
+// they write, replace or remove on this machine with Request.Wrote; a
+// provider whose calls write no local file reports none and implements it
+// too, returning true. While a deploy of `alchemy dev` runs, a file in the
+// stack's module that changes is the deploy's own output when a call
+// reported it; any other is a user's edit, and dev deploys it next, unless
+// the deploy called a provider without this promise (whose calls may have
+// written anything): dev then takes every change for the deploy's own.
+type WriteReporter interface{ ReportsWrites() bool }
 
 // PhysicalName is a name unique to this stack, logical id, stage and
 // instance (see physical.go).
@@ -296,6 +317,13 @@ func (e erased[Args, Attrs]) Version() int {
 	return 0
 }
 
+// ReportsWrites is the typed provider's promise (WriteReporter), false
+// without one.
+func (e erased[Args, Attrs]) ReportsWrites() bool {
+	w, ok := e.p.(WriteReporter)
+	return ok && w.ReportsWrites()
+}
+
 func (e erased[Args, Attrs]) Diff(olds, news json.RawMessage, changed []string) (engine.Change, error) {
 	replace := map[string]bool{}
 	for _, k := range e.p.ReplaceOn() {
@@ -314,7 +342,7 @@ func (e erased[Args, Attrs]) Diff(olds, news json.RawMessage, changed []string) 
 
 func (e erased[Args, Attrs]) request(r *engine.Request) (*Request[Args, Attrs], error) {
 	req := &Request[Args, Attrs]{Stack: r.Stack, Stage: r.Stage, FQN: r.FQN, LogicalID: r.LogicalID,
-		InstanceID: r.InstanceID, Credentials: r.Credentials, Refresh: r.Refresh, Dir: r.Dir, note: r.Note}
+		InstanceID: r.InstanceID, Credentials: r.Credentials, Refresh: r.Refresh, Dir: r.Dir, note: r.Note, wrote: r.Wrote}
 	for _, x := range []struct {
 		raw json.RawMessage
 		dst any

@@ -102,8 +102,9 @@ type tableRequest = alchemy.Request[DynamoDBTableArgs, DynamoDBTableAttrs]
 
 type tableProvider struct{}
 
-func (tableProvider) Type() string { return "AWS.DynamoDB.Table" }
-func (tableProvider) Auth() string { return authName }
+func (tableProvider) Type() string        { return "AWS.DynamoDB.Table" }
+func (tableProvider) ReportsWrites() bool { return true } // writes no local file (alchemy.WriteReporter)
+func (tableProvider) Auth() string        { return authName }
 func (tableProvider) ReplaceOn() []string {
 	return []string{"tableName", "partitionKey", "partitionKeyType", "sortKey", "sortKeyType"}
 }

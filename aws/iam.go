@@ -81,6 +81,7 @@ type roleRequest = alchemy.Request[IAMRoleArgs, IAMRoleAttrs]
 type roleProvider struct{}
 
 func (roleProvider) Type() string        { return "AWS.IAM.Role" }
+func (roleProvider) ReportsWrites() bool { return true } // writes no local file (alchemy.WriteReporter)
 func (roleProvider) Auth() string        { return authName }
 func (roleProvider) ReplaceOn() []string { return []string{"roleName"} }
 

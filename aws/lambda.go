@@ -245,6 +245,7 @@ type functionRequest = alchemy.Request[LambdaFunctionArgs, LambdaFunctionAttrs]
 type functionProvider struct{}
 
 func (functionProvider) Type() string        { return "AWS.Lambda.Function" }
+func (functionProvider) ReportsWrites() bool { return true } // writes no local file (alchemy.WriteReporter)
 func (functionProvider) Auth() string        { return authName }
 func (functionProvider) ReplaceOn() []string { return []string{"functionName"} }
 

@@ -69,6 +69,7 @@ type bucketRequest = alchemy.Request[S3BucketArgs, S3BucketAttrs]
 type bucketProvider struct{}
 
 func (bucketProvider) Type() string        { return "AWS.S3.Bucket" }
+func (bucketProvider) ReportsWrites() bool { return true } // writes no local file (alchemy.WriteReporter)
 func (bucketProvider) Auth() string        { return authName }
 func (bucketProvider) ReplaceOn() []string { return []string{"bucketName"} }
 

@@ -78,6 +78,7 @@ type queueRequest = alchemy.Request[SQSQueueArgs, SQSQueueAttrs]
 type queueProvider struct{}
 
 func (queueProvider) Type() string        { return "AWS.SQS.Queue" }
+func (queueProvider) ReportsWrites() bool { return true } // writes no local file (alchemy.WriteReporter)
 func (queueProvider) Auth() string        { return authName }
 func (queueProvider) ReplaceOn() []string { return []string{"queueName", "fifo"} }
 

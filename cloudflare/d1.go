@@ -91,6 +91,7 @@ type d1Provider struct{}
 type d1Request = alchemy.Request[D1DatabaseArgs, D1DatabaseAttrs]
 
 func (d1Provider) Type() string        { return "Cloudflare.D1.Database" }
+func (d1Provider) ReportsWrites() bool { return true } // writes no local file (alchemy.WriteReporter)
 func (d1Provider) Auth() string        { return authName }
 func (d1Provider) ReplaceOn() []string { return []string{"name", "primaryLocationHint"} }
 

@@ -128,6 +128,7 @@ type dnsProvider struct{}
 type dnsRequest = alchemy.Request[DNSRecordArgs, DNSRecordAttrs]
 
 func (dnsProvider) Type() string        { return "Cloudflare.DNS.Record" }
+func (dnsProvider) ReportsWrites() bool { return true } // writes no local file (alchemy.WriteReporter)
 func (dnsProvider) Auth() string        { return authName }
 func (dnsProvider) ReplaceOn() []string { return []string{"zoneId", "type", "name"} }
 

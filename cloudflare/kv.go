@@ -79,6 +79,7 @@ type kvProvider struct{}
 type kvRequest = alchemy.Request[KVNamespaceArgs, KVNamespaceAttrs]
 
 func (kvProvider) Type() string        { return "Cloudflare.KV.Namespace" }
+func (kvProvider) ReportsWrites() bool { return true } // writes no local file (alchemy.WriteReporter)
 func (kvProvider) Auth() string        { return authName }
 func (kvProvider) ReplaceOn() []string { return nil }
 

@@ -84,6 +84,7 @@ type r2Provider struct{}
 type r2Request = alchemy.Request[R2BucketArgs, R2BucketAttrs]
 
 func (r2Provider) Type() string        { return "Cloudflare.R2.Bucket" }
+func (r2Provider) ReportsWrites() bool { return true } // writes no local file (alchemy.WriteReporter)
 func (r2Provider) Auth() string        { return authName }
 func (r2Provider) ReplaceOn() []string { return []string{"name", "locationHint"} }
 

@@ -189,6 +189,7 @@ type workerProvider struct{}
 type workerRequest = alchemy.Request[WorkerArgs, WorkerAttrs]
 
 func (workerProvider) Type() string        { return "Cloudflare.Worker" }
+func (workerProvider) ReportsWrites() bool { return true } // writes no local file (alchemy.WriteReporter)
 func (workerProvider) Auth() string        { return authName }
 func (workerProvider) ReplaceOn() []string { return []string{"name"} }
 

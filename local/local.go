@@ -65,6 +65,7 @@ func NewFile(s *alchemy.Stack, id string, props FileProps, opts ...alchemy.Optio
 type fileProvider struct{}
 
 func (fileProvider) Type() string        { return "Local.File" }
+func (fileProvider) ReportsWrites() bool { return true } // its file, with Request.Wrote
 func (fileProvider) ReplaceOn() []string { return []string{"path"} }
 
 // path is the file's path as declared (relative to the stack file's
@@ -117,6 +118,7 @@ func (p fileProvider) write(r *alchemy.Request[FileArgs, FileAttrs]) (FileAttrs,
 	atomicfile.RemoveStaleTemps(path)
 	// No fsync of its own: the state commit that records the file as
 	// created follows and flushes it (see atomicfile.Replace).
+	r.Wrote(path) // before: a write that fails half-way may have changed it
 	if err := atomicfile.Replace(path, []byte(r.Props.Content), 0o644); err != nil {
 		return FileAttrs{}, fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -137,6 +139,7 @@ func (p fileProvider) Delete(_ context.Context, r *alchemy.Request[FileArgs, Fil
 	if path == "" {
 		path = p.path(r, r.OldProps)
 	}
+	r.Wrote(r.Path(path))
 	if err := os.Remove(r.Path(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -180,6 +183,7 @@ const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 type randomProvider struct{}
 
 func (randomProvider) Type() string        { return "Local.RandomString" }
+func (randomProvider) ReportsWrites() bool { return true } // writes no local file
 func (randomProvider) ReplaceOn() []string { return []string{"length", "charset"} }
 
 func (randomProvider) Create(_ context.Context, r *alchemy.Request[RandomStringArgs, RandomStringAttrs]) (RandomStringAttrs, error) {
@@ -250,6 +254,7 @@ type sleepProvider struct{}
 func init() { alchemy.Register[SleepArgs, SleepAttrs](sleepProvider{}) }
 
 func (sleepProvider) Type() string        { return "Local.Sleep" }
+func (sleepProvider) ReportsWrites() bool { return true } // writes no local file
 func (sleepProvider) ReplaceOn() []string { return nil }
 
 func pause(ctx context.Context, d string) (string, error) {

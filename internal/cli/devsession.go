@@ -46,6 +46,13 @@ func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) e
 		defer os.Remove(notices.Name())
 		s.env = append(s.env, devNoticesEnv+"="+notices.Name())
 	}
+	// Each deploy says there what its provider calls wrote (devWrites).
+	if writes, err := os.CreateTemp("", devWritesPrefix+"*"); err == nil {
+		writes.Close()
+		defer os.Remove(writes.Name())
+		s.writes = writes.Name()
+		s.env = append(s.env, devWritesEnv+"="+writes.Name())
+	}
 	for _, f := range []*os.File{os.Stdout, os.Stderr} {
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 			s.watch.Ignore(fi)
@@ -58,6 +65,7 @@ func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) e
 		io.Errorf("[dev] the system does not report changes to every directory here (%v): those are looked at every %s\n", err, interval)
 	}
 	defer s.watch.Close()
+	recheck := false // this cycle deploys what changed while the last one ran
 	for n := 1; ; n++ {
 		start := time.Now()
 		c := s.cycle(ctx)
@@ -76,10 +84,23 @@ func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) e
 			// The program that just ran is not what the sources build
 			// any more: run the new one rather than wait for an edit.
 			io.Errorf("[dev] changed while cycle %d ran: %s\n", n, describeChanges(root, c.changed))
+			recheck = false
 			continue
 		}
-		if len(c.written) > 0 {
-			io.Errorf("[dev] changed while cycle %d ran, taken as the deploy's own output: %s (if you edited it meanwhile, save it again)\n", n, describeChanges(root, c.written))
+		j := judgeWritten(c.written, c.report, c.reported, recheck)
+		recheck = len(j.edits) > 0
+		if recheck {
+			// Edited while the deploy ran, after the program had read
+			// them: deploy them now rather than wait for another edit.
+			io.Errorf("[dev] changed while cycle %d ran: %s\n", n, describeChanges(root, j.edits))
+			continue
+		}
+		if len(j.own) > 0 {
+			why := ""
+			if j.why != "" {
+				why = " (" + j.why + ")"
+			}
+			io.Errorf("[dev] changed while cycle %d ran, taken as the deploy's own output%s: %s (if you edited it meanwhile, save it again)\n", n, why, describeChanges(root, j.own))
 		}
 		// While it waits, the session makes the next build of an edited
 		// stack file a compile and a link (stackrun.Builder.Prepare).
@@ -108,6 +129,7 @@ type devSession struct {
 	file    string            // the stack file, absolute
 	args    []string          // the stack program's: deploy ...
 	env     []string          // and its extra environment
+	writes  string            // the file its deploys report their local writes in ("": none)
 }
 
 // devCycleResult is what one cycle did.
@@ -116,17 +138,21 @@ type devCycleResult struct {
 	err     error    // the build failed
 	stale   bool     // the stack's Go sources changed since they were built
 	changed []string // files changed while the cycle ran
-	written []string // of which while the deploy ran: taken as its own writes
+	written []string // of which while the deploy ran
+	// report is what the deploy's provider calls wrote (devWrites), when
+	// reported.
+	report   devWrites
+	reported bool
 }
 
 // cycle rebuilds the stack (cached when only other files changed) and
 // deploys it, then records what the module holds, so that what the deploy
 // wrote never starts a cycle (stackrun.Watcher says why comparing content
-// is how). An edit made while the cycle ran cannot be told from the
-// deploy's writes, except the edits that matter most: the stack's Go
-// sources are fingerprinted when the build starts (Built.Key) and after
+// is how). Edits made while the cycle ran are found two ways: the stack's
+// Go sources are fingerprinted when the build starts (Built.Key) and after
 // the deploy (Builder.Current), and a change there means the program that
-// ran is already out of date.
+// ran is already out of date; the deploy reports the files its provider
+// calls wrote (devWrites), and judgeWritten tells the rest apart.
 func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
 	built, err := s.builder.BuildStack(ctx, s.file)
 	// Edits made while building are read by the deploy that starts now,
@@ -140,6 +166,9 @@ func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
 		// (A program that could not be started has failed with its exit
 		// code, 126 or 127, like a deploy that failed.)
 		var buildErr error
+		if s.writes != "" {
+			os.Truncate(s.writes, 0) // what an earlier deploy reported
+		}
 		code, err := buildAndRun(ctx, s.f, s.builder, s.file, built.Exe, func() (string, error) {
 			built, buildErr = s.builder.BuildStack(ctx, s.file)
 			return built.Exe, buildErr
@@ -154,6 +183,9 @@ func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
 		}
 		c.written = s.watch.Look()
 		c.changed = dedupeSorted(append(c.changed, c.written...))
+		if s.writes != "" {
+			c.report, c.reported = readDevWrites(s.writes)
+		}
 	}
 	if ctx.Err() != nil {
 		return c
@@ -165,6 +197,48 @@ func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
 	key, exe, _ := s.builder.Current(s.file)
 	c.stale = key != built.Key || (built.Cached && exe != built.Exe)
 	return c
+}
+
+// afterDeploy is what dev makes of the files that changed while a deploy
+// ran (judgeWritten).
+type afterDeploy struct {
+	edits []string // a user's edits: the next cycle deploys them at once
+	own   []string // taken as the deploy's own output, for why
+	why   string
+}
+
+// judgeWritten tells the deploy's own output from a user's edits among the
+// files that changed while it ran (written), by what its provider calls
+// reported writing (report, when reported). A reported file is its own.
+// Any other is an edit, made after the program read it, when the report
+// accounts for every call; it is taken as the deploy's own instead when
+// there is no report (an SDK that does not report, a deploy that stopped
+// before applying), when a provider called does not report its writes, and
+// when the cycle itself deployed edits (recheck) and the same happened
+// again: then the stack's own code writes files on every run, and a third
+// deploy would only do it again.
+func judgeWritten(written []string, report devWrites, reported, recheck bool) afterDeploy {
+	own := make(map[string]bool, len(report.Wrote))
+	for _, p := range report.Wrote {
+		own[p] = true
+	}
+	var others []string
+	for _, p := range written {
+		if !own[p] {
+			others = append(others, p)
+		}
+	}
+	switch {
+	case len(others) == 0:
+		return afterDeploy{}
+	case !reported:
+		return afterDeploy{own: others}
+	case len(report.Unreported) > 0:
+		return afterDeploy{own: others, why: strings.Join(report.Unreported, ", ") + " may write files without saying so"}
+	case recheck:
+		return afterDeploy{own: others, why: "changed during two deploys in a row: the stack's own code writes it"}
+	}
+	return afterDeploy{edits: others}
 }
 
 // dedupeSorted sorts paths and drops repeats.

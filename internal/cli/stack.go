@@ -451,7 +451,7 @@ func (r *stackRunner) apply(ctx context.Context, plan *engine.Plan) error {
 	if prog != nil {
 		rec.next = prog
 	}
-	ao := engine.ApplyOptions{Concurrency: opts.Concurrency, Adopt: opts.Adopt, Abort: opts.F.Abort}
+	ao := engine.ApplyOptions{Concurrency: opts.Concurrency, Adopt: opts.Adopt, Abort: opts.F.Abort, Writes: devWritesCollector()}
 	if env.lease != nil {
 		ao.Lease = env.lease
 	}
@@ -467,6 +467,7 @@ func (r *stackRunner) apply(ctx context.Context, plan *engine.Plan) error {
 	}
 	res := engine.ApplyWith(ctx, env.spec, plan, env.store, creds, ao, rec)
 	close(applied)
+	reportDevWrites(ao.Writes)
 	if prog != nil {
 		prog.done()
 		fmt.Fprintln(r.out)

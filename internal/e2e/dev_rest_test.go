@@ -165,10 +165,12 @@ func main() {
 `
 }
 
-// An edit saved while a deploy runs: a change of the stack's Go sources
-// starts the next cycle as soon as the deploy ends (the program that ran is
-// out of date); any other file's change cannot be told from the deploy's
-// own writes, and the session names it instead.
+// An edit saved while a deploy runs is deployed by the next cycle, which
+// starts as soon as the deploy ends: a change of the stack's Go sources
+// (the program that ran is out of date), and a change of any other file
+// that no provider call of the deploy reported writing (the program read
+// it before the edit). What the deploy's calls reported writing is its
+// own output and starts nothing.
 func TestDevEditWhileDeploying(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -191,11 +193,135 @@ func TestDevEditWhileDeploying(t *testing.T) {
 
 	saveFile(t, w.path("message.txt"), "three") // a longer pause: Nap is updated
 	out.waitFor(t, "[Nap] updating")
+	saveFile(t, w.path("message.txt"), "four") // read by cycle 3 before this
 	os.WriteFile(w.path("notes.txt"), []byte("saved while deploying"), 0o644)
-	out.waitFor(t, "[dev] cycle 3 applied")
+	out.waitFor(t, "[dev] cycle 4 applied")
+	requireContains(t, "dev output", out.String(), "[dev] changed while cycle 3 ran: message.txt, notes.txt\n")
+	if got := content(); got != "hi four (after 1.504s)" {
+		t.Fatalf("after cycle 4: %q\n%s", got, out.String())
+	}
+	atRest(t, out, 4, "files edited while cycle 3 deployed")
+	if strings.Contains(out.String(), "own output") {
+		t.Errorf("a file was taken as the deploy's own output:\n%s", out.String())
+	}
+}
+
+// devStackUnsaid is a stack with a resource of the stack's own whose
+// provider writes a file in the module without reporting it
+// (alchemy.WriteReporter), after a pause.
+const devStackUnsaid = `//go:build ignore
+
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/alchemy-go/alchemy"
+)
+
+type Args struct {
+	Text string ` + "`json:\"text\"`" + `
+}
+
+type Attrs struct{}
+
+type scribe struct{}
+
+func (scribe) Type() string        { return "Test.Scribe" }
+func (scribe) ReplaceOn() []string { return nil }
+func (scribe) write(r *alchemy.Request[Args, Attrs]) (Attrs, error) {
+	time.Sleep(1500 * time.Millisecond)
+	return Attrs{}, os.WriteFile(filepath.Join(r.Dir, "scribbled.txt"), []byte(r.Props.Text), 0o644)
+}
+func (p scribe) Create(_ context.Context, r *alchemy.Request[Args, Attrs]) (Attrs, error) { return p.write(r) }
+func (p scribe) Update(_ context.Context, r *alchemy.Request[Args, Attrs]) (Attrs, error) { return p.write(r) }
+func (scribe) Delete(context.Context, *alchemy.Request[Args, Attrs]) error              { return nil }
+
+type Props struct {
+	Text alchemy.Input[string] ` + "`json:\"text\"`" + `
+}
+
+func main() {
+	alchemy.Run("devtest", func(s *alchemy.Stack) {
+		msg, _ := os.ReadFile("message.txt")
+		alchemy.Declare[Args, Attrs](s, scribe{}, "Scribe", Props{Text: alchemy.String(string(msg))})
+	})
+}
+`
+
+// A deploy that calls a provider which does not say what it writes: a file
+// changed while it ran may be that provider's output, so it starts no cycle
+// (the session would otherwise deploy once more after every deploy that
+// writes it) and is named, with the reason, for the user to save again.
+func TestDevEditWhileAProviderThatDoesNotReportWrites(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	devModule(t, w.dir)
+	os.WriteFile(w.path("alchemy.run.go"), []byte(devStackUnsaid), 0o644)
+	_, out := startDev(t, w, "ALCHEMY_DEV_POLL=50ms")
+	out.waitFor(t, "[dev] cycle 1 applied")
 	requireContains(t, "dev output", out.String(),
-		"[dev] changed while cycle 3 ran, taken as the deploy's own output: notes.txt, out/greeting.txt (if you edited it meanwhile, save it again)\n")
-	atRest(t, out, 3, "a file edited while cycle 3 deployed")
+		"[dev] changed while cycle 1 ran, taken as the deploy's own output (Test.Scribe may write files without saying so): scribbled.txt (if you edited it meanwhile, save it again)\n")
+	atRest(t, out, 1, "the first deploy")
+
+	saveFile(t, w.path("message.txt"), "two")
+	out.waitFor(t, "[Scribe] updating")
+	os.WriteFile(w.path("notes.txt"), []byte("saved while deploying"), 0o644)
+	out.waitFor(t, "[dev] cycle 2 applied")
+	requireContains(t, "dev output", out.String(),
+		"[dev] changed while cycle 2 ran, taken as the deploy's own output (Test.Scribe may write files without saying so): notes.txt, scribbled.txt (if you edited it meanwhile, save it again)\n")
+	atRest(t, out, 2, "a file edited while cycle 2 deployed")
+}
+
+// devStackStampsItself is a stack whose own code, not a resource, writes a
+// file in the module on every run.
+const devStackStampsItself = `//go:build ignore
+
+package main
+
+import (
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/alchemy-go/alchemy"
+	"github.com/alchemy-go/alchemy/local"
+)
+
+func main() {
+	alchemy.Run("devtest", func(s *alchemy.Stack) {
+		msg, _ := os.ReadFile("message.txt")
+		os.WriteFile("generated.txt", []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644)
+		local.NewFile(s, "Greeting", local.FileProps{
+			Path:    alchemy.String("out/greeting.txt"),
+			Content: alchemy.String(string(msg)),
+		})
+	})
+}
+`
+
+// A stack whose own code writes a file in the module on every run: no
+// provider reports it, so the deploy after it looks like an edit; after a
+// second deploy in a row that changed it, dev takes it as the stack's own
+// and comes to rest. Two cycles per edit, never a loop.
+func TestDevStackThatWritesOnEveryRunDoesNotLoop(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	devModule(t, w.dir)
+	os.WriteFile(w.path("alchemy.run.go"), []byte(devStackStampsItself), 0o644)
+	_, out := startDev(t, w, "ALCHEMY_DEV_POLL=50ms")
+	out.waitFor(t, "[dev] cycle 2 applied")
+	requireContains(t, "dev output", out.String(), "[dev] changed while cycle 1 ran: generated.txt\n")
+	requireContains(t, "dev output", out.String(),
+		"[dev] changed while cycle 2 ran, taken as the deploy's own output (changed during two deploys in a row: the stack's own code writes it): generated.txt (if you edited it meanwhile, save it again)\n")
+	atRest(t, out, 2, "the stack's own writes")
+
+	saveFile(t, w.path("message.txt"), "two")
+	out.waitFor(t, "[dev] cycle 4 applied")
+	atRest(t, out, 4, "an edit of a stack that writes on every run")
 }
 
 // saveFile replaces path's content in one step, as an editor that writes a

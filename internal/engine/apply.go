@@ -109,6 +109,8 @@ type applier struct {
 	width int
 	// adopt is deploy --adopt.
 	adopt bool
+	// writes collects the calls' local writes (nil: not collected).
+	writes *LocalWrites
 	// secrets seals secret props; scrub removes their values from errors
 	// and notes.
 	secrets *secret.Codec
@@ -166,6 +168,9 @@ type ApplyOptions struct {
 	// Lease, when lost, stops the apply: calls in flight are cancelled and
 	// nothing more is committed (the store is fenced by the same lease).
 	Lease Lease
+	// Writes, when set, collects what the provider calls say they wrote
+	// on this machine (alchemy dev).
+	Writes *LocalWrites
 }
 
 // ApplyWith is Apply with options.
@@ -190,7 +195,8 @@ func ApplyWith(ctx context.Context, spec *Spec, p *Plan, store state.Store, cred
 	}
 	a := &applier{spec: spec, plan: p, store: store, creds: creds, rep: rep, adopt: o.Adopt,
 		interrupt: ctx, calls: calls, commits: context.WithoutCancel(ctx), sem: make(chan struct{}, concurrency),
-		width: max(minWidth, widthPerSlot*concurrency), runs: make(map[string]*run, len(p.Steps)), secrets: p.secrets}
+		width: max(minWidth, widthPerSlot*concurrency), runs: make(map[string]*run, len(p.Steps)), secrets: p.secrets,
+		writes: o.Writes}
 	if a.secrets == nil {
 		a.secrets = secret.New("", "")
 	}
@@ -481,6 +487,9 @@ func (a *applier) commit(row *state.Row) error {
 func (a *applier) request(s *Step, instanceID string, props map[string]any, old *state.Row) (*Request, error) {
 	r := a.spec.request(s.FQN, s.LogicalID, instanceID, nil)
 	r.Note = func(msg string) { a.note(s, msg) }
+	if a.writes != nil {
+		a.writes.called(s, r)
+	}
 	if props != nil {
 		r.Props, _ = json.Marshal(props)
 	}

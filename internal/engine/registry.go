@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -63,5 +64,18 @@ func RegisteredAuths() []string {
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// Registered are the providers of the registered resource types, sorted
+// by type.
+func Registered() []Provider {
+	typesMu.RLock()
+	defer typesMu.RUnlock()
+	out := make([]Provider, 0, len(types))
+	for _, p := range types {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b Provider) int { return strings.Compare(a.Type(), b.Type()) })
 	return out
 }

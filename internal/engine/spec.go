@@ -166,6 +166,11 @@ type Request struct {
 	Refresh *Refresher
 	// Note reports progress text for this resource.
 	Note func(string)
+	// Wrote reports a file the call wrote, replaced or removed on this
+	// machine (relative paths resolve from Dir); nil unless the apply
+	// collects them (ApplyOptions.Writes) and the provider reports its
+	// writes (WriteReporter).
+	Wrote func(path string)
 }
 
 // Refresher resolves one auth provider's credentials, again once they

@@ -42,16 +42,18 @@ func WatchRoot(stackFile string) string {
 // do a touch, a save of an unchanged buffer, a checkout of the same content
 // or an edit undone before the session looked.
 //
-// The price is that an edit made while a cycle runs is taken for one of
-// the cycle's writes. Two things make that rare: a cycle reads the stack's
-// inputs when it starts (the build reads the Go files; the stack program
-// reads files such as a Worker's script as it declares its resources), so
-// an edit made before then is deployed by that cycle; and `alchemy dev`
-// checks after each deploy whether the stack's Go sources changed since
-// the build (Builder.Current), and if they did starts the next cycle at
-// once. What is left, a non-Go file edited while the deploy runs, is named
-// on the terminal so the user can save it again.
-//
+// The price is that an edit made while a cycle runs looks like one of the
+// cycle's writes. A cycle reads the stack's inputs when it starts (the
+// build reads the Go files; the stack program reads files such as a
+// Worker's script as it declares its resources), so an edit made before
+// then is deployed by that cycle; `alchemy dev` checks after each deploy
+// whether the stack's Go sources changed since the build
+// (Builder.Current), and if they did starts the next cycle at once; and
+// for any other file, the deploy says which files its provider calls wrote
+// (alchemy.WriteReporter, internal/cli's devWrites), so dev deploys at
+// once what changed without a call saying so, and names what it cannot
+// account for.
+
 // To keep looking cheap, a file is hashed only when its size or
 // modification time differs from the record: a poll costs a directory
 // walk. A file modified in the same clock tick as it was hashed

@@ -1,0 +1,135 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/alchemy-go/alchemy/internal/engine"
+	"github.com/alchemy-go/alchemy/internal/state"
+)
+
+// scribe is a provider that reports writing the file its "path" prop names
+// (relative to the stack's directory) on every call, when reports says it
+// reports its writes at all.
+type scribe struct {
+	typ     string
+	reports bool
+}
+
+func (s scribe) Type() string        { return s.typ }
+func (scribe) Auth() string          { return "" }
+func (scribe) Version() int          { return 0 }
+func (s scribe) ReportsWrites() bool { return s.reports }
+func (scribe) Diff(_, _ json.RawMessage, changed []string) (engine.Change, error) {
+	if len(changed) > 0 {
+		return engine.ChangeUpdate, nil
+	}
+	return engine.ChangeNone, nil
+}
+func (s scribe) write(r *engine.Request, props json.RawMessage) (json.RawMessage, error) {
+	var p struct{ Path string }
+	_ = json.Unmarshal(props, &p)
+	if r.Wrote != nil {
+		r.Wrote(p.Path)
+	}
+	return json.RawMessage(`{}`), nil
+}
+func (s scribe) Create(_ context.Context, r *engine.Request) (json.RawMessage, error) {
+	return s.write(r, r.Props)
+}
+func (s scribe) Update(_ context.Context, r *engine.Request) (json.RawMessage, error) {
+	return s.write(r, r.Props)
+}
+func (s scribe) Delete(_ context.Context, r *engine.Request) error {
+	_, err := s.write(r, r.OldProps)
+	return err
+}
+
+// An apply with ApplyOptions.Writes collects the files the calls of
+// providers that report their writes reported (relative paths resolved
+// from the stack's directory), and the types of those called that do not
+// report; resources left as they were are not called and count for
+// nothing. Without Writes, Request.Wrote is nil.
+func TestApplyCollectsLocalWrites(t *testing.T) {
+	dir := t.TempDir()
+	store := state.NewLocal(filepath.Join(dir, "state"))
+	reporting, silent := scribe{"Test.Reporting", true}, scribe{"Test.Silent", false}
+	node := func(id string, p engine.Provider, path string) *engine.Node {
+		return &engine.Node{FQN: id, LogicalID: id, Type: p.Type(), Provider: p, Props: map[string]engine.Value{"path": lit{path}}}
+	}
+	spec := &engine.Spec{Stack: "app", Stage: "dev", Dir: dir, Nodes: []*engine.Node{
+		node("A", reporting, "out/a.txt"),
+		node("B", reporting, "/elsewhere/b.txt"),
+		node("C", silent, "c.txt"),
+	}}
+	apply := func(spec *engine.Spec, destroy bool) *engine.LocalWrites {
+		t.Helper()
+		ctx := context.Background()
+		p, err := engine.BuildPlan(ctx, spec, store, destroy, engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := engine.NewLocalWrites()
+		if err := engine.ApplyWith(ctx, spec, p, store, nil, engine.ApplyOptions{Concurrency: 4, Writes: w}, nil).Err(); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+
+	w := apply(spec, false)
+	want := []string{"/elsewhere/b.txt", filepath.Join(dir, "out", "a.txt")}
+	slices.Sort(want)
+	if got := w.Paths(); !slices.Equal(got, want) {
+		t.Errorf("paths after create: %q, want %q", got, want)
+	}
+	if got := w.Unreported(); !slices.Equal(got, []string{"Test.Silent"}) {
+		t.Errorf("unreported after create: %q", got)
+	}
+
+	// Only A changes: only its call is made.
+	spec.Nodes[0] = node("A", reporting, "out/a2.txt")
+	w = apply(spec, false)
+	if got := w.Paths(); !slices.Equal(got, []string{filepath.Join(dir, "out", "a2.txt")}) {
+		t.Errorf("paths after updating A: %q", got)
+	}
+	if got := w.Unreported(); len(got) != 0 {
+		t.Errorf("unreported after updating A (C was not called): %q", got)
+	}
+
+	// Deletes report too.
+	w = apply(spec, true)
+	if got := w.Paths(); len(got) != 2 || got[1] != filepath.Join(dir, "out", "a2.txt") {
+		t.Errorf("paths after destroy: %q", got)
+	}
+	if got := w.Unreported(); !slices.Equal(got, []string{"Test.Silent"}) {
+		t.Errorf("unreported after destroy: %q", got)
+	}
+}
+
+// Without ApplyOptions.Writes a provider is given no Wrote to call.
+func TestApplyWithoutLocalWrites(t *testing.T) {
+	dir := t.TempDir()
+	store := state.NewLocal(filepath.Join(dir, "state"))
+	var gotWrote bool
+	p := probe{scribe: scribe{"Test.Reporting", true}, saw: &gotWrote}
+	spec := &engine.Spec{Stack: "app", Stage: "dev", Dir: dir, Nodes: []*engine.Node{
+		{FQN: "A", LogicalID: "A", Type: p.Type(), Provider: p, Props: map[string]engine.Value{"path": lit{"a.txt"}}},
+	}}
+	deploy(t, spec, store, false)
+	if gotWrote {
+		t.Error("a request had Wrote set though the apply collects nothing")
+	}
+}
+
+type probe struct {
+	scribe
+	saw *bool
+}
+
+func (p probe) Create(ctx context.Context, r *engine.Request) (json.RawMessage, error) {
+	*p.saw = r.Wrote != nil
+	return p.scribe.Create(ctx, r)
+}
