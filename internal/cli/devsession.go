@@ -42,12 +42,14 @@ func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) e
 	// A warning is said once per session, not once per cycle
 	// (warnOncePerSession).
 	if notices, err := os.CreateTemp("", "alchemy-dev-notices-*"); err == nil {
+		ignoreFile(s.watch, notices) // a TMPDIR inside the module
 		notices.Close()
 		defer os.Remove(notices.Name())
 		s.env = append(s.env, devNoticesEnv+"="+notices.Name())
 	}
 	// Each deploy says there what its provider calls wrote (devWrites).
 	if writes, err := os.CreateTemp("", devWritesPrefix+"*"); err == nil {
+		ignoreFile(s.watch, writes)
 		writes.Close()
 		defer os.Remove(writes.Name())
 		s.writes = writes.Name()
@@ -65,7 +67,11 @@ func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) e
 		io.Errorf("[dev] the system does not report changes to every directory here (%v): those are looked at every %s\n", err, interval)
 	}
 	defer s.watch.Close()
-	recheck := false // this cycle deploys what changed while the last one ran
+	// A chain of cycles started at once for files changed while the
+	// cycle before ran: how long it is, and every file taken for an edit
+	// along it (judgeWritten).
+	var chain int
+	var suspects map[string]bool
 	for n := 1; ; n++ {
 		start := time.Now()
 		c := s.cycle(ctx)
@@ -84,17 +90,10 @@ func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) e
 			// The program that just ran is not what the sources build
 			// any more: run the new one rather than wait for an edit.
 			io.Errorf("[dev] changed while cycle %d ran: %s\n", n, describeChanges(root, c.changed))
-			recheck = false
+			chain, suspects = 0, nil
 			continue
 		}
-		j := judgeWritten(c.written, c.report, c.reported, recheck)
-		recheck = len(j.edits) > 0
-		if recheck {
-			// Edited while the deploy ran, after the program had read
-			// them: deploy them now rather than wait for another edit.
-			io.Errorf("[dev] changed while cycle %d ran: %s\n", n, describeChanges(root, j.edits))
-			continue
-		}
+		j := judgeWritten(c.written, c.report, c.reported, suspects, chain)
 		if len(j.own) > 0 {
 			why := ""
 			if j.why != "" {
@@ -102,6 +101,20 @@ func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) e
 			}
 			io.Errorf("[dev] changed while cycle %d ran, taken as the deploy's own output%s: %s (if you edited it meanwhile, save it again)\n", n, why, describeChanges(root, j.own))
 		}
+		if len(j.edits) > 0 {
+			// Edited while the deploy ran, after the program had read
+			// them: deploy them now rather than wait for another edit.
+			io.Errorf("[dev] changed while cycle %d ran: %s\n", n, describeChanges(root, j.edits))
+			if suspects == nil {
+				suspects = map[string]bool{}
+			}
+			for _, p := range j.edits {
+				suspects[p] = true
+			}
+			chain++
+			continue
+		}
+		chain, suspects = 0, nil
 		// While it waits, the session makes the next build of an edited
 		// stack file a compile and a link (stackrun.Builder.Prepare).
 		prepCtx, stopPrep := context.WithCancel(ctx)
@@ -166,9 +179,9 @@ func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
 		// (A program that could not be started has failed with its exit
 		// code, 126 or 127, like a deploy that failed.)
 		var buildErr error
-		if s.writes != "" {
-			os.Truncate(s.writes, 0) // what an earlier deploy reported
-		}
+		// What an earlier deploy reported is not this one's: a report
+		// that cannot be emptied is none.
+		emptied := s.writes != "" && os.Truncate(s.writes, 0) == nil
 		code, err := buildAndRun(ctx, s.f, s.builder, s.file, built.Exe, func() (string, error) {
 			built, buildErr = s.builder.BuildStack(ctx, s.file)
 			return built.Exe, buildErr
@@ -183,7 +196,7 @@ func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
 		}
 		c.written = s.watch.Look()
 		c.changed = dedupeSorted(append(c.changed, c.written...))
-		if s.writes != "" {
+		if emptied {
 			c.report, c.reported = readDevWrites(s.writes)
 		}
 	}
@@ -213,11 +226,15 @@ type afterDeploy struct {
 // Any other is an edit, made after the program read it, when the report
 // accounts for every call; it is taken as the deploy's own instead when
 // there is no report (an SDK that does not report, a deploy that stopped
-// before applying), when a provider called does not report its writes, and
-// when the cycle itself deployed edits (recheck) and the same happened
-// again: then the stack's own code writes files on every run, and a third
-// deploy would only do it again.
-func judgeWritten(written []string, report devWrites, reported, recheck bool) afterDeploy {
+// before applying) and when a provider called does not report its writes.
+//
+// A cycle started for such edits (chain > 0, suspects: every file taken
+// for an edit since the chain began) that sees one of them change again
+// takes it for the stack's own: its code writes it on every run, and
+// another deploy would only do it again. A file not among them is still an
+// edit, up to maxChain cycles in a row: a stack that writes a new file on
+// every run comes to rest too.
+func judgeWritten(written []string, report devWrites, reported bool, suspects map[string]bool, chain int) afterDeploy {
 	own := make(map[string]bool, len(report.Wrote))
 	for _, p := range report.Wrote {
 		own[p] = true
@@ -235,10 +252,35 @@ func judgeWritten(written []string, report devWrites, reported, recheck bool) af
 		return afterDeploy{own: others}
 	case len(report.Unreported) > 0:
 		return afterDeploy{own: others, why: strings.Join(report.Unreported, ", ") + " may write files without saying so"}
-	case recheck:
-		return afterDeploy{own: others, why: "changed during two deploys in a row: the stack's own code writes it"}
 	}
-	return afterDeploy{edits: others}
+	var fresh, again []string
+	for _, p := range others {
+		if suspects[p] {
+			again = append(again, p)
+		} else {
+			fresh = append(fresh, p)
+		}
+	}
+	why := fmt.Sprintf("it changed during each of the last %d deploys: the stack's own code writes it", chain+1)
+	if chain >= maxChain {
+		return afterDeploy{own: others, why: why}
+	}
+	j := afterDeploy{edits: fresh, own: again}
+	if len(again) > 0 {
+		j.why = why
+	}
+	return j
+}
+
+// maxChain bounds the cycles started in a row for files changed while the
+// cycle before ran.
+const maxChain = 3
+
+// ignoreFile leaves f, one of dev's own files, out of what w watches.
+func ignoreFile(w *stackrun.Watcher, f *os.File) {
+	if fi, err := f.Stat(); err == nil {
+		w.Ignore(fi)
+	}
 }
 
 // dedupeSorted sorts paths and drops repeats.

@@ -15,8 +15,9 @@ import (
 // that dev can tell a change made while the deploy ran from the deploy's
 // own output. It is read from the process environment only (the dev loop
 // sets it; a project's .env cannot), and only a file dev made is written:
-// one that exists, is named like dev's (devWritesPrefix) and is empty or a
-// report. A stray value can neither create a file nor overwrite one.
+// a regular file (not a link) that exists, is named like dev's
+// (devWritesPrefix) and is empty or a report. A stray value can neither
+// create a file nor overwrite one.
 const devWritesEnv = "ALCHEMY_DEV_WRITES"
 
 // devWritesPrefix starts the name of the file dev makes for the reports.
@@ -60,20 +61,31 @@ func reportDevWrites(w *engine.LocalWrites) {
 	if !strings.HasPrefix(filepath.Base(path), devWritesPrefix) {
 		return
 	}
+	// Not through a link: only the regular file itself, as dev made it.
+	li, err := os.Lstat(path)
+	if err != nil || !li.Mode().IsRegular() {
+		return
+	}
 	fh, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return
 	}
 	defer fh.Close()
-	if fi, err := fh.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() > maxDevWrites {
+	if fi, err := fh.Stat(); err != nil || !os.SameFile(li, fi) || fi.Size() > maxDevWrites {
 		return
 	}
-	if old, err := io.ReadAll(fh); err != nil || (len(old) > 0 && !json.Valid(old)) {
-		return
+	if old, err := io.ReadAll(fh); err != nil || (len(old) > 0 && !isDevWrites(old)) {
+		return // not dev's
 	}
 	if fh.Truncate(0) == nil {
 		fh.WriteAt(data, 0)
 	}
+}
+
+// isDevWrites reports whether data is a report of this version.
+func isDevWrites(data []byte) bool {
+	var r devWrites
+	return json.Unmarshal(data, &r) == nil && r.Version == devWritesVersion
 }
 
 // maxDevWrites bounds the report file found before writing one: dev
@@ -86,8 +98,9 @@ const maxDevWrites = 1 << 20
 func readDevWrites(path string) (devWrites, bool) {
 	var r devWrites
 	data, err := os.ReadFile(path)
-	if err != nil || json.Unmarshal(data, &r) != nil || r.Version != devWritesVersion {
+	if err != nil || !isDevWrites(data) {
 		return devWrites{}, false
 	}
+	json.Unmarshal(data, &r)
 	return r, true
 }

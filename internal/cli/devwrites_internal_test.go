@@ -11,26 +11,35 @@ func TestJudgeWritten(t *testing.T) {
 	report := devWrites{Version: devWritesVersion, Wrote: []string{"/m/out/a.txt"}}
 	withUnreported := report
 	withUnreported.Unreported = []string{"Test.Scribe", "X.Y"}
+	gen := map[string]bool{"/m/gen.txt": true}
 	for _, c := range []struct {
-		name              string
-		written           []string
-		report            devWrites
-		reported, recheck bool
-		want              afterDeploy
+		name     string
+		written  []string
+		report   devWrites
+		reported bool
+		suspects map[string]bool
+		chain    int
+		want     afterDeploy
 	}{
-		{"nothing changed", nil, report, true, false, afterDeploy{}},
-		{"only what the calls reported", []string{"/m/out/a.txt"}, report, true, false, afterDeploy{}},
-		{"an edit besides", []string{"/m/notes.txt", "/m/out/a.txt"}, report, true, false,
+		{"nothing changed", nil, report, true, nil, 0, afterDeploy{}},
+		{"only what the calls reported", []string{"/m/out/a.txt"}, report, true, nil, 0, afterDeploy{}},
+		{"an edit besides", []string{"/m/notes.txt", "/m/out/a.txt"}, report, true, nil, 0,
 			afterDeploy{edits: []string{"/m/notes.txt"}}},
-		{"no report", []string{"/m/notes.txt", "/m/out/a.txt"}, devWrites{}, false, false,
+		{"no report", []string{"/m/notes.txt", "/m/out/a.txt"}, devWrites{}, false, nil, 0,
 			afterDeploy{own: []string{"/m/notes.txt", "/m/out/a.txt"}}},
-		{"a provider that does not report", []string{"/m/notes.txt", "/m/out/a.txt"}, withUnreported, true, false,
+		{"a provider that does not report", []string{"/m/notes.txt", "/m/out/a.txt"}, withUnreported, true, nil, 0,
 			afterDeploy{own: []string{"/m/notes.txt"}, why: "Test.Scribe, X.Y may write files without saying so"}},
-		{"again after deploying edits", []string{"/m/gen.txt"}, report, true, true,
-			afterDeploy{own: []string{"/m/gen.txt"}, why: "changed during two deploys in a row: the stack's own code writes it"}},
-		{"after deploying edits, only what the calls reported", []string{"/m/out/a.txt"}, report, true, true, afterDeploy{}},
+		{"a provider that does not report, in a chain", []string{"/m/notes.txt"}, withUnreported, true, gen, 1,
+			afterDeploy{own: []string{"/m/notes.txt"}, why: "Test.Scribe, X.Y may write files without saying so"}},
+		{"again after deploying edits", []string{"/m/gen.txt"}, report, true, gen, 1,
+			afterDeploy{own: []string{"/m/gen.txt"}, why: "it changed during each of the last 2 deploys: the stack's own code writes it"}},
+		{"again, and a new edit", []string{"/m/gen.txt", "/m/new.txt"}, report, true, gen, 1,
+			afterDeploy{edits: []string{"/m/new.txt"}, own: []string{"/m/gen.txt"}, why: "it changed during each of the last 2 deploys: the stack's own code writes it"}},
+		{"a new edit at the end of a chain", []string{"/m/new.txt"}, report, true, gen, maxChain,
+			afterDeploy{own: []string{"/m/new.txt"}, why: "it changed during each of the last 4 deploys: the stack's own code writes it"}},
+		{"in a chain, only what the calls reported", []string{"/m/out/a.txt"}, report, true, gen, 1, afterDeploy{}},
 	} {
-		if got := judgeWritten(c.written, c.report, c.reported, c.recheck); !reflect.DeepEqual(got, c.want) {
+		if got := judgeWritten(c.written, c.report, c.reported, c.suspects, c.chain); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
 		}
 	}
@@ -54,9 +63,10 @@ func TestDevWritesReport(t *testing.T) {
 	// What a stray value names is neither created nor overwritten: only
 	// an existing file named like dev's, empty or holding a report.
 	for name, content := range map[string]string{
-		"alchemy-dev-writes-1": "",           // made below, must exist
-		"bashrc":               "",           // not dev's name
-		"alchemy-dev-writes-2": "export A=1", // not a report
+		"alchemy-dev-writes-1": "",                   // made below, must exist
+		"bashrc":               "",                   // not dev's name
+		"alchemy-dev-writes-2": "export A=1",         // not a report
+		"alchemy-dev-writes-4": `{"important":true}`, // JSON, not a report
 	} {
 		p := filepath.Join(dir, name)
 		if name != "alchemy-dev-writes-1" {
@@ -74,6 +84,17 @@ func TestDevWritesReport(t *testing.T) {
 			t.Errorf("a report created %s: %v", name, err)
 		case name != "alchemy-dev-writes-1" && string(data) != content:
 			t.Errorf("a report overwrote %s: %q", name, data)
+		}
+	}
+	// Nor through a link named like dev's file.
+	target := filepath.Join(dir, "settings.json")
+	os.WriteFile(target, []byte(`{"version":1}`), 0o600)
+	link := filepath.Join(dir, "alchemy-dev-writes-5")
+	if err := os.Symlink(target, link); err == nil {
+		t.Setenv(devWritesEnv, link)
+		reportDevWrites(devWritesCollector())
+		if data, _ := os.ReadFile(target); string(data) != `{"version":1}` {
+			t.Errorf("a report was written through a link: %q", data)
 		}
 	}
 	good := filepath.Join(dir, "alchemy-dev-writes-3")

@@ -340,6 +340,9 @@ type stackRunner struct {
 	env  *stackEnv
 	out  io.Writer  // stdout, or stderr when stdout carries the --json document
 	doc  *stackJSON // the --json document; nil without --json
+	// writes collects what the provider calls wrote on this machine, for
+	// `alchemy dev` (devWritesCollector); nil otherwise.
+	writes *engine.LocalWrites
 }
 
 func (r *stackRunner) run(ctx context.Context) error {
@@ -355,6 +358,7 @@ func (r *stackRunner) run(ctx context.Context) error {
 		return err
 	}
 	r.env = env
+	r.writes = devWritesCollector()
 	if r.doc != nil {
 		r.doc.Stage = env.stage.Name
 		if !env.envOnly {
@@ -407,7 +411,7 @@ func (r *stackRunner) run(ctx context.Context) error {
 		}
 	}
 	plan, err := engine.BuildPlan(ctx, env.spec, env.store, destroy, engine.Options{Credentials: env.resolver.Ensure, Secrets: env.secrets,
-		Refresh: opts.Refresh, Adopt: opts.Adopt, Resolve: env.resolver.Credentials, Rows: env.ahead})
+		Refresh: opts.Refresh, Adopt: opts.Adopt, Resolve: env.resolver.Credentials, Rows: env.ahead, Writes: r.writes})
 	if err != nil {
 		return err
 	}
@@ -451,7 +455,7 @@ func (r *stackRunner) apply(ctx context.Context, plan *engine.Plan) error {
 	if prog != nil {
 		rec.next = prog
 	}
-	ao := engine.ApplyOptions{Concurrency: opts.Concurrency, Adopt: opts.Adopt, Abort: opts.F.Abort, Writes: devWritesCollector()}
+	ao := engine.ApplyOptions{Concurrency: opts.Concurrency, Adopt: opts.Adopt, Abort: opts.F.Abort, Writes: r.writes}
 	if env.lease != nil {
 		ao.Lease = env.lease
 	}
@@ -467,7 +471,7 @@ func (r *stackRunner) apply(ctx context.Context, plan *engine.Plan) error {
 	}
 	res := engine.ApplyWith(ctx, env.spec, plan, env.store, creds, ao, rec)
 	close(applied)
-	reportDevWrites(ao.Writes)
+	reportDevWrites(r.writes)
 	if prog != nil {
 		prog.done()
 		fmt.Fprintln(r.out)

@@ -316,12 +316,15 @@ func TestDevStackThatWritesOnEveryRunDoesNotLoop(t *testing.T) {
 	out.waitFor(t, "[dev] cycle 2 applied")
 	requireContains(t, "dev output", out.String(), "[dev] changed while cycle 1 ran: generated.txt\n")
 	requireContains(t, "dev output", out.String(),
-		"[dev] changed while cycle 2 ran, taken as the deploy's own output (changed during two deploys in a row: the stack's own code writes it): generated.txt (if you edited it meanwhile, save it again)\n")
+		"[dev] changed while cycle 2 ran, taken as the deploy's own output (it changed during each of the last 2 deploys: the stack's own code writes it): generated.txt (if you edited it meanwhile, save it again)\n")
 	atRest(t, out, 2, "the stack's own writes")
 
 	saveFile(t, w.path("message.txt"), "two")
 	out.waitFor(t, "[dev] cycle 4 applied")
 	atRest(t, out, 4, "an edit of a stack that writes on every run")
+	if b, _ := os.ReadFile(w.path("out", "greeting.txt")); string(b) != "two" {
+		t.Errorf("the edit was not deployed: %q\n%s", b, out.String())
+	}
 }
 
 // saveFile replaces path's content in one step, as an editor that writes a

@@ -488,7 +488,7 @@ func (a *applier) request(s *Step, instanceID string, props map[string]any, old 
 	r := a.spec.request(s.FQN, s.LogicalID, instanceID, nil)
 	r.Note = func(msg string) { a.note(s, msg) }
 	if a.writes != nil {
-		a.writes.called(s, r)
+		a.writes.called(s.provider, r)
 	}
 	if props != nil {
 		r.Props, _ = json.Marshal(props)

@@ -141,6 +141,9 @@ type Options struct {
 	// plan takes them from it instead of reading the store (if it read the
 	// same stack and stage).
 	Rows *ReadAhead
+	// Writes, when set, records the refresh's provider calls as
+	// ApplyOptions.Writes does the apply's.
+	Writes *LocalWrites
 }
 
 // ReadAhead reads a stage's rows in the background, to be taken by one
@@ -232,7 +235,7 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 					return nil, err
 				}
 			}
-			if live, err = refresh(ctx, spec, p.secrets, opts.Resolve, rows, declaredProviders(spec)); err != nil {
+			if live, err = refresh(ctx, spec, p.secrets, opts.Resolve, opts.Writes, rows, declaredProviders(spec)); err != nil {
 				return nil, err
 			}
 		}
@@ -272,7 +275,7 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 			return nil, fmt.Errorf("planning failed:\n  %s", strings.Join(errs, "\n  "))
 		}
 		if opts.Refresh {
-			if err := probeCreates(ctx, spec, opts.Resolve, p.Steps, opts.Adopt); err != nil {
+			if err := probeCreates(ctx, spec, opts.Resolve, opts.Writes, p.Steps, opts.Adopt); err != nil {
 				return nil, err
 			}
 		}
@@ -307,7 +310,7 @@ func BuildPlan(ctx context.Context, spec *Spec, store state.Store, destroy bool,
 		step := &Step{FQN: fqn, LogicalID: row.LogicalID, Type: row.ResourceType, Action: Delete,
 			Row: row, OldProps: decodeMap(row.Props), provider: prov}
 		if opts.Refresh {
-			live, err := refresh(ctx, spec, p.secrets, opts.Resolve, map[string]*state.Row{fqn: row}, func(string) Provider { return prov })
+			live, err := refresh(ctx, spec, p.secrets, opts.Resolve, opts.Writes, map[string]*state.Row{fqn: row}, func(string) Provider { return prov })
 			if err != nil {
 				return nil, err
 			}
@@ -348,7 +351,7 @@ type readJob struct {
 
 // refresh reads, from its cloud, every resource of rows that a stable row
 // describes and whose provider can Read.
-func refresh(ctx context.Context, spec *Spec, codec *secret.Codec, resolve CredentialsFunc, rows map[string]*state.Row, provider func(string) Provider) (map[string]*liveState, error) {
+func refresh(ctx context.Context, spec *Spec, codec *secret.Codec, resolve CredentialsFunc, writes *LocalWrites, rows map[string]*state.Row, provider func(string) Provider) (map[string]*liveState, error) {
 	var jobs []readJob
 	for fqn, row := range rows {
 		prov := provider(fqn)
@@ -365,11 +368,11 @@ func refresh(ctx context.Context, spec *Spec, codec *secret.Codec, resolve Crede
 		}
 		jobs = append(jobs, readJob{fqn: fqn, logicalID: row.LogicalID, instanceID: row.InstanceID, props: props, attr: row.Attr, reader: r, prov: prov})
 	}
-	return readAll(ctx, spec, resolve, jobs)
+	return readAll(ctx, spec, resolve, writes, jobs)
 }
 
 // readAll runs reads with bounded concurrency.
-func readAll(ctx context.Context, spec *Spec, resolve CredentialsFunc, jobs []readJob) (map[string]*liveState, error) {
+func readAll(ctx context.Context, spec *Spec, resolve CredentialsFunc, writes *LocalWrites, jobs []readJob) (map[string]*liveState, error) {
 	out := make(map[string]*liveState, len(jobs))
 	var mu sync.Mutex
 	var firstErr error
@@ -381,6 +384,9 @@ func readAll(ctx context.Context, spec *Spec, resolve CredentialsFunc, jobs []re
 				req := spec.request(j.fqn, j.logicalID, j.instanceID, j.props)
 				req.OldAttr = j.attr
 				req.Note = func(string) {}
+				if writes != nil {
+					writes.called(j.prov, req)
+				}
 				var err error
 				var found *Found
 				if name := j.prov.Auth(); name != "" && resolve != nil {
@@ -408,7 +414,7 @@ func readAll(ctx context.Context, spec *Spec, resolve CredentialsFunc, jobs []re
 
 // probeCreates looks, for every resource about to be created, for one
 // already under its name, and says what the deploy will do with it.
-func probeCreates(ctx context.Context, spec *Spec, resolve CredentialsFunc, steps []*Step, adopt bool) error {
+func probeCreates(ctx context.Context, spec *Spec, resolve CredentialsFunc, writes *LocalWrites, steps []*Step, adopt bool) error {
 	var jobs []readJob
 	byFQN := map[string]*Step{}
 	for _, s := range steps {
@@ -420,7 +426,7 @@ func probeCreates(ctx context.Context, spec *Spec, resolve CredentialsFunc, step
 		jobs = append(jobs, readJob{fqn: s.FQN, logicalID: s.LogicalID, instanceID: state.NewInstanceID(), props: props, reader: r, prov: s.provider})
 		byFQN[s.FQN] = s
 	}
-	found, err := readAll(ctx, spec, resolve, jobs)
+	found, err := readAll(ctx, spec, resolve, writes, jobs)
 	if err != nil {
 		return err
 	}

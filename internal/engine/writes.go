@@ -34,13 +34,13 @@ func NewLocalWrites() *LocalWrites {
 	return &LocalWrites{paths: map[string]bool{}, unreported: map[string]bool{}}
 }
 
-// called records a provider request of step s about to be made (any call:
-// a read before an adoption counts too, which only errs on the side of
-// "may have written") and makes r report its writes here.
-func (w *LocalWrites) called(s *Step, r *Request) {
-	if !reportsWrites(s.provider) {
+// called records a request to provider p about to be made (any call: a
+// read, of a refresh or before an adoption, counts too, which only errs on
+// the side of "may have written") and makes r report its writes here.
+func (w *LocalWrites) called(p Provider, r *Request) {
+	if !reportsWrites(p) {
 		w.mu.Lock()
-		w.unreported[s.Type] = true
+		w.unreported[p.Type()] = true
 		w.mu.Unlock()
 		return
 	}
@@ -54,8 +54,17 @@ func (w *LocalWrites) called(s *Step, r *Request) {
 		if abs, err := filepath.Abs(path); err == nil {
 			path = abs
 		}
+		// A directory that is a link is not walked by a watcher, which
+		// sees the file where the link leads: record that path too.
+		resolved := ""
+		if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+			resolved = filepath.Join(dir, filepath.Base(path))
+		}
 		w.mu.Lock()
 		w.paths[path] = true
+		if resolved != "" {
+			w.paths[resolved] = true
+		}
 		w.mu.Unlock()
 	}
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -54,15 +55,16 @@ func (s scribe) Delete(_ context.Context, r *engine.Request) error {
 // report; resources left as they were are not called and count for
 // nothing. Without Writes, Request.Wrote is nil.
 func TestApplyCollectsLocalWrites(t *testing.T) {
-	dir := t.TempDir()
+	dir := realTempDir(t)
 	store := state.NewLocal(filepath.Join(dir, "state"))
 	reporting, silent := scribe{"Test.Reporting", true}, scribe{"Test.Silent", false}
 	node := func(id string, p engine.Provider, path string) *engine.Node {
 		return &engine.Node{FQN: id, LogicalID: id, Type: p.Type(), Provider: p, Props: map[string]engine.Value{"path": lit{path}}}
 	}
+	elsewhere := filepath.Join(realTempDir(t), "b.txt") // absolute
 	spec := &engine.Spec{Stack: "app", Stage: "dev", Dir: dir, Nodes: []*engine.Node{
 		node("A", reporting, "out/a.txt"),
-		node("B", reporting, "/elsewhere/b.txt"),
+		node("B", reporting, elsewhere),
 		node("C", silent, "c.txt"),
 	}}
 	apply := func(spec *engine.Spec, destroy bool) *engine.LocalWrites {
@@ -80,7 +82,7 @@ func TestApplyCollectsLocalWrites(t *testing.T) {
 	}
 
 	w := apply(spec, false)
-	want := []string{"/elsewhere/b.txt", filepath.Join(dir, "out", "a.txt")}
+	want := []string{elsewhere, filepath.Join(dir, "out", "a.txt")}
 	slices.Sort(want)
 	if got := w.Paths(); !slices.Equal(got, want) {
 		t.Errorf("paths after create: %q, want %q", got, want)
@@ -101,8 +103,10 @@ func TestApplyCollectsLocalWrites(t *testing.T) {
 
 	// Deletes report too.
 	w = apply(spec, true)
-	if got := w.Paths(); len(got) != 2 || got[1] != filepath.Join(dir, "out", "a2.txt") {
-		t.Errorf("paths after destroy: %q", got)
+	want = []string{elsewhere, filepath.Join(dir, "out", "a2.txt")}
+	slices.Sort(want)
+	if got := w.Paths(); !slices.Equal(got, want) {
+		t.Errorf("paths after destroy: %q, want %q", got, want)
 	}
 	if got := w.Unreported(); !slices.Equal(got, []string{"Test.Silent"}) {
 		t.Errorf("unreported after destroy: %q", got)
@@ -132,4 +136,75 @@ type probe struct {
 func (p probe) Create(ctx context.Context, r *engine.Request) (json.RawMessage, error) {
 	*p.saw = r.Wrote != nil
 	return p.scribe.Create(ctx, r)
+}
+
+// A file reported through a directory that is a link is recorded where the
+// link leads too: a watcher does not walk links to directories.
+func TestLocalWritesThroughALinkedDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "real"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real", filepath.Join(dir, "out")); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	real, _ := filepath.EvalSymlinks(filepath.Join(dir, "real"))
+	store := state.NewLocal(filepath.Join(dir, "state"))
+	p := scribe{"Test.Reporting", true}
+	spec := &engine.Spec{Stack: "app", Stage: "dev", Dir: dir, Nodes: []*engine.Node{
+		{FQN: "A", LogicalID: "A", Type: p.Type(), Provider: p, Props: map[string]engine.Value{"path": lit{"out/a.txt"}}},
+	}}
+	ctx := context.Background()
+	plan, err := engine.BuildPlan(ctx, spec, store, false, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := engine.NewLocalWrites()
+	if err := engine.ApplyWith(ctx, spec, plan, store, nil, engine.ApplyOptions{Concurrency: 1, Writes: w}, nil).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := w.Paths()
+	for _, want := range []string{filepath.Join(dir, "out", "a.txt"), filepath.Join(real, "a.txt")} {
+		if !slices.Contains(got, want) {
+			t.Errorf("paths %q lack %q", got, want)
+		}
+	}
+}
+
+// seer reads its resources (a refresh calls it while planning) and does
+// not promise to report its writes.
+type seer struct{ scribe }
+
+func (seer) Read(context.Context, *engine.Request) (*engine.Found, error) {
+	return &engine.Found{Attr: json.RawMessage(`{}`)}, nil
+}
+
+// The reads of a refresh are provider calls too: a provider without the
+// promise that is only read while planning still counts.
+func TestRefreshReadsCountAsCalls(t *testing.T) {
+	dir := t.TempDir()
+	store := state.NewLocal(filepath.Join(dir, "state"))
+	p := seer{scribe{"Test.Seer", false}}
+	spec := &engine.Spec{Stack: "app", Stage: "dev", Dir: dir, Nodes: []*engine.Node{
+		{FQN: "A", LogicalID: "A", Type: p.Type(), Provider: p, Props: map[string]engine.Value{"path": lit{"a.txt"}}},
+	}}
+	deploy(t, spec, store, false)
+	w := engine.NewLocalWrites()
+	plan, err := engine.BuildPlan(context.Background(), spec, store, false, engine.Options{Refresh: true, Writes: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Unreported(); !slices.Equal(got, []string{"Test.Seer"}) {
+		t.Errorf("unreported after a refresh: %q (plan: %s)", got, actions(plan))
+	}
+}
+
+// realTempDir is a temporary directory named without links (macOS's /var
+// is one), so that the paths a test expects are the only ones recorded.
+func realTempDir(t *testing.T) string {
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -47,12 +47,17 @@ func runIsolated(cmd *exec.Cmd) error {
 		windows.CloseHandle(h)
 	}
 	err = cmd.Wait()
-	if cancelled.Load() {
-		windows.TerminateJobObject(job, 1)
-		deadline := time.Now().Add(groupExitWait)
-		for jobActive(job) && time.Now().Before(deadline) {
-			time.Sleep(2 * time.Millisecond)
-		}
+	if !cancelled.Load() {
+		// go ended by itself, having waited for its compilers: what it
+		// left running on purpose (its telemetry upload) may go on, as on
+		// Unix, where only a killed build's group is swept.
+		setJobLimits(job, 0)
+		return err
+	}
+	windows.TerminateJobObject(job, 1)
+	deadline := time.Now().Add(groupExitWait)
+	for jobActive(job) && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
 	}
 	return err
 }
@@ -64,15 +69,21 @@ func killOnCloseJob() (windows.Handle, error) {
 	if err != nil {
 		return 0, err
 	}
-	info := windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION{
-		BasicLimitInformation: windows.JOBOBJECT_BASIC_LIMIT_INFORMATION{LimitFlags: windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE},
-	}
-	if _, err := windows.SetInformationJobObject(job, windows.JobObjectExtendedLimitInformation,
-		uintptr(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info))); err != nil {
+	if err := setJobLimits(job, windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE); err != nil {
 		windows.CloseHandle(job)
 		return 0, err
 	}
 	return job, nil
+}
+
+// setJobLimits sets job's basic limit flags.
+func setJobLimits(job windows.Handle, flags uint32) error {
+	info := windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION{
+		BasicLimitInformation: windows.JOBOBJECT_BASIC_LIMIT_INFORMATION{LimitFlags: flags},
+	}
+	_, err := windows.SetInformationJobObject(job, windows.JobObjectExtendedLimitInformation,
+		uintptr(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
+	return err
 }
 
 // jobAccounting is JOBOBJECT_BASIC_ACCOUNTING_INFORMATION.

@@ -30,9 +30,9 @@ func WatchRoot(stackFile string) string {
 // bundle a resource writes next to its sources, the state under .alchemy.
 // Watching for any write cannot tell the two apart (the first deploy would
 // start a second, no-op one; a file whose content changes on every deploy,
-// such as one holding a timestamp, would deploy forever), and the cycle's
-// processes cannot tell us what they wrote: resources are user code, and
-// the operating system does not say who wrote a file.
+// such as one holding a timestamp, would deploy forever), the operating
+// system does not say who wrote a file, and resources are user code: only
+// those whose provider promises it say what they wrote.
 //
 // So a Watcher compares content, not events. After every cycle it records
 // a content hash of every watched file (Look), so whatever the cycle wrote
@@ -53,7 +53,7 @@ func WatchRoot(stackFile string) string {
 // (alchemy.WriteReporter, internal/cli's devWrites), so dev deploys at
 // once what changed without a call saying so, and names what it cannot
 // account for.
-
+//
 // To keep looking cheap, a file is hashed only when its size or
 // modification time differs from the record: a poll costs a directory
 // walk. A file modified in the same clock tick as it was hashed
