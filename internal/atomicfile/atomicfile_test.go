@@ -79,3 +79,39 @@ func TestReplaceLeavesTheDirectoryAlone(t *testing.T) {
 		t.Fatalf("file mode %o", fi.Mode().Perm())
 	}
 }
+
+// A write gets exactly the mode asked for, a large one
+// arrives whole, and one onto a directory fails, leaving no temp file.
+func TestReplaceModesSizesAndDirectories(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.txt")
+	big := make([]byte, 3<<20)
+	for i := range big {
+		big[i] = byte(i)
+	}
+	for _, perm := range []os.FileMode{0o644, 0o600, 0o640} {
+		if err := Replace(path, big, perm); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(path)
+		if err != nil || fi.Mode().Perm() != perm || fi.Size() != int64(len(big)) {
+			t.Errorf("after Replace(%o): %v, %v", perm, fi, err)
+		}
+	}
+	if data, _ := os.ReadFile(path); string(data) != string(big) {
+		t.Error("content differs")
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := Replace(sub, []byte("x"), 0o600); err == nil {
+		t.Error("Replace over a directory succeeded")
+	}
+	if fi, err := os.Stat(sub); err != nil || !fi.IsDir() {
+		t.Errorf("the directory is gone: %v %v", fi, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) != 0 {
+		t.Fatalf("temp files left: %v", left)
+	}
+}
