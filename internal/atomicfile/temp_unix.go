@@ -59,9 +59,16 @@ func writeTemp(dir, prefix string, data []byte, perm os.FileMode, durable bool) 
 		rest = rest[n:]
 	}
 	if durable {
-		if err = retry(func() error { return unix.Fsync(fd) }); err != nil {
-			return "", &os.PathError{Op: "sync", Path: name, Err: err}
+		// os's Sync is the platform's real flush (F_FULLFSYNC on macOS,
+		// where fsync leaves the data in the drive's cache).
+		f := os.NewFile(uintptr(fd), name)
+		fd = -1
+		serr := f.Sync()
+		cerr := f.Close()
+		if err = errors.Join(serr, cerr); err != nil {
+			return "", err
 		}
+		return name, nil
 	}
 	cerr := unix.Close(fd)
 	fd = -1
