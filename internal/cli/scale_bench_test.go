@@ -36,30 +36,7 @@ func BenchmarkDeployScale(b *testing.B) {
 	}
 	for _, n := range []int{1000, 2000, 4000, 8000} {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
-			dir := b.TempDir()
-			b.Chdir(dir)
-			for k, v := range map[string]string{
-				"ALCHEMY_HOME": filepath.Join(dir, "home"), "HOME": filepath.Join(dir, "userhome"),
-				"CI": "true", "USER": "bench", "ALCHEMY_PROFILE": "", "ALCHEMY_STAGE": "bench", "STAGE": "",
-			} {
-				b.Setenv(k, v)
-			}
-			prog := stacktest.Program("scale", func(s *alchemy.Stack) {
-				for i := range n {
-					local.NewRandomString(s, fmt.Sprintf("R%05d", i), local.RandomStringProps{Length: alchemy.Int(12)})
-				}
-			})
-			run := func(args ...string) time.Duration {
-				io, _, out, errOut := iostreams.Test()
-				f := &cli.Factory{IO: io, Registry: bundled.Registry, Now: time.Now, Stack: prog}
-				root := cli.NewRoot(f)
-				root.SetArgs(args)
-				start := time.Now()
-				if code := cli.ExitCode(io, root.ExecuteContext(context.Background())); code != 0 {
-					b.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
-				}
-				return time.Since(start)
-			}
+			run := scaleStack(b, n)
 			var deploy, plan, destroy time.Duration
 			for b.Loop() {
 				deploy += run("deploy", "--yes")
@@ -106,7 +83,17 @@ func TestSpin(t *testing.T) {
 //
 //	go test -run '^$' -bench PlanNoop -benchmem ./internal/cli/
 func BenchmarkPlanNoop(b *testing.B) {
-	const n = 1000
+	run := scaleStack(b, 1000)
+	run("deploy", "--yes")
+	for b.Loop() {
+		run("plan")
+	}
+}
+
+// scaleStack makes an isolated project of n independent
+// Local.RandomString resources (CI output, stage "bench") and returns what
+// runs a command of its CLI in-process and times it.
+func scaleStack(b *testing.B, n int) func(args ...string) time.Duration {
 	dir := b.TempDir()
 	b.Chdir(dir)
 	for k, v := range map[string]string{
@@ -120,17 +107,15 @@ func BenchmarkPlanNoop(b *testing.B) {
 			local.NewRandomString(s, fmt.Sprintf("R%05d", i), local.RandomStringProps{Length: alchemy.Int(12)})
 		}
 	})
-	run := func(args ...string) {
+	return func(args ...string) time.Duration {
 		io, _, out, errOut := iostreams.Test()
 		f := &cli.Factory{IO: io, Registry: bundled.Registry, Now: time.Now, Stack: prog}
 		root := cli.NewRoot(f)
 		root.SetArgs(args)
+		start := time.Now()
 		if code := cli.ExitCode(io, root.ExecuteContext(context.Background())); code != 0 {
 			b.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
 		}
-	}
-	run("deploy", "--yes")
-	for b.Loop() {
-		run("plan")
+		return time.Since(start)
 	}
 }

@@ -58,30 +58,13 @@ func TestApplyCollectsLocalWrites(t *testing.T) {
 	dir := realTempDir(t)
 	store := state.NewLocal(filepath.Join(dir, "state"))
 	reporting, silent := scribe{"Test.Reporting", true}, scribe{"Test.Silent", false}
-	node := func(id string, p engine.Provider, path string) *engine.Node {
-		return &engine.Node{FQN: id, LogicalID: id, Type: p.Type(), Provider: p, Props: map[string]engine.Value{"path": lit{path}}}
-	}
 	elsewhere := filepath.Join(realTempDir(t), "b.txt") // absolute
 	spec := &engine.Spec{Stack: "app", Stage: "dev", Dir: dir, Nodes: []*engine.Node{
 		node("A", reporting, "out/a.txt"),
 		node("B", reporting, elsewhere),
 		node("C", silent, "c.txt"),
 	}}
-	apply := func(spec *engine.Spec, destroy bool) *engine.LocalWrites {
-		t.Helper()
-		ctx := context.Background()
-		p, err := engine.BuildPlan(ctx, spec, store, destroy, engine.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := engine.NewLocalWrites()
-		if err := engine.ApplyWith(ctx, spec, p, store, nil, engine.ApplyOptions{Concurrency: 4, Writes: w}, nil).Err(); err != nil {
-			t.Fatal(err)
-		}
-		return w
-	}
-
-	w := apply(spec, false)
+	w := applyCollecting(t, spec, store, false)
 	want := []string{elsewhere, filepath.Join(dir, "out", "a.txt")}
 	slices.Sort(want)
 	if got := w.Paths(); !slices.Equal(got, want) {
@@ -93,7 +76,7 @@ func TestApplyCollectsLocalWrites(t *testing.T) {
 
 	// Only A changes: only its call is made.
 	spec.Nodes[0] = node("A", reporting, "out/a2.txt")
-	w = apply(spec, false)
+	w = applyCollecting(t, spec, store, false)
 	if got := w.Paths(); !slices.Equal(got, []string{filepath.Join(dir, "out", "a2.txt")}) {
 		t.Errorf("paths after updating A: %q", got)
 	}
@@ -102,7 +85,7 @@ func TestApplyCollectsLocalWrites(t *testing.T) {
 	}
 
 	// Deletes report too.
-	w = apply(spec, true)
+	w = applyCollecting(t, spec, store, true)
 	want = []string{elsewhere, filepath.Join(dir, "out", "a2.txt")}
 	slices.Sort(want)
 	if got := w.Paths(); !slices.Equal(got, want) {
@@ -120,7 +103,7 @@ func TestApplyWithoutLocalWrites(t *testing.T) {
 	var gotWrote bool
 	p := probe{scribe: scribe{"Test.Reporting", true}, saw: &gotWrote}
 	spec := &engine.Spec{Stack: "app", Stage: "dev", Dir: dir, Nodes: []*engine.Node{
-		{FQN: "A", LogicalID: "A", Type: p.Type(), Provider: p, Props: map[string]engine.Value{"path": lit{"a.txt"}}},
+		node("A", p, "a.txt"),
 	}}
 	deploy(t, spec, store, false)
 	if gotWrote {
@@ -152,18 +135,9 @@ func TestLocalWritesThroughALinkedDirectory(t *testing.T) {
 	store := state.NewLocal(filepath.Join(dir, "state"))
 	p := scribe{"Test.Reporting", true}
 	spec := &engine.Spec{Stack: "app", Stage: "dev", Dir: dir, Nodes: []*engine.Node{
-		{FQN: "A", LogicalID: "A", Type: p.Type(), Provider: p, Props: map[string]engine.Value{"path": lit{"out/a.txt"}}},
+		node("A", p, "out/a.txt"),
 	}}
-	ctx := context.Background()
-	plan, err := engine.BuildPlan(ctx, spec, store, false, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := engine.NewLocalWrites()
-	if err := engine.ApplyWith(ctx, spec, plan, store, nil, engine.ApplyOptions{Concurrency: 1, Writes: w}, nil).Err(); err != nil {
-		t.Fatal(err)
-	}
-	got := w.Paths()
+	got := applyCollecting(t, spec, store, false).Paths()
 	for _, want := range []string{filepath.Join(dir, "out", "a.txt"), filepath.Join(real, "a.txt")} {
 		if !slices.Contains(got, want) {
 			t.Errorf("paths %q lack %q", got, want)
@@ -186,7 +160,7 @@ func TestRefreshReadsCountAsCalls(t *testing.T) {
 	store := state.NewLocal(filepath.Join(dir, "state"))
 	p := seer{scribe{"Test.Seer", false}}
 	spec := &engine.Spec{Stack: "app", Stage: "dev", Dir: dir, Nodes: []*engine.Node{
-		{FQN: "A", LogicalID: "A", Type: p.Type(), Provider: p, Props: map[string]engine.Value{"path": lit{"a.txt"}}},
+		node("A", p, "a.txt"),
 	}}
 	deploy(t, spec, store, false)
 	w := engine.NewLocalWrites()
@@ -207,4 +181,25 @@ func realTempDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// node declares a resource of p whose "path" prop is path.
+func node(id string, p engine.Provider, path string) *engine.Node {
+	return &engine.Node{FQN: id, LogicalID: id, Type: p.Type(), Provider: p, Props: map[string]engine.Value{"path": lit{path}}}
+}
+
+// applyCollecting plans spec and applies it with ApplyOptions.Writes,
+// returning what the calls reported.
+func applyCollecting(t *testing.T, spec *engine.Spec, store state.Store, destroy bool) *engine.LocalWrites {
+	t.Helper()
+	ctx := context.Background()
+	p, err := engine.BuildPlan(ctx, spec, store, destroy, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := engine.NewLocalWrites()
+	if err := engine.ApplyWith(ctx, spec, p, store, nil, engine.ApplyOptions{Concurrency: 4, Writes: w}, nil).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
