@@ -202,23 +202,7 @@ func credentialsCache(refresh *engine.Refresher) *sdkaws.CredentialsCache {
 	if c, ok := caches.Load(refresh); ok {
 		return c.(*sdkaws.CredentialsCache)
 	}
-	c, _ := caches.LoadOrStore(refresh, sdkaws.NewCredentialsCache(sdkaws.CredentialsProviderFunc(
-		func(ctx context.Context) (sdkaws.Credentials, error) {
-			got, err := refresh.Retrieve(ctx)
-			if err != nil {
-				return sdkaws.Credentials{}, err
-			}
-			creds, ok := got.(*awsauth.Credentials)
-			if !ok || creds == nil {
-				return sdkaws.Credentials{}, fmt.Errorf("no AWS credentials (got %T)", got)
-			}
-			out := sdkaws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
-				SessionToken: creds.SessionToken, Source: "alchemy profile"}
-			if exp, ok := creds.Expires(); ok {
-				out.CanExpire, out.Expires = true, exp
-			}
-			return out, nil
-		}), func(o *sdkaws.CredentialsCacheOptions) { o.ExpiryWindow = auth.RefreshWindow }))
+	c, _ := caches.LoadOrStore(refresh, awsauth.SDKCredentials(refresh.Retrieve))
 	return c.(*sdkaws.CredentialsCache)
 }
 

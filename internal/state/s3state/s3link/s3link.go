@@ -59,21 +59,9 @@ func Config(creds backends.Credentials) func(ctx context.Context) (sdkaws.Config
 		if region == "" {
 			region = awsauth.DefaultRegion
 		}
-		provider := sdkaws.NewCredentialsCache(sdkaws.CredentialsProviderFunc(func(ctx context.Context) (sdkaws.Credentials, error) {
-			got, err := creds(ctx, awsauth.Name)
-			if err != nil {
-				return sdkaws.Credentials{}, err
-			}
-			ac, ok := got.(*awsauth.Credentials)
-			if !ok || ac == nil {
-				return sdkaws.Credentials{}, fmt.Errorf("no AWS credentials (got %T)", got)
-			}
-			out := sdkaws.Credentials{AccessKeyID: ac.AccessKeyID, SecretAccessKey: ac.SecretAccessKey, SessionToken: ac.SessionToken, Source: "alchemy profile"}
-			if exp, ok := ac.Expires(); ok {
-				out.CanExpire, out.Expires = true, exp
-			}
-			return out, nil
-		}), func(o *sdkaws.CredentialsCacheOptions) { o.ExpiryWindow = auth.RefreshWindow })
+		provider := awsauth.SDKCredentials(func(ctx context.Context) (auth.Credentials, error) {
+			return creds(ctx, awsauth.Name)
+		})
 		// Built here rather than by the SDK's config loader, which would
 		// link the SDK's STS, SSO and Sign-In clients into every start-up
 		// (cmd/alchemy/link_test.go): the keys and region come from the
