@@ -74,7 +74,9 @@ func reportDevWrites(w *engine.LocalWrites) {
 	if fi, err := fh.Stat(); err != nil || !os.SameFile(li, fi) || fi.Size() > maxDevWrites {
 		return
 	}
-	if old, err := io.ReadAll(fh); err != nil || (len(old) > 0 && !isDevWrites(old)) {
+	if old, err := io.ReadAll(fh); err != nil {
+		return
+	} else if _, ours := parseDevWrites(old); len(old) > 0 && !ours {
 		return // not dev's
 	}
 	if fh.Truncate(0) == nil {
@@ -82,10 +84,13 @@ func reportDevWrites(w *engine.LocalWrites) {
 	}
 }
 
-// isDevWrites reports whether data is a report of this version.
-func isDevWrites(data []byte) bool {
+// parseDevWrites decodes a report of this version; false for anything else.
+func parseDevWrites(data []byte) (devWrites, bool) {
 	var r devWrites
-	return json.Unmarshal(data, &r) == nil && r.Version == devWritesVersion
+	if json.Unmarshal(data, &r) != nil || r.Version != devWritesVersion {
+		return devWrites{}, false
+	}
+	return r, true
 }
 
 // maxDevWrites bounds the report file found before writing one: dev
@@ -96,11 +101,9 @@ const maxDevWrites = 1 << 20
 // deploy stopped before applying, was killed, or its program was built
 // with an SDK that does not report).
 func readDevWrites(path string) (devWrites, bool) {
-	var r devWrites
 	data, err := os.ReadFile(path)
-	if err != nil || !isDevWrites(data) {
+	if err != nil {
 		return devWrites{}, false
 	}
-	json.Unmarshal(data, &r)
-	return r, true
+	return parseDevWrites(data)
 }
