@@ -12,6 +12,7 @@ import (
 	"github.com/alchemy-go/alchemy"
 	_ "github.com/alchemy-go/alchemy/aws"
 	_ "github.com/alchemy-go/alchemy/cloudflare"
+	"github.com/alchemy-go/alchemy/internal/cli"
 	"github.com/alchemy-go/alchemy/internal/engine"
 	"github.com/alchemy-go/alchemy/internal/stacktest"
 	"github.com/alchemy-go/alchemy/local"
@@ -57,17 +58,20 @@ func (p unsaid) Update(ctx context.Context, r *alchemy.Request[unsaidArgs, struc
 }
 func (unsaid) Delete(context.Context, *alchemy.Request[unsaidArgs, struct{}]) error { return nil }
 
-// A deploy run by `alchemy dev` (ALCHEMY_DEV_WRITES names a file that
-// exists) reports there the files its calls wrote and the types of the
-// resources whose provider was called without promising to report; every
-// deploy replaces the report.
+// A deploy run by `alchemy dev` (which hands it the report's file)
+// reports there the files its calls wrote and the types of the resources
+// whose provider was called without promising to report; every deploy
+// replaces the report.
 func TestDeployReportsItsLocalWritesToDev(t *testing.T) {
 	dir := workdir(t)
-	report := filepath.Join(t.TempDir(), "alchemy-dev-writes-123")
-	if err := os.WriteFile(report, nil, 0o600); err != nil {
+	report := filepath.Join(t.TempDir(), "writes")
+	f, err := os.Create(report)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("ALCHEMY_DEV_WRITES", report)
+	defer f.Close()
+	cli.ReportDevWritesTo(f)
+	t.Cleanup(func() { cli.ReportDevWritesTo(nil) })
 	read := func() (r struct {
 		Version    int
 		Wrote      []string

@@ -39,21 +39,32 @@ func devRun(ctx context.Context, opts *DevOptions, file string, pass []string) e
 		args:    append([]string{"deploy", abs, "--yes"}, pass...),
 		env:     []string{"ALCHEMY_DEV=1", "ALCHEMY_STACK_FILE=" + abs},
 	}
-	// A warning is said once per session, not once per cycle
-	// (warnOncePerSession).
-	if notices, err := os.CreateTemp("", "alchemy-dev-notices-*"); err == nil {
-		ignoreFile(s.watch, notices) // a TMPDIR inside the module
-		notices.Close()
-		defer os.Remove(notices.Name())
-		s.env = append(s.env, devNoticesEnv+"="+notices.Name())
+	// Files every cycle's program shares with the session (newShared):
+	// where a warning said is noted, so it is said once per session, not
+	// once per cycle (warnOncePerSession), and where each deploy says what
+	// its provider calls wrote (devWrites). On Unix they are the programs'
+	// descriptors 4 and 5, after the needs file (3).
+	for _, sf := range []struct {
+		pattern, env string
+		dst          **os.File
+	}{{"alchemy-dev-writes-*", devWritesEnv, &s.writes}, {"alchemy-dev-notices-*", devNoticesEnv, nil}} {
+		f, err := newShared(sf.pattern)
+		if err != nil {
+			continue // a session without it: each cycle as a plain deploy
+		}
+		defer f.Close()
+		if !sharedByDescriptor {
+			defer os.Remove(f.Name())
+			ignoreFile(s.watch, f) // a TMPDIR inside the module
+		}
+		s.env = append(s.env, sharedEnv(sf.env, f, 4+len(s.files)))
+		s.files = append(s.files, f)
+		if sf.dst != nil {
+			*sf.dst = f
+		}
 	}
-	// Each deploy says there what its provider calls wrote (devWrites).
-	if writes, err := os.CreateTemp("", devWritesPrefix+"*"); err == nil {
-		ignoreFile(s.watch, writes)
-		writes.Close()
-		defer os.Remove(writes.Name())
-		s.writes = writes.Name()
-		s.env = append(s.env, devWritesEnv+"="+writes.Name())
+	if !sharedByDescriptor {
+		s.files = nil // reached by their names
 	}
 	for _, f := range []*os.File{os.Stdout, os.Stderr} {
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
@@ -142,7 +153,8 @@ type devSession struct {
 	file    string            // the stack file, absolute
 	args    []string          // the stack program's: deploy ...
 	env     []string          // and its extra environment
-	writes  string            // the file its deploys report their local writes in ("": none)
+	files   []*os.File        // and the files it shares with them (newShared)
+	writes  *os.File          // of which the one its deploys report their local writes in (nil: none)
 }
 
 // devCycleResult is what one cycle did.
@@ -181,11 +193,11 @@ func (s *devSession) cycle(ctx context.Context) (c devCycleResult) {
 		var buildErr error
 		// What an earlier deploy reported is not this one's: a report
 		// that cannot be emptied is none.
-		emptied := s.writes != "" && os.Truncate(s.writes, 0) == nil
+		emptied := s.writes != nil && s.writes.Truncate(0) == nil
 		code, err := buildAndRun(ctx, s.f, s.builder, s.file, built.Exe, func() (string, error) {
 			built, buildErr = s.builder.BuildStack(ctx, s.file)
 			return built.Exe, buildErr
-		}, s.args, s.env)
+		}, s.args, s.env, s.files...)
 		switch {
 		case buildErr != nil:
 			c.err = buildErr

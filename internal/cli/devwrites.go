@@ -2,26 +2,22 @@ package cli
 
 import (
 	"encoding/json"
-	"io"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/alchemy-go/alchemy/internal/engine"
 )
 
-// devWritesEnv names the file in which the deploy of an `alchemy dev`
-// cycle says what its provider calls wrote on this machine (devWrites), so
-// that dev can tell a change made while the deploy ran from the deploy's
-// own output. It is read from the process environment only (the dev loop
-// sets it; a project's .env cannot), and only a file dev made is written:
-// a regular file (not a link) that exists, is named like dev's
-// (devWritesPrefix) and is empty or a report. A stray value can neither
-// create a file nor overwrite one.
+// devWritesEnv names the shared file (newShared) in which the deploy of an
+// `alchemy dev` cycle says what its provider calls wrote on this machine
+// (devWrites), so that dev can tell a change made while the deploy ran
+// from the deploy's own output. The dev session makes it once, empties it
+// before every cycle and hands it to each program as its descriptor 4.
 const devWritesEnv = "ALCHEMY_DEV_WRITES"
 
-// devWritesPrefix starts the name of the file dev makes for the reports.
-const devWritesPrefix = "alchemy-dev-writes-"
+// programDevWrites is that file in a deploy run by `alchemy dev`, claimed
+// at package init; nil otherwise. A stray value of the variable names
+// nothing a program writes to (claimShared).
+var programDevWrites = claimShared(os.Getenv(devWritesEnv))
 
 // devWritesVersion is the version of the report; a report of another one
 // is as good as none.
@@ -40,70 +36,55 @@ type devWrites struct {
 // devWritesCollector returns what collects an apply's local writes when
 // this deploy runs for `alchemy dev`, else nil.
 func devWritesCollector() *engine.LocalWrites {
-	if os.Getenv(devWritesEnv) == "" {
+	if programDevWrites == nil {
 		return nil
 	}
 	return engine.NewLocalWrites()
 }
 
-// reportDevWrites writes w's report to the file devWritesEnv names, which
-// must exist. A report that cannot be written is left out: dev then takes
-// every change made during the deploy for its own, as without one.
+// reportDevWrites writes w's report to the dev session's file. A report
+// that cannot be written is left out: dev then takes every change made
+// during the deploy for its own, as without one.
 func reportDevWrites(w *engine.LocalWrites) {
-	path := os.Getenv(devWritesEnv)
-	if w == nil || path == "" {
+	if w == nil || programDevWrites == nil {
 		return
 	}
 	data, err := json.Marshal(devWrites{Version: devWritesVersion, Wrote: w.Paths(), Unreported: w.Unreported()})
 	if err != nil {
 		return
 	}
-	if !strings.HasPrefix(filepath.Base(path), devWritesPrefix) {
-		return
-	}
-	// Not through a link: only the regular file itself, as dev made it.
-	li, err := os.Lstat(path)
-	if err != nil || !li.Mode().IsRegular() {
-		return
-	}
-	fh, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return
-	}
-	defer fh.Close()
-	if fi, err := fh.Stat(); err != nil || !os.SameFile(li, fi) || fi.Size() > maxDevWrites {
-		return
-	}
-	if old, err := io.ReadAll(fh); err != nil {
-		return
-	} else if _, ours := parseDevWrites(old); len(old) > 0 && !ours {
-		return // not dev's
-	}
-	if fh.Truncate(0) == nil {
-		fh.WriteAt(data, 0)
+	if programDevWrites.Truncate(0) == nil {
+		programDevWrites.WriteAt(data, 0)
 	}
 }
 
-// parseDevWrites decodes a report of this version; false for anything else.
-func parseDevWrites(data []byte) (devWrites, bool) {
+// readDevWrites reads a deploy's report from f; false when there is none
+// (the deploy stopped before applying, was killed, or its program was
+// built with an SDK that does not report) or it is not of this version.
+func readDevWrites(f *os.File) (devWrites, bool) {
+	data, err := readShared(f)
 	var r devWrites
-	if json.Unmarshal(data, &r) != nil || r.Version != devWritesVersion {
+	if err != nil || json.Unmarshal(data, &r) != nil || r.Version != devWritesVersion {
 		return devWrites{}, false
 	}
 	return r, true
 }
 
-// maxDevWrites bounds the report file found before writing one: dev
-// empties it before every deploy, so anything large is not dev's.
-const maxDevWrites = 1 << 20
-
-// readDevWrites reads a deploy's report; false when there is none (the
-// deploy stopped before applying, was killed, or its program was built
-// with an SDK that does not report).
-func readDevWrites(path string) (devWrites, bool) {
-	data, err := os.ReadFile(path)
+// readShared reads a shared file whole, from its start whatever its offset.
+func readShared(f *os.File) ([]byte, error) {
+	fi, err := f.Stat()
 	if err != nil {
-		return devWrites{}, false
+		return nil, err
 	}
-	return parseDevWrites(data)
+	data := make([]byte, fi.Size())
+	n, err := f.ReadAt(data, 0)
+	if n == len(data) {
+		err = nil
+	}
+	return data[:n], err
 }
+
+// ReportDevWritesTo makes this process's deploys report their local writes
+// to f, as a deploy run by `alchemy dev` does; nil stops it. For tests that
+// run a stack's CLI in-process (internal/stacktest).
+func ReportDevWritesTo(f *os.File) { programDevWrites = f }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -45,70 +44,41 @@ func TestJudgeWritten(t *testing.T) {
 	}
 }
 
-// A report is read only when whole and of this version; one is written
-// only into a file that exists.
+// A report is read only when whole and of this version, from the start of
+// the shared file whatever its offset; a deploy writes it only into the
+// file dev handed over (programDevWrites), replacing what was there. What
+// a stray value of the variable names is never taken (TestClaimShared).
 func TestDevWritesReport(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "writes")
-	for _, bad := range []string{"", "{", `{"version":2,"wrote":["/a"]}`, "null"} {
-		os.WriteFile(path, []byte(bad), 0o600)
-		if r, ok := readDevWrites(path); ok {
+	f, err := os.CreateTemp(t.TempDir(), "writes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, bad := range []string{"", "{", `{"version":2,"wrote":["/a"]}`, "null", `{"important":true}`} {
+		f.Truncate(0)
+		f.WriteAt([]byte(bad), 0)
+		if r, ok := readDevWrites(f); ok {
 			t.Errorf("%q read as a report: %+v", bad, r)
 		}
 	}
-	if _, ok := readDevWrites(filepath.Join(dir, "missing")); ok {
-		t.Error("a missing file read as a report")
-	}
 
-	// What a stray value names is neither created nor overwritten: only
-	// an existing file named like dev's, empty or holding a report.
-	for name, content := range map[string]string{
-		"alchemy-dev-writes-1": "",                   // made below, must exist
-		"bashrc":               "",                   // not dev's name
-		"alchemy-dev-writes-2": "export A=1",         // not a report
-		"alchemy-dev-writes-4": `{"important":true}`, // JSON, not a report
-	} {
-		p := filepath.Join(dir, name)
-		if name != "alchemy-dev-writes-1" {
-			os.WriteFile(p, []byte(content), 0o600)
-		}
-		t.Setenv(devWritesEnv, p)
-		w := devWritesCollector()
-		if w == nil {
-			t.Fatal("no collector with the variable set")
-		}
-		reportDevWrites(w)
-		data, err := os.ReadFile(p)
-		switch {
-		case name == "alchemy-dev-writes-1" && !os.IsNotExist(err):
-			t.Errorf("a report created %s: %v", name, err)
-		case name != "alchemy-dev-writes-1" && string(data) != content:
-			t.Errorf("a report overwrote %s: %q", name, data)
-		}
-	}
-	// Nor through a link named like dev's file.
-	target := filepath.Join(dir, "settings.json")
-	os.WriteFile(target, []byte(`{"version":1}`), 0o600)
-	link := filepath.Join(dir, "alchemy-dev-writes-5")
-	if err := os.Symlink(target, link); err == nil {
-		t.Setenv(devWritesEnv, link)
-		reportDevWrites(devWritesCollector())
-		if data, _ := os.ReadFile(target); string(data) != `{"version":1}` {
-			t.Errorf("a report was written through a link: %q", data)
-		}
-	}
-	good := filepath.Join(dir, "alchemy-dev-writes-3")
-	for _, before := range []string{"", `{"version":1,"wrote":["/a/much/longer/path/than/now"],"unreported":[]}`} {
-		os.WriteFile(good, []byte(before), 0o600)
-		t.Setenv(devWritesEnv, good)
-		reportDevWrites(devWritesCollector())
-		if r, ok := readDevWrites(good); !ok || len(r.Wrote) != 0 {
-			t.Errorf("after %q: %+v %v", before, r, ok)
-		}
-	}
-
-	t.Setenv(devWritesEnv, "")
+	defer func(old *os.File) { programDevWrites = old }(programDevWrites)
+	programDevWrites = nil
 	if devWritesCollector() != nil {
-		t.Error("a collector without the variable")
+		t.Error("a collector outside dev")
+	}
+	reportDevWrites(nil) // nothing to write to: no panic
+
+	programDevWrites = f
+	f.Truncate(0)
+	f.WriteAt([]byte(`{"version":1,"wrote":["/a/much/longer/path/than/now"],"unreported":["X"]}`), 0)
+	f.Seek(0, 2) // an offset past the start changes nothing
+	w := devWritesCollector()
+	if w == nil {
+		t.Fatal("no collector in dev")
+	}
+	reportDevWrites(w)
+	if r, ok := readDevWrites(f); !ok || len(r.Wrote) != 0 || len(r.Unreported) != 0 {
+		t.Errorf("after an empty report over a longer one: %+v %v", r, ok)
 	}
 }

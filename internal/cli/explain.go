@@ -3,7 +3,6 @@ package cli
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -51,10 +50,15 @@ func (f *Factory) warnDisagreements(s *session, r *auth.Resolver) {
 	})
 }
 
-// devNoticesEnv names the file in which an `alchemy dev` session records
-// the warnings its cycles printed. Each cycle is a deploy process of its
-// own; without it every cycle would repeat the same warning.
+// devNoticesEnv names the shared file (newShared, a program's descriptor
+// 5) in which an `alchemy dev` session records the warnings its cycles
+// printed. Each cycle is a deploy process of its own; without it every
+// cycle would repeat the same warning.
 const devNoticesEnv = "ALCHEMY_DEV_NOTICES"
+
+// programNotices is that file in a deploy run by `alchemy dev`, claimed at
+// package init; nil otherwise.
+var programNotices = claimShared(os.Getenv(devNoticesEnv))
 
 var noticesMu sync.Mutex
 
@@ -67,33 +71,27 @@ func (f *Factory) warnOncePerSession(msg string) {
 	noteInSession(msg)
 }
 
-// saidInSession reports whether this dev session's notices file holds msg.
-// The file holds hashes, one a line, not the messages. It is read from the
-// process environment only (the dev loop sets it). Outside dev, false.
+// saidInSession reports whether this dev session's notices hold msg (as
+// a hash, one a line, not the message). Outside dev, false.
 func saidInSession(msg string) bool {
-	path := os.Getenv(devNoticesEnv)
-	if path == "" {
+	if programNotices == nil {
 		return false
 	}
 	noticesMu.Lock()
 	defer noticesMu.Unlock()
-	data, err := os.ReadFile(path)
+	data, err := readShared(programNotices)
 	return err == nil && strings.Contains(string(data), noticeKey(msg))
 }
 
-// noteInSession records msg in this dev session's notices file, which is
-// only appended to when it already exists: a stray value cannot make
-// alchemy create files.
+// noteInSession records msg in this dev session's notices.
 func noteInSession(msg string) {
-	path := os.Getenv(devNoticesEnv)
-	if path == "" {
+	if programNotices == nil {
 		return
 	}
 	noticesMu.Lock()
 	defer noticesMu.Unlock()
-	if fh, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0); err == nil {
-		fmt.Fprintln(fh, noticeKey(msg))
-		fh.Close()
+	if fi, err := programNotices.Stat(); err == nil {
+		programNotices.WriteAt([]byte(noticeKey(msg)+"\n"), fi.Size())
 	}
 }
 

@@ -17,10 +17,13 @@ func TestWarnOncePerSession(t *testing.T) {
 		return &Factory{IO: io}, errOut.String
 	}
 	notices := filepath.Join(t.TempDir(), "notices")
-	if err := os.WriteFile(notices, nil, 0o600); err != nil {
+	f, err := os.Create(notices) // what the session hands its programs (newShared)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(devNoticesEnv, notices)
+	defer f.Close()
+	defer func(old *os.File) { programNotices = old }(programNotices)
+	programNotices = f
 	first, out1 := cycle()
 	first.warnOncePerSession("account differs")
 	first.warnOncePerSession("account differs")
@@ -39,7 +42,7 @@ func TestWarnOncePerSession(t *testing.T) {
 	}
 
 	missing := filepath.Join(t.TempDir(), "none")
-	t.Setenv(devNoticesEnv, missing)
+	programNotices = claimShared(missing) // a stray value names nothing
 	plain, out := cycle()
 	plain.warnOncePerSession("account differs")
 	plain.warnOncePerSession("account differs")

@@ -48,10 +48,10 @@ func runStackFile(ctx context.Context, f *Factory, file string, args []string) (
 // program finds the store first), each found before anything was done; a
 // program built with a feature that asks for it again is a bug, not a
 // reason to loop.
-func buildAndRun(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile, exe string, rebuild func() (string, error), args, env []string) (int, error) {
+func buildAndRun(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile, exe string, rebuild func() (string, error), args, env []string, shared ...*os.File) (int, error) {
 	asked := map[string]bool{}
 	for {
-		code, feature, err := execStack(ctx, f, b, stackFile, exe, args, env)
+		code, feature, err := execStack(ctx, f, b, stackFile, exe, args, env, shared...)
 		if err != nil || feature == "" {
 			return code, err
 		}
@@ -71,14 +71,15 @@ func buildAndRun(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile
 // anything, execStack records that the stack needs it (Builder.Require)
 // and returns that feature: the caller builds the program again and runs
 // the same command (buildAndRun).
-func execStack(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile, exe string, args, env []string) (code int, rebuild string, err error) {
+func execStack(ctx context.Context, f *Factory, b *stackrun.Builder, stackFile, exe string, args, env []string, shared ...*os.File) (code int, rebuild string, err error) {
 	needs, err := newNeeds()
 	if err != nil {
 		return 0, "", err
 	}
 	defer needs.close()
 	asker, _ := f.prompter()
-	code, err = stackrun.Exec(ctx, exe, args, append(env[:len(env):len(env)], needs.env), asker, needs.files...)
+	// The needs file is the program's descriptor 3, shared files follow.
+	code, err = stackrun.Exec(ctx, exe, args, append(env[:len(env):len(env)], needs.env), asker, append(needs.files, shared...)...)
 	if err != nil || code != ExitNeedsStore {
 		return code, "", err
 	}

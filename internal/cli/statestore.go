@@ -90,9 +90,28 @@ type openedState struct {
 }
 
 // stackNeedsEnv names the file in which a stack program built by alchemy
-// says what it needs and was built without (ExitNeedsStore): "fd:N" for a
-// descriptor it inherited (newNeeds), else a path.
+// says what it needs and was built without (ExitNeedsStore): a shared file
+// (newShared), its descriptor 3.
 const stackNeedsEnv = "ALCHEMY_STACK_NEEDS"
+
+// programNeeds is that file in a stack program run by alchemy, claimed at
+// package init (claimShared); nil otherwise.
+var programNeeds = claimShared(os.Getenv(stackNeedsEnv))
+
+// newNeeds makes the needs file for one run of a program.
+func newNeeds() (*needsFile, error) {
+	f, err := newShared("alchemy-needs-*")
+	if err != nil {
+		return nil, err
+	}
+	n := &needsFile{f: f, env: sharedEnv(stackNeedsEnv, f, 3)}
+	if sharedByDescriptor {
+		n.files = []*os.File{f}
+	} else {
+		n.path = f.Name()
+	}
+	return n, nil
+}
 
 // needsFile is the alchemy command's end of it: the program's exit says
 // whether to read it.
@@ -159,13 +178,8 @@ func (f *Factory) linkedOr(feature string, names ...string) error {
 // named and exit with ExitNeedsStore, having done nothing; run by hand,
 // fail with notLinked.
 func needFeature(feature string, notLinked error) error {
-	line := []byte(feature + "\n")
 	if programNeeds != nil {
-		if _, err := programNeeds.WriteAt(line, 0); err == nil {
-			return &ExitError{Code: ExitNeedsStore}
-		}
-	} else if path := os.Getenv(stackNeedsEnv); path != "" && !strings.HasPrefix(path, "fd:") {
-		if err := os.WriteFile(path, line, 0o600); err == nil {
+		if _, err := programNeeds.WriteAt([]byte(feature+"\n"), 0); err == nil {
 			return &ExitError{Code: ExitNeedsStore}
 		}
 	}

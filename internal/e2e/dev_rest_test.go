@@ -176,7 +176,8 @@ func TestDevEditWhileDeploying(t *testing.T) {
 	w := newWorld(t)
 	devModule(t, w.dir)
 	os.WriteFile(w.path("alchemy.run.go"), []byte(devStackNapping("hello")), 0o644)
-	_, out := startDev(t, w, "ALCHEMY_DEV_POLL=50ms")
+	tmp := t.TempDir() // the session's: what it shares with its programs must not stay there
+	cmd, out := startDev(t, w, "ALCHEMY_DEV_POLL=50ms", "TMPDIR="+tmp)
 	content := func() string {
 		b, _ := os.ReadFile(w.path("out", "greeting.txt"))
 		return string(b)
@@ -203,6 +204,17 @@ func TestDevEditWhileDeploying(t *testing.T) {
 	atRest(t, out, 4, "files edited while cycle 3 deployed")
 	if strings.Contains(out.String(), "own output") {
 		t.Errorf("a file was taken as the deploy's own output:\n%s", out.String())
+	}
+
+	// Killed outright, the session leaves none of the files it shared
+	// with its programs (needs, writes report, notices) in its TMPDIR.
+	killGroup(cmd)
+	cmd.Wait()
+	ents, _ := os.ReadDir(tmp)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "alchemy-") {
+			t.Errorf("left in TMPDIR after SIGKILL: %s", e.Name())
+		}
 	}
 }
 

@@ -11,12 +11,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A stack program takes as its needs file only what alchemy passes: an
-// unlinked regular file at descriptor 3 or above, made close-on-exec so
-// nothing the program starts inherits it. Anything else the variable
-// names is left alone (needFeature then says to run the stack with
-// alchemy).
-func TestClaimNeeds(t *testing.T) {
+// A stack program takes as a shared file (its needs file, dev's writes
+// report and notices) only what alchemy passes: an unlinked regular file
+// at descriptor 3 or above, made close-on-exec so nothing the program
+// starts inherits it. Anything else the variable names is left alone
+// (needFeature then says to run the stack with alchemy; a deploy reports
+// nothing).
+func TestClaimShared(t *testing.T) {
 	dupOwned := func(f *os.File) int {
 		t.Helper()
 		fd, err := unix.Dup(int(f.Fd()))
@@ -47,7 +48,7 @@ func TestClaimNeeds(t *testing.T) {
 	defer w.Close()
 
 	ours := dupOwned(unlinked)
-	f := claimNeeds(fmt.Sprintf("fd:%d", ours))
+	f := claimShared(fmt.Sprintf("fd:%d", ours))
 	if f == nil {
 		unix.Close(ours)
 		t.Fatal("an unlinked regular file was not claimed")
@@ -65,8 +66,8 @@ func TestClaimNeeds(t *testing.T) {
 	}
 	for _, v := range []string{"", "/tmp/x", "fd:", "fd:x", "fd:-1", "fd:0", "fd:1", "fd:2",
 		fmt.Sprintf("fd:%d", dup(linked)), fmt.Sprintf("fd:%d", dup(w)), "fd:999999"} {
-		if claimNeeds(v) != nil {
-			t.Errorf("claimNeeds(%q) took it", v)
+		if claimShared(v) != nil {
+			t.Errorf("claimShared(%q) took it", v)
 		}
 	}
 }
