@@ -5,7 +5,8 @@
 // short-lived command allocates: one write to each 4 KiB page of a fresh
 // anonymous mapping (the Go heap, goroutine stacks), and to each page of a
 // private mapping of a file (a binary's data segment, written by package
-// init), against a second write to the same pages. Three rounds.
+// init), against a second write to the same pages; and the anonymous
+// mapping again with transparent huge pages asked for. Three rounds.
 //
 //	go run scripts/fault-cost.go [FILE]     # FILE: any file of a few MB (default: this program)
 package main
@@ -32,6 +33,19 @@ func main() {
 		first, again := touch(b, page), touch(b, page)
 		syscall.Munmap(b)
 		fmt.Printf("anonymous: first touch %.2f µs/page, again %.3f µs/page\n", us(first, pages), us(again, pages))
+
+		// The same memory asked for in 2 MB pages (MADV_HUGEPAGE): what
+		// the Go heap would pay if the runtime kept that advice.
+		h, err := syscall.Mmap(-1, 0, pages*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+		if err != nil {
+			panic(err)
+		}
+		if err := syscall.Madvise(h, 14 /* MADV_HUGEPAGE */); err != nil {
+			fmt.Println("huge pages:", err)
+		} else {
+			fmt.Printf("anonymous, huge pages: first touch %.2f µs/4 KiB\n", us(touch(h, page), pages))
+		}
+		syscall.Munmap(h)
 
 		f, err := os.Open(path)
 		if err != nil {
